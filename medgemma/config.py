@@ -51,6 +51,10 @@ class Settings:
     dtype: str = _f("auto", "Torch dtype.", ("auto", "bfloat16", "float16", "float32"))
     quantization: str = _f("none", "bitsandbytes loading for transformers.", ("none", "4bit", "8bit"))
     adapter: str = _f("", "Active LoRA adapter (run name or folder); empty for the base model.")
+    prompt_style: str = _f(
+        "auto", "auto = one-shot completion prompt for base models without an adapter, chat template otherwise.",
+        ("auto", "chat", "completion"),
+    )
     max_new_tokens: int = _f(200, "Upper bound on generated tokens per answer.")
     temperature: float = _f(0.2, "Sampling temperature (0 = greedy).")
     top_p: float = _f(0.9, "Nucleus sampling threshold.")
@@ -202,3 +206,17 @@ def load_settings(
 def env_var(name: str) -> str | None:
     """Read a non-MEDGEMMA variable the platform honours (e.g. HF_TOKEN). Only this module reads os.environ."""
     return os.environ.get(name)
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from Settings (a test keeps the README in sync)."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for f in field_specs():
+        default = "" if f.metadata.get("secret") else f.default
+        if f.name == "data_dir":
+            default = "../shared/data next to the checkout, if present"
+        choices = f.metadata.get("choices") or ()
+        doc = f.metadata.get("doc", "") + (f" One of: {', '.join(choices)}." if choices else "")
+        shown = f"`{default}`" if default not in ("", None) else "(empty)"
+        rows.append(f"| `{ENV_PREFIX}{f.name.upper()}` | {shown} | {doc} |")
+    return "\n".join(rows)

@@ -112,7 +112,8 @@ class Embedder:
                 f"Embedding model '{name}' could not be loaded from {path}: {exc}"
             ) from None
         self._lock = threading.Lock()
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = int(dim())
         self.max_seq_length = int(self._model.max_seq_length)
 
     @property

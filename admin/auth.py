@@ -1,0 +1,53 @@
+"""auth.py (UI) is the admin login panel: password box and, on Spaces, a Hugging Face sign-in.
+
+The checks themselves live in medgemma/auth.py; this module only wires components to them.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from admin.common import AppContext, client_key
+from medgemma.errors import AuthError
+
+
+def build_login(ctx: AppContext) -> gr.Column:
+    """Render the login panel; returns the column holding the admin tabs (hidden until login)."""
+    if not ctx.auth.enabled:
+        gr.Markdown(f"### Admin is disabled\n{ctx.auth.disabled_message()}", elem_id="admin-disabled")
+    with gr.Row(visible=ctx.auth.password_enabled) as login_row:
+        password = gr.Textbox(label="Admin password", type="password", elem_id="admin-password", scale=3)
+        login_btn = gr.Button("Log in", variant="primary", elem_id="admin-login", scale=1)
+    oauth_btn = gr.LoginButton(visible=ctx.auth.oauth_enabled)
+    status = gr.Markdown("", elem_id="admin-status")
+    logout_btn = gr.Button("Log out", visible=False, size="sm", elem_id="admin-logout")
+    area = gr.Column(visible=False, elem_id="admin-area")
+
+    def login(pw: str, request: gr.Request):
+        try:
+            session = ctx.auth.login(pw, client_key(request))
+        except AuthError as exc:
+            return None, f"**Login failed:** {exc}", gr.update(visible=False), gr.update(visible=False), ""
+        return (session.token, f"Logged in as **{session.user}**.", gr.update(visible=True),
+                gr.update(visible=True), "")
+
+    def login_oauth(profile: gr.OAuthProfile | None):
+        try:
+            session = ctx.auth.login_oauth(profile.username if profile else None)
+        except AuthError as exc:
+            return None, f"**Login failed:** {exc}", gr.update(visible=False), gr.update(visible=False)
+        return session.token, f"Logged in as **{session.user}**.", gr.update(visible=True), gr.update(visible=True)
+
+    def logout(token: str | None):
+        ctx.auth.logout(token)
+        return None, "Logged out.", gr.update(visible=False), gr.update(visible=False)
+
+    outs = [ctx.admin_token, status, area, logout_btn]
+    login_btn.click(login, [password], [*outs, password], api_name="admin_login")
+    password.submit(login, [password], [*outs, password], api_visibility="undocumented")
+    if ctx.auth.oauth_enabled:
+        oauth_btn.click(None)  # the button itself redirects; the profile arrives on page load
+    logout_btn.click(logout, [ctx.admin_token], outs, api_visibility="undocumented")
+    ctx.extras["login_row"] = login_row
+    ctx.extras["oauth_login"] = login_oauth
+    return area

@@ -1,0 +1,102 @@
+"""common.py holds what every tab shares: the AppContext, the error decorator and the admin guard.
+
+Callbacks stay thin: unpack inputs, call one medgemma function, map the result to components.
+`UserFacingError` becomes `gr.Error(message)`; anything else is logged and shown generically.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gradio as gr
+
+from medgemma.auth import AdminAuth
+from medgemma.config import Settings
+from medgemma.errors import AuthError, UserFacingError
+from medgemma.services import Services
+
+logger = logging.getLogger(__name__)
+
+GENERIC_ERROR = "Something went wrong on the server; the error was logged."
+
+
+@dataclass
+class AppContext:
+    """Shared, read-mostly resources for the tabs; per-user state lives in gr.State."""
+
+    settings: Settings
+    services: Services
+    auth: AdminAuth
+    admin_token: Any = None  # gr.State holding this browser session's admin token
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _convert(exc: BaseException) -> BaseException:
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, UserFacingError):
+        return gr.Error(str(exc))
+    logger.exception("Unhandled error in a UI callback", exc_info=exc)
+    return gr.Error(GENERIC_ERROR)
+
+
+def ui_errors(fn: Callable) -> Callable:
+    """Turn UserFacingError into gr.Error; log anything else. Works for plain and generator callbacks."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001
+                raise _convert(exc) from exc
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            raise _convert(exc) from exc
+    return wrapper
+
+
+def admin_only(ctx: AppContext, action: str) -> Callable[[Callable], Callable]:
+    """Server-side admin check for an event handler whose FIRST input is ctx.admin_token.
+
+    The wrapped function receives the AdminSession as its first argument instead of the token.
+    Every call is written to the admin audit log. Hiding a tab never closes its endpoint; this does.
+    """
+    def decorate(fn: Callable) -> Callable:
+        def session_of(token: Any):
+            try:
+                return ctx.auth.check(token)
+            except AuthError as exc:
+                raise gr.Error(str(exc)) from None
+
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen_wrapper(token: Any, *args: Any, **kwargs: Any):
+                session = session_of(token)
+                ctx.auth.audit(session.user, action, {})
+                yield from ui_errors(fn)(session, *args, **kwargs)
+            return gen_wrapper
+
+        @functools.wraps(fn)
+        def wrapper(token: Any, *args: Any, **kwargs: Any):
+            session = session_of(token)
+            ctx.auth.audit(session.user, action, {})
+            return ui_errors(fn)(session, *args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def client_key(request: gr.Request | None) -> str:
+    """A per-client key for rate limits: the client address (or 'local')."""
+    if request is None:
+        return "local"
+    host = getattr(getattr(request, "client", None), "host", None)
+    return str(host or "local")

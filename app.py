@@ -1,0 +1,114 @@
+"""app.py builds the Gradio Blocks app from the settings and launches it; nothing else.
+
+Chat up front (public); admin tabs behind a server-side login. Run: `make run` (or `python app.py`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import socket
+import threading
+
+import gradio as gr
+
+from admin import auth as auth_ui
+from admin import chat
+from admin.common import AppContext
+from medgemma.auth import AdminAuth
+from medgemma.config import Settings, load_settings
+from medgemma.logs import setup_logging
+from medgemma.services import Services
+
+logger = logging.getLogger("medgemma.app")
+
+ADMIN_TABS = [("Knowledge base", "admin.knowledge"), ("Training", "admin.training"),
+              ("Evaluation", "admin.evaluation"), ("Export", "admin.export")]
+CSS = """
+#emergency-panel {border: 3px solid #c0392b; background: #fdecea; padding: 12px; border-radius: 8px;}
+#disclaimer {font-size: 0.9em;}
+"""
+
+
+def _admin_tab(ctx: AppContext, title: str, module_name: str) -> None:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        gr.Markdown(f"### {title}: coming\nThis tab is not built yet.")
+        return
+    module.build_tab(ctx)
+
+
+def build_app(settings: Settings, services: Services | None = None) -> tuple[gr.Blocks, AppContext]:
+    services = services or Services(settings)
+    ctx = AppContext(settings=settings, services=services, auth=AdminAuth(settings))
+    with gr.Blocks(title="MedGemma — cited medical information") as demo:
+        ctx.admin_token = gr.State(None)
+        gr.Markdown("# MedGemma\nCited answers from trusted medical sources.")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                chat.build_tab(ctx)
+            with gr.Tab("Admin", id="admin"):
+                area = auth_ui.build_login(ctx)
+                with area, gr.Tabs():
+                    for title, module_name in ADMIN_TABS:
+                        with gr.Tab(title):
+                            _admin_tab(ctx, title, module_name)
+    return demo, ctx
+
+
+def start_starter_index(ctx: AppContext) -> threading.Thread | None:
+    """Build the starter knowledge base in the background on first run (chat answers from what is ready)."""
+    try:
+        kb = ctx.services.knowledge()
+    except ImportError:
+        return None
+    status = {"text": ""}
+
+    def progress(text: str, *_: object) -> None:
+        status["text"] = text
+
+    def work() -> None:
+        try:
+            kb.ensure_starter_index(progress)
+        except Exception:  # noqa: BLE001 - logged; the chat still serves what is indexed
+            logger.exception("Starter knowledge base build failed")
+            status["text"] = "⚠️ The starter knowledge base build failed; see the server log."
+
+    ctx.extras["starter_status"] = lambda: status["text"]
+    thread = threading.Thread(target=work, name="starter-index", daemon=True)
+    thread.start()
+    return thread
+
+
+def internet_available(host: str = "api.gradio.app", port: int = 443, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def main() -> None:
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    logger.info("Settings: %s", settings.public_dict())
+    demo, ctx = build_app(settings)
+    start_starter_index(ctx)
+    share = settings.share
+    if share and not internet_available():
+        logger.warning("MEDGEMMA_SHARE is on, but a Gradio share link needs internet access and this "
+                       "machine has none: serving on %s:%s only.", settings.host, settings.port)
+        share = False
+    docs = settings.path("documents")
+    docs.mkdir(parents=True, exist_ok=True)
+    demo.queue(default_concurrency_limit=2).launch(
+        server_name=settings.host, server_port=settings.port, share=share, css=CSS,
+        max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(docs)], footer_links=["api"],
+    )
+
+
+if __name__ == "__main__":
+    main()

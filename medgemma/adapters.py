@@ -1,0 +1,133 @@
+"""adapters.py is the registry of finished LoRA adapters and the persisted "active adapter" choice.
+
+An adapter is a PEFT folder with a medgemma.json manifest (base model, data, metrics), written last by
+train.py; the chat backend reads `active(settings)`. It knows nothing about training or generation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medgemma.config import Settings
+from medgemma.errors import ConfigError, InputRejected
+from medgemma.storage import atomic_write_json, read_json
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "medgemma.json"
+ACTIVE_FILE = "active_adapter.json"
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    """A finished adapter: where it is, what it was trained from, and how training went."""
+
+    name: str
+    path: Path
+    base_model: str
+    created: str = ""
+    data: list[str] = field(default_factory=list)
+    examples: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""
+    gguf: str = ""  # a GGUF LoRA next to the adapter, for the llama.cpp backend (written by export)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        return d
+
+
+def write_manifest(adapter_dir: Path, **fields: Any) -> None:
+    """Called by train.py after the PEFT files are in place: the manifest marks the adapter complete."""
+    atomic_write_json(Path(adapter_dir) / MANIFEST, fields)
+
+
+def read_adapter(path: Path, name: str = "") -> AdapterInfo | None:
+    """An adapter folder with its manifest, or None when it is incomplete (no manifest or no weights)."""
+    path = Path(path)
+    meta = read_json(path / MANIFEST)
+    if not isinstance(meta, dict) or not (path / "adapter_config.json").is_file():
+        return None
+    gguf = next((str(p) for p in sorted(path.glob("*.gguf"))), "")
+    return AdapterInfo(
+        name=name or meta.get("name") or path.parent.name, path=path, base_model=meta.get("base_model", ""),
+        created=meta.get("created", ""), data=list(meta.get("data", [])), examples=int(meta.get("examples", 0)),
+        metrics=dict(meta.get("metrics", {})), run_id=meta.get("run_id", ""), gguf=gguf,
+    )
+
+
+def list_adapters(settings: Settings) -> list[AdapterInfo]:
+    """Adapters of finished training runs (runs/train/<id>/adapter) and imported ones (adapters/<name>)."""
+    found: list[AdapterInfo] = []
+    runs = settings.path("runs", "train")
+    if runs.is_dir():
+        for run in runs.iterdir():
+            info = read_adapter(run / "adapter", name=run.name)
+            if info:
+                found.append(info)
+    imported = settings.path("adapters")
+    if imported.is_dir():
+        for folder in imported.iterdir():
+            info = read_adapter(folder, name=folder.name)
+            if info:
+                found.append(info)
+    return sorted(found, key=lambda a: (a.created, a.name), reverse=True)
+
+
+def get_adapter(settings: Settings, name: str) -> AdapterInfo:
+    """An adapter by run id / name, or by the path of its folder."""
+    for info in list_adapters(settings):
+        if name in (info.name, info.run_id, str(info.path)):
+            return info
+    path = Path(name).expanduser()
+    if path.is_dir():
+        info = read_adapter(path)
+        if info:
+            return info
+        raise InputRejected(f"{path} is not a finished adapter (no {MANIFEST} or adapter_config.json).")
+    names = ", ".join(a.name for a in list_adapters(settings)[:10]) or "none yet"
+    raise InputRejected(f"No adapter named '{name}'. Finished adapters: {names}.")
+
+
+def activate(settings: Settings, name: str, force: bool = False) -> AdapterInfo:
+    """Make an adapter active for the chat (persisted); its base model must be the chat model."""
+    info = get_adapter(settings, name)
+    if not force and info.base_model and settings.model and not _same_model(info.base_model, settings.model):
+        raise ConfigError(
+            f"Adapter '{info.name}' was trained on '{info.base_model}', but the chat model is "
+            f"'{settings.model}'. Switch the chat model first (or force it)."
+        )
+    atomic_write_json(settings.path(ACTIVE_FILE), {"name": info.name, "path": str(info.path),
+                                                  "base_model": info.base_model})
+    logger.info("adapter %s is now active", info.name)
+    return info
+
+
+def deactivate(settings: Settings) -> None:
+    """Back to the base model."""
+    atomic_write_json(settings.path(ACTIVE_FILE), {"name": "", "path": "", "base_model": ""})
+    logger.info("no adapter is active; the chat uses the base model")
+
+
+def active(settings: Settings) -> AdapterInfo | None:
+    """The adapter the chat should use: the `adapter` setting when set, else the persisted choice.
+
+    An active adapter whose folder disappeared reads as none (and is logged), so the chat keeps working.
+    """
+    choice = settings.adapter or (read_json(settings.path(ACTIVE_FILE), {}) or {}).get("path", "")
+    if not choice:
+        return None
+    try:
+        return get_adapter(settings, choice)
+    except InputRejected:
+        logger.warning("active adapter %r is missing; using the base model", choice)
+        return None
+
+
+def _same_model(a: str, b: str) -> bool:
+    norm = [str(Path(x).expanduser().resolve()) if Path(x).expanduser().exists() else x for x in (a, b)]
+    return norm[0] == norm[1]

@@ -1,0 +1,120 @@
+"""auth.py owns admin authentication: password check (constant time, rate limited), Hugging Face
+OAuth allow-list, server-side session tokens, and the admin audit log. No UI code here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from medgemma.config import Settings
+from medgemma.errors import AuthError
+from medgemma.storage import append_jsonl
+
+SESSION_TTL_S = 8 * 3600
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 300
+
+
+@dataclass(frozen=True)
+class AdminSession:
+    token: str
+    user: str
+    expires: float
+
+
+class AdminAuth:
+    """Issues and checks admin session tokens. With no password and no allow-list, admin is disabled."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._digest = hashlib.sha256(settings.admin_password.encode()).digest() if settings.admin_password else b""
+        self._allowed_users = {u.strip().lower() for u in settings.admin_users.split(",") if u.strip()}
+        self._sessions: dict[str, AdminSession] = {}
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._digest or self._allowed_users)
+
+    @property
+    def password_enabled(self) -> bool:
+        return bool(self._digest)
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return bool(self._allowed_users)
+
+    def disabled_message(self) -> str:
+        return ("Admin is disabled because no admin password is set. Start the app with "
+                "MEDGEMMA_ADMIN_PASSWORD=... (or MEDGEMMA_ADMIN_USERS=hf-username on a Space with OAuth).")
+
+    def _check_rate(self, client: str) -> None:
+        now = time.monotonic()
+        q = self._failures[client]
+        while q and now - q[0] > FAILURE_WINDOW_S:
+            q.popleft()
+        if len(q) >= MAX_FAILURES:
+            wait = int(FAILURE_WINDOW_S - (now - q[0])) + 1
+            raise AuthError(f"Too many failed logins from this client; try again in {wait} s.")
+
+    def login(self, password: str, client: str = "local") -> AdminSession:
+        """Check a password (constant-time) and open a session; failures are rate limited per client."""
+        if not self.password_enabled:
+            raise AuthError(self.disabled_message())
+        with self._lock:
+            self._check_rate(client)
+            given = hashlib.sha256((password or "").encode()).digest()
+            if not hmac.compare_digest(given, self._digest):
+                self._failures[client].append(time.monotonic())
+                self.audit("admin", "login_failed", {"client": _hash(client)})
+                raise AuthError("Wrong admin password.")
+            self._failures.pop(client, None)
+            return self._open("admin")
+
+    def login_oauth(self, username: str | None) -> AdminSession:
+        """A Hugging Face user signed in with OAuth: allowed only if on the allow-list."""
+        if not username:
+            raise AuthError("Sign in with Hugging Face first.")
+        if username.lower() not in self._allowed_users:
+            self.audit(username, "login_refused", {})
+            raise AuthError(f"The Hugging Face user '{username}' is not on the admin allow-list.")
+        with self._lock:
+            return self._open(username)
+
+    def _open(self, user: str) -> AdminSession:
+        session = AdminSession(secrets.token_urlsafe(32), user, time.time() + SESSION_TTL_S)
+        self._sessions[session.token] = session
+        self.audit(user, "login", {})
+        return session
+
+    def check(self, token: str | None) -> AdminSession:
+        """The session for a token, or AuthError. Called by every admin handler on the server."""
+        if not self.enabled:
+            raise AuthError(self.disabled_message())
+        session = self._sessions.get(token or "")
+        if session is None or session.expires < time.time():
+            self._sessions.pop(token or "", None)
+            raise AuthError("Admin login required.")
+        return session
+
+    def logout(self, token: str | None) -> None:
+        session = self._sessions.pop(token or "", None)
+        if session:
+            self.audit(session.user, "logout", {})
+
+    def audit(self, user: str, action: str, detail: dict) -> None:
+        """Append who did what, when, to the admin audit log (no secrets, no raw passwords)."""
+        append_jsonl(self.settings.path("audit", "admin.jsonl"),
+                     {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "user": user,
+                      "action": action, "detail": detail})
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]

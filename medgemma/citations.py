@@ -1,0 +1,213 @@
+"""citations.py maps [n] markers to passages, verifies each answer sentence against them, and
+builds the extractive fallback. It knows nothing about models or retrieval, only text and vectors.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from medgemma.types import Citation, Hit
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+_MARKER = re.compile(r"\[(\d+(?:\s*[,;-]\s*\d+)*)\]")
+_WORD = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(
+    "a an and are as at be been but by can could do does for from has have if in into is it its may "
+    "might more most no not of on or other our should so some such than that the their them then there "
+    "these they this those to too very was were what when where which while who will with would you your "
+    "also about after all any because before being both each few how i me my only over same she he his "
+    "her we us up out off own just now".split()
+)
+
+
+def _stem(word: str) -> str:
+    """Crude, language-agnostic stem: drop a plural s, keep six letters (tiredness ~ tired, cells ~ cell)."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word[:6]
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in STOPWORDS}
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split an answer into sentences, keeping trailing [n] markers with their sentence."""
+    text = " ".join(text.split())
+    if not text:
+        return []
+    pieces = re.split(r"(?<=[.!?])((?:\s*\[\d+(?:\s*[,;-]\s*\d+)*\])*)\s+(?=[A-Z0-9\"'(])", text)
+    sentences, i = [], 0
+    while i < len(pieces):
+        sent = pieces[i] + (pieces[i + 1] if i + 1 < len(pieces) else "")
+        sentences.append(sent.strip())
+        i += 2
+    return [s for s in sentences if s]
+
+
+def markers_in(sentence: str) -> list[int]:
+    """All citation numbers in a sentence: [1], [1, 2], [1-3]."""
+    numbers: list[int] = []
+    for group in _MARKER.findall(sentence):
+        for part in re.split(r"\s*[,;]\s*", group):
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                numbers.extend(range(lo, min(hi, lo + 20) + 1))
+            elif part.strip():
+                numbers.append(int(part))
+    return numbers
+
+
+def strip_markers(sentence: str) -> str:
+    return re.sub(r"\s*" + _MARKER.pattern, "", sentence).strip()
+
+
+def citation_for(n: int, hit: Hit) -> Citation:
+    c = hit.chunk
+    return Citation(n=n, doc_id=c.doc_id, chunk_id=c.chunk_id, title=c.title or c.source,
+                    url=c.url, source=c.source, page=c.page)
+
+
+@dataclass
+class SentenceCheck:
+    text: str  # sentence without markers
+    cited: list[int]  # valid markers the model wrote (1-based)
+    best: int  # best supporting passage (1-based), 0 if none
+    support: float  # 0..1
+    supported: bool
+    attached: bool = False  # citation attached by verification, not by the model
+
+
+@dataclass
+class Verification:
+    sentences: list[SentenceCheck] = field(default_factory=list)
+    dropped_markers: list[int] = field(default_factory=list)
+
+    @property
+    def support(self) -> float:
+        """Share of sentences supported by a passage (0 when there are none)."""
+        return sum(s.supported for s in self.sentences) / len(self.sentences) if self.sentences else 0.0
+
+    @property
+    def cited_numbers(self) -> list[int]:
+        seen: list[int] = []
+        for s in self.sentences:
+            for n in s.cited:
+                if n not in seen:
+                    seen.append(n)
+        return seen
+
+    def render(self, mark_unsupported: bool = True) -> str:
+        """Answer text with one [n] list per sentence; unsupported sentences flagged."""
+        out = []
+        for s in self.sentences:
+            marks = "".join(f"[{n}]" for n in s.cited)
+            text = f"{s.text} {marks}".strip() if marks else s.text
+            if mark_unsupported and not s.supported:
+                text += " (unsupported)"
+            out.append(text)
+        return " ".join(out)
+
+
+def _lexical(sentence_words: set[str], passage_words: set[str]) -> float:
+    return len(sentence_words & passage_words) / len(sentence_words) if sentence_words else 0.0
+
+
+def verify(
+    answer: str,
+    hits: Sequence[Hit],
+    embed: Embed | None = None,
+    min_lexical: float = 0.5,
+    min_cosine: float = 0.35,
+    attach: bool = True,
+) -> Verification:
+    """Check each sentence against the passages.
+
+    A sentence is supported by a passage when at least half of its content words occur there (novel
+    words are what hallucinated claims add) and, with an embedder, its meaning is close to one of the
+    passage's sentences. `support` = 0.5 * cosine + 0.5 * lexical, for display and ranking.
+    Markers that point at no passage are dropped; with `attach`, a supported sentence that the model
+    left uncited gets the number of its best passage, and a wrong citation is moved to the right one.
+    """
+    result = Verification()
+    sentences = split_sentences(answer)
+    if not sentences:
+        return result
+    passage_words = [content_words(h.chunk.text + " " + h.chunk.title) for h in hits]
+    plain = [strip_markers(s) for s in sentences]
+    cos = np.ones((len(sentences), len(hits)), dtype=np.float32)
+    if embed is not None and hits:
+        # compare with each passage sentence (a whole passage dilutes the similarity), keep the best
+        cos[:] = 0.0
+        owners, units = [], []
+        for j, h in enumerate(hits):
+            for unit in split_sentences(h.chunk.text)[:40] or [h.chunk.text]:
+                owners.append(j)
+                units.append(unit)
+        vecs = embed(plain + units)
+        sims = np.clip(vecs[: len(plain)] @ vecs[len(plain):].T, 0.0, 1.0)
+        for col, j in enumerate(owners):
+            cos[:, j] = np.maximum(cos[:, j], sims[:, col])
+    for i, (raw, text) in enumerate(zip(sentences, plain)):
+        words = content_words(text)
+        lex = [_lexical(words, passage_words[j]) for j in range(len(hits))]
+        ok = [bool(words) and lex[j] >= min_lexical and cos[i, j] >= min_cosine for j in range(len(hits))]
+        score = [0.5 * float(cos[i, j]) + 0.5 * lex[j] if embed is not None else lex[j]
+                 for j in range(len(hits))]
+        cited = []
+        for n in markers_in(raw):
+            if 1 <= n <= len(hits):
+                if n not in cited:
+                    cited.append(n)
+            else:
+                result.dropped_markers.append(n)
+        candidates = [j for j in range(len(hits)) if ok[j]]
+        best = max(candidates, key=lambda j: score[j]) + 1 if candidates else (
+            int(np.argmax(score)) + 1 if score else 0)
+        if cited:
+            supported = any(ok[n - 1] for n in cited)
+            support = max(score[n - 1] for n in cited)
+            if not supported and candidates and attach:  # the model cited the wrong passage
+                cited, supported, support = [best], True, score[best - 1]
+        else:
+            supported = bool(candidates)
+            support = score[best - 1] if score else 0.0
+        check = SentenceCheck(text=text, cited=cited, best=best, support=round(float(support), 4),
+                              supported=supported)
+        if attach and not cited and supported:
+            check.cited, check.attached = [best], True
+        result.sentences.append(check)
+    return result
+
+
+def extractive_answer(
+    question: str,
+    hits: Sequence[Hit],
+    embed: Embed | None = None,
+    max_sentences: int = 3,
+) -> str:
+    """Quote the passage sentences closest to the question, each with its [n]; order by passage."""
+    candidates: list[tuple[int, int, str]] = []  # (passage n, position, sentence)
+    for n, hit in enumerate(hits, 1):
+        for pos, sent in enumerate(split_sentences(hit.chunk.text)):
+            if 6 <= len(sent.split()) <= 80:
+                candidates.append((n, pos, sent))
+    if not candidates:
+        return ""
+    qwords = content_words(question)
+    lexical = np.array([_lexical(qwords, content_words(s)) if qwords else 0.0 for _, _, s in candidates])
+    if embed is not None:
+        vecs = embed([question] + [s for _, _, s in candidates])
+        score = 0.7 * (vecs[1:] @ vecs[0]) + 0.3 * lexical
+    else:
+        score = lexical
+    # prefer earlier passages (higher retrieval rank) and earlier sentences a little
+    score = score - 0.02 * np.array([n - 1 for n, _, _ in candidates]) - 0.01 * np.array(
+        [min(p, 5) for _, p, _ in candidates])
+    chosen = sorted(np.argsort(-score)[:max_sentences], key=lambda i: (candidates[i][0], candidates[i][1]))
+    return " ".join(f"{candidates[i][2]} [{candidates[i][0]}]" for i in chosen)

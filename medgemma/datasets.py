@@ -1,0 +1,405 @@
+"""datasets.py turns user files and built-in medical sources into fine-tuning examples.
+
+An Example is chat messages (built with prompts.build, as the chat sees them) plus the answer to learn.
+It reads JSON/JSONL/CSV with column detection, previews them with token-length statistics, and builds
+MedQuAD, MedQuAD-RAG, PubMedQA (never its 500 test ids), MedSafetyBench and chat-feedback examples.
+It knows nothing about models or trainers: token counts come from a tokenizer the caller passes.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import random
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from medgemma.config import Settings
+from medgemma.errors import InputRejected
+from medgemma.prompts import build
+from medgemma.storage import read_jsonl
+from medgemma.types import Chunk, Hit
+
+FILE_TYPES = (".json", ".jsonl", ".csv")
+BUILTINS = ("medquad", "medquad-rag", "pubmedqa", "medsafetybench", "feedback")
+# Accepted column names, in detection order (case-insensitive). "messages" is a chat list.
+FORMATS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "chat": (("messages", "conversations", "conversation"),),
+    "instruction": (("instruction",), ("output", "response")),
+    "qa": (("question", "query", "prompt"), ("answer", "response", "completion", "output")),
+}
+HELDOUT_EVERY = 20  # one MedQuAD page in 20 is held out of training (see is_heldout_medquad)
+
+Renderer = Callable[[Sequence[dict], bool], str]
+
+
+class DatasetError(InputRejected):
+    """A dataset file or source cannot be used as it is; the message says which rows or columns."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training pair: the prompt as chat messages and the answer the model should give."""
+
+    messages: tuple[dict, ...]
+    answer: str
+    source: str = ""
+
+    @property
+    def question(self) -> str:
+        return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"messages": [dict(m) for m in self.messages], "answer": self.answer, "source": self.source}
+
+
+# ---- files ----------------------------------------------------------------------------------
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a JSON (list of objects, or {"data": [...]}), JSONL or CSV file."""
+    p = Path(path)
+    if not p.is_file():
+        raise DatasetError(f"Dataset file not found: {p}")
+    suffix = p.suffix.lower()
+    if suffix not in FILE_TYPES:
+        raise DatasetError(f"Dataset {p.name}: use a .json, .jsonl or .csv file (got '{suffix or 'no extension'}').")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DatasetError(f"Dataset {p.name} is not UTF-8 text.") from None
+    if suffix == ".csv":
+        rows = list(csv.DictReader(text.splitlines()))
+    elif suffix == ".jsonl":
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"Dataset {p.name}, line {n}: not valid JSON ({exc.msg}).") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"Dataset {p.name} is not valid JSON ({exc.msg}, line {exc.lineno}).") from None
+        rows = data.get("data", data.get("rows")) if isinstance(data, dict) else data
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise DatasetError(f"Dataset {p.name} must hold a list of objects (one per example).")
+    if not rows:
+        raise DatasetError(f"Dataset {p.name} has no rows.")
+    return rows
+
+
+def detect_columns(columns: Iterable[str], mapping: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    """Pick the format and map roles to column names: ("qa", {"question": "Q", "answer": "A"}).
+
+    A mapping given by the user (role -> column) wins; roles are question/answer, instruction/input/output
+    or messages.
+    """
+    present = {c.lower().strip(): c for c in columns if c is not None}
+    if mapping:
+        mapping = {k: v for k, v in mapping.items() if v}
+        missing = [v for v in mapping.values() if v.lower().strip() not in present]
+        if missing:
+            raise DatasetError(f"Mapped column(s) {', '.join(map(repr, missing))} not found; "
+                               f"the file has: {', '.join(present.values())}.")
+        roles = {k: present[v.lower().strip()] for k, v in mapping.items()}
+        if "messages" in roles:
+            return "chat", {"messages": roles["messages"]}
+        if "instruction" in roles and "output" in roles:
+            return "instruction", roles
+        if "question" in roles and "answer" in roles:
+            return "qa", roles
+        raise DatasetError("A column mapping needs question+answer, instruction+output, or messages.")
+    for fmt, groups in FORMATS.items():
+        found = [next((present[n] for n in names if n in present), None) for names in groups]
+        if all(found):
+            roles = dict(zip(_ROLES[fmt], found))
+            if fmt == "instruction" and "input" in present:
+                roles["input"] = present["input"]
+            return fmt, roles
+    raise DatasetError(
+        "No usable columns: expected question/answer, instruction/input/output, or a chat 'messages' "
+        f"column; the file has: {', '.join(present.values()) or 'no columns'}. Map them explicitly."
+    )
+
+
+_ROLES = {"chat": ("messages",), "instruction": ("instruction", "output"), "qa": ("question", "answer")}
+
+
+def rows_to_examples(rows: Sequence[dict[str, Any]], fmt: str, roles: dict[str, str], source: str,
+                     skip_invalid: bool = False) -> tuple[list[Example], list[str]]:
+    """Convert rows; returns examples and one problem line per bad row (raises unless skip_invalid)."""
+    examples: list[Example] = []
+    problems: list[str] = []
+    for n, row in enumerate(rows, 1):
+        try:
+            examples.append(_row_example(row, fmt, roles, source))
+        except ValueError as exc:
+            problems.append(f"row {n}: {exc}")
+    if problems and not skip_invalid:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise DatasetError(f"Dataset {source}: {len(problems)} of {len(rows)} rows are unusable ({shown}). "
+                           "Fix them, or skip invalid rows.")
+    return examples, problems
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _row_example(row: dict[str, Any], fmt: str, roles: dict[str, str], source: str) -> Example:
+    if fmt == "chat":
+        msgs = row.get(roles["messages"])
+        if isinstance(msgs, str):
+            try:
+                msgs = json.loads(msgs)
+            except json.JSONDecodeError:
+                raise ValueError("'messages' is not a JSON list") from None
+        if not isinstance(msgs, list) or not msgs:
+            raise ValueError("empty 'messages'")
+        turns = [{"role": _text(m.get("role") or m.get("from")).replace("human", "user").replace("gpt", "assistant"),
+                  "content": _text(m.get("content") or m.get("value"))} for m in msgs if isinstance(m, dict)]
+        if any(t["role"] not in {"system", "user", "assistant"} or not t["content"] for t in turns):
+            raise ValueError("each message needs a role (system/user/assistant) and non-empty content")
+        if turns[-1]["role"] != "assistant" or not any(t["role"] == "user" for t in turns):
+            raise ValueError("a conversation must contain a user turn and end with an assistant turn")
+        return Example(tuple(turns[:-1]), turns[-1]["content"], source)
+    if fmt == "instruction":
+        question = _text(row.get(roles["instruction"]))
+        extra = _text(row.get(roles.get("input", ""), ""))
+        question = f"{question}\n\n{extra}" if extra else question
+        answer = _text(row.get(roles["output"]))
+    else:
+        question, answer = _text(row.get(roles["question"])), _text(row.get(roles["answer"]))
+    if not question or not answer:
+        raise ValueError(f"empty {'question' if not question else 'answer'}")
+    return Example(tuple(build(question, []).messages), answer, source)
+
+
+def load_file(path: str | Path, mapping: dict[str, str] | None = None,
+              skip_invalid: bool = False) -> list[Example]:
+    rows = read_rows(path)
+    fmt, roles = detect_columns(_all_keys(rows), mapping)
+    return rows_to_examples(rows, fmt, roles, Path(path).name, skip_invalid)[0]
+
+
+def _all_keys(rows: Sequence[dict]) -> list[str]:
+    keys: dict[str, None] = {}
+    for row in rows[:200]:
+        keys.update(dict.fromkeys(k for k in row if k is not None))
+    return list(keys)
+
+
+# ---- rendering and statistics ---------------------------------------------------------------
+
+def split_render(example: Example, render: Renderer) -> tuple[str, str]:
+    """(prompt text ending with the model-turn opener, completion text closing the turn)."""
+    prompt = render(list(example.messages), True)
+    full = render([*example.messages, {"role": "assistant", "content": example.answer}], False)
+    if not full.startswith(prompt):
+        # templates that rewrite earlier turns: fall back to the answer and nothing else
+        return prompt, example.answer
+    return prompt, full[len(prompt):]
+
+
+def token_stats(examples: Sequence[Example], render: Renderer, count: Callable[[str], int],
+                max_length: int) -> dict[str, Any]:
+    """Token lengths of prompt+completion: min/mean/p50/p95/max and the rows over max_length."""
+    lengths = [count("".join(split_render(e, render))) for e in examples]
+    if not lengths:
+        return {"examples": 0}
+    ordered = sorted(lengths)
+    over = [i + 1 for i, n in enumerate(lengths) if n > max_length]
+    return {"examples": len(lengths), "min": ordered[0], "mean": round(statistics.fmean(lengths), 1),
+            "p50": ordered[len(ordered) // 2], "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+            "max": ordered[-1], "max_length": max_length, "over_limit": len(over), "over_limit_rows": over[:20],
+            "lengths": lengths}
+
+
+def check_lengths(examples: list[Example], lengths: Sequence[int], max_length: int,
+                  policy: str) -> list[Example]:
+    """Apply the over-long policy: 'error' names the rows, 'drop' removes them, 'truncate' keeps them."""
+    over = [i for i, n in enumerate(lengths) if n > max_length]
+    if not over or policy == "truncate":
+        return examples
+    if policy == "drop":
+        skip = set(over)
+        kept = [e for i, e in enumerate(examples) if i not in skip]
+        if not kept:
+            raise DatasetError(f"All {len(examples)} examples are longer than max_length={max_length} tokens.")
+        return kept
+    rows = ", ".join(str(i + 1) for i in over[:10]) + (" ..." if len(over) > 10 else "")
+    raise DatasetError(f"{len(over)} example(s) are longer than max_length={max_length} tokens (rows {rows}; "
+                       f"longest {max(lengths)}). Raise max_length, or set long_examples to drop or truncate.")
+
+
+def preview(path: str | Path, mapping: dict[str, str] | None = None, rows: int = 5) -> dict[str, Any]:
+    """What the UI shows after an upload: detected format and columns, sample rows, row problems."""
+    raw = read_rows(path)
+    fmt, roles = detect_columns(_all_keys(raw), mapping)
+    examples, problems = rows_to_examples(raw, fmt, roles, Path(path).name, skip_invalid=True)
+    sample = [{"question": e.question[:500], "answer": e.answer[:500]} for e in examples[:rows]]
+    return {"file": Path(path).name, "format": fmt, "columns": roles, "rows": len(raw),
+            "usable": len(examples), "problems": problems[:50], "sample": sample}
+
+
+# ---- built-in sources -----------------------------------------------------------------------
+
+def parse_spec(spec: str) -> tuple[str, int]:
+    """'medquad-rag:2000' -> ('medquad-rag', 2000); a file path -> (path, 0)."""
+    head, sep, tail = spec.strip().rpartition(":")
+    if sep and head and tail.isdigit():
+        return head.strip(), int(tail)
+    return spec.strip(), 0
+
+
+def is_builtin(name: str) -> bool:
+    return name in BUILTINS
+
+
+def is_heldout_medquad(url: str) -> bool:
+    """MedQuAD pages kept out of training so evaluation can use their questions (1 page in 20)."""
+    return int(hashlib.sha1(url.encode("utf-8")).hexdigest(), 16) % HELDOUT_EVERY == 0
+
+
+def load_source(spec: str, settings: Settings, mapping: dict[str, str] | None = None, seed: int = 0,
+                skip_invalid: bool = False) -> list[Example]:
+    """Examples from a built-in source name (optionally ':N' limited) or a JSON/JSONL/CSV file."""
+    name, limit = parse_spec(spec)
+    if not is_builtin(name):
+        examples = load_file(name, mapping, skip_invalid)
+    else:
+        builders = {"medquad": _medquad, "medquad-rag": _medquad_rag, "pubmedqa": _pubmedqa,
+                    "medsafetybench": _medsafety, "feedback": _feedback}
+        examples = builders[name](settings, random.Random(seed))
+        if not examples:
+            raise DatasetError(f"Built-in source '{name}' produced no examples.")
+    if limit and len(examples) > limit:
+        examples = random.Random(seed).sample(examples, limit)
+    return examples
+
+
+def _data_file(settings: Settings, *parts: str) -> Path:
+    if settings.data_path is None or not settings.data_path.joinpath(*parts).is_file():
+        raise DatasetError(f"The shared medical data file {'/'.join(parts)} is not available "
+                           "(set MEDGEMMA_DATA_DIR to the folder holding it).")
+    return settings.data_path.joinpath(*parts)
+
+
+def medquad_records(settings: Settings, heldout: bool = False) -> list[dict[str, Any]]:
+    """MedQuAD answered pairs from the training pages (or, with heldout=True, the held-out pages)."""
+    with gzip.open(_data_file(settings, "corpus", "medquad_answered.jsonl.gz"), "rt", encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh if line.strip()]
+    return [r for r in records if r.get("question") and r.get("answer")
+            and is_heldout_medquad(r.get("url", "")) == heldout]
+
+
+def _clean(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE.split(_clean(text)) if s]
+
+
+def clip(text: str, max_chars: int) -> str:
+    """Whole sentences up to max_chars (at least one sentence, cut at a word if that is too long)."""
+    out: list[str] = []
+    for s in sentences(text):
+        if out and len(" ".join(out)) + len(s) + 1 > max_chars:
+            break
+        out.append(s)
+    joined = " ".join(out)
+    return joined if len(joined) <= max_chars else joined[:max_chars].rsplit(" ", 1)[0] + " ..."
+
+
+def cite(text: str, n: int) -> str:
+    """Put [n] at the end of every sentence (before its final punctuation)."""
+    return " ".join(re.sub(r"([.!?])?$", lambda m: f" [{n}]{m.group(1) or '.'}", s, count=1)
+                    for s in sentences(text))
+
+
+def _medquad(settings: Settings, rng: random.Random) -> list[Example]:
+    return [Example(tuple(build(r["question"], []).messages), clip(r["answer"], 900), "medquad")
+            for r in medquad_records(settings)]
+
+
+def _hit(doc_id: str, text: str, title: str, url: str = "", source: str = "") -> Hit:
+    return Hit(chunk=Chunk(chunk_id=f"{doc_id}#0", doc_id=doc_id, text=text, title=title, url=url,
+                           source=source), score=1.0)
+
+
+def rag_example(question: str, answer: str, gold: Hit, distractors: Sequence[Hit], rng: random.Random,
+                answer_chars: int = 400, source: str = "rag") -> Example:
+    """Question + numbered passages (gold at a random position) -> a short answer citing the gold [n]."""
+    hits = list(distractors)
+    position = rng.randrange(len(hits) + 1)
+    hits.insert(position, gold)
+    return Example(tuple(build(question, hits).messages), cite(clip(answer, answer_chars), position + 1), source)
+
+
+def _medquad_rag(settings: Settings, rng: random.Random, k: int = 3) -> list[Example]:
+    records = medquad_records(settings)
+    examples = []
+    for r in records:
+        gold = _hit(r["qid"], clip(r["answer"], 700), r.get("focus", ""), r.get("url", ""), r.get("source", ""))
+        others = []
+        while len(others) < k - 1:
+            o = records[rng.randrange(len(records))]
+            if o.get("url") != r.get("url"):
+                others.append(_hit(o["qid"], clip(o["answer"], 700), o.get("focus", ""), o.get("url", "")))
+        examples.append(rag_example(r["question"], gold.chunk.text, gold, others, rng, source="medquad-rag"))
+    return examples
+
+
+def pubmedqa_train_ids(settings: Settings) -> list[str]:
+    """PubMedQA PQA-L ids that are not among the 500 test ids."""
+    data = json.loads(_data_file(settings, "benchmarks", "ori_pqal.json").read_text(encoding="utf-8"))
+    test = set(json.loads(_data_file(settings, "benchmarks", "test_ground_truth.json").read_text(encoding="utf-8")))
+    return [pmid for pmid in data if pmid not in test]
+
+
+def _pubmedqa(settings: Settings, rng: random.Random) -> list[Example]:
+    data = json.loads(_data_file(settings, "benchmarks", "ori_pqal.json").read_text(encoding="utf-8"))
+    examples = []
+    for pmid in pubmedqa_train_ids(settings):
+        r = data[pmid]
+        contexts = [c for c in r.get("CONTEXTS", []) if c.strip()]
+        if not contexts or not r.get("LONG_ANSWER"):
+            continue
+        url = f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
+        hits = [_hit(f"pmid{pmid}-{i}", clip(c, 700), f"PubMed {pmid}", url, "pubmed") for i, c in enumerate(contexts[:3])]
+        words = set(re.findall(r"\w+", r["LONG_ANSWER"].lower()))
+        best = max(range(len(hits)), key=lambda i: len(words & set(re.findall(r"\w+", hits[i].chunk.text.lower()))))
+        answer = f"{r['final_decision'].capitalize()}. {cite(clip(r['LONG_ANSWER'], 400), best + 1)}"
+        examples.append(Example(tuple(build(r["QUESTION"], hits).messages), answer, "pubmedqa"))
+    return examples
+
+
+def _medsafety(settings: Settings, rng: random.Random) -> list[Example]:
+    path = _data_file(settings, "safety", "medsafetybench_train.csv")
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    return [Example(tuple(build(r["harmful_medical_request"], []).messages), _clean(r["safe_response"]),
+                    "medsafetybench") for r in rows if r.get("harmful_medical_request") and r.get("safe_response")]
+
+
+def _feedback(settings: Settings, rng: random.Random) -> list[Example]:
+    """Chat answers rated 'up'; with stored passages they train as RAG examples."""
+    examples = []
+    for r in read_jsonl(settings.path("feedback", "feedback.jsonl")):
+        question, answer = _text(r.get("question")), _text(r.get("answer"))
+        if r.get("rating") != "up" or not question or not answer:
+            continue
+        hits = [_hit(str(p.get("doc_id", i)), _text(p.get("text")), _text(p.get("title")), _text(p.get("url")))
+                for i, p in enumerate(r.get("passages") or []) if isinstance(p, dict) and p.get("text")]
+        examples.append(Example(tuple(build(question, hits).messages), answer, "feedback"))
+    return examples

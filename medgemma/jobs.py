@@ -1,0 +1,351 @@
+"""jobs.py runs long admin work (training, evaluation, export) as `python -m medgemma ...` subprocesses.
+
+Each run has a folder under settings.path("runs", kind, run_id) holding config.json/config.yaml,
+status.json, log.txt and metrics.jsonl; status is read back from files and pid liveness, so runs
+survive app restarts. It knows nothing about what a job does: callers pass the verb's arguments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import yaml
+
+from medgemma.config import REPO_ROOT, Settings
+from medgemma.errors import InputRejected, UserFacingError
+from medgemma.storage import append_jsonl, atomic_write_json, atomic_write_text, read_json, read_jsonl
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("train", "eval", "export")
+ACTIVE = ("queued", "running")
+FINAL = ("done", "failed", "cancelled")
+STATUS_FILE, LOG_FILE, METRICS_FILE = "status.json", "log.txt", "metrics.jsonl"
+RUN_PLACEHOLDER = "{run}"
+
+# Popen objects of the jobs this process started, so their exit is reaped and seen at once.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+class Cancelled(UserFacingError):
+    """The job was cancelled (SIGTERM from `cancel`); raised inside the job process."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run as read from its folder; `state` already accounts for a dead process."""
+
+    kind: str
+    run_id: str
+    folder: Path
+    state: str
+    pid: int | None = None
+    created: str = ""
+    started: str = ""
+    ended: str = ""
+    error: str = ""
+    command: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["folder"] = str(self.folder)
+        return d
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id(name: str = "") -> str:
+    """Sortable, unique and filesystem-safe: 20250101-120000-ab12[-name]."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip())[:40].strip("-")
+    return f"{stamp}-{secrets.token_hex(2)}" + (f"-{slug}" if slug else "")
+
+
+def runs_root(settings: Settings, kind: str) -> Path:
+    if kind not in KINDS:
+        raise InputRejected(f"Unknown job kind '{kind}' (use one of {', '.join(KINDS)}).")
+    return settings.path("runs", kind)
+
+
+def run_folder(settings: Settings, kind: str, run_id: str) -> Path:
+    """The folder of a run; refuses ids that would escape the runs folder."""
+    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+        raise InputRejected(f"Invalid run id {run_id!r}.")
+    return runs_root(settings, kind) / run_id
+
+
+# ---- status files -----------------------------------------------------------------------------
+
+def write_status(folder: Path, **fields: Any) -> dict[str, Any]:
+    """Merge fields into status.json atomically and return the new status."""
+    status = read_json(Path(folder) / STATUS_FILE, default={}) or {}
+    status.update(fields)
+    atomic_write_json(Path(folder) / STATUS_FILE, status)
+    return status
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True while the process runs (zombies and recycled pids of other programs count as dead)."""
+    if not pid:
+        return False
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            if ") Z" in (proc / "stat").read_text():
+                return False
+            return b"medgemma" in (proc / "cmdline").read_bytes()
+        except OSError:
+            return False
+    return True
+
+
+def create_run(settings: Settings, kind: str, config: dict[str, Any], run_id: str = "",
+               folder: Path | None = None) -> Path:
+    """Make the run folder with config.json/config.yaml, a settings.yaml for the child and status queued."""
+    folder = Path(folder) if folder else run_folder(settings, kind, run_id or new_run_id())
+    if (folder / STATUS_FILE).exists() and read_json(folder / STATUS_FILE, {}).get("state") in ACTIVE:
+        if pid_alive(read_json(folder / STATUS_FILE, {}).get("pid")):
+            raise InputRejected(f"Run folder {folder} already has a running job.")
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(folder / "config.json", config)
+    atomic_write_text(folder / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    atomic_write_text(folder / "settings.yaml",
+                      yaml.safe_dump(settings.public_dict(), sort_keys=False, allow_unicode=True))
+    atomic_write_json(folder / STATUS_FILE, {
+        "kind": kind, "run_id": folder.name, "state": "queued", "pid": None,
+        "created": now_iso(), "started": "", "ended": "", "error": "", "command": "",
+    })
+    return folder
+
+
+def start(settings: Settings, kind: str, argv: Sequence[str], config: dict[str, Any],
+          run_id: str = "", folder: Path | None = None) -> RunInfo:
+    """Create a run folder and start `python -m medgemma *argv` detached, logging to log.txt.
+
+    "{run}" inside argv is replaced by the run folder, so the verb can write its files there.
+    """
+    folder = create_run(settings, kind, config, run_id=run_id, folder=folder)
+    args = [sys.executable, "-m", "medgemma", *[a.replace(RUN_PLACEHOLDER, str(folder)) for a in argv]]
+    command = shlex.join(["python", "-m", "medgemma", *args[3:]])
+    with (folder / LOG_FILE).open("ab") as log:
+        proc = subprocess.Popen(args, cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    _CHILDREN[proc.pid] = proc
+    status = read_json(folder / STATUS_FILE, {})
+    if status.get("state") == "queued":  # the child may already have marked itself running
+        write_status(folder, pid=proc.pid, command=command)
+    else:
+        write_status(folder, command=command)
+    logger.info("started %s run %s (pid %s): %s", kind, folder.name, proc.pid, command)
+    return get_run(folder)
+
+
+# ---- reading runs ----------------------------------------------------------------------------
+
+def get_run(folder: Path) -> RunInfo:
+    """Read a run folder; a queued/running run whose process is gone reads as failed."""
+    folder = Path(folder)
+    status = read_json(folder / STATUS_FILE)
+    if status is None:
+        raise InputRejected(f"No run at {folder} (status.json is missing).")
+    state, error = status.get("state", "failed"), status.get("error", "")
+    if state == "running" and not pid_alive(status.get("pid")):
+        state, error = "failed", error or "The job process exited without reporting (killed or crashed)."
+    elif state == "queued" and status.get("pid") and not pid_alive(status["pid"]):
+        state, error = "failed", error or "The job process exited before it started."
+    return RunInfo(
+        kind=status.get("kind", folder.parent.name), run_id=status.get("run_id", folder.name),
+        folder=folder, state=state, pid=status.get("pid"), created=status.get("created", ""),
+        started=status.get("started", ""), ended=status.get("ended", ""), error=error,
+        command=status.get("command", ""), config=read_json(folder / "config.json", {}) or {},
+        result=status.get("result", {}) or {},
+    )
+
+
+def find_run(settings: Settings, run_id: str, kind: str = "") -> RunInfo:
+    """A run by id (searching every kind when none is given)."""
+    for k in ([kind] if kind else list(KINDS)):
+        folder = run_folder(settings, k, run_id)
+        if (folder / STATUS_FILE).is_file():
+            return get_run(folder)
+    raise InputRejected(f"No run named '{run_id}'" + (f" among {kind} runs." if kind else "."))
+
+
+def list_runs(settings: Settings, kind: str = "") -> list[RunInfo]:
+    """All runs, newest first."""
+    runs: list[RunInfo] = []
+    for k in ([kind] if kind else list(KINDS)):
+        root = runs_root(settings, k)
+        if not root.is_dir():
+            continue
+        for folder in root.iterdir():
+            if (folder / STATUS_FILE).is_file():
+                runs.append(get_run(folder))
+    return sorted(runs, key=lambda r: (r.created, r.run_id), reverse=True)
+
+
+def read_metrics(folder: Path) -> list[dict[str, Any]]:
+    return list(read_jsonl(Path(folder) / METRICS_FILE))
+
+
+def tail_log(folder: Path, max_chars: int = 20_000) -> str:
+    path = Path(folder) / LOG_FILE
+    if not path.is_file():
+        return ""
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - max_chars))
+        return fh.read().decode("utf-8", errors="replace")
+
+
+# ---- cancelling ------------------------------------------------------------------------------
+
+def cancel(folder: Path, grace_s: float = 15.0) -> RunInfo:
+    """SIGTERM the job's process group, SIGKILL it after grace_s; the status ends as cancelled."""
+    run = get_run(folder)
+    if not run.active:
+        return run
+    write_status(folder, cancel_requested=now_iso())
+    if run.pid and pid_alive(run.pid):
+        _signal_group(run.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while pid_alive(run.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(run.pid):
+            logger.warning("run %s ignored SIGTERM for %.0fs; killing it", run.run_id, grace_s)
+            _signal_group(run.pid, signal.SIGKILL)
+            while pid_alive(run.pid) and time.monotonic() < deadline + 10:
+                time.sleep(0.1)
+    status = read_json(Path(folder) / STATUS_FILE, {})
+    if status.get("state") != "cancelled":
+        write_status(folder, state="cancelled", ended=now_iso(), error="Cancelled by the user.")
+    _CHILDREN.pop(run.pid or -1, None)
+    return get_run(folder)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+
+# ---- the job side: used inside the `python -m medgemma <verb>` process ------------------------
+
+@contextlib.contextmanager
+def job_context(folder: Path, kind: str = "", config: dict[str, Any] | None = None) -> Iterator[Path]:
+    """Mark the run running (creating its folder when the verb was started by hand), turn SIGTERM
+    into `Cancelled`, log to log.txt, and record done / failed / cancelled when the block ends."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        atomic_write_json(folder / "config.json", config)
+        atomic_write_text(folder / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    previous = read_json(folder / STATUS_FILE, {}) or {}
+    write_status(folder, kind=previous.get("kind") or kind or folder.parent.name, run_id=folder.name,
+                 state="running", pid=os.getpid(), created=previous.get("created") or now_iso(),
+                 started=now_iso(), ended="", error="",
+                 command=previous.get("command") or shlex.join(["python", "-m", "medgemma", *sys.argv[1:]]))
+    handler = _log_to_file(folder)
+    old_term = signal.signal(signal.SIGTERM, _raise_cancelled)
+    try:
+        yield folder
+    except Cancelled:
+        write_status(folder, state="cancelled", ended=now_iso(), error="Cancelled by the user.")
+        logger.warning("run %s cancelled", folder.name)
+        raise
+    except BaseException as exc:
+        message = str(exc) if isinstance(exc, UserFacingError) else f"{type(exc).__name__}: {exc}"
+        write_status(folder, state="failed", ended=now_iso(), error=message)
+        logger.error("run %s failed: %s", folder.name, message)
+        raise
+    else:
+        write_status(folder, state="done", ended=now_iso())
+        logger.info("run %s done", folder.name)
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+
+def set_result(folder: Path, **result: Any) -> None:
+    """Record a job's outcome (e.g. adapter path, final loss) in status.json under `result`."""
+    status = read_json(Path(folder) / STATUS_FILE, {}) or {}
+    write_status(folder, result={**(status.get("result") or {}), **result})
+
+
+def log_metrics(folder: Path, record: dict[str, Any]) -> None:
+    append_jsonl(Path(folder) / METRICS_FILE, {"time": round(time.time(), 3), **record})
+
+
+_CANCEL_ARMED = True
+
+
+@contextlib.contextmanager
+def cancel_deferred() -> Iterator[None]:
+    """Within this block SIGTERM only sets a flag (see `cancel_pending`): for steps that must not
+    be torn, such as writing a checkpoint. The flag is turned into `Cancelled` at the block's end."""
+    global _CANCEL_ARMED
+    _CANCEL_ARMED = False
+    try:
+        yield
+    finally:
+        _CANCEL_ARMED = True
+    if _PENDING:
+        raise Cancelled("Cancelled by the user.")
+
+
+_PENDING: list[int] = []
+
+
+def cancel_pending() -> bool:
+    return bool(_PENDING)
+
+
+def _raise_cancelled(signum: int, frame: Any) -> None:
+    _PENDING.append(signum)
+    if _CANCEL_ARMED:
+        raise Cancelled("Cancelled by the user.")
+
+
+def _log_to_file(folder: Path) -> logging.Handler | None:
+    """Send log records to log.txt unless stderr already goes there (a job started by `start`)."""
+    log = folder / LOG_FILE
+    log.touch()
+    with contextlib.suppress(OSError):
+        if os.path.samestat(os.fstat(2), os.stat(log)):
+            return None
+    handler = logging.FileHandler(log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return handler

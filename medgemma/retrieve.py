@@ -1,0 +1,229 @@
+"""retrieve.py ranks chunks of a loaded index: dense (FAISS), BM25 (bm25s) and their RRF fusion.
+
+It also scores a ranking against relevance labels (recall@k, MRR, nDCG@k) for the retrieval eval.
+It knows nothing about prompts, file formats or how the index got on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal, Sequence
+
+import numpy as np
+
+from medgemma.chunking import embedding_text
+from medgemma.index import Snapshot
+from medgemma.types import Chunk, Hit
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
+DENSE_WEIGHT = 1.0
+BM25_WEIGHT = 1.0
+NEAR_DUPLICATE_COSINE = 0.97
+_WS = re.compile(r"\W+")
+
+
+def _stemmer():
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english")
+    except ImportError:  # PyStemmer is in requirements.txt; without it BM25 matches exact words only
+        logger.warning("PyStemmer is not installed: BM25 runs without stemming")
+        return None
+
+
+class Bm25:
+    """A bm25s index over chunk texts (title and section included), stemmed, English stopwords removed."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        import bm25s
+
+        self._bm25s = bm25s
+        self._stemmer = _stemmer()
+        self.size = len(texts)
+        self.model = bm25s.BM25()
+        if texts:
+            tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=self._stemmer, show_progress=False)
+            self.model.index(tokens, show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for the query (zeros when no query word is indexed)."""
+        if not self.size:
+            return np.zeros(0, dtype=np.float32)
+        tokens = self._bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer, show_progress=False,
+                                      return_ids=False)[0]
+        ids = self.model.get_tokens_ids(tokens)
+        if not ids:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self.model.get_scores_from_ids(ids), dtype=np.float32)
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n best scores, best first."""
+    n = min(n, len(scores))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, n - 1)[:n]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    row: int
+    fused: float
+    dense: float
+    bm25: float | None
+
+
+class Retriever:
+    """Searches one Snapshot; thread-safe for readers (the snapshot never changes)."""
+
+    def __init__(self, snapshot: Snapshot, embedder: Any) -> None:
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self._bm25: Bm25 | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return self.snapshot.chunks
+
+    def bm25(self) -> Bm25:
+        with self._lock:
+            if self._bm25 is None:
+                self._bm25 = Bm25([embedding_text(c) for c in self.snapshot.chunks])
+            return self._bm25
+
+    def embed_query(self, query: str) -> np.ndarray:
+        return np.asarray(self.embedder.encode([query]), dtype=np.float32).reshape(-1)
+
+    def _dense_rows(self, qvec: np.ndarray, n: int) -> list[int]:
+        n = min(n, self.snapshot.index.ntotal)
+        if n <= 0:
+            return []
+        _, ids = self.snapshot.index.search(qvec.reshape(1, -1), n)
+        return [int(i) for i in ids[0] if i >= 0]
+
+    def candidates(self, query: str, mode: Mode = "hybrid", depth: int = 50) -> list[Candidate]:
+        """Rows ranked by the chosen leg(s), with every score filled in for each row."""
+        if not self.snapshot.chunks:
+            return []
+        qvec = self.embed_query(query)
+        ranks: dict[int, float] = {}
+        bm25_scores: np.ndarray | None = None
+        if mode in ("dense", "hybrid"):
+            for rank, row in enumerate(self._dense_rows(qvec, depth)):
+                ranks[row] = ranks.get(row, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
+        if mode in ("bm25", "hybrid"):
+            bm25_scores = self.bm25().scores(query)
+            for rank, row in enumerate(_top(bm25_scores, depth)):
+                if bm25_scores[row] <= 0:
+                    break
+                ranks[int(row)] = ranks.get(int(row), 0.0) + BM25_WEIGHT / (RRF_K + rank + 1)
+        rows = list(ranks)
+        dense = self.snapshot.vectors[rows] @ qvec if rows else np.zeros(0)
+        out = []
+        for row, cos in zip(rows, dense):
+            b = float(bm25_scores[row]) if bm25_scores is not None and bm25_scores[row] > 0 else None
+            out.append(Candidate(row, ranks[row], float(cos), b))
+        if mode == "dense":
+            out.sort(key=lambda c: -c.dense)
+        elif mode == "bm25":
+            out.sort(key=lambda c: -(c.bm25 or 0.0))
+        else:
+            out.sort(key=lambda c: (-c.fused, -c.dense))
+        return out
+
+    def search(self, query: str, k: int = 4, min_score: float | None = None, mode: Mode = "hybrid",
+               collapse: bool = True) -> list[Hit]:
+        """Top-k hits; hits whose dense cosine is below min_score are dropped; near-duplicates collapsed."""
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        hits: list[Hit] = []
+        kept_rows: list[int] = []
+        kept_texts: set[str] = set()
+        for cand in self.candidates(query, mode, depth=max(50, 5 * k)):
+            if min_score is not None and cand.dense < min_score:
+                continue
+            chunk = self.snapshot.chunks[cand.row]
+            if collapse:
+                norm = _WS.sub(" ", chunk.text.lower()).strip()
+                if norm in kept_texts:
+                    continue
+                if kept_rows:
+                    sims = self.snapshot.vectors[kept_rows] @ self.snapshot.vectors[cand.row]
+                    if float(sims.max()) >= NEAR_DUPLICATE_COSINE:
+                        continue
+                kept_texts.add(norm)
+                kept_rows.append(cand.row)
+            score = cand.fused if mode == "hybrid" else cand.dense if mode == "dense" else (cand.bm25 or 0.0)
+            hits.append(Hit(chunk=chunk, score=round(score, 6), dense=round(cand.dense, 6),
+                            bm25=None if cand.bm25 is None else round(cand.bm25, 6), rank=len(hits) + 1))
+            if len(hits) >= k:
+                break
+        return hits
+
+
+# ---- retrieval metrics ----------------------------------------------------------------------
+def unique_in_order(items: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    return [x for x in items if x and not (x in seen or seen.add(x))]
+
+
+def recall_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    return len(set(ranked[:k]) & relevant) / len(relevant) if relevant else 0.0
+
+
+def mrr(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    for i, item in enumerate(ranked[:k]):
+        if item in relevant:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    dcg = sum(1.0 / math.log2(i + 2) for i, item in enumerate(ranked[:k]) if item in relevant)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(k, len(relevant))))
+    return dcg / ideal if ideal else 0.0
+
+
+def normalize_url(url: str) -> str:
+    return url.strip().lower().removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
+
+
+def evaluate(retriever: Retriever, rows: Sequence[dict[str, Any]], k: int = 5,
+             min_score: float | None = None) -> dict[str, Any]:
+    """Document-level recall@k, MRR and nDCG@k for each mode. Rows carry `question` and
+    `relevant_urls` or `relevant_doc_ids`; chunk hits are collapsed to their document in rank order."""
+    names = (f"recall@{k}", "mrr", f"ndcg@{k}")
+    totals = {m: dict.fromkeys(names, 0.0) for m in MODES}
+    per_row = []
+    for row in rows:
+        by_url = bool(row.get("relevant_urls"))
+        relevant = {normalize_url(u) for u in row.get("relevant_urls") or []} if by_url else set(
+            row.get("relevant_doc_ids") or [])
+        entry: dict[str, Any] = {"question": row["question"]}
+        for mode in MODES:
+            hits = retriever.search(row["question"], k=6 * k, min_score=min_score, mode=mode, collapse=False)
+            keys = [normalize_url(h.chunk.url) if by_url else h.chunk.doc_id for h in hits]
+            ranked = unique_in_order(keys)[:k]
+            scores = (recall_at_k(ranked, relevant, k), mrr(ranked, relevant, k), ndcg_at_k(ranked, relevant, k))
+            for name, value in zip(names, scores):
+                totals[mode][name] += value
+            entry[mode] = {"ranked": ranked, **{n: round(v, 4) for n, v in zip(names, scores)}}
+        per_row.append(entry)
+    n = max(len(rows), 1)
+    result: dict[str, Any] = {m: {name: round(v / n, 4) for name, v in totals[m].items()} for m in MODES}
+    result["rows"] = per_row
+    result["k"] = k
+    result["questions"] = len(rows)
+    return result

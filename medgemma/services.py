@@ -1,0 +1,79 @@
+"""services.py holds the process-wide shared resources: the loaded model, the knowledge base, the
+embedder and the safety guard, each loaded lazily and swapped under a lock (e.g. a new adapter).
+
+It knows nothing about the UI; the app, the CLI and the evaluation runner all use one Services.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from medgemma.config import Settings
+from medgemma.generate import Backend, load_backend
+
+logger = logging.getLogger(__name__)
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._backend: Backend | None = None
+        self._backend_key: tuple[str, str] | None = None
+        self._knowledge: Any = None
+        self._guard: Any = None
+        self._embedder: Any = None
+
+    # ---- model ------------------------------------------------------------------
+    def active_adapter(self) -> str:
+        """The adapter chosen in the admin registry, else the one in settings."""
+        try:
+            from medgemma.adapters import active_adapter_path
+
+            chosen = active_adapter_path(self.settings)
+        except ImportError:
+            chosen = None
+        return self.settings.adapter if chosen is None else chosen
+
+    def backend(self, model: str | None = None, adapter: str | None = None) -> Backend:
+        """The loaded model; reloads when the requested model or adapter changes."""
+        key = (model or self.settings.model, self.active_adapter() if adapter is None else adapter)
+        with self._lock:
+            if self._backend is None or self._backend_key != key:
+                self._backend = None  # free the old one first
+                self._backend = load_backend(self.settings, model=key[0], adapter=key[1])
+                self._backend_key = key
+            return self._backend
+
+    def loaded_model(self) -> tuple[str, str] | None:
+        return self._backend_key
+
+    # ---- knowledge base, embedder, safety ---------------------------------------
+    def embedder(self):
+        with self._lock:
+            if self._embedder is None:
+                from medgemma.devices import pick_device
+                from medgemma.embeddings import default_embedding_model, get_embedder
+
+                device = pick_device(self.settings.device)
+                name = default_embedding_model(self.settings.embedding_model, device)
+                self._embedder = get_embedder(name, self.settings.path("models"), device)
+            return self._embedder
+
+    def knowledge(self):
+        with self._lock:
+            if self._knowledge is None:
+                from medgemma.knowledge import KnowledgeBase
+
+                self._knowledge = KnowledgeBase(self.settings)
+            return self._knowledge
+
+    def guard(self):
+        with self._lock:
+            if self._guard is None:
+                from medgemma.safety import SafetyGuard
+
+                self._guard = SafetyGuard(self.settings)
+            return self._guard

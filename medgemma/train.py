@@ -1,0 +1,374 @@
+"""train.py fine-tunes a causal LM with LoRA (TRL SFTTrainer + PEFT) into a run folder.
+
+A run folder gets data/train.jsonl, checkpoints/checkpoint-N (resumable), metrics.jsonl (step, loss, lr,
+epoch, eta) and, when training finishes, adapter/ (a standard PEFT adapter plus medgemma.json).
+Job control (subprocess, status, cancel) is jobs.py; the adapter registry is adapters.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from medgemma import datasets, jobs
+from medgemma.adapters import write_manifest
+from medgemma.config import Settings
+from medgemma.devices import cuda_supports_bf16, pick_device, torch_dtype
+from medgemma.errors import ConfigError, ModelNotAvailable
+from medgemma.prompts import RENDERERS
+from medgemma.storage import atomic_write_json, read_jsonl, write_jsonl
+from medgemma.train_config import TrainConfig, from_dict, load_config  # noqa: F401 - re-exported
+
+logger = logging.getLogger(__name__)
+
+EAGER_MODEL_TYPES = ("gemma2", "gemma3", "gemma3_text")  # sdpa/flash differ from training-time numerics
+FP16_UNSAFE = ("gemma2", "gemma3", "gemma3_text")
+CHECKPOINTS, ADAPTER, DATA = "checkpoints", "adapter", "data"
+
+
+# ---- model, precision, prompt format ----------------------------------------------------------
+
+def resolve_base(model: str, settings: Settings) -> tuple[str, str]:
+    """(transformers path or Hub id, template name) for a registry preset, a folder or a Hub id."""
+    from medgemma.models import hf_model_path, resolve_model
+
+    spec = resolve_model(model)
+    return hf_model_path(spec, settings), spec.template
+
+
+def choose_precision(device: str, requested: str, model_type: str = "") -> tuple[str, list[str]]:
+    """bf16 on capable CUDA, fp16 on older CUDA (warned for Gemma 2/3), fp32 on CPU and MPS."""
+    warnings: list[str] = []
+    precision = requested
+    if requested == "auto":
+        precision = ("bf16" if cuda_supports_bf16() else "fp16") if device == "cuda" else "fp32"
+    if precision == "bf16" and device == "cuda" and not cuda_supports_bf16():
+        raise ConfigError("precision=bf16 needs an Ampere or newer GPU; this one lacks bf16. Use fp16 or fp32.")
+    if precision == "fp16" and device == "cpu":
+        raise ConfigError("precision=fp16 needs a GPU (CUDA or MPS); use fp32 on CPU.")
+    if precision == "fp16" and model_type in FP16_UNSAFE:
+        warnings.append(f"{model_type} in fp16 is known to give NaN or zero loss; prefer bf16 (Ampere+) or fp32.")
+    if precision == "bf16" and device == "cpu":
+        warnings.append("bf16 on CPU runs only as fast as the CPU's bf16 support allows; fp32 is the safe choice.")
+    return precision, warnings
+
+
+def make_renderer(template: str, tokenizer: Any) -> datasets.Renderer:
+    """Render chat messages exactly as the chat backends do (no <bos>: the tokenizer adds it)."""
+    if template in RENDERERS:
+        return lambda messages, gen: RENDERERS[template](messages, add_generation_prompt=gen)
+    if getattr(tokenizer, "chat_template", None):
+        bos = tokenizer.bos_token or ""
+
+        def render(messages: Sequence[dict], gen: bool) -> str:
+            text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=gen)
+            return text[len(bos):] if bos and text.startswith(bos) else text
+        return render
+    return lambda messages, gen: RENDERERS["gemma"](messages, add_generation_prompt=gen)
+
+
+def load_tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ModelNotAvailable(f"Could not load the tokenizer of '{path}': {exc}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _model_type(path: str) -> str:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(path).model_type
+    except (OSError, ValueError) as exc:
+        raise ModelNotAvailable(f"Could not read the model config of '{path}': {exc}") from None
+
+
+def load_model(path: str, cfg: TrainConfig, device: str, precision: str) -> Any:
+    """The base model in the training dtype; eager attention for Gemma 2/3; bitsandbytes for QLoRA."""
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch_dtype({"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[precision])
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if _model_type(path) in EAGER_MODEL_TYPES:
+        kwargs["attn_implementation"] = "eager"
+    if cfg.quantization != "none":
+        from medgemma.generate import quantization_config
+
+        kwargs["quantization_config"] = quantization_config(cfg.quantization, str(dtype).split(".")[-1])
+        kwargs["device_map"] = {"": 0} if device == "cuda" else device
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelNotAvailable(f"Could not load model '{path}': {exc}") from None
+    if cfg.quantization != "none":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+    return model
+
+
+# ---- data -------------------------------------------------------------------------------------
+
+def build_examples(cfg: TrainConfig, settings: Settings) -> list[datasets.Example]:
+    """Mix every source, shuffle with the run's seed and apply max_examples."""
+    examples: list[datasets.Example] = []
+    for spec in cfg.data:
+        examples.extend(datasets.load_source(spec, settings, dict(cfg.columns) or None, seed=cfg.seed,
+                                             skip_invalid=cfg.skip_invalid_rows))
+    random.Random(cfg.seed).shuffle(examples)
+    return examples[: cfg.max_examples] if cfg.max_examples else examples
+
+
+def prepare_data(cfg: TrainConfig, settings: Settings, tokenizer: Any, render: datasets.Renderer,
+                 folder: Path) -> dict[str, Any]:
+    """Write data/train.jsonl (+ eval.jsonl) as prompt/completion text; returns token statistics."""
+    examples = build_examples(cfg, settings)
+    count = lambda text: len(tokenizer(text, add_special_tokens=True)["input_ids"]) + 1  # noqa: E731 (+eos)
+    stats = datasets.token_stats(examples, render, count, cfg.max_length)
+    examples = datasets.check_lengths(examples, stats.pop("lengths"), cfg.max_length, cfg.long_examples)
+    n_eval = int(len(examples) * cfg.eval_split)
+    if cfg.eval_split and n_eval < 1:
+        raise ConfigError(f"eval_split={cfg.eval_split} leaves no eval example out of {len(examples)}.")
+    rows = []
+    for e in examples:
+        prompt, completion = datasets.split_render(e, render)
+        rows.append({"prompt": prompt, "completion": completion, "source": e.source})
+    data = folder / DATA
+    (data / "eval.jsonl").unlink(missing_ok=True)
+    if n_eval:
+        write_jsonl(data / "eval.jsonl", rows[:n_eval])
+    write_jsonl(data / "train.jsonl", rows[n_eval:])
+    stats.update(train=len(rows) - n_eval, eval=n_eval,
+                 sources={s: sum(r["source"] == s for r in rows) for s in {r["source"] for r in rows}})
+    atomic_write_json(data / "stats.json", stats)
+    return stats
+
+
+def _hf_dataset(path: Path) -> Any:
+    from datasets import Dataset
+
+    rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in read_jsonl(path)]
+    return Dataset.from_list(rows) if rows else None
+
+
+# ---- checkpoints and progress -----------------------------------------------------------------
+
+def last_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint (trainer_state.json is written last); torn ones are ignored."""
+    root = Path(folder) / CHECKPOINTS
+    done = [p for p in root.glob("checkpoint-*") if (p / "trainer_state.json").is_file()
+            and p.name.split("-")[-1].isdigit()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def remove_torn_checkpoints(folder: Path) -> list[str]:
+    torn = [p for p in (Path(folder) / CHECKPOINTS).glob("checkpoint-*") if not (p / "trainer_state.json").is_file()]
+    for p in torn:
+        shutil.rmtree(p, ignore_errors=True)
+    return [p.name for p in torn]
+
+
+def _progress_callback(folder: Path) -> Any:
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        """metrics.jsonl lines with loss, lr, step, epoch and ETA; stops cleanly on a pending cancel."""
+
+        def __init__(self) -> None:
+            self.t0 = 0.0
+            self.step0: int | None = None
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            if self.step0 is None:
+                self.t0, self.step0 = time.monotonic(), state.global_step
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if jobs.cancel_pending():
+                control.should_training_stop = True
+                control.should_save = False
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            done = state.global_step - (self.step0 or 0)
+            elapsed = time.monotonic() - self.t0 if self.t0 else 0.0
+            record: dict[str, Any] = {"step": state.global_step, "max_steps": state.max_steps,
+                                      "epoch": round(state.epoch or 0.0, 4)}
+            for key, out in (("loss", "loss"), ("learning_rate", "lr"), ("grad_norm", "grad_norm"),
+                             ("eval_loss", "eval_loss"), ("train_loss", "train_loss")):
+                if key in logs:
+                    record[out] = float(logs[key])
+            if done > 0:
+                record["s_per_step"] = round(elapsed / done, 4)
+                record["eta_s"] = round(elapsed / done * max(0, state.max_steps - state.global_step), 1)
+            jobs.log_metrics(folder, record)
+            if "loss" in record:
+                logger.info("step %d/%d loss %.4f lr %.3g eta %ss", state.global_step, state.max_steps,
+                            record["loss"], record.get("lr", 0.0), record.get("eta_s", "?"))
+
+    return Progress()
+
+
+# ---- the run ------------------------------------------------------------------------------------
+
+def sft_config(cfg: TrainConfig, folder: Path, device: str, precision: str, has_eval: bool) -> Any:
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(folder / CHECKPOINTS), per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
+        lr_scheduler_type=cfg.scheduler, warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
+        logging_steps=cfg.logging_steps, save_strategy="steps", save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit or None, eval_strategy="steps" if has_eval else "no",
+        eval_steps=(cfg.eval_steps or cfg.save_steps) if has_eval else None, seed=cfg.seed, data_seed=cfg.seed,
+        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=device == "cpu",
+        gradient_checkpointing=cfg.gradient_checkpointing, max_length=cfg.max_length, packing=False,
+        completion_only_loss=cfg.completion_only_loss, report_to="none", disable_tqdm=True,
+        dataloader_num_workers=0, save_only_model=False,
+    )
+
+
+def lora_config(cfg: TrainConfig) -> Any:
+    from peft import LoraConfig
+
+    targets: Any = "all-linear" if list(cfg.target_modules) == ["all-linear"] else list(cfg.target_modules)
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=targets, bias="none", task_type="CAUSAL_LM")
+
+
+def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = False,
+          on_trainer: Callable[[Any], None] | None = None) -> dict[str, Any]:
+    """Run training in this process into `folder`; returns the adapter manifest.
+
+    With resume=True it continues from the newest complete checkpoint (same data file, same step count).
+    """
+    import torch
+    from transformers import set_seed
+    from trl import SFTTrainer
+
+    folder = Path(folder)
+    started = time.monotonic()
+    warnings.filterwarnings("ignore", message=".*gradient_checkpointing.* is deprecated", category=FutureWarning)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    device = pick_device(cfg.device)
+    path, template = resolve_base(cfg.model, settings)
+    precision, notes = choose_precision(device, cfg.precision, _model_type(path))
+    for w in notes:
+        logger.warning(w)
+    if cfg.quantization != "none" and device == "mps":
+        raise ConfigError("QLoRA (bitsandbytes) does not run on MPS; use quantization=none.")
+    tokenizer = load_tokenizer(path)
+    render = make_renderer(template, tokenizer)
+    checkpoint = last_checkpoint(folder) if resume else None
+    if checkpoint is None:  # a fresh start: nothing of an earlier attempt may leak into this one
+        for stale in (CHECKPOINTS, ADAPTER):
+            shutil.rmtree(folder / stale, ignore_errors=True)
+        (folder / jobs.METRICS_FILE).unlink(missing_ok=True)
+    else:  # the chart must not show the steps after the checkpoint twice
+        step = int(checkpoint.name.split("-")[-1])
+        write_jsonl(folder / jobs.METRICS_FILE, [m for m in jobs.read_metrics(folder) if m.get("step", 0) <= step])
+    torn = remove_torn_checkpoints(folder)
+    if torn:
+        logger.warning("removed incomplete checkpoints: %s", ", ".join(torn))
+    if resume and checkpoint is None:
+        logger.warning("no complete checkpoint in %s; starting from step 0", folder)
+    if checkpoint is not None and (folder / DATA / "train.jsonl").is_file():
+        stats = _read_stats(folder)
+        logger.info("resuming from %s with the run's saved data", checkpoint.name)
+    else:
+        stats = prepare_data(cfg, settings, tokenizer, render, folder)
+        logger.info("data: %d train, %d eval examples; tokens p50 %s, max %s", stats["train"], stats["eval"],
+                    stats.get("p50"), stats.get("max"))
+    train_ds, eval_ds = _hf_dataset(folder / DATA / "train.jsonl"), _hf_dataset(folder / DATA / "eval.jsonl")
+    if train_ds is None:
+        raise ConfigError("No training examples are left after filtering.")
+
+    set_seed(cfg.seed)
+    model = load_model(path, cfg, device, precision)
+    args = sft_config(cfg, folder, device, precision, eval_ds is not None)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                         processing_class=tokenizer, peft_config=lora_config(cfg),
+                         callbacks=[_progress_callback(folder)])
+    if on_trainer:
+        on_trainer(trainer)
+    logger.info("training %s on %s (%s, %s): %d trainable of %d parameters", cfg.model, device, precision,
+                cfg.quantization, *_param_counts(trainer.model))
+    with jobs.cancel_deferred():
+        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    metrics = {"train_loss": round(float(output.training_loss), 4), "steps": int(output.global_step),
+               "runtime_s": round(float(output.metrics.get("train_runtime", 0.0)), 1),
+               "wall_s": round(time.monotonic() - started, 1), "precision": precision, "device": device}
+    losses = [m["loss"] for m in jobs.read_metrics(folder) if "loss" in m]
+    if losses:
+        metrics.update(first_loss=losses[0], final_loss=losses[-1])
+    if eval_ds is not None:
+        with jobs.cancel_deferred():
+            metrics["eval_loss"] = round(float(trainer.evaluate()["eval_loss"]), 4)
+    with jobs.cancel_deferred():
+        manifest = save_adapter(trainer, cfg, folder, path, template, stats, metrics)
+    jobs.set_result(folder, adapter=str(folder / ADAPTER), **metrics)
+    return manifest
+
+
+def save_adapter(trainer: Any, cfg: TrainConfig, folder: Path, base_path: str, template: str,
+                 stats: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    """PEFT files into adapter.tmp, the manifest last, then an atomic rename to adapter/."""
+    tmp, final = folder / f".{ADAPTER}.tmp", folder / ADAPTER
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.model.save_pretrained(str(tmp))
+    manifest = {"name": cfg.name or folder.name, "run_id": folder.name, "base_model": cfg.model,
+                "base_model_path": base_path, "template": template, "created": jobs.now_iso(),
+                "data": list(cfg.data), "examples": stats.get("train", 0), "eval_examples": stats.get("eval", 0),
+                "metrics": metrics, "lora": {"r": cfg.lora_r, "alpha": cfg.lora_alpha,
+                                             "target_modules": list(cfg.target_modules)},
+                "config": cfg.to_dict()}
+    write_manifest(tmp, **manifest)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    logger.info("adapter saved to %s", final)
+    return manifest
+
+
+def _read_stats(folder: Path) -> dict[str, Any]:
+    from medgemma.storage import read_json
+
+    return read_json(folder / DATA / "stats.json", {}) or {}
+
+
+def _param_counts(model: Any) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in model.parameters())
+
+
+# ---- background runs --------------------------------------------------------------------------
+
+def command_args(resume: bool = False) -> list[str]:
+    """The CLI verb a background run executes ("{run}" is the run folder)."""
+    return ["train", "--config", "{run}/config.yaml", "--out", "{run}", "--settings", "{run}/settings.yaml",
+            *(["--resume"] if resume else [])]
+
+
+def start(cfg: TrainConfig, settings: Settings) -> jobs.RunInfo:
+    """Start a training run as a subprocess (see jobs.start); returns at once."""
+    return jobs.start(settings, "train", command_args(), cfg.to_dict(), run_id=jobs.new_run_id(cfg.name))
+
+
+def resume_run(settings: Settings, run_id: str) -> jobs.RunInfo:
+    """Restart a cancelled or failed run from its newest checkpoint, in the background."""
+    run = jobs.find_run(settings, run_id, "train")
+    if run.active:
+        raise ConfigError(f"Run {run_id} is still {run.state}.")
+    cfg = from_dict(run.config)
+    return jobs.start(settings, "train", command_args(resume=True), cfg.to_dict(), folder=run.folder)
