@@ -15,9 +15,10 @@ import json
 import random
 import re
 import statistics
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
@@ -119,7 +120,7 @@ def detect_columns(columns: Iterable[str], mapping: dict[str, str] | None = None
     for fmt, groups in FORMATS.items():
         found = [next((present[n] for n in names if n in present), None) for names in groups]
         if all(found):
-            roles = dict(zip(_ROLES[fmt], found))
+            roles = dict(zip(_ROLES[fmt], found, strict=True))
             if fmt == "instruction" and "input" in present:
                 roles["input"] = present["input"]
             return fmt, roles

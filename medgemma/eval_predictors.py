@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from medgemma.eval_suites import Example, Suite
+from medgemma.eval_suites import Example, Suite, normalize_url
 from medgemma.types import GenerationParams, GenerationStats, Hit
 
 if TYPE_CHECKING:
@@ -101,6 +101,10 @@ class GenerativePredictor:
         spec = getattr(backend, "spec", None)
         self.name = f"{getattr(backend, 'name', 'model')}:{getattr(spec, 'name', '?')}"
 
+    def describe(self) -> dict[str, Any]:
+        """The model and adapter actually loaded (the admin's active adapter may differ from settings)."""
+        return {"model": getattr(self.backend.spec, "name", ""), "adapter": getattr(self.backend, "adapter", "")}
+
     def predict(self, example: Example) -> Prediction:
         t0 = time.perf_counter()
         hits: Sequence[Hit] = []
@@ -132,6 +136,10 @@ class PipelinePredictor:
 
     def __init__(self, services: Services, chat: Any) -> None:
         self.services, self.chat = services, chat
+
+    def describe(self) -> dict[str, Any]:
+        adapter = self.services.active_adapter() if self.chat.adapter is None else self.chat.adapter
+        return {"model": self.chat.model or self.services.settings.model, "adapter": adapter or ""}
 
     def predict(self, example: Example) -> Prediction:
         from medgemma.pipeline import answer
@@ -166,8 +174,8 @@ class RetrievalPredictor:
     def predict(self, example: Example) -> Prediction:
         t0 = time.perf_counter()
         hits = self.search(example.question, self.depth)
-        field_name = "url" if example.meta.get("match", "url") == "url" else "doc_id"
-        ranked = [getattr(h.chunk, field_name) for h in hits]
+        by_url = example.meta.get("match", "url") == "url"
+        ranked = [normalize_url(h.chunk.url) if by_url else h.chunk.doc_id for h in hits]
         return Prediction(text=ranked[0] if ranked else "", ranked=ranked,
                           latency_s=time.perf_counter() - t0, passages=[h.chunk.chunk_id for h in hits])
 

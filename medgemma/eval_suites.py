@@ -54,6 +54,7 @@ class Suite:
     description: str
     primary: str  # the metric that ranks runs and examples ("worst first")
     loader: Callable[[Settings, Path | None], list[Example]]
+    own_context: bool = False  # examples carry their passages (PubMedQA's abstract): RAG does not apply
 
 
 # ---------------------------------------------------------------- files
@@ -199,12 +200,17 @@ def _repo_data(data: Path | None, name: str) -> Path:
     return path
 
 
+def normalize_url(url: str) -> str:
+    """Compare pages, not spellings: no scheme, no www., no trailing slash, lower case."""
+    return url.strip().lower().removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
+
+
 def _load_retrieval(settings: Settings, data: Path | None) -> list[Example]:
     path = _repo_data(data, "retrieval_dev.jsonl")
     out = []
     for i, r in enumerate(read_jsonl(path)):
         match = "url" if r.get("relevant_urls") else "doc_id"
-        relevant = tuple(r.get("relevant_urls") or r.get("relevant_doc_ids") or ())
+        relevant = tuple(map(normalize_url, r["relevant_urls"]) if match == "url" else r.get("relevant_doc_ids") or ())
         if not r.get("question") or not relevant:
             raise ConfigError(f"{path} line {i + 1} needs 'question' and 'relevant_urls' or 'relevant_doc_ids'.")
         out.append(Example(id=str(r.get("id", i)), question=r["question"], relevant=relevant,
@@ -247,7 +253,7 @@ SUITES: dict[str, Suite] = {
         Suite("medquad", "qa", "MedQuAD held-out long-form QA (pages and topics never used for training)",
               "token_f1", _load_medquad),
         Suite("pubmedqa", "mc", "PubMedQA PQA-L test (500): yes/no/maybe from the abstract + long answer",
-              "accuracy", _load_pubmedqa),
+              "accuracy", _load_pubmedqa, own_context=True),
         *[Suite(f"mirage-{t}", "mc", f"MIRAGE {t} multiple choice", "accuracy", _mirage_loader(t))
           for t in ("medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu")],
         Suite("retrieval", "retrieval", "Retrieval dev set (data/retrieval_dev.jsonl)", "mrr", _load_retrieval),

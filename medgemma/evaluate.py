@@ -66,6 +66,7 @@ def score_example(kind: str, example: Example, pred: Prediction) -> dict[str, An
     elif kind == "retrieval":
         for k in RETRIEVAL_KS:
             out[f"recall@{k}"] = metrics.recall_at_k(pred.ranked, example.relevant, k)
+            out[f"hit@{k}"] = metrics.hit_at_k(pred.ranked, example.relevant, k)
         out["mrr"] = metrics.reciprocal_rank(pred.ranked, example.relevant)
         out["ndcg@5"] = metrics.ndcg_at_k(pred.ranked, example.relevant, 5)
         out["ndcg@10"] = metrics.ndcg_at_k(pred.ranked, example.relevant, 10)
@@ -103,7 +104,7 @@ def summarize(kind: str, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out["bleu"] = metrics.corpus_bleu([r["prediction"] for r in records],
                                           [r["reference"] for r in records]) if records else 0.0
     elif kind == "retrieval":
-        for key in [f"recall@{k}" for k in RETRIEVAL_KS] + ["mrr", "ndcg@5", "ndcg@10"]:
+        for key in [f"{m}@{k}" for m in ("recall", "hit") for k in RETRIEVAL_KS] + ["mrr", "ndcg@5", "ndcg@10"]:
             out[key] = _mean_of(records, key) or 0.0
     elif kind == "safety":
         scored = [r for r in records if r["reference"]]
@@ -167,6 +168,7 @@ def run_eval(
     spec: Suite = get_suite(suite)
     examples = load_suite(settings, suite, limit=limit, seed=seed, data=data)
     model_name = model or settings.model
+    rag = rag and not spec.own_context
     if folder is None:
         folder = jobs.run_folder(settings, "eval", jobs.new_run_id(run_name(suite, model_name, adapter, rag, spec.kind)))
     folder = Path(folder)
@@ -182,6 +184,8 @@ def run_eval(
         "predictor": predictor.name, "embedding_model": settings.embedding_model,
         "retrieval_k": settings.retrieval_k, "max_new_tokens": settings.max_new_tokens,
     }
+    if spec.kind in ("mc", "qa") and hasattr(predictor, "describe"):
+        config.update(predictor.describe())
     previous = read_json(folder / CONFIG, {}) or {}
     if (folder / PREDICTIONS).is_file():
         changed = [k for k in _RESUME_KEYS if k in previous and previous[k] != config[k]]

@@ -7,9 +7,11 @@ retrieval, citations or safety.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
@@ -56,6 +58,12 @@ def _timed(chunks: Iterator[str], stats: GenerationStats | None,
             close()
 
 
+def _close_llama(ref: weakref.ref) -> None:
+    llm = ref()
+    if llm is not None:
+        llm.close()
+
+
 class LlamaCppBackend:
     """A GGUF model in llama.cpp (llama-cpp-python), optionally with a GGUF LoRA adapter."""
 
@@ -78,6 +86,7 @@ class LlamaCppBackend:
         except (ValueError, RuntimeError) as exc:
             raise ModelNotAvailable(f"llama.cpp could not load {path.name}: {exc}") from None
         self._lock = threading.Lock()
+        atexit.register(_close_llama, weakref.ref(self._llm))  # free it before interpreter teardown
 
     def render(self, messages: Sequence[dict]) -> str:
         return RENDERERS.get(self.spec.template, RENDERERS["gemma"])(messages)

@@ -12,14 +12,16 @@ import logging
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import yaml
 
@@ -247,6 +249,11 @@ def cancel(folder: Path, grace_s: float = 15.0) -> RunInfo:
     status = read_json(Path(folder) / STATUS_FILE, {})
     if status.get("state") != "cancelled":
         write_status(folder, state="cancelled", ended=now_iso(), error="Cancelled by the user.")
+    for leftover in Path(folder).glob(".*.tmp"):  # half-written outputs of a killed job
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
     _CHILDREN.pop(run.pid or -1, None)
     return get_run(folder)
 

@@ -182,6 +182,11 @@ def recall_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float
     return len(rel & set(_dedupe(ranked)[:k])) / len(rel)
 
 
+def hit_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
+    """1.0 when any relevant id is among the first k distinct ranked ids (success@k)."""
+    return float(bool(set(relevant) & set(_dedupe(ranked)[:k])))
+
+
 def reciprocal_rank(ranked: Sequence[str], relevant: Iterable[str], k: int | None = None) -> float:
     """1 / rank of the first relevant id among distinct ranked ids (0 if none within k)."""
     rel = set(relevant)

@@ -13,8 +13,9 @@ import random
 import shutil
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from medgemma import datasets, jobs
 from medgemma.adapters import write_manifest
@@ -152,6 +153,18 @@ def prepare_data(cfg: TrainConfig, settings: Settings, tokenizer: Any, render: d
     stats.update(train=len(rows) - n_eval, eval=n_eval,
                  sources={s: sum(r["source"] == s for r in rows) for s in {r["source"] for r in rows}})
     atomic_write_json(data / "stats.json", stats)
+    return stats
+
+
+def file_token_stats(path: str | Path, mapping: dict[str, str] | None, model: str, settings: Settings,
+                     max_length: int) -> dict[str, Any]:
+    """Token-length statistics of a dataset file, rendered in `model`'s prompt format."""
+    base, template = resolve_base(model, settings)
+    tokenizer = load_tokenizer(base)
+    examples = datasets.load_file(path, mapping, skip_invalid=True)
+    count = lambda text: len(tokenizer(text, add_special_tokens=True)["input_ids"]) + 1  # noqa: E731
+    stats = datasets.token_stats(examples, make_renderer(template, tokenizer), count, max_length)
+    stats.pop("lengths", None)
     return stats
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _p in (REPO, REPO / "tests"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 
@@ -46,3 +47,6 @@ def models_cache() -> Path:
     path = Path(os.environ.get("MEDGEMMA_TEST_MODELS", REPO / ".cache" / "test-models"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+from tiny_gemma import tiny_gemma_dir  # noqa: E402,F401  (session fixture: a 2-layer Gemma3 on disk)

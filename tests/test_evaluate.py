@@ -144,8 +144,8 @@ def test_medquad_split_agrees_with_training_and_eval_questions_do_not_leak(setti
     assert not {es._topic(e.meta["focus"]) for e in suite} & trained_topics
     trained_questions = {r["question"].lower() for r in trained}
     assert not [e for e in suite if e.question.lower() in trained_questions]
-    assert not [e for e in suite if e.question.lower() in {r["question"].lower() for r in rows
-                                                             if r["url"] in train}]
+    train_questions = {r["question"].lower() for r in rows if r["url"] in train}
+    assert not [e for e in suite if e.question.lower() in train_questions]
 
 
 def test_clean_heldout_drops_pages_on_a_trained_topic():
@@ -184,10 +184,11 @@ def test_sampling_is_deterministic_and_nested(settings):
 
 
 def test_dev_set_loaders_read_their_row_shapes(settings, tmp_path):
-    ret = write_jsonl(tmp_path / "r.jsonl", [{"question": "q1", "relevant_urls": ["u1"]},
+    ret = write_jsonl(tmp_path / "r.jsonl", [{"question": "q1", "relevant_urls": ["https://www.NIH.gov/u1/"]},
                                              {"question": "q2", "relevant_doc_ids": ["d2"]}])
     ex = es.load_suite(settings, "retrieval", data=ret)
-    assert {(e.question, e.relevant, e.meta["match"]) for e in ex} == {("q1", ("u1",), "url"), ("q2", ("d2",), "doc_id")}
+    assert {(e.question, e.relevant, e.meta["match"]) for e in ex} == {("q1", ("nih.gov/u1",), "url"),
+                                                                      ("q2", ("d2",), "doc_id")}
     write_jsonl(ret, [{"question": "q1"}])
     with pytest.raises(ConfigError, match="relevant_urls"):
         es.load_suite(settings, "retrieval", data=ret)
@@ -207,7 +208,7 @@ def test_retrieval_run_writes_a_complete_folder(settings, tmp_path):
     summary = run_eval(settings, "retrieval", data=dev, predictor=RetrievalPredictor(TfidfSearch(rows)),
                        progress=lambda done, total, rec: calls.append((done, total)))
     assert summary["n"] == 12 and calls[-1] == (12, 12)
-    for key in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@5", "ndcg@10", "latency_p50_s"):
+    for key in ("recall@1", "recall@5", "recall@10", "hit@1", "hit@5", "mrr", "ndcg@5", "ndcg@10", "latency_p50_s"):
         assert 0.0 <= summary[key]
     assert summary["recall@10"] >= summary["recall@5"] >= summary["recall@1"] and summary["mrr"] > 0.3
     run = load_eval_run(settings, summary["run_id"])
@@ -258,6 +259,7 @@ def test_pubmedqa_uses_the_abstract_and_scores_the_long_answer(settings):
     assert "Abstract:" in user and ex.context[0][:40] in " ".join(user.split()) and "yes, no or maybe" in user
     summary = run_eval(settings, "pubmedqa", limit=4, predictor=GenerativePredictor(OverlapBackend()))
     assert {"accuracy", "answered_rate", "token_f1", "rougeL"} <= set(summary)
+    assert load_eval_run(settings, summary["run_id"])["config"]["rag"] is False  # the abstract is the context
 
 
 def test_long_form_qa_run_scores_text_overlap(settings):

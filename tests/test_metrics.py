@@ -123,6 +123,7 @@ def test_retrieval_metrics_hand_computed():
     assert m.recall_at_k(ranked, relevant, 1) == 0.0
     assert m.recall_at_k(ranked, relevant, 2) == 0.5
     assert m.recall_at_k(ranked, relevant, 3) == 1.0
+    assert m.hit_at_k(ranked, relevant, 1) == 0.0 and m.hit_at_k(ranked, relevant, 2) == 1.0
     assert m.reciprocal_rank(ranked, relevant) == 0.5
     assert m.reciprocal_rank(ranked, relevant, k=1) == 0.0
     # DCG@3 = 1/log2(3) + 1/log2(4); IDCG@3 = 1 + 1/log2(3)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -99,9 +98,13 @@ def build_tiny_gemma(path: Path, vocab_size: int = 1024, seed: int = 0) -> Path:
     return path
 
 
+_BUILT: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def tiny_gemma_dir(tmp_path_factory) -> Path:
-    """A session-wide tiny Gemma 3 folder (about 2 s to build). Treat it as read-only."""
-    path = build_tiny_gemma(tmp_path_factory.mktemp("tiny-gemma") / "model")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    """A session-wide tiny Gemma 3 folder (a few seconds to build, once per session even when several
+    test modules import this fixture). Treat it as read-only: copy it before changing anything."""
+    if "path" not in _BUILT or not (_BUILT["path"] / "config.json").is_file():
+        _BUILT["path"] = build_tiny_gemma(tmp_path_factory.mktemp("tiny-gemma") / "model")
+    return _BUILT["path"]

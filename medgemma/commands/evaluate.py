@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     suite = get_suite(args.suite)
-    rag = args.rag == "on"
+    rag = args.rag == "on" and not suite.own_context
     folder = args.out or jobs.run_folder(
         settings, "eval", jobs.new_run_id(run_name(suite.name, args.model or settings.model, args.adapter,
                                                     rag, suite.kind)))
