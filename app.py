@@ -67,8 +67,8 @@ def start_starter_index(ctx: AppContext) -> threading.Thread | None:
         return None
     status = {"text": ""}
 
-    def progress(text: str, *_: object) -> None:
-        status["text"] = text
+    def progress(fraction: float, message: str) -> None:
+        status["text"] = "" if fraction >= 1.0 else f"📚 Knowledge base: {message} ({fraction:.0%})"
 
     def work() -> None:
         try:

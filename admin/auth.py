@@ -18,7 +18,7 @@ def build_login(ctx: AppContext) -> gr.Column:
     with gr.Row(visible=ctx.auth.password_enabled) as login_row:
         password = gr.Textbox(label="Admin password", type="password", elem_id="admin-password", scale=3)
         login_btn = gr.Button("Log in", variant="primary", elem_id="admin-login", scale=1)
-    oauth_btn = gr.LoginButton(visible=ctx.auth.oauth_enabled)
+    oauth_btn = gr.LoginButton() if ctx.auth.oauth_enabled else None
     status = gr.Markdown("", elem_id="admin-status")
     logout_btn = gr.Button("Log out", visible=False, size="sm", elem_id="admin-logout")
     area = gr.Column(visible=False, elem_id="admin-area")
@@ -45,8 +45,8 @@ def build_login(ctx: AppContext) -> gr.Column:
     outs = [ctx.admin_token, status, area, logout_btn]
     login_btn.click(login, [password], [*outs, password], api_name="admin_login")
     password.submit(login, [password], [*outs, password], api_visibility="undocumented")
-    if ctx.auth.oauth_enabled:
-        oauth_btn.click(None)  # the button itself redirects; the profile arrives on page load
+    if oauth_btn is not None:  # after the Hugging Face redirect, the profile arrives with the page load
+        ctx.extras["oauth_login_outputs"] = outs
     logout_btn.click(logout, [ctx.admin_token], outs, api_visibility="undocumented")
     ctx.extras["login_row"] = login_row
     ctx.extras["oauth_login"] = login_oauth

@@ -110,38 +110,37 @@ def build_tab(ctx: AppContext) -> None:
                                   label="Adapter", allow_custom_value=False)
             mode = gr.Radio(["auto", "generative", "extractive"], value="auto", label="Answer mode",
                             info="auto quotes the sources when the model's draft is not supported")
-    options = {k, min_score, temperature, max_tokens, model, adapter, mode}
+    option_inputs = [k, min_score, temperature, max_tokens, model, adapter, mode]
+    options = gr.State(_options(*(c.value for c in option_inputs)))
+    gr.on([c.change for c in option_inputs], _options, option_inputs, options, api_visibility="private",
+          queue=False)
+    inputs = [box, chatbot, state, options]
 
     @ui_errors
     def respond(message: str, history: list[dict], st: dict, opts: dict, request: gr.Request):
-        message = (message or "").strip()
+        message, history, st = (message or "").strip(), history or [], st or {}
         if not message:
             raise InputRejected("Type a question first.")
         if len(message) > settings.max_question_chars:
             raise InputRejected(f"The question is too long (over {settings.max_question_chars} characters).")
         session = st.get("session") or secrets.token_hex(8)
         limiter.check(getattr(request, "session_hash", None) or session)
-        chat = ChatSettings.from_settings(
-            settings, k=int(opts[k]), min_score=float(opts[min_score]), temperature=float(opts[temperature]),
-            max_new_tokens=int(opts[max_tokens]), model=opts[model] or None, adapter=opts[adapter],
-            mode=opts[mode], session_id=session)
+        chat = ChatSettings.from_settings(settings, **opts, session_id=session)
         prior = plain_history(history)
         history = [*history, {"role": "user", "content": message}]
         yield history, gr.update(visible=False), {**st, "session": session}, gr.update(visible=False), ""
-        view = ChatView(history)
+        view, emergency = ChatView(history), gr.skip()
         for event in answer(message, prior, chat, ctx.services):
             panel = view.apply(event)
-            yield (view.history, panel if panel is not None else gr.skip(),
-                   {**st, "session": session, "last": view.last}, gr.skip(), gr.skip())
+            emergency = panel if panel is not None else emergency
+            yield view.history, emergency, {**st, "session": session, "last": view.last}, gr.skip(), gr.skip()
         path = _evidence_file(view.last)
-        yield view.history, gr.skip(), {**st, "session": session, "last": view.last}, \
+        yield view.history, emergency, {**st, "session": session, "last": view.last}, \
             gr.update(value=path, visible=bool(path)), ""
 
     outputs = [chatbot, emergency_panel, state, evidence, box]
-    ev1 = send.click(respond, [box, chatbot, state, options], outputs, concurrency_id="chat",
-                     concurrency_limit=4, api_name="chat")
-    ev2 = box.submit(respond, [box, chatbot, state, options], outputs, concurrency_id="chat",
-                     api_visibility="undocumented")
+    ev1 = send.click(respond, inputs, outputs, concurrency_id="chat", concurrency_limit=4, api_name="chat")
+    ev2 = box.submit(respond, inputs, outputs, concurrency_id="chat", api_visibility="undocumented")
     stop.click(None, cancels=[ev1, ev2])
 
     def last_question(history: list[dict]) -> tuple[str, list[dict]]:
@@ -155,7 +154,7 @@ def build_tab(ctx: AppContext) -> None:
         return question, trimmed
 
     retry.click(retry_fn, [chatbot], [box, chatbot], api_visibility="undocumented").then(
-        respond, [box, chatbot, state, options], outputs, concurrency_id="chat", api_visibility="undocumented")
+        respond, inputs, outputs, concurrency_id="chat", api_visibility="undocumented")
     clear.click(lambda: ([], {}, gr.update(visible=False), gr.update(visible=False), ""), None,
                 [chatbot, state, emergency_panel, evidence, feedback_note], api_visibility="undocumented")
 
@@ -172,6 +171,14 @@ def build_tab(ctx: AppContext) -> None:
     timer = gr.Timer(3.0)
     timer.tick(lambda: _kb_status(ctx), None, kb_status, api_visibility="undocumented", queue=False)
     ctx.extras["chatbot"] = chatbot
+
+
+def _options(k: float, min_score: float, temperature: float, max_new_tokens: float, model: str,
+             adapter: str, mode: str) -> dict[str, Any]:
+    """The settings accordion as ChatSettings overrides (kept in a gr.State per browser session)."""
+    return {"k": int(k), "min_score": float(min_score), "temperature": float(temperature),
+            "max_new_tokens": int(max_new_tokens), "model": model or None, "adapter": adapter or "",
+            "mode": mode or "auto"}
 
 
 def _kb_status(ctx: AppContext) -> str:

@@ -9,6 +9,7 @@ It knows nothing about models or trainers: token counts come from a tokenizer th
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import json
@@ -273,16 +274,17 @@ def load_source(spec: str, settings: Settings, mapping: dict[str, str] | None = 
                 skip_invalid: bool = False) -> list[Example]:
     """Examples from a built-in source name (optionally ':N' limited) or a JSON/JSONL/CSV file."""
     name, limit = parse_spec(spec)
+    rng = random.Random(seed)
     if not is_builtin(name):
         examples = load_file(name, mapping, skip_invalid)
     else:
         builders = {"medquad": _medquad, "medquad-rag": _medquad_rag, "pubmedqa": _pubmedqa,
                     "medsafetybench": _medsafety, "feedback": _feedback}
-        examples = builders[name](settings, random.Random(seed))
+        examples = builders[name](settings, rng, limit)
         if not examples:
             raise DatasetError(f"Built-in source '{name}' produced no examples.")
     if limit and len(examples) > limit:
-        examples = random.Random(seed).sample(examples, limit)
+        examples = rng.sample(examples, limit)
     return examples
 
 
@@ -295,10 +297,19 @@ def _data_file(settings: Settings, *parts: str) -> Path:
 
 def medquad_records(settings: Settings, heldout: bool = False) -> list[dict[str, Any]]:
     """MedQuAD answered pairs from the training pages (or, with heldout=True, the held-out pages)."""
-    with gzip.open(_data_file(settings, "corpus", "medquad_answered.jsonl.gz"), "rt", encoding="utf-8") as fh:
-        records = [json.loads(line) for line in fh if line.strip()]
-    return [r for r in records if r.get("question") and r.get("answer")
-            and is_heldout_medquad(r.get("url", "")) == heldout]
+    records = _read_medquad(str(_data_file(settings, "corpus", "medquad_answered.jsonl.gz")))
+    return [r for r in records if is_heldout_medquad(r.get("url", "")) == heldout]
+
+
+@functools.lru_cache(maxsize=2)
+def _read_medquad(path: str) -> tuple[dict[str, Any], ...]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        records = (json.loads(line) for line in fh if line.strip())
+        return tuple(r for r in records if r.get("question") and r.get("answer"))
+
+
+def _sample(items: list, rng: random.Random, limit: int) -> list:
+    return rng.sample(items, limit) if limit and len(items) > limit else items
 
 
 def _clean(text: str) -> str:
@@ -323,15 +334,20 @@ def clip(text: str, max_chars: int) -> str:
     return joined if len(joined) <= max_chars else joined[:max_chars].rsplit(" ", 1)[0] + " ..."
 
 
+def answer_text(text: str, max_chars: int) -> str:
+    """A reference answer: whole sentences, without the question the page repeats before answering."""
+    return clip(" ".join(s for s in sentences(text) if not s.endswith("?")) or text, max_chars)
+
+
 def cite(text: str, n: int) -> str:
     """Put [n] at the end of every sentence (before its final punctuation)."""
     return " ".join(re.sub(r"([.!?])?$", lambda m: f" [{n}]{m.group(1) or '.'}", s, count=1)
                     for s in sentences(text))
 
 
-def _medquad(settings: Settings, rng: random.Random) -> list[Example]:
-    return [Example(tuple(build(r["question"], []).messages), clip(r["answer"], 900), "medquad")
-            for r in medquad_records(settings)]
+def _medquad(settings: Settings, rng: random.Random, limit: int = 0) -> list[Example]:
+    return [Example(tuple(build(r["question"], []).messages), answer_text(r["answer"], 900), "medquad")
+            for r in _sample(medquad_records(settings), rng, limit)]
 
 
 def _hit(doc_id: str, text: str, title: str, url: str = "", source: str = "") -> Hit:
@@ -345,13 +361,14 @@ def rag_example(question: str, answer: str, gold: Hit, distractors: Sequence[Hit
     hits = list(distractors)
     position = rng.randrange(len(hits) + 1)
     hits.insert(position, gold)
-    return Example(tuple(build(question, hits).messages), cite(clip(answer, answer_chars), position + 1), source)
+    return Example(tuple(build(question, hits).messages), cite(answer_text(answer, answer_chars), position + 1),
+                   source)
 
 
-def _medquad_rag(settings: Settings, rng: random.Random, k: int = 3) -> list[Example]:
+def _medquad_rag(settings: Settings, rng: random.Random, limit: int = 0, k: int = 3) -> list[Example]:
     records = medquad_records(settings)
     examples = []
-    for r in records:
+    for r in _sample(records, rng, limit):
         gold = _hit(r["qid"], clip(r["answer"], 700), r.get("focus", ""), r.get("url", ""), r.get("source", ""))
         others = []
         while len(others) < k - 1:
@@ -369,7 +386,7 @@ def pubmedqa_train_ids(settings: Settings) -> list[str]:
     return [pmid for pmid in data if pmid not in test]
 
 
-def _pubmedqa(settings: Settings, rng: random.Random) -> list[Example]:
+def _pubmedqa(settings: Settings, rng: random.Random, limit: int = 0) -> list[Example]:
     data = json.loads(_data_file(settings, "benchmarks", "ori_pqal.json").read_text(encoding="utf-8"))
     examples = []
     for pmid in pubmedqa_train_ids(settings):
@@ -386,14 +403,14 @@ def _pubmedqa(settings: Settings, rng: random.Random) -> list[Example]:
     return examples
 
 
-def _medsafety(settings: Settings, rng: random.Random) -> list[Example]:
+def _medsafety(settings: Settings, rng: random.Random, limit: int = 0) -> list[Example]:
     path = _data_file(settings, "safety", "medsafetybench_train.csv")
     rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
     return [Example(tuple(build(r["harmful_medical_request"], []).messages), _clean(r["safe_response"]),
                     "medsafetybench") for r in rows if r.get("harmful_medical_request") and r.get("safe_response")]
 
 
-def _feedback(settings: Settings, rng: random.Random) -> list[Example]:
+def _feedback(settings: Settings, rng: random.Random, limit: int = 0) -> list[Example]:
     """Chat answers rated 'up'; with stored passages they train as RAG examples."""
     examples = []
     for r in read_jsonl(settings.path("feedback", "feedback.jsonl")):

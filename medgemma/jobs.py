@@ -283,6 +283,7 @@ def job_context(folder: Path, kind: str = "", config: dict[str, Any] | None = No
                  started=now_iso(), ended="", error="",
                  command=previous.get("command") or shlex.join(["python", "-m", "medgemma", *sys.argv[1:]]))
     handler = _log_to_file(folder)
+    _PENDING.clear()
     old_term = signal.signal(signal.SIGTERM, _raise_cancelled)
     try:
         yield folder
@@ -300,6 +301,7 @@ def job_context(folder: Path, kind: str = "", config: dict[str, Any] | None = No
         logger.info("run %s done", folder.name)
     finally:
         signal.signal(signal.SIGTERM, old_term)
+        _PENDING.clear()
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()

@@ -88,10 +88,13 @@ class _Batch:
         return sum(len(c) for _, c in self.entries)
 
 
-def doc_hash(parts: list[Document]) -> str:
+def doc_hash(parts: list[Document], content_only: bool = False) -> str:
+    """Change detection hashes title, URL and text; duplicate detection (content_only) the text alone."""
     h = hashlib.sha256()
     for p in parts:
-        h.update("\x1f".join([p.title, p.url, str(p.page or ""), p.section, p.text]).encode("utf-8"))
+        fields = [str(p.page or ""), p.section, p.text] if content_only else [p.title, p.url, str(p.page or ""),
+                                                                               p.section, p.text]
+        h.update("\x1f".join(fields).encode("utf-8"))
         h.update(b"\x1e")
     return h.hexdigest()
 
@@ -352,7 +355,7 @@ class KnowledgeBase:
         snap = self.store.load()
         table = dict(snap.doc_table()) if snap else {}
         known = dict(snap.manifest.get("sources", {})) if snap else {}
-        by_hash = {r.get("hash"): d for d, r in table.items()}
+        by_content = {r.get("content_hash"): d for d, r in table.items()}
         cached = {c.chunk_id: row for row, c in enumerate(snap.chunks)} if snap else {}
         cache_vecs = snap.vectors if snap else None
         state = {"target": FIRST_BATCH_CHUNKS, "done_docs": 0, "total_docs": 0, "chunks": 0}
@@ -422,17 +425,18 @@ class KnowledgeBase:
                     counts["chunks"] += int(table[doc_id].get("chunks", 0))
                     state["done_docs"] += 1
                     continue
-                twin_doc = by_hash.get(h)
+                content = doc_hash(parts, content_only=True)
+                twin_doc = by_content.get(content)
                 if twin_doc and twin_doc != doc_id and twin_doc not in old_ids:
                     counts["dups"] += 1
                     state["done_docs"] += 1
                     continue
-                by_hash[h] = doc_id
+                by_content[content] = doc_id
                 chunks = [c for part in parts for c in chunker.chunk(part)]
                 first = parts[0]
                 batch.entries.append(({
                     "doc_id": doc_id, "source_key": src.key, "title": first.title, "source": first.source,
-                    "url": first.url, "hash": h, "chunks": len(chunks), "added_at": _now(),
+                    "url": first.url, "hash": h, "content_hash": content, "chunks": len(chunks), "added_at": _now(),
                     "parts": [{"text": p.text, "page": p.page, "section": p.section, "meta": p.meta} for p in parts],
                 }, chunks))
                 counts["new"] += 1

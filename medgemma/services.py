@@ -17,13 +17,17 @@ logger = logging.getLogger(__name__)
 
 
 class Services:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, knowledge: Any = None, guard: Any = None,
+                 backend: Backend | None = None) -> None:
+        """Collaborators can be passed in (tests pass fakes with the same interface)."""
         self.settings = settings
         self._lock = threading.RLock()
-        self._backend: Backend | None = None
-        self._backend_key: tuple[str, str] | None = None
-        self._knowledge: Any = None
-        self._guard: Any = None
+        self._backend: Backend | None = backend
+        self._backend_key: tuple[str, str] | None = (
+            (settings.model, settings.adapter) if backend is not None else None)
+        self._fixed_backend = backend is not None
+        self._knowledge: Any = knowledge
+        self._guard: Any = guard
         self._embedder: Any = None
 
     # ---- model ------------------------------------------------------------------
@@ -41,6 +45,8 @@ class Services:
         """The loaded model; reloads when the requested model or adapter changes."""
         key = (model or self.settings.model, self.active_adapter() if adapter is None else adapter)
         with self._lock:
+            if self._fixed_backend and self._backend is not None:
+                return self._backend
             if self._backend is None or self._backend_key != key:
                 self._backend = None  # free the old one first
                 self._backend = load_backend(self.settings, model=key[0], adapter=key[1])

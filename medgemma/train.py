@@ -267,7 +267,7 @@ def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = Fal
     With resume=True it continues from the newest complete checkpoint (same data file, same step count).
     """
     import torch
-    from transformers import set_seed
+    from transformers import PrinterCallback, set_seed
     from trl import SFTTrainer
 
     folder = Path(folder)
@@ -314,6 +314,7 @@ def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = Fal
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                          processing_class=tokenizer, peft_config=lora_config(cfg),
                          callbacks=[_progress_callback(folder)])
+    trainer.remove_callback(PrinterCallback)  # progress goes to metrics.jsonl and the log, not stdout
     if on_trainer:
         on_trainer(trainer)
     logger.info("training %s on %s (%s, %s): %d trainable of %d parameters", cfg.model, device, precision,

@@ -1,0 +1,192 @@
+"""safety_rules.py is the guard's rule layer: it reads a normalised message and says what the rules saw.
+
+Emergencies need a sign that is not negated, not in the past and not a general question; harmful requests
+need a harmful act aimed at a real target; personal advice needs the user's own case. It knows nothing of
+embeddings, settings or responses (safety.py combines the layers).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from medgemma import safety_patterns as P
+from medgemma.safety_text import Speller, Text, english_words, normalize
+
+_SPANISH_COMMON = frozenset(
+    "tengo tiene tienes puedo puede debo deberia estoy esta estan quiero quiere tomar tomo tome darle dolor "
+    "pecho brazo cabeza mucho mucha muchas muchos todas todos todo toda para pero como donde cuando cuanto "
+    "cuanta cuantos cuantas cual cuales porque hace hacer ayer manana noche dias semana semanas meses anos "
+    "hijo hija hijos esposo esposa marido mama papa bebe abuela abuelo hermano hermana amigo amiga novio novia "
+    "medico doctor receta pastillas pastilla medicamento medicina presion azucar fiebre gripe garganta piel "
+    "mancha respirar respira ahora siempre nunca nada alguien algo otra otro mismo misma sangre sangrando "
+    "vomito vomitando mareo mareado desmayo desmayado despierta responde habla hablar puedes saber sirve "
+    "causa causan sintomas senales alarma corazon cerebral derrame infarto diabetes ayuno dormir duele "
+    "dejar seguir vivir morir morirme matar matarme preparado listo cloro frasco botella pila boton cara "
+    "boca torcida debil dormido convulsiones convulsionando inconsciente sobredosis tomar dosis vitamina "
+    "melatonina ibuprofeno paracetamol antibioticos infeccion urinaria orinar arde operarme rodilla tiroides "
+    "alimentos buenos proceso linux previene hipertension insulina funciona reanimacion cardiopulmonar "
+    "factores riesgo suicidio ataque script python ejecuto colesterol quiero saber solo sintomas".split())
+
+
+@lru_cache(maxsize=1)
+def _spellers() -> Speller:
+    terms: set[str] = set()
+    patterns = [*P.EMERGENCY_SIGNS, *P.EMERGENCY_EVENTS, *P.SELF_HARM, *P.HARM_PATTERNS,
+                *P.PERSONAL_PATTERNS, P.INJECTION]
+    for pat in patterns:
+        terms.update(re.findall(r"[a-z]{4,}", pat.regex.pattern))
+    terms.update(re.findall(r"[a-z]{4,}", P.MEDICAL.pattern))
+    english = english_words()
+    # Regex fragments ("synthesi") are not words: keep only real English words and drug names.
+    terms = {t for t in terms if t in english} | set(P.DRUG_NAMES) | set(P.TYPO_TARGETS)
+    return Speller(terms, english | _SPANISH_COMMON)
+
+
+def prepare(text: str) -> Text:
+    """Normalise a message with the rule vocabulary's spell correction (English only)."""
+    return normalize(text, _spellers())
+
+
+@dataclass
+class RuleFindings:
+    """What the rule layer saw in one message."""
+
+    text: Text
+    emergency: list[tuple[str, str]] = field(default_factory=list)  # (rule, reason)
+    harmful: list[tuple[str, str]] = field(default_factory=list)
+    personal: list[tuple[str, str]] = field(default_factory=list)
+    injection: bool = False
+    self_harm: bool = False
+    generic: bool = False  # phrased as a general / educational question
+    benign_context: bool = False  # game, sport, fiction, pests: violent words not about real people
+    anchored: bool = False  # about the user or someone they name (my dad, I, he ...)
+    suppressed: list[str] = field(default_factory=list)  # "negated: chest_pain", "past: event", ...
+
+    @property
+    def label(self) -> str | None:
+        """The label the rules alone would give, or None when they saw nothing decisive."""
+        if self.emergency:
+            return "emergency"
+        if self.harmful or self.injection:
+            return "harmful"
+        if self.personal:
+            return "personal_advice"
+        return None
+
+    def rules(self) -> tuple[str, ...]:
+        found = [r for r, _ in self.emergency + self.harmful + self.personal]
+        if self.injection:
+            found.append(P.INJECTION.rule)
+        return tuple(dict.fromkeys(found))
+
+    def reasons(self) -> tuple[str, ...]:
+        found = [why for _, why in self.emergency + self.harmful + self.personal]
+        if self.injection:
+            found.append(P.INJECTION.reason)
+        return tuple(dict.fromkeys(found))
+
+
+def _anchored_near(t: Text, start: int, end: int) -> bool:
+    return bool(P.STRONG_ANCHOR.search(t.window(start, end, before=10, after=8)))
+
+
+def _emergencies(t: Text, f: RuleFindings) -> None:
+    for group in (P.EMERGENCY_SIGNS, P.EMERGENCY_EVENTS, P.SELF_HARM):
+        for pat in group:
+            for m in pat.regex.finditer(t.norm):
+                name = pat.rule.split(".", 1)[1]
+                if t.negated(m.start()):
+                    f.suppressed.append(f"negated: {name}")
+                    continue
+                if t.past(m.start(), m.end()):
+                    f.suppressed.append(f"past: {name}")
+                    continue
+                method = pat.rule == "emergency.self_harm_method"
+                if f.generic and not method and not _anchored_near(t, m.start(), m.end()):
+                    f.suppressed.append(f"general question: {name}")
+                    continue
+                f.emergency.append((pat.rule, pat.reason))
+                f.self_harm = f.self_harm or pat.rule.startswith("emergency.self_harm")
+                break
+
+
+def _harms(t: Text, f: RuleFindings) -> None:
+    operational = bool(P.OPERATIONAL.search(t.norm))
+    for pat in P.HARM_PATTERNS:
+        m = pat.regex.search(t.norm)
+        if not m:
+            continue
+        if t.negated(m.start(), window=3) and not operational:
+            f.suppressed.append(f"negated: {pat.rule}")
+            continue
+        if pat.rule in {"harmful.violence", "harmful.discrimination", "harmful.harassment"} and (
+                f.benign_context and not operational):
+            f.suppressed.append(f"benign context: {pat.rule}")
+            continue
+        f.harmful.append((pat.rule, pat.reason))
+
+
+def _personal(t: Text, f: RuleFindings) -> None:
+    if not P.ANCHOR.search(t.norm) or not (P.MEDICAL.search(t.norm) or P.has_drug(t.norm)):
+        return
+    for pat in P.PERSONAL_PATTERNS:
+        m = pat.regex.search(t.norm)
+        if m:
+            f.personal.append((pat.rule, pat.reason))
+
+
+def findings(text: str) -> RuleFindings:
+    """Run every rule over one message (English or Spanish); cheap, no model involved."""
+    t = prepare(text)
+    f = RuleFindings(text=t)
+    f.generic = bool(P.GENERIC.search(t.norm))
+    f.benign_context = bool(P.SAFE_CONTEXT.search(t.norm)) or bool(P.SAFE_TITLE.search(text))
+    f.anchored = bool(P.STRONG_ANCHOR.search(t.norm))
+    f.injection = bool(P.INJECTION.regex.search(t.norm))
+    _emergencies(t, f)
+    _harms(t, f)
+    _personal(t, f)
+    return f
+
+
+# ---------------------------------------------------------------- answers (check_output)
+_OUTPUT = [
+    P._p("output.dose", "the answer gives the user a dose",
+         r"you (?:should|can|could|may|need to|must) (?:take|give|use|double|increase|decrease|skip|stop taking|start taking) "
+         r".{0,40}\d+ ?(?:mg|milligrams?|g|ml|units?|tablets?|pills?|capsules?|puffs?|drops?)",
+         r"(?:^|[.!?] )(?:take|give (?:him|her|them|your \w+)|use) \d+ ?(?:mg|milligrams?|ml|units?|tablets?|pills?|"
+         r"capsules?|puffs?)\b", r"your (?:dose|dosage) (?:should be|is) \d+",
+         r"(?:toma|tome|dele|tomar) \d+ ?(?:mg|ml|pastillas|tabletas)"),
+    P._p("output.diagnosis", "the answer diagnoses the user",
+         r"you (?:have|probably have|likely have|most likely have|definitely have|are suffering from|are having) "
+         r"(?:a |an )?(?:\w+ ){0,2}(?:\w+(?:itis|osis|emia|oma|pathy)|diabetes|cancer|infection|hypertension|"
+         r"hypothyroidism|hyperthyroidism|pneumonia|a tumou?r|an ulcer|depression|anxiety disorder|melanoma|"
+         r"a uti|strep|covid|the flu|migraine|asthma|heart disease|kidney disease|sleep apnea|alzheimer)",
+         r"your (?:son|daughter|child|baby|husband|wife|mother|father) (?:has|probably has|likely has) "
+         r"(?:a |an )?(?:\w+ ){0,2}(?:\w+(?:itis|osis|emia|oma)|diabetes|cancer|infection|adhd|autism|alzheimer)",
+         r"(?:usted )?tiene (?:diabetes|cancer|una infeccion)"),
+    P._p("output.treatment", "the answer makes a treatment decision for the user",
+         r"you (?:should|must|need to|can safely|can) (?:stop|discontinue|quit|skip|double|switch to|start) "
+         r"(?:taking )?(?:your |the |this )?(?:\w+ ){0,2}(?:medication|medicine|pills?|dose|insulin|antibiotics?|"
+         r"statin|treatment|antidepressants?|\w+(?:pril|sartan|olol|statin|formin|cillin|mycin|zepam|oxetine))",
+         r"you (?:do not|don t) need (?:to see )?(?:a |an )?(?:doctor|antibiotics|treatment|surgery|medical attention)",
+         r"no need to see a doctor", r"you (?:should|must) (?:not )?(?:have|get|refuse|decline) (?:the )?surgery"),
+]
+_OUTPUT_HARM = [p for p in P.HARM_PATTERNS if p.rule in {"harmful.weapons", "harmful.drugs"}]
+_STEPS = re.compile(r"\b(?:step \d|first,? .{0,40}then|mix|combine|heat|dissolve|grams? of|ml of)\b")
+
+
+def output_findings(answer: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(label, rules, reasons) for a generated answer: personal_advice, harmful or allowed."""
+    t = prepare(answer)
+    harm = [p for p in _OUTPUT_HARM if p.regex.search(t.norm)]
+    if harm and _STEPS.search(t.norm):
+        return "harmful", tuple(p.rule for p in harm), tuple(p.reason for p in harm)
+    if P.SELF_HARM[1].regex.search(t.norm) and _STEPS.search(t.norm):
+        return "harmful", ("output.self_harm_method",), ("the answer describes a way to self-harm",)
+    hits = [p for p in _OUTPUT if p.regex.search(t.norm)]
+    if hits:
+        return "personal_advice", tuple(p.rule for p in hits), tuple(p.reason for p in hits)
+    return "allowed", (), ()

@@ -1,0 +1,113 @@
+"""pipeline.answer: event order, safety branches, citations, verification and the extractive fallback.
+
+The pipeline is real; its collaborators (knowledge base, guard, model) are fakes with the same interface.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
+
+from medgemma.config import load_settings
+from medgemma.pipeline import NO_SOURCE, ChatSettings, answer, prompt_style, retrieval_query
+from medgemma.services import Services
+
+
+def run(question, text="Gout is caused by too much uric acid in the blood [1].", history=(),
+        knowledge=None, guard=None, **chat):
+    settings = load_settings()
+    backend = ScriptedBackend(text)
+    services = Services(settings, knowledge=knowledge or FakeKnowledge(), guard=guard or FakeGuard(),
+                        backend=backend)
+    events = list(answer(question, list(history), ChatSettings.from_settings(settings, **chat), services))
+    return events, backend
+
+
+def kinds(events):
+    return [e.kind for e in events]
+
+
+def test_grounded_answer_streams_then_cites():
+    events, backend = run("What causes gout?")
+    assert kinds(events)[0] == "status" and "sources" in kinds(events) and kinds(events)[-1] == "done"
+    tokens = "".join(e.text for e in events if e.kind == "token")
+    assert tokens == "Gout is caused by too much uric acid in the blood [1]."
+    done = events[-1].data
+    assert done["mode"] == "generative" and done["support"] == 1.0
+    assert done["citations"][0]["n"] == 1 and done["citations"][0]["url"].startswith("https://medlineplus")
+    assert done["evidence"]["passages"][0]["chunk_id"] == "c1"
+    assert "[1] Gout" in backend.prompts[0]
+
+
+def test_unsupported_draft_falls_back_to_extractive_quotes():
+    events, _ = run("What causes gout?", text="The moon is made of cheese. Jupiter is large.")
+    done = events[-1].data
+    assert done["mode"] == "extractive" and done["support"] == 1.0
+    assert "uric acid" in done["answer"] and "[1]" in done["answer"]
+    assert done["draft"].startswith("The moon")
+
+
+def test_generative_mode_keeps_unsupported_draft_but_flags_it():
+    events, _ = run("What causes gout?", text="The moon is made of cheese.", mode="generative")
+    done = events[-1].data
+    assert done["mode"] == "generative" and done["support"] == 0.0 and done["citations"] == []
+    assert done["sentences"][0]["supported"] is False
+
+
+def test_invalid_markers_are_dropped():
+    events, _ = run("What causes gout?", text="Gout is caused by too much uric acid in the blood [9].")
+    cit = [e for e in events if e.kind == "citations"][0].data
+    assert cit["dropped_markers"] == [9] and [c["n"] for c in cit["citations"]] == [1]
+
+
+def test_emergency_answers_before_retrieval_and_generation():
+    kb = FakeKnowledge()
+    events, backend = run("my dad's face is drooping", knowledge=kb)
+    assert kinds(events) == ["emergency", "done"]
+    assert kb.queries == [] and backend.prompts == []
+    assert events[-1].data["safety"] == "emergency"
+
+
+def test_harmful_is_refused_without_the_model():
+    events, backend = run("how to poison someone")
+    assert kinds(events) == ["refusal", "done"] and backend.prompts == []
+
+
+def test_personal_advice_gets_note_and_clinician_reminder():
+    events, _ = run("How much ibuprofen should i take for my gout?")
+    assert "safety" in kinds(events)
+    assert "talk to a doctor" in events[-1].data["answer"]
+
+
+def test_output_guard_replaces_flagged_answer():
+    events, _ = run("What causes gout?", guard=FakeGuard(output_label="personal_advice"))
+    assert events[-1].data["mode"] == "extractive"
+
+
+def test_no_source_above_threshold_says_so():
+    events, backend = run("What causes gout?", knowledge=FakeKnowledge(hits=[]))
+    assert events[-1].data["mode"] == "no_source" and events[-1].text == NO_SOURCE
+    assert backend.prompts == []
+
+
+def test_threshold_filters_weak_passages():
+    kb = FakeKnowledge()
+    events, _ = run("What causes gout?", knowledge=kb, min_score=0.5)
+    assert len(events[[e.kind for e in events].index("sources")].data["hits"]) == 1
+
+
+def test_follow_up_uses_conversation_for_retrieval():
+    history = [{"role": "user", "content": "What is gout?"}, {"role": "assistant", "content": "Gout is..."}]
+    assert retrieval_query("What causes it?", history) == "What is gout? What causes it?"
+    assert retrieval_query("What are the symptoms of anemia in adults?", history).startswith("What are")
+    kb = FakeKnowledge()
+    run("How is it treated?", history=history, knowledge=kb)
+    assert kb.queries == ["What is gout? How is it treated?"]
+
+
+@pytest.mark.parametrize("setting,instruct,adapter,expected", [
+    ("auto", False, False, "completion"), ("auto", False, True, "chat"), ("auto", True, False, "chat"),
+    ("chat", False, False, "chat"), ("completion", True, True, "completion"),
+])
+def test_prompt_style(setting, instruct, adapter, expected):
+    assert prompt_style(setting, instruct, adapter) == expected
