@@ -64,11 +64,12 @@ def ui_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def admin_only(ctx: AppContext, action: str) -> Callable[[Callable], Callable]:
+def admin_only(ctx: AppContext, action: str, *, audit: bool = True) -> Callable[[Callable], Callable]:
     """Server-side admin check for an event handler whose FIRST input is ctx.admin_token.
 
     The wrapped function receives the AdminSession as its first argument instead of the token.
-    Every call is written to the admin audit log. Hiding a tab never closes its endpoint; this does.
+    Every call is written to the admin audit log (`audit=False` for read-only polls such as a
+    gr.Timer tick, which would flood it). Hiding a tab never closes its endpoint; this does.
     """
     def decorate(fn: Callable) -> Callable:
         def session_of(token: Any):
@@ -81,14 +82,16 @@ def admin_only(ctx: AppContext, action: str) -> Callable[[Callable], Callable]:
             @functools.wraps(fn)
             def gen_wrapper(token: Any, *args: Any, **kwargs: Any):
                 session = session_of(token)
-                ctx.auth.audit(session.user, action, {})
+                if audit:
+                    ctx.auth.audit(session.user, action, {})
                 yield from ui_errors(fn)(session, *args, **kwargs)
             return gen_wrapper
 
         @functools.wraps(fn)
         def wrapper(token: Any, *args: Any, **kwargs: Any):
             session = session_of(token)
-            ctx.auth.audit(session.user, action, {})
+            if audit:
+                ctx.auth.audit(session.user, action, {})
             return ui_errors(fn)(session, *args, **kwargs)
         return wrapper
     return decorate

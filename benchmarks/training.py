@@ -89,6 +89,10 @@ def _plain_trl(path: str, cfg, rows: list[dict], timer, work: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    from medgemma.config import load_settings
+
+    if load_settings().threads:
+        torch.set_num_threads(load_settings().threads)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="eager")
     args = SFTConfig(output_dir=str(work / "out"), per_device_train_batch_size=cfg.batch_size,
@@ -110,6 +114,8 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=640)
     parser.add_argument("--real", action="store_true", help="also benchmark the packaged Gemma 3 270M")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    parser.add_argument("--repeat", type=int, default=1, help="run every variant this many times (interleaved)")
     parser.add_argument("--child", nargs=2, metavar=("VARIANT", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -118,7 +124,7 @@ def main() -> int:
         return 0
 
     home = Path(os.environ.get("MEDGEMMA_HOME") or tempfile.mkdtemp(prefix="bench-home-"))
-    env = {**os.environ, "MEDGEMMA_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "MEDGEMMA_HOME": str(home), "HF_HUB_OFFLINE": "1", "MEDGEMMA_THREADS": str(args.threads)}
     models = []
     from tiny_gemma import build_tiny_gemma
 
@@ -127,7 +133,7 @@ def main() -> int:
         models.append("gemma-3-270m")
     results = []
     for model in models:
-        for variant in args.variants.split(","):
+        for variant in [v for _ in range(args.repeat) for v in args.variants.split(",")]:
             cmd = [sys.executable, __file__, "--child", variant, model, "--steps", str(args.steps),
                    "--batch", str(args.batch), "--max-length", str(args.max_length)]
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -137,7 +143,7 @@ def main() -> int:
                 continue
             results.append(json.loads(line[7:]))
     print(f"\nLoRA r=8 q/k/v/o, batch {args.batch}, {args.steps} steps, max_length {args.max_length}, "
-          f"{os.cpu_count()} CPUs\n")
+          f"{os.cpu_count()} CPUs, torch threads {args.threads or 'all'}\n")
     header = f"{'model':16s} {'variant':13s} {'first step s':>12s} {'median step s':>13s} {'total s':>8s} {'peak MB':>8s}"
     print(header)
     print("-" * len(header))

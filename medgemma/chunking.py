@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 from medgemma.types import Chunk, Document
 
@@ -84,7 +84,7 @@ class Chunker:
         sentences = split_sentences(text)
         counts = self.count(sentences)
         pieces: list[tuple[str, int]] = []
-        for sentence, n in zip(sentences, counts):
+        for sentence, n in zip(sentences, counts, strict=False):
             if n <= self.max_tokens:
                 pieces.append((sentence, n))
                 continue
@@ -92,7 +92,7 @@ class Chunker:
             words = sentence.split()
             per = max(1, int(len(words) * self.max_tokens / max(n, 1) * 0.9))
             windows = [" ".join(words[i:i + per]) for i in range(0, len(words), per)]
-            pieces.extend(zip(windows, self.count(windows)))
+            pieces.extend(zip(windows, self.count(windows), strict=False))
         return pieces
 
     def split(self, text: str) -> list[str]:

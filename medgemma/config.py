@@ -85,6 +85,11 @@ class Settings:
     emergency_number: str = _f("", "Emergency number; empty = derived from locale (US 911, EU 112, UK 999).")
     crisis_line: str = _f("988", "Suicide and crisis line shown with self-harm emergencies.")
     audit_raw_text: bool = _f(False, "Store raw message text in the safety audit log.")
+    safety_learned: bool = _f(
+        True, "Use the safety guard's learned layer (logistic regression over MiniLM vectors) besides its rules.")
+    safety_model: str = _f(
+        "", "Optional safety classifier loaded with transformers (Hub id or folder, e.g. "
+        "meta-llama/Llama-Guard-3-1B or google/shieldgemma-2b); empty = off.")
     log_level: str = _f("INFO", "Logging level.", ("DEBUG", "INFO", "WARNING", "ERROR"))
 
     # ---- derived paths -------------------------------------------------------------

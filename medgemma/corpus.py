@@ -18,9 +18,10 @@ import sys
 import urllib.request
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from medgemma.chunking import normalize_text
 from medgemma.errors import IngestError

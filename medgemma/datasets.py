@@ -24,7 +24,7 @@ from typing import Any
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
 from medgemma.prompts import build
-from medgemma.storage import read_jsonl
+from medgemma.storage import atomic_write_bytes, read_jsonl
 from medgemma.types import Chunk, Hit
 
 FILE_TYPES = (".json", ".jsonl", ".csv")
@@ -196,6 +196,17 @@ def _all_keys(rows: Sequence[dict]) -> list[str]:
     for row in rows[:200]:
         keys.update(dict.fromkeys(k for k in row if k is not None))
     return list(keys)
+
+
+def store_upload(settings: Settings, source: str | Path, name: str = "") -> Path:
+    """Copy an uploaded dataset (checked readable first) to <home>/datasets/, where background runs find it."""
+    source = Path(source)
+    read_rows(source)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(name or source.name).stem).strip("-.") or "dataset"
+    target = settings.path("datasets", f"{stem}{source.suffix.lower()}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, source.read_bytes())
+    return target
 
 
 # ---- rendering and statistics ---------------------------------------------------------------
@@ -411,13 +422,16 @@ def _medsafety(settings: Settings, rng: random.Random, limit: int = 0) -> list[E
 
 
 def _feedback(settings: Settings, rng: random.Random, limit: int = 0) -> list[Example]:
-    """Chat answers rated 'up'; with stored passages they train as RAG examples."""
+    """Chat answers rated 'up'. With stored passages they train as RAG examples; without them the [n]
+    markers are removed, so the model never learns to cite sources it was not shown."""
+    from medgemma.feedback import good_examples
+
     examples = []
-    for r in read_jsonl(settings.path("feedback", "feedback.jsonl")):
+    for r in good_examples(settings):
         question, answer = _text(r.get("question")), _text(r.get("answer"))
-        if r.get("rating") != "up" or not question or not answer:
-            continue
         hits = [_hit(str(p.get("doc_id", i)), _text(p.get("text")), _text(p.get("title")), _text(p.get("url")))
                 for i, p in enumerate(r.get("passages") or []) if isinstance(p, dict) and p.get("text")]
+        if not hits:
+            answer = re.sub(r"\s*\[\d+\]", "", answer)
         examples.append(Example(tuple(build(question, hits).messages), answer, "feedback"))
     return examples

@@ -215,6 +215,27 @@ def confusion(settings: Settings, run_ids: Sequence[str]) -> dict[str, Any] | No
     return None
 
 
+def dashboard(settings: Settings, run_ids: Sequence[str]) -> dict[str, Any]:
+    """Everything the dashboard draws for the selected runs: metric rows, the comparison (two or more
+    runs: paired better/worse counts against the first, and a note when suites differ), latency
+    samples, the safety confusion matrix, and the suites and per-example metrics for the filters."""
+    run_ids = list(dict.fromkeys(r for r in run_ids if r))
+    frame = metrics_frame(settings, run_ids)
+    paired = pd.DataFrame(columns=["run_id", "common", "better", "worse", "same"])
+    note = "Pick two or more runs to compare them." if len(run_ids) < 2 else ""
+    if len(run_ids) >= 2:
+        result = compare_runs(settings, run_ids)
+        paired = pd.DataFrame(result["paired"], columns=paired.columns)
+        note = (f"Compared against the first run, **{result['runs'][0]['run_id']}**: better / worse / same "
+                "counts the primary score per shared example.")
+        if not result["same_suite"]:
+            note += " ⚠️ The runs are on different suites: their metrics are not directly comparable."
+    suites = list(dict.fromkeys(load_eval_run(settings, r)["config"].get("suite", "") for r in run_ids))
+    return {"metrics": frame, "paired": paired, "note": note, "latency": latency_frame(settings, run_ids),
+            "confusion": confusion(settings, run_ids), "suites": suites,
+            "example_metrics": example_metrics(settings, run_ids)}
+
+
 # ---------------------------------------------------------------- evaluation jobs
 ACTIVE_ADAPTER = "(active)"
 

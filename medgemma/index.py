@@ -15,10 +15,11 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -261,7 +262,7 @@ class Store:
         old_sources: dict[str, Any] = {}
         if base is not None:
             mask = np.fromiter((c.doc_id not in drop for c in base.chunks), dtype=bool, count=len(base.chunks))
-            kept_chunks = [c for c, keep in zip(base.chunks, mask) if keep]
+            kept_chunks = [c for c, keep in zip(base.chunks, mask, strict=False) if keep]
             kept_vecs = base.vectors[mask]
             with (base.path / DOCUMENTS_FILE).open(encoding="utf-8") as fh:
                 for line in fh:

@@ -13,9 +13,10 @@ import io
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from medgemma import corpus
 from medgemma.chunking import normalize_text

@@ -31,7 +31,7 @@ from medgemma.storage import append_jsonl, atomic_write_json, atomic_write_text,
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("train", "eval", "export")
+KINDS = ("train", "eval", "export", "index")
 ACTIVE = ("queued", "running")
 FINAL = ("done", "failed", "cancelled")
 STATUS_FILE, LOG_FILE, METRICS_FILE = "status.json", "log.txt", "metrics.jsonl"

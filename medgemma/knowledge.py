@@ -1,61 +1,39 @@
 """knowledge.py is the knowledge-base facade: add files, remove, list, stats, search, rebuild, starter build.
 
-It drives ingest -> chunking -> embeddings -> index in batches that are each committed (so a long
-build becomes searchable early and a crash loses at most one batch), and serves searches from the
-newest complete index generation. It knows nothing about Gradio, prompts or the chat.
+It picks the models, hands builds to indexing.py and serves searches from the newest complete index
+generation (cached per process, safe during a background build). It knows nothing about Gradio or prompts.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal
-
-import numpy as np
+from typing import Any
 
 from medgemma import corpus, ingest
-from medgemma.chunking import OVERLAP_TOKENS, Chunker, embedding_text, tokenizer_counter
+from medgemma.chunking import OVERLAP_TOKENS, Chunker, tokenizer_counter
 from medgemma.config import Settings
 from medgemma.errors import IndexNotReady, IngestError, InputRejected, UserFacingError
-from medgemma.index import DocEntry, Snapshot, Store
+from medgemma.index import Snapshot, Store
+from medgemma.indexing import Builder, FileStatus, ProgressFn, Reporter, Source, rebuild_store
 from medgemma.retrieve import Mode, Retriever
-from medgemma.types import Document, Hit
+from medgemma.types import Hit
+
+__all__ = ["DocumentInfo", "FileStatus", "KnowledgeBase", "ProgressFn"]
 
 logger = logging.getLogger(__name__)
 
-ProgressFn = Callable[[float, str], None]
-FIRST_BATCH_CHUNKS = 128  # the first commit comes quickly so the chat can answer early
-MAX_BATCH_CHUNKS = 2048
-EMBED_GROUP = 64
 _STARTER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
-class FileStatus:
-    """What happened to one file: indexed (n chunks), unchanged, duplicate, or failed with the reason."""
-
-    name: str
-    status: Literal["indexed", "unchanged", "duplicate", "failed"]
-    documents: int = 0
-    chunks: int = 0
-    message: str = ""
-
-    @property
-    def label(self) -> str:
-        if self.status == "indexed":
-            return f"indexed ({self.chunks} chunks)" + (f"; {self.message}" if self.message else "")
-        return f"{self.status}: {self.message}" if self.message else self.status
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "label": self.label}
-
-
-@dataclass(frozen=True)
 class DocumentInfo:
+    """One row of the documents list: a citable document and how many chunks it has."""
+
     doc_id: str
     title: str
     source: str
@@ -66,41 +44,6 @@ class DocumentInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class _Source:
-    key: str
-    hash: str
-    kind: str
-    load: Callable[[], list[Document]]
-    starter: bool = False
-
-
-@dataclass
-class _Batch:
-    entries: list[tuple[dict[str, Any], list]] = field(default_factory=list)  # (record, chunks)
-    removes: set[str] = field(default_factory=set)
-    sources: dict[str, dict[str, Any] | None] = field(default_factory=dict)
-
-    @property
-    def chunks(self) -> int:
-        return sum(len(c) for _, c in self.entries)
-
-
-def doc_hash(parts: list[Document], content_only: bool = False) -> str:
-    """Change detection hashes title, URL and text; duplicate detection (content_only) the text alone."""
-    h = hashlib.sha256()
-    for p in parts:
-        fields = [str(p.page or ""), p.section, p.text] if content_only else [p.title, p.url, str(p.page or ""),
-                                                                               p.section, p.text]
-        h.update("\x1f".join(fields).encode("utf-8"))
-        h.update(b"\x1e")
-    return h.hexdigest()
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 class KnowledgeBase:
@@ -170,7 +113,16 @@ class KnowledgeBase:
                              r.get("source_key", ""), r.get("added_at", "")) for d, r in snap.doc_table().items()]
         return sorted(rows, key=lambda r: (r.source_key, r.title.lower(), r.doc_id))
 
+    def find_documents(self, query: str = "", limit: int = 200) -> tuple[list[DocumentInfo], int]:
+        """Documents whose id, title, source or file contains `query` (any case): the first `limit`
+        and how many matched."""
+        q = query.strip().lower()
+        rows = [d for d in self.list_documents()
+                if not q or q in f"{d.doc_id} {d.title} {d.source} {d.source_key}".lower()]
+        return rows[:limit], len(rows)
+
     def build_status(self) -> dict[str, Any]:
+        """The last published build state (starter or rebuild): state, fraction, message."""
         return self.store.read_status()
 
     def stats(self) -> dict[str, Any]:
@@ -195,13 +147,13 @@ class KnowledgeBase:
         """Index files and folders; each gets a FileStatus and one bad file never stops the batch.
         With `limits`, settings.max_upload_files and max_upload_mb apply (uploads)."""
         paths = [Path(p) for p in paths]
-        sources: list[_Source] = []
+        sources: list[Source] = []
         statuses: dict[str, FileStatus] = {}
         expanded: list[tuple[Path, str]] = []
         for p in paths:
             pack = corpus.medquad_folder_source(p) if p.is_dir() else None
             if pack is not None:
-                sources.append(_Source(pack.key, pack.hash, pack.kind, pack.load))
+                sources.append(Source(pack.key, pack.hash, pack.kind, pack.load))
             else:
                 expanded.extend(ingest.expand_paths([p]))
         if limits and len(expanded) + len(sources) > self.settings.max_upload_files:
@@ -221,7 +173,7 @@ class KnowledgeBase:
                 statuses[name] = FileStatus(name, "failed", message=(
                     f"unsupported file type (use {', '.join(sorted(ingest.SUPPORTED_SUFFIXES))})"))
                 continue
-            sources.append(_Source(name, ingest.file_hash(path), "file",
+            sources.append(Source(name, ingest.file_hash(path), "file",
                                    lambda path=path, name=name: ingest.read_documents(path, columns, name)))
         statuses.update({s.name: s for s in self._index(sources, progress)})
         order = [name for _, name in expanded] + [s.key for s in sources]
@@ -253,35 +205,10 @@ class KnowledgeBase:
 
     def rebuild(self, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Re-chunk and re-embed every stored document with the configured model, then swap atomically."""
-        report = _Reporter(self.store, progress, "rebuild", publish=True)
         embedder = self._embedder()
         chunker = self._chunker(embedder)
-        with self.store.writing():
-            snap = self.store.load()
-            if snap is None:
-                raise IndexNotReady("There is no index to rebuild yet.")
-            records = list(snap.iter_documents())
-            started = time.time()
-            per_doc = []
-            for rec in records:
-                parts = [Document(doc_id=rec["doc_id"], text=p["text"], title=rec.get("title", ""),
-                                  source=rec.get("source", ""), url=rec.get("url", ""), page=p.get("page"),
-                                  section=p.get("section", ""), meta=p.get("meta") or {}) for p in rec["parts"]]
-                per_doc.append([c for part in parts for c in chunker.chunk(part)])
-            all_chunks = [c for cs in per_doc for c in cs]
-            vectors = self._embed(embedder, all_chunks, lambda f: report(
-                f, f"re-embedding {len(records)} documents ({int(f * len(all_chunks))} of {len(all_chunks)} chunks)"))
-            entries: list[DocEntry] = []
-            at = 0
-            for rec, cs in zip(records, per_doc):
-                entries.append(DocEntry({**rec, "chunks": len(cs)}, cs, vectors[at:at + len(cs)]))
-                at += len(cs)
-            snap = self.store.commit(adds=entries, removes=set(), sources=snap.manifest.get("sources", {}),
-                                     model=embedder.name, dimension=embedder.dimension, replace_all=True,
-                                     extra=self._extra(chunker))
-        report.done(f"rebuilt {len(records)} documents, {len(snap.chunks)} chunks in {time.time() - started:.0f} s")
-        return {"documents": len(records), "chunks": len(snap.chunks), "embedding_model": embedder.name,
-                "seconds": round(time.time() - started, 1)}
+        return rebuild_store(self.store, embedder, chunker, self._extra(chunker),
+                             Reporter(self.store, progress, "rebuild", publish=True))
 
     def ensure_starter_index(self, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Build the starter corpus into this index unless it is there already (resumes after a crash).
@@ -302,7 +229,7 @@ class KnowledgeBase:
             if src is None:
                 return {"state": "skipped", "message": "no starter corpus"}
             started = time.time()
-            [status] = self._index([_Source(src.key, src.hash, src.kind, src.load, starter=True)], progress,
+            [status] = self._index([Source(src.key, src.hash, src.kind, src.load, starter=True)], progress,
                                    publish=True)
             if status.status == "failed":
                 raise IngestError(f"{src.key}: {status.message}")
@@ -317,23 +244,16 @@ class KnowledgeBase:
         finally:
             _STARTER_LOCK.release()
 
-    # ---- the build engine -----------------------------------------------------------------
+    # ---- the build engine (medgemma/indexing.py) -------------------------------------------
     def _extra(self, chunker: Chunker) -> dict[str, Any]:
         return {"name": self.name, "chunk_tokens": chunker.max_tokens, "overlap_tokens": chunker.overlap_tokens}
 
-    def _embed(self, embedder, chunks: list, progress: Callable[[float], None] | None = None) -> np.ndarray:
-        """Embed chunk texts longest-first in small groups (the embedder lock is released between groups)."""
-        texts = [embedding_text(c) for c in chunks]
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-        for start in range(0, len(order), EMBED_GROUP):
-            rows = order[start:start + EMBED_GROUP]
-            out[rows] = embedder.encode([texts[i] for i in rows], batch_size=32)
-            if progress:
-                progress(min(start + EMBED_GROUP, len(order)) / len(order))
-        return out
-
-    def _check_model(self, embedder, progress: ProgressFn | None) -> None:
+    def _index(self, sources: list[Source], progress: ProgressFn | None, publish: bool = False
+               ) -> list[FileStatus]:
+        """add_files and the starter build; a changed embedding model first rebuilds everything."""
+        if not sources:
+            return []
+        embedder = self._embedder()
         snap = self.store.load()
         if snap is not None and snap.chunks and snap.model != embedder.name:
             message = (f"The index was built with {snap.model} but the embedding model is now {embedder.name}: "
@@ -342,148 +262,43 @@ class KnowledgeBase:
             if progress:
                 progress(0.0, message)
             self.rebuild(progress)
-
-    def _index(self, sources: list[_Source], progress: ProgressFn | None, publish: bool = False
-               ) -> list[FileStatus]:
-        """The engine behind add_files and the starter build; `publish` mirrors progress to build.json."""
-        if not sources:
-            return []
-        report = _Reporter(self.store, progress, "indexing", publish)
-        embedder = self._embedder()
-        self._check_model(embedder, progress)
         chunker = self._chunker(embedder)
-        snap = self.store.load()
-        table = dict(snap.doc_table()) if snap else {}
-        known = dict(snap.manifest.get("sources", {})) if snap else {}
-        by_content = {r.get("content_hash"): d for d, r in table.items()}
-        cached = {c.chunk_id: row for row, c in enumerate(snap.chunks)} if snap else {}
-        cache_vecs = snap.vectors if snap else None
-        state = {"target": FIRST_BATCH_CHUNKS, "done_docs": 0, "total_docs": 0, "chunks": 0}
-        batch = _Batch()
-
-        def flush() -> None:
-            if not batch.entries and not batch.removes and not batch.sources:
-                return
-            chunks = [c for _, cs in batch.entries for c in cs]
-            todo = [i for i, c in enumerate(chunks) if c.chunk_id not in cached]
-            vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-            for i, c in enumerate(chunks):
-                if c.chunk_id in cached:
-                    vectors[i] = cache_vecs[cached[c.chunk_id]]
-            n_docs = len(batch.entries)
-            vectors[todo] = self._embed(embedder, [chunks[i] for i in todo], lambda f: report(
-                (state["done_docs"] + f * n_docs) / max(state["total_docs"], 1),
-                f"embedding {state['done_docs'] + int(f * n_docs)} of {state['total_docs']} documents"))
-            entries, at = [], 0
-            for record, cs in batch.entries:
-                entries.append(DocEntry(record, cs, vectors[at:at + len(cs)]))
-                at += len(cs)
-            with self.store.writing():
-                committed = self.store.commit(adds=entries, removes=batch.removes, sources=batch.sources,
-                                              model=embedder.name, dimension=embedder.dimension,
-                                              extra=self._extra(chunker))
-            state["done_docs"] += n_docs
-            report(state["done_docs"] / max(state["total_docs"], 1),
-                   f"saved {committed.manifest['documents']} documents, {committed.manifest['chunks']} chunks")
-            batch.entries, batch.removes, batch.sources = [], set(), {}
-            state["target"] = min(state["target"] * 2, MAX_BATCH_CHUNKS)
-
-        statuses = []
-        for src in sources:
-            prior = known.get(src.key)
-            if prior and prior.get("hash") == src.hash and prior.get("complete"):
-                statuses.append(FileStatus(src.key, "unchanged", prior.get("documents", 0), prior.get("chunks", 0),
-                                           "already indexed"))
-                continue
-            twin = next((k for k, v in known.items() if k != src.key and v.get("hash") == src.hash
-                         and v.get("complete")), None)
-            if twin:
-                statuses.append(FileStatus(src.key, "duplicate", message=f"same content as {twin}"))
-                continue
-            report(state["done_docs"] / max(state["total_docs"], 1), f"reading {src.key}")
-            try:
-                docs = src.load()
-            except IngestError as exc:
-                statuses.append(FileStatus(src.key, "failed", message=str(exc)))
-                continue
-            except Exception as exc:  # a parser bug must not stop the other files
-                logger.exception("reading %s failed", src.key)
-                statuses.append(FileStatus(src.key, "failed", message=f"unexpected error: {type(exc).__name__}: {exc}"))
-                continue
-            groups: dict[str, list[Document]] = {}
-            for d in docs:
-                groups.setdefault(d.doc_id, []).append(d)
-            state["total_docs"] += len(groups)
-            old_ids = {d for d, r in table.items() if r.get("source_key") == src.key}
-            record = {"kind": src.kind, "hash": src.hash, "starter": src.starter, "complete": False,
-                      "added_at": _now(), "documents": 0, "chunks": 0}
-            counts = {"new": 0, "chunks": 0, "same": 0, "dups": 0}
-            for doc_id, parts in groups.items():
-                h = doc_hash(parts)
-                if doc_id in table and table[doc_id].get("hash") == h:
-                    counts["same"] += 1
-                    counts["chunks"] += int(table[doc_id].get("chunks", 0))
-                    state["done_docs"] += 1
-                    continue
-                content = doc_hash(parts, content_only=True)
-                twin_doc = by_content.get(content)
-                if twin_doc and twin_doc != doc_id and twin_doc not in old_ids:
-                    counts["dups"] += 1
-                    state["done_docs"] += 1
-                    continue
-                by_content[content] = doc_id
-                chunks = [c for part in parts for c in chunker.chunk(part)]
-                first = parts[0]
-                batch.entries.append(({
-                    "doc_id": doc_id, "source_key": src.key, "title": first.title, "source": first.source,
-                    "url": first.url, "hash": h, "content_hash": content, "chunks": len(chunks), "added_at": _now(),
-                    "parts": [{"text": p.text, "page": p.page, "section": p.section, "meta": p.meta} for p in parts],
-                }, chunks))
-                counts["new"] += 1
-                counts["chunks"] += len(chunks)
-                batch.sources[src.key] = {**record, "documents": counts["new"] + counts["same"],
-                                          "chunks": counts["chunks"]}
-                if batch.chunks >= state["target"]:
-                    flush()
-            gone = old_ids - set(groups)
-            batch.removes |= gone
-            batch.sources[src.key] = {**record, "complete": True, "documents": counts["new"] + counts["same"],
-                                      "chunks": counts["chunks"]}
-            note = f"{counts['dups']} duplicate documents skipped" if counts["dups"] else ""
-            if counts["new"] == 0 and counts["dups"] and not counts["same"]:
-                statuses.append(FileStatus(src.key, "duplicate", message="every document is already indexed "
-                                           "from another file"))
-                batch.sources[src.key] = None
-            elif counts["new"] == 0 and not gone and prior and prior.get("complete"):
-                statuses.append(FileStatus(src.key, "unchanged", counts["same"], counts["chunks"],
-                                           "no document changed"))
-            else:
-                statuses.append(FileStatus(src.key, "indexed", counts["new"] + counts["same"],
-                                           counts["chunks"], note))
-        flush()
-        report.done(f"indexed {sum(s.status == 'indexed' for s in statuses)} of {len(statuses)} files")
-        return statuses
+        report = Reporter(self.store, progress, "indexing", publish)
+        return Builder(self.store, embedder, chunker, self._extra(chunker), report).run(sources)
 
 
-class _Reporter:
-    """Sends progress to the caller's callback and (throttled) to build.json for other readers."""
+# ---- background index jobs (a rebuild of MedQuAD takes long on CPUs) ----------------------------
+JOB_ACTIONS = {"rebuild": ["index", "build", "--rebuild"], "starter": ["index", "build"]}
 
-    def __init__(self, store: Store, progress: ProgressFn | None, phase: str, publish: bool) -> None:
-        self.store, self.progress, self.phase, self.publish = store, progress, phase, publish
-        self._last = 0.0
 
-    def __call__(self, fraction: float, message: str) -> None:
-        fraction = max(0.0, min(1.0, fraction))
-        if self.progress:
-            self.progress(fraction, message)
-        now = time.time()
-        if self.publish and now - self._last >= 1.0:
-            self._last = now
-            self.store.write_status(state="building", phase=self.phase, fraction=round(fraction, 4),
-                                    message=message)
+def start_index_job(settings: Settings, action: str, name: str = "default"):
+    """Start `python -m medgemma index build [--rebuild]` as a background job; returns its RunInfo."""
+    from medgemma import jobs
 
-    def done(self, message: str) -> None:
-        if self.progress:
-            self.progress(1.0, message)
-        if self.publish:
-            self.store.write_status(state="ready", phase=self.phase, fraction=1.0, message=message)
+    if action not in JOB_ACTIONS:
+        raise InputRejected(f"Unknown index job '{action}' (use {', '.join(JOB_ACTIONS)}).")
+    running = [r for r in jobs.list_runs(settings, "index") if r.active]
+    if running:
+        raise InputRejected(f"Index job {running[0].run_id} is still running; wait for it or cancel it.")
+    argv = [*JOB_ACTIONS[action], "--index", name, "--quiet", "--run-folder", jobs.RUN_PLACEHOLDER]
+    return jobs.start(settings, "index", argv, {"action": action, "index": name},
+                      run_id=jobs.new_run_id(f"index-{action}"))
+
+
+def index_job_progress(settings: Settings, run_id: str, name: str = "default") -> dict[str, Any]:
+    """State, command and log tail of an index job, with the build progress it publishes."""
+    from medgemma import jobs
+
+    run = jobs.find_run(settings, run_id, "index")
+    build = KnowledgeBase(settings, name).build_status()
+    return {"run_id": run.run_id, "state": run.state, "active": run.active, "command": run.command,
+            "error": run.error, "log": jobs.tail_log(run.folder, 4000),
+            "fraction": float(build.get("fraction", 0.0) or 0.0), "message": build.get("message", "")}
+
+
+def cancel_index_job(settings: Settings, run_id: str, name: str = "default") -> dict[str, Any]:
+    """Stop an index job; the previous complete index keeps serving."""
+    from medgemma import jobs
+
+    jobs.cancel(jobs.find_run(settings, run_id, "index").folder)
+    return index_job_progress(settings, run_id, name)

@@ -10,8 +10,9 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -131,7 +132,7 @@ class Retriever:
         rows = list(ranks)
         dense = self.snapshot.vectors[rows] @ qvec if rows else np.zeros(0)
         out = []
-        for row, cos in zip(rows, dense):
+        for row, cos in zip(rows, dense, strict=False):
             b = float(bm25_scores[row]) if bm25_scores is not None and bm25_scores[row] > 0 else None
             out.append(Candidate(row, ranks[row], float(cos), b))
         if mode == "dense":
@@ -217,9 +218,9 @@ def evaluate(retriever: Retriever, rows: Sequence[dict[str, Any]], k: int = 5,
             keys = [normalize_url(h.chunk.url) if by_url else h.chunk.doc_id for h in hits]
             ranked = unique_in_order(keys)[:k]
             scores = (recall_at_k(ranked, relevant, k), mrr(ranked, relevant, k), ndcg_at_k(ranked, relevant, k))
-            for name, value in zip(names, scores):
+            for name, value in zip(names, scores, strict=False):
                 totals[mode][name] += value
-            entry[mode] = {"ranked": ranked, **{n: round(v, 4) for n, v in zip(names, scores)}}
+            entry[mode] = {"ranked": ranked, **{n: round(v, 4) for n, v in zip(names, scores, strict=False)}}
         per_row.append(entry)
     n = max(len(rows), 1)
     result: dict[str, Any] = {m: {name: round(v / n, 4) for name, v in totals[m].items()} for m in MODES}

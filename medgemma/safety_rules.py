@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from medgemma import safety_harm as H
 from medgemma import safety_patterns as P
 from medgemma.safety_text import Speller, Text, english_words, normalize
 
@@ -33,8 +34,8 @@ _SPANISH_COMMON = frozenset(
 @lru_cache(maxsize=1)
 def _spellers() -> Speller:
     terms: set[str] = set()
-    patterns = [*P.EMERGENCY_SIGNS, *P.EMERGENCY_EVENTS, *P.SELF_HARM, *P.HARM_PATTERNS,
-                *P.PERSONAL_PATTERNS, P.INJECTION]
+    patterns = [*P.EMERGENCY_SIGNS, *P.EMERGENCY_EVENTS, *P.SELF_HARM, *H.HARM_PATTERNS,
+                *P.PERSONAL_PATTERNS, H.INJECTION]
     for pat in patterns:
         terms.update(re.findall(r"[a-z]{4,}", pat.regex.pattern))
     terms.update(re.findall(r"[a-z]{4,}", P.MEDICAL.pattern))
@@ -78,13 +79,13 @@ class RuleFindings:
     def rules(self) -> tuple[str, ...]:
         found = [r for r, _ in self.emergency + self.harmful + self.personal]
         if self.injection:
-            found.append(P.INJECTION.rule)
+            found.append(H.INJECTION.rule)
         return tuple(dict.fromkeys(found))
 
     def reasons(self) -> tuple[str, ...]:
         found = [why for _, why in self.emergency + self.harmful + self.personal]
         if self.injection:
-            found.append(P.INJECTION.reason)
+            found.append(H.INJECTION.reason)
         return tuple(dict.fromkeys(found))
 
 
@@ -113,15 +114,15 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
 
 
 def _harms(t: Text, f: RuleFindings) -> None:
-    operational = bool(P.OPERATIONAL.search(t.norm))
-    for pat in P.HARM_PATTERNS:
+    operational = bool(H.OPERATIONAL.search(t.norm))
+    for pat in H.HARM_PATTERNS:
         m = pat.regex.search(t.norm)
         if not m:
             continue
         if t.negated(m.start(), window=3) and not operational:
             f.suppressed.append(f"negated: {pat.rule}")
             continue
-        if pat.rule in {"harmful.violence", "harmful.discrimination", "harmful.harassment"} and (
+        if pat.rule in {"harmful.violence", "harmful.attack", "harmful.harassment"} and (
                 f.benign_context and not operational):
             f.suppressed.append(f"benign context: {pat.rule}")
             continue
@@ -129,9 +130,10 @@ def _harms(t: Text, f: RuleFindings) -> None:
 
 
 def _personal(t: Text, f: RuleFindings) -> None:
-    if not P.ANCHOR.search(t.norm) or not (P.MEDICAL.search(t.norm) or P.has_drug(t.norm)):
+    if not P.ANCHOR.search(t.norm):
         return
-    for pat in P.PERSONAL_PATTERNS:
+    medical = bool(P.MEDICAL.search(t.norm)) or P.has_drug(t.norm)
+    for pat in P.PERSONAL_STRONG + (P.PERSONAL_PATTERNS if medical else []):
         m = pat.regex.search(t.norm)
         if m:
             f.personal.append((pat.rule, pat.reason))
@@ -142,9 +144,9 @@ def findings(text: str) -> RuleFindings:
     t = prepare(text)
     f = RuleFindings(text=t)
     f.generic = bool(P.GENERIC.search(t.norm))
-    f.benign_context = bool(P.SAFE_CONTEXT.search(t.norm)) or bool(P.SAFE_TITLE.search(text))
+    f.benign_context = bool(H.SAFE_CONTEXT.search(t.norm)) or bool(H.SAFE_TITLE.search(text))
     f.anchored = bool(P.STRONG_ANCHOR.search(t.norm))
-    f.injection = bool(P.INJECTION.regex.search(t.norm))
+    f.injection = bool(H.INJECTION.regex.search(t.norm))
     _emergencies(t, f)
     _harms(t, f)
     _personal(t, f)
@@ -153,13 +155,13 @@ def findings(text: str) -> RuleFindings:
 
 # ---------------------------------------------------------------- answers (check_output)
 _OUTPUT = [
-    P._p("output.dose", "the answer gives the user a dose",
+    P.rule_pattern("output.dose", "the answer gives the user a dose",
          r"you (?:should|can|could|may|need to|must) (?:take|give|use|double|increase|decrease|skip|stop taking|start taking) "
          r".{0,40}\d+ ?(?:mg|milligrams?|g|ml|units?|tablets?|pills?|capsules?|puffs?|drops?)",
          r"(?:^|[.!?] )(?:take|give (?:him|her|them|your \w+)|use) \d+ ?(?:mg|milligrams?|ml|units?|tablets?|pills?|"
          r"capsules?|puffs?)\b", r"your (?:dose|dosage) (?:should be|is) \d+",
          r"(?:toma|tome|dele|tomar) \d+ ?(?:mg|ml|pastillas|tabletas)"),
-    P._p("output.diagnosis", "the answer diagnoses the user",
+    P.rule_pattern("output.diagnosis", "the answer diagnoses the user",
          r"you (?:have|probably have|likely have|most likely have|definitely have|are suffering from|are having) "
          r"(?:a |an )?(?:\w+ ){0,2}(?:\w+(?:itis|osis|emia|oma|pathy)|diabetes|cancer|infection|hypertension|"
          r"hypothyroidism|hyperthyroidism|pneumonia|a tumou?r|an ulcer|depression|anxiety disorder|melanoma|"
@@ -167,14 +169,14 @@ _OUTPUT = [
          r"your (?:son|daughter|child|baby|husband|wife|mother|father) (?:has|probably has|likely has) "
          r"(?:a |an )?(?:\w+ ){0,2}(?:\w+(?:itis|osis|emia|oma)|diabetes|cancer|infection|adhd|autism|alzheimer)",
          r"(?:usted )?tiene (?:diabetes|cancer|una infeccion)"),
-    P._p("output.treatment", "the answer makes a treatment decision for the user",
+    P.rule_pattern("output.treatment", "the answer makes a treatment decision for the user",
          r"you (?:should|must|need to|can safely|can) (?:stop|discontinue|quit|skip|double|switch to|start) "
          r"(?:taking )?(?:your |the |this )?(?:\w+ ){0,2}(?:medication|medicine|pills?|dose|insulin|antibiotics?|"
          r"statin|treatment|antidepressants?|\w+(?:pril|sartan|olol|statin|formin|cillin|mycin|zepam|oxetine))",
          r"you (?:do not|don t) need (?:to see )?(?:a |an )?(?:doctor|antibiotics|treatment|surgery|medical attention)",
          r"no need to see a doctor", r"you (?:should|must) (?:not )?(?:have|get|refuse|decline) (?:the )?surgery"),
 ]
-_OUTPUT_HARM = [p for p in P.HARM_PATTERNS if p.rule in {"harmful.weapons", "harmful.drugs"}]
+_OUTPUT_HARM = [p for p in H.HARM_PATTERNS if p.rule in {"harmful.weapons", "harmful.drugs"}]
 _STEPS = re.compile(r"\b(?:step \d|first,? .{0,40}then|mix|combine|heat|dissolve|grams? of|ml of)\b")
 
 

@@ -374,9 +374,22 @@ def command_args(resume: bool = False) -> list[str]:
             *(["--resume"] if resume else [])]
 
 
-def start(cfg: TrainConfig, settings: Settings) -> jobs.RunInfo:
+def start(cfg: TrainConfig, settings: Settings, folder: Path | None = None) -> jobs.RunInfo:
     """Start a training run as a subprocess (see jobs.start); returns at once."""
-    return jobs.start(settings, "train", command_args(), cfg.to_dict(), run_id=jobs.new_run_id(cfg.name))
+    return jobs.start(settings, "train", command_args(), absolute_paths(cfg).to_dict(),
+                      run_id=jobs.new_run_id(cfg.name), folder=folder)
+
+
+def absolute_paths(cfg: TrainConfig) -> TrainConfig:
+    """Data files and local model folders as absolute paths (the job runs from the repository root)."""
+    def fix(spec: str) -> str:
+        name, limit = datasets.parse_spec(spec)
+        if datasets.is_builtin(name) or Path(name).is_absolute():
+            return spec
+        return str(Path(name).resolve()) + (f":{limit}" if limit else "")
+
+    model = str(Path(cfg.model).resolve()) if Path(cfg.model).is_dir() else cfg.model
+    return cfg.replace(data=[fix(d) for d in cfg.data], model=model)
 
 
 def resume_run(settings: Settings, run_id: str) -> jobs.RunInfo:

@@ -42,7 +42,7 @@ def test_chunks_respect_budget_sentences_and_overlap():
         assert word_counter([c])[0] <= 25
         assert c[-1] in ".!?"  # every chunk ends on a sentence boundary
     # consecutive chunks share the trailing sentence(s) of the previous one
-    for prev, nxt in zip(chunks, chunks[1:]):
+    for prev, nxt in zip(chunks, chunks[1:], strict=False):
         last_sentence = split_sentences(prev)[-1]
         assert nxt.startswith(last_sentence) or word_counter([last_sentence])[0] > 10
     # everything is covered

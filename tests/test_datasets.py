@@ -154,9 +154,9 @@ def test_feedback_uses_only_thumbs_up():
     append_jsonl(path, {"question": "What is flu?", "answer": "A virus [1].", "rating": "up", "comment": "",
                         "passages": [{"title": "Flu", "text": "Influenza is a virus.", "url": "https://x"}]})
     append_jsonl(path, {"question": "Bad?", "answer": "Wrong.", "rating": "down", "comment": "wrong"})
-    append_jsonl(path, {"question": "What is asthma?", "answer": "A lung disease.", "rating": "up"})
+    append_jsonl(path, {"question": "What is asthma?", "answer": "A lung disease [2].", "rating": "up"})
     examples = datasets.load_source("feedback", settings)
-    assert [e.answer for e in examples] == ["A virus [1].", "A lung disease."]
+    assert [e.answer for e in examples] == ["A virus [1].", "A lung disease."]  # no passages: no markers
     assert "[1] Flu\nInfluenza is a virus." in examples[0].messages[-1]["content"]
 
 

@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rebuild", action="store_true", help="re-chunk and re-embed every stored document")
     p.add_argument("--starter-corpus", choices=["auto", "medquad", "pubmed"], help="override the setting")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--run-folder", default="", help="run as a background job recorded in this folder")
     p.set_defaults(handler=_build)
 
     p = isub.add_parser("add", help="add or update files and folders (txt, md, json, jsonl, csv, pdf, xml)")
@@ -102,17 +103,34 @@ def _print_statuses(statuses, as_json: bool) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    if not args.run_folder:
+        return _build_now(args)
+    from medgemma import jobs
+
+    with jobs.job_context(Path(args.run_folder), kind="index"):
+        code = _build_now(args)
+        if code:
+            raise InputRejected("the index build did not finish; see the log above")
+    return code
+
+
+def _build_now(args: argparse.Namespace) -> int:
     kb = _kb(args, starter_corpus=args.starter_corpus)
     progress = _progress(args.quiet)
     if args.rebuild:
         result = kb.rebuild(progress)
-        print_json(result) if args.json else print(
-            f"rebuilt {result['documents']} documents, {result['chunks']} chunks in {result['seconds']} s")
+        if args.json:
+            print_json(result)
+        else:
+            print(f"rebuilt {result['documents']} documents, {result['chunks']} chunks in {result['seconds']} s")
         return 0
     if args.paths:
         return _print_statuses(kb.add_files(args.paths, progress, limits=False), args.json)
     result = kb.ensure_starter_index(progress)
-    print_json(result) if args.json else print(f"{result['state']}: {result.get('message', '')}")
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{result['state']}: {result.get('message', '')}")
     return 0 if result["state"] in ("ready", "skipped") else 1
 
 

@@ -88,9 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.detach:
         if args.resume:
             raise ConfigError("Use `python -m medgemma runs resume RUN_ID` to resume in the background.")
-        run = train.start(cfg, settings) if not args.out else jobs.start(
-            settings, "train", train.command_args(), cfg.to_dict(), folder=Path(args.out))
-        return _print_run(run, args.json)
+        return _print_run(train.start(cfg, settings, Path(args.out) if args.out else None), args.json)
     folder = Path(args.out) if args.out else jobs.run_folder(settings, "train", jobs.new_run_id(cfg.name))
     with jobs.job_context(folder, kind="train", config=cfg.to_dict()):
         manifest = train.train(cfg, settings, folder, resume=args.resume)

@@ -1,0 +1,185 @@
+"""safety.py is the chat's safety guard: it labels a message (allowed, emergency, personal_advice,
+harmful), writes the audit log, and words the fixed emergency, refusal and personal-advice responses.
+
+It combines the rule layer (safety_rules), the learned layer and the optional classifier hook
+(safety_model). It never calls the chat model, and nothing in a message or a document can switch it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from medgemma import safety_patterns as P
+from medgemma.config import Settings, load_settings
+from medgemma.safety_model import ClassifierHook, LearnedLayer
+from medgemma.safety_rules import RuleFindings, findings, output_findings
+from medgemma.storage import append_jsonl
+from medgemma.types import Verdict
+
+logger = logging.getLogger(__name__)
+
+EU_112 = ("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO CH "
+          "IN TR RU UA RS").split()
+EMERGENCY_NUMBERS = {"US": "911", "CA": "911", "MX": "911", "PH": "911", "AR": "911", "GB": "999", "UK": "999",
+                     "HK": "999", "AU": "000", "NZ": "111", "JP": "119", "KR": "119", "CN": "120", "BR": "192",
+                     "CO": "123", "CL": "131", "ZA": "112", "SG": "995", **{c: "112" for c in EU_112}}
+CRISIS_LINES = {"US": "988", "CA": "988", "GB": "116 123", "UK": "116 123", "IE": "116 123",
+                "AU": "13 11 14", "NZ": "1737", "ES": "024", "MX": "800 911 2000", "FR": "3114", "DE": "0800 111 0 111"}
+DEFAULT_CRISIS = "988"
+
+# The learned layer acts only where the rules saw nothing; these thresholds keep over-refusal low.
+HARMFUL_MIN = 0.70
+EMERGENCY_MIN = 0.55
+PERSONAL_MIN = 0.50
+SPANISH_MIN = 0.85  # MiniLM reads Spanish poorly: its votes need more confidence there
+
+
+def emergency_number(settings: Settings) -> str:
+    return settings.emergency_number or EMERGENCY_NUMBERS.get(settings.locale.upper(), "112")
+
+
+def crisis_line(settings: Settings) -> str:
+    if settings.crisis_line and settings.crisis_line != DEFAULT_CRISIS:
+        return settings.crisis_line
+    return CRISIS_LINES.get(settings.locale.upper(), "") or ("988" if settings.locale.upper() in {"US", "CA"}
+                                                            else "")
+
+
+def hash_session(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:16] if session_id else ""
+
+
+class SafetyGuard:
+    """Rules first (fast, no model), then the learned layer and the optional classifier for the rest."""
+
+    def __init__(self, settings: Settings, warm: bool = True) -> None:
+        self.settings = settings
+        self.learned = LearnedLayer(settings) if settings.safety_learned else None
+        self.classifier = ClassifierHook(settings.safety_model, settings.device) if settings.safety_model else None
+        if self.learned is not None and warm:  # load or train in the background; rules work meanwhile
+            threading.Thread(target=self.learned.ensure_ready, name="safety-warmup", daemon=True).start()
+
+    # ---- decisions ------------------------------------------------------------------
+    def check_input(self, text: str, history: Sequence[dict] | None = None, session_id: str = "") -> Verdict:
+        """Label one user message; emergencies are decided by the rules alone, in milliseconds."""
+        verdict = self._decide(text or "", list(history or []))
+        self._audit("input", verdict, text, session_id)
+        return verdict
+
+    def check_output(self, answer: str, session_id: str = "") -> Verdict:
+        """Catch answers that give the user a dose, a diagnosis, a treatment decision, or unsafe steps."""
+        label, rules, reasons = output_findings(answer or "")
+        verdict = Verdict(label, reasons, rules, 1.0 if rules else 0.0)
+        self._audit("output", verdict, answer, session_id)
+        return verdict
+
+    def _decide(self, text: str, history: list[dict]) -> Verdict:
+        f = findings(text)
+        lang = ("lang.es",) if f.text.spanish else ()
+        if f.emergency:
+            return Verdict("emergency", f.reasons(), f.rules() + lang, 1.0)
+        earlier = self._emergency_with_history(text, history)
+        if earlier is not None:
+            return Verdict("emergency", earlier.reasons() + ("read together with the previous message",),
+                           earlier.rules() + ("context.history",) + lang, 0.9)
+        if f.harmful or f.injection:
+            return Verdict("harmful", f.reasons(), f.rules() + lang, 1.0)
+        probs = self._probabilities(text)
+        learned = self._learned_label(f, probs) if probs else None
+        if learned == "emergency":
+            return Verdict("emergency", ("resembles messages about an emergency happening now",),
+                           ("learned.emergency",) + lang, round(probs["emergency"], 3))
+        if learned == "harmful":
+            return Verdict("harmful", ("resembles harmful requests",), ("learned.harmful",) + lang,
+                           round(probs["harmful"], 3))
+        if self.classifier is not None:
+            unsafe, score, detail = self.classifier.classify(text)
+            if unsafe:
+                return Verdict("harmful", (f"flagged by the safety classifier ({detail})",),
+                               (f"classifier.{self.settings.safety_model}",) + lang, round(score, 3))
+        if f.personal:
+            return Verdict("personal_advice", f.reasons(), f.rules() + lang, 1.0)
+        if learned == "personal_advice":
+            return Verdict("personal_advice", ("asks about their own health situation",),
+                           ("learned.personal_advice",) + lang, round(probs["personal_advice"], 3))
+        score = round(probs["allowed"], 3) if probs else 1.0
+        return Verdict("allowed", (), (), score)
+
+    def _emergency_with_history(self, text: str, history: list[dict]) -> RuleFindings | None:
+        """A short follow-up ("it's getting worse") read with the user's previous message."""
+        previous = [str(m.get("content", "")) for m in history if m.get("role") == "user"][-1:]
+        if not previous or len(text.split()) > 25 or findings(previous[0]).emergency:
+            return None
+        joined = findings(f"{previous[0]} . {text}")
+        return joined if joined.emergency else None
+
+    def _probabilities(self, text: str) -> dict[str, float] | None:
+        if self.learned is None or not self.learned.ensure_ready():
+            return None
+        return self.learned.probabilities(text)
+
+    @staticmethod
+    def _learned_label(f: RuleFindings, probs: dict[str, float]) -> str | None:
+        """The learned layer's vote, kept only where the rules give it room (no negation, no topic talk)."""
+        best = max(probs, key=probs.get)
+        scale = SPANISH_MIN if f.text.spanish else 0.0
+        if best == "harmful" and probs[best] >= max(HARMFUL_MIN, scale) and not f.benign_context:
+            return "harmful"
+        if best == "emergency" and probs[best] >= max(EMERGENCY_MIN, scale) and f.anchored and not (
+                f.suppressed or f.generic):
+            return "emergency"
+        if best == "personal_advice" and probs[best] >= max(PERSONAL_MIN, scale) and P.ANCHOR.search(f.text.norm):
+            return "personal_advice"
+        return None
+
+    # ---- audit ----------------------------------------------------------------------
+    def _audit(self, stage: str, verdict: Verdict, text: str, session_id: str) -> None:
+        if verdict.allowed:
+            return
+        record: dict[str, Any] = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "stage": stage,
+                                  "label": verdict.label, "rules": list(verdict.rules),
+                                  "reasons": list(verdict.reasons), "score": verdict.score,
+                                  "session": hash_session(session_id)}
+        if self.settings.audit_raw_text:
+            record["text"] = text
+        try:
+            append_jsonl(self.settings.path("audit", "safety.jsonl"), record)
+        except OSError:
+            logger.exception("Could not write the safety audit log")
+
+    # ---- responses ------------------------------------------------------------------
+    def emergency_response(self, verdict: Verdict) -> str:
+        from medgemma.safety_responses import emergency_text
+
+        return emergency_text(verdict, emergency_number(self.settings), crisis_line(self.settings))
+
+    def refusal_response(self, verdict: Verdict) -> str:
+        from medgemma.safety_responses import refusal_text
+
+        return refusal_text(verdict, emergency_number(self.settings))
+
+    def personal_advice_note(self) -> str:
+        return ("I can share general information from medical sources, but I can't diagnose you, choose a "
+                "dose, or make a treatment decision for you. Please check with a doctor or pharmacist who "
+                "knows your situation.")
+
+
+@lru_cache(maxsize=1)
+def _default_guard() -> SafetyGuard:
+    return SafetyGuard(load_settings())
+
+
+def check_input(text: str, history: Sequence[dict] | None = None) -> Verdict:
+    """Label a message with the default settings' guard."""
+    return _default_guard().check_input(text, history)
+
+
+def check_output(answer: str) -> Verdict:
+    """Check a generated answer with the default settings' guard."""
+    return _default_guard().check_output(answer)
