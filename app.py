@@ -56,6 +56,8 @@ def build_app(settings: Settings, services: Services | None = None) -> tuple[gr.
                     for title, module_name in ADMIN_TABS:
                         with gr.Tab(title):
                             _admin_tab(ctx, title, module_name)
+        if ctx.auth.oauth_enabled:  # after the Hugging Face redirect, the profile arrives with the page load
+            demo.load(ctx.extras["oauth_login"], None, ctx.extras["oauth_login_outputs"], api_visibility="private")
     return demo, ctx
 
 

@@ -31,9 +31,11 @@ def build_login(ctx: AppContext) -> gr.Column:
         return (session.token, f"Logged in as **{session.user}**.", gr.update(visible=True),
                 gr.update(visible=True), "")
 
-    def login_oauth(profile: gr.OAuthProfile | None):
+    def login_oauth(profile: gr.OAuthProfile | None):  # runs on page load: quiet until someone signs in
+        if profile is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
-            session = ctx.auth.login_oauth(profile.username if profile else None)
+            session = ctx.auth.login_oauth(profile.username)
         except AuthError as exc:
             return None, f"**Login failed:** {exc}", gr.update(visible=False), gr.update(visible=False)
         return session.token, f"Logged in as **{session.user}**.", gr.update(visible=True), gr.update(visible=True)

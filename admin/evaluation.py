@@ -70,8 +70,8 @@ def build_tab(ctx: AppContext) -> None:
         start = gr.Button("▶ Start evaluation", variant="primary", elem_id="eval-start")
         cancel = gr.Button("■ Cancel", variant="stop", elem_id="eval-cancel")
     status = gr.Markdown("", elem_id="eval-status")
-    command = gr.Code("", language="shell", label="Equivalent command", interactive=False)
-    log = gr.Textbox("", label="Log (tail)", lines=8, max_lines=8, autoscroll=True, interactive=False)
+    command = gr.Textbox("", label="Equivalent command", interactive=False, buttons=["copy"], elem_id="eval-command")
+    log = gr.Textbox("", label="Log (tail)", lines=6, max_lines=12, autoscroll=True, interactive=False)
     timer = gr.Timer(2.0, active=False)
 
     gr.Markdown("### Dashboard")

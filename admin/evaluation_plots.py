@@ -58,7 +58,7 @@ def latency_boxes(frame: pd.DataFrame) -> go.Figure:
                  labels={"value": "", "run": ""})
     fig.update_yaxes(matches=None, showticklabels=True)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    fig.update_layout(height=420, showlegend=False, title="Latency distribution")
+    fig.update_layout(height=440, title="Latency distribution", legend={"orientation": "h", "y": -0.15})
     fig.update_xaxes(showticklabels=False)
     return fig
 

@@ -18,6 +18,7 @@ import logging
 import platform
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,6 +30,8 @@ from medgemma.evaluate import load_eval_run, run_eval, runs_root  # noqa: E402
 
 MIRAGE = [("mirage-mmlu", "MMLU-Med"), ("mirage-medqa", "MedQA-US"), ("mirage-medmcqa", "MedMCQA"),
           ("mirage-pubmedqa", "PubMedQA*"), ("mirage-bioasq", "BioASQ-Y/N")]
+CHANCE = {"mirage-mmlu": 25, "mirage-medqa": 25, "mirage-medmcqa": 25, "mirage-pubmedqa": 100 / 3,
+          "mirage-bioasq": 50, "pubmedqa": 100 / 3}  # uniform guessing over the options, %
 OUT = Path(__file__).resolve().parent / "baseline_results.json"
 
 
@@ -57,6 +60,18 @@ def index_ready(services, build: bool) -> bool:
     except UserFacingError as exc:
         print(f"RAG runs skipped: {exc}", flush=True)
         return False
+
+
+def index_info(settings) -> dict:
+    """What the RAG runs retrieved from: the knowledge base's size and whether its build completed."""
+    from medgemma.knowledge import KnowledgeBase
+
+    stats = KnowledgeBase(settings).stats()
+    if not stats["ready"]:
+        return {"ready": False}
+    sources = stats.get("sources", {})
+    return {"ready": True, **{k: stats.get(k) for k in ("documents", "chunks", "embedding_model", "generation")},
+            "complete": all(s.get("complete") for s in sources.values()), "sources": sorted(sources)}
 
 
 def run_all(settings, args: argparse.Namespace) -> dict[str, float]:
@@ -93,8 +108,13 @@ def collect(settings, seconds: dict[str, float]) -> dict:
         ci = {m: [round(x, 4) for x in iv] for m in ("accuracy", "token_f1", "rougeL")
               if (iv := metric_interval(run["predictions"], m)) and m in summary}
         cfg = run["config"]
+        letters = Counter(p["metrics"].get("predicted") for p in run["predictions"] if "predicted" in p["metrics"])
+        top = letters.most_common(1)
         entry = {"run": folder.name, "suite": cfg["suite"], "rag": cfg.get("rag"), "model": cfg.get("model"),
                  "predictor": cfg.get("predictor"), "n": summary["n"], "summary": summary, "ci95": ci,
+                 "most_common_answer": {"letter": top[0][0], "share": round(top[0][1] / summary["n"], 3)}
+                 if top else None,
+                 "example_seconds": round(sum(p.get("latency_s", 0.0) for p in run["predictions"]), 1),
                  "seconds_this_call": seconds.get(folder.name)}
         runs.append(entry)
         by_name[folder.name] = run
@@ -117,17 +137,21 @@ def pct(summary: dict, ci: dict, key: str = "accuracy") -> str:
 
 def table(report: dict) -> str:
     runs = {(r["suite"], bool(r["rag"])): r for r in report["runs"]}
-    lines = ["| Benchmark | closed-book: n | accuracy % [95 % CI] | with RAG: n | accuracy % [95 % CI] | "
-             "paired Δ RAG − closed (pp) [95 % CI] |", "|---|---:|---|---:|---|---|"]
-    for suite, name in MIRAGE:
+    lines = ["| Benchmark | chance % | closed-book: n | accuracy % [95 % CI] | most common answer | "
+             "with RAG: n | accuracy % [95 % CI] | paired Δ RAG − closed, pp [95 % CI] |",
+             "|---|---:|---:|---|---|---:|---|---|"]
+    for suite, name in MIRAGE + [("pubmedqa", "")]:
         c, r = runs.get((suite, False)), runs.get((suite, True))
+        if suite == "pubmedqa" and not c:
+            continue
         d = report["paired_rag_minus_closed"].get(suite)
         delta = f"{100 * d['mean']:+.1f} [{100 * d['low']:+.0f}, {100 * d['high']:+.0f}] (n={d['n']})" if d else "—"
-        lines.append(f"| MIRAGE {name} | {c['n'] if c else '—'} | {pct(c['summary'], c['ci95']) if c else '—'} | "
-                     f"{r['n'] if r else '—'} | {pct(r['summary'], r['ci95']) if r else '—'} | {delta} |")
-    p = runs.get(("pubmedqa", False))
-    if p:
-        lines.append(f"| PubMedQA test (with abstract) | {p['n']} | {pct(p['summary'], p['ci95'])} | — | — | — |")
+        top = (c or {}).get("most_common_answer")
+        top = f"{top['letter']} ({100 * top['share']:.0f} %)" if top else "—"
+        label = f"MIRAGE {name}" if name else "PubMedQA test (abstract given)"
+        lines.append(f"| {label} | {CHANCE[suite]:.0f} | {c['n'] if c else '—'} | "
+                     f"{pct(c['summary'], c['ci95']) if c else '—'} | {top} | {r['n'] if r else '—'} | "
+                     f"{pct(r['summary'], r['ci95']) if r else '—'} | {delta} |")
     out = "\n".join(lines)
     qa = [(runs.get(("medquad", rag)), rag) for rag in (False, True)]
     if any(r for r, _ in qa):
@@ -174,6 +198,7 @@ def main() -> int:
         "threads": settings.threads, "date": time.strftime("%Y-%m-%d"),
         "wall_seconds_this_call": round(time.perf_counter() - started, 1),
     })
+    report["index"] = index_info(settings)
     if not args.report_only:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(table(report))

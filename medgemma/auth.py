@@ -12,7 +12,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from medgemma.config import Settings
+from medgemma.config import Settings, env_var
 from medgemma.errors import AuthError
 from medgemma.storage import append_jsonl
 
@@ -29,10 +29,15 @@ class AdminSession:
 
 
 class AdminAuth:
-    """Issues and checks admin session tokens. With no password and no allow-list, admin is disabled."""
+    """Issues and checks admin session tokens. With no password and no allow-list, admin is disabled.
 
-    def __init__(self, settings: Settings) -> None:
+    Hugging Face sign-in counts only on a Space (SPACE_ID set): elsewhere Gradio mocks the sign-in with
+    the machine's own HF token, which would make every visitor that user.
+    """
+
+    def __init__(self, settings: Settings, on_space: bool | None = None) -> None:
         self.settings = settings
+        self.on_space = bool(env_var("SPACE_ID")) if on_space is None else on_space
         self._digest = hashlib.sha256(settings.admin_password.encode()).digest() if settings.admin_password else b""
         self._allowed_users = {u.strip().lower() for u in settings.admin_users.split(",") if u.strip()}
         self._sessions: dict[str, AdminSession] = {}
@@ -49,9 +54,12 @@ class AdminAuth:
 
     @property
     def oauth_enabled(self) -> bool:
-        return bool(self._allowed_users)
+        return bool(self._allowed_users) and self.on_space
 
     def disabled_message(self) -> str:
+        if self._allowed_users and not self.on_space:
+            return ("Admin is disabled: MEDGEMMA_ADMIN_USERS (Hugging Face sign-in) works only on a Hugging Face "
+                    "Space. Here, start the app with MEDGEMMA_ADMIN_PASSWORD=... to enable the admin tabs.")
         return ("Admin is disabled because no admin password is set. Start the app with "
                 "MEDGEMMA_ADMIN_PASSWORD=... (or MEDGEMMA_ADMIN_USERS=hf-username on a Space with OAuth).")
 
@@ -70,17 +78,20 @@ class AdminAuth:
             raise AuthError(self.disabled_message())
         with self._lock:
             self._check_rate(client)
-            given = hashlib.sha256((password or "").encode()).digest()
+            given = hashlib.sha256(password.encode() if isinstance(password, str) else b"").digest()
             if not hmac.compare_digest(given, self._digest):
                 self._failures[client].append(time.monotonic())
                 self.audit("admin", "login_failed", {"client": _hash(client)})
                 raise AuthError("Wrong admin password.")
             self._failures.pop(client, None)
-            return self._open("admin")
+            return self._open("admin", {"client": _hash(client)})
 
     def login_oauth(self, username: str | None) -> AdminSession:
         """A Hugging Face user signed in with OAuth: allowed only if on the allow-list."""
-        if not username:
+        if not self.oauth_enabled:
+            raise AuthError(self.disabled_message() if not self.password_enabled else
+                            "Hugging Face sign-in is not enabled here; use the admin password.")
+        if not username or not isinstance(username, str):
             raise AuthError("Sign in with Hugging Face first.")
         if username.lower() not in self._allowed_users:
             self.audit(username, "login_refused", {})
@@ -88,24 +99,28 @@ class AdminAuth:
         with self._lock:
             return self._open(username)
 
-    def _open(self, user: str) -> AdminSession:
+    def _open(self, user: str, detail: dict | None = None) -> AdminSession:
         session = AdminSession(secrets.token_urlsafe(32), user, time.time() + SESSION_TTL_S)
         self._sessions[session.token] = session
-        self.audit(user, "login", {})
+        self.audit(user, "login", detail or {})
         return session
 
     def check(self, token: str | None) -> AdminSession:
         """The session for a token, or AuthError. Called by every admin handler on the server."""
         if not self.enabled:
             raise AuthError(self.disabled_message())
-        session = self._sessions.get(token or "")
+        if not isinstance(token, str) or not token:
+            raise AuthError("Admin login required.")
+        session = self._sessions.get(token)
         if session is None or session.expires < time.time():
             self._sessions.pop(token or "", None)
             raise AuthError("Admin login required.")
         return session
 
     def logout(self, token: str | None) -> None:
-        session = self._sessions.pop(token or "", None)
+        if not isinstance(token, str):
+            return
+        session = self._sessions.pop(token, None)
         if session:
             self.audit(session.user, "logout", {})
 

@@ -133,14 +133,6 @@ def metrics_frame(settings: Settings, run_ids: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run_id", "run", "metric", "value", "low", "high", "n"])
 
 
-def comparison_frame(settings: Settings, run_ids: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(metrics of two or more runs as a long table, paired better/worse counts against the first run)."""
-    result = compare_runs(settings, run_ids)
-    frame = metrics_frame(settings, run_ids)
-    paired = pd.DataFrame(result["paired"], columns=["run_id", "common", "better", "worse", "same"])
-    return frame, paired
-
-
 # ---------------------------------------------------------------- dashboard data
 def _example_row(run: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     m = p.get("metrics", {})

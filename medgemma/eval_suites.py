@@ -108,7 +108,7 @@ def _topic(focus: str) -> str:
 
 def _heldout_rule() -> Callable[[str], bool]:
     """The one rule for which MedQuAD pages training never sees; it lives with the training data."""
-    from medgemma.datasets import is_heldout_medquad
+    from medgemma.sources import is_heldout_medquad
 
     return is_heldout_medquad
 
@@ -138,7 +138,7 @@ def _medquad_split_cached(path: str, mtime: float) -> tuple[MedquadSplit, frozen
 
 def medquad_split(settings: Settings) -> MedquadSplit:
     """(train_urls, heldout_urls) of MedQuAD: training drops every row whose `url` is held out
-    (`datasets.is_heldout_medquad`, one page in 20)."""
+    (`sources.is_heldout_medquad`, one page in 20)."""
     path = data_file(settings, MEDQUAD_FILE)
     return _medquad_split_cached(str(path), path.stat().st_mtime)[0]
 

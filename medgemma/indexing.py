@@ -18,7 +18,7 @@ import numpy as np
 
 from medgemma.chunking import Chunker, embedding_text
 from medgemma.errors import IndexNotReady, IngestError
-from medgemma.index import DocEntry, Store
+from medgemma.index import DocEntry, Snapshot, Store
 from medgemma.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -134,8 +134,11 @@ class _Batch:
 class Builder:
     """One indexing run against a store: `run(sources)` returns one FileStatus per source."""
 
-    def __init__(self, store: Store, embedder, chunker: Chunker, extra: dict[str, Any], report: Reporter) -> None:
+    def __init__(self, store: Store, embedder, chunker: Chunker, extra: dict[str, Any], report: Reporter,
+                 on_commit: Callable[[Snapshot], Any] | None = None) -> None:
+        """`on_commit(snapshot)` runs after each saved batch (the knowledge base preloads it for searches)."""
         self.store, self.embedder, self.chunker, self.extra, self.report = store, embedder, chunker, extra, report
+        self.on_commit = on_commit
         snap = store.load()
         if snap is not None and snap.chunks and snap.model != embedder.name:
             raise IndexNotReady(f"The index was built with {snap.model}; rebuild it before adding documents.")
@@ -173,6 +176,8 @@ class Builder:
         with self.store.writing():
             snap = self.store.commit(adds=entries, removes=batch.removes, sources=batch.sources,
                                      model=self.embedder.name, dimension=self.embedder.dimension, extra=self.extra)
+        if self.on_commit is not None:
+            self.on_commit(snap)
         self.done_docs += n_docs
         self.report(self._fraction(), f"saved {snap.manifest['documents']} documents, {snap.manifest['chunks']} chunks")
         self.batch = _Batch()

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from medgemma import corpus, ingest
+from medgemma import corpus, ingest, uploads
 from medgemma.chunking import OVERLAP_TOKENS, Chunker, tokenizer_counter
 from medgemma.config import Settings
 from medgemma.errors import IndexNotReady, IngestError, InputRejected, UserFacingError
@@ -28,6 +28,9 @@ __all__ = ["DocumentInfo", "FileStatus", "KnowledgeBase", "ProgressFn"]
 logger = logging.getLogger(__name__)
 
 _STARTER_LOCK = threading.Lock()
+_READY: dict[Path, Retriever] = {}  # per store: the newest retriever that is fully loaded
+_READY_LOCK = threading.Lock()
+_LOADING: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -79,15 +82,8 @@ class KnowledgeBase:
     def snapshot(self) -> Snapshot | None:
         return self.store.load()
 
-    def retriever(self) -> Retriever:
-        """The retriever of the newest complete index; IndexNotReady when none exists yet."""
-        snap = self.store.load()
-        if snap is None:
-            status = self.build_status()
-            if status.get("state") == "building":
-                raise IndexNotReady(f"The knowledge base is being built ({status.get('message', '')}); "
-                                    "it answers as soon as the first batch is saved.")
-            raise IndexNotReady("The knowledge base is empty: add documents or run `python -m medgemma index build`.")
+    def warm(self, snap: Snapshot) -> Retriever:
+        """Make the snapshot searchable (query embedder + BM25) and publish it as the ready retriever."""
         with snap.lock:
             retriever = snap.cache.get("retriever")
         if retriever is None:
@@ -95,7 +91,46 @@ class KnowledgeBase:
             retriever.bm25()
             with snap.lock:
                 retriever = snap.cache.setdefault("retriever", retriever)
+        key = self.store.root.resolve()
+        with _READY_LOCK:
+            ready = _READY.get(key)
+            if ready is None or ready.snapshot.generation <= snap.generation:
+                _READY[key] = retriever
         return retriever
+
+    def retriever(self) -> Retriever:
+        """The retriever of the newest complete index. While a newer generation (committed by another
+        process) is being loaded, the previous one keeps serving. IndexNotReady when none exists yet."""
+        snap = self.store.load()
+        if snap is None:
+            status = self.build_status()
+            if status.get("state") == "building":
+                raise IndexNotReady(f"The knowledge base is being built ({status.get('message', '')}); "
+                                    "it answers as soon as the first batch is saved.")
+            raise IndexNotReady("The knowledge base is empty: add documents or run `python -m medgemma index build`.")
+        if "retriever" in snap.cache:
+            return snap.cache["retriever"]
+        key = self.store.root.resolve()
+        with _READY_LOCK:
+            ready = _READY.get(key)
+            loading = ready is not None and key in _LOADING
+            if ready is not None and not loading:
+                _LOADING.add(key)
+        if ready is None:
+            return self.warm(snap)
+        if not loading:
+            threading.Thread(target=self._warm_in_background, args=(snap, key), daemon=True,
+                             name="kb-reload").start()
+        return ready
+
+    def _warm_in_background(self, snap: Snapshot, key: Path) -> None:
+        try:
+            self.warm(snap)
+        except Exception:  # the previous index keeps serving; the next search retries
+            logger.exception("loading index generation %d failed", snap.generation)
+        finally:
+            with _READY_LOCK:
+                _LOADING.discard(key)
 
     def search(self, query: str, k: int | None = None, min_score: float | None = None,
                mode: Mode = "hybrid") -> list[Hit]:
@@ -173,6 +208,9 @@ class KnowledgeBase:
                 statuses[name] = FileStatus(name, "failed", message=(
                     f"unsupported file type (use {', '.join(sorted(ingest.SUPPORTED_SUFFIXES))})"))
                 continue
+            if limits and (problem := uploads.file_problem(path, self.settings, name)):  # type by content
+                statuses[name] = FileStatus(name, "failed", message=problem)
+                continue
             sources.append(Source(name, ingest.file_hash(path), "file",
                                    lambda path=path, name=name: ingest.read_documents(path, columns, name)))
         statuses.update({s.name: s for s in self._index(sources, progress)})
@@ -198,8 +236,9 @@ class KnowledgeBase:
                 if src is not None:
                     updates[key] = None if not left else {**src, "documents": len(left),
                                                           "hash": src["hash"] if src.get("starter") else ""}
-            self.store.commit(adds=[], removes=ids, sources=updates, model=snap.model,
-                              dimension=int(snap.manifest["dimension"]), extra={"name": self.name})
+            snap = self.store.commit(adds=[], removes=ids, sources=updates, model=snap.model,
+                                     dimension=int(snap.manifest["dimension"]), extra={"name": self.name})
+        self.warm(snap)
         logger.info("removed %d document(s) for '%s'", len(ids), doc_id)
         return len(ids)
 
@@ -207,8 +246,10 @@ class KnowledgeBase:
         """Re-chunk and re-embed every stored document with the configured model, then swap atomically."""
         embedder = self._embedder()
         chunker = self._chunker(embedder)
-        return rebuild_store(self.store, embedder, chunker, self._extra(chunker),
-                             Reporter(self.store, progress, "rebuild", publish=True))
+        result = rebuild_store(self.store, embedder, chunker, self._extra(chunker),
+                               Reporter(self.store, progress, "rebuild", publish=True))
+        self.warm(self.store.load())
+        return result
 
     def ensure_starter_index(self, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Build the starter corpus into this index unless it is there already (resumes after a crash).
@@ -264,7 +305,7 @@ class KnowledgeBase:
             self.rebuild(progress)
         chunker = self._chunker(embedder)
         report = Reporter(self.store, progress, "indexing", publish)
-        return Builder(self.store, embedder, chunker, self._extra(chunker), report).run(sources)
+        return Builder(self.store, embedder, chunker, self._extra(chunker), report, on_commit=self.warm).run(sources)
 
 
 # ---- background index jobs (a rebuild of MedQuAD takes long on CPUs) ----------------------------

@@ -36,7 +36,8 @@ DEFAULT_CRISIS = "988"
 # The learned layer acts only where the rules saw nothing; these thresholds keep over-refusal low.
 HARMFUL_MIN = 0.70
 EMERGENCY_MIN = 0.55
-PERSONAL_MIN = 0.50
+PERSONAL_MIN = 0.60
+OVER_PERSONAL_MIN = 0.80  # a learned emergency vote must be this sure to overrule a personal-advice rule
 SPANISH_MIN = 0.85  # MiniLM reads Spanish poorly: its votes need more confidence there
 
 
@@ -131,7 +132,8 @@ class SafetyGuard:
         scale = SPANISH_MIN if f.text.spanish else 0.0
         if best == "harmful" and probs[best] >= max(HARMFUL_MIN, scale) and not f.benign_context:
             return "harmful"
-        if best == "emergency" and probs[best] >= max(EMERGENCY_MIN, scale) and f.anchored and not (
+        floor = OVER_PERSONAL_MIN if f.personal else EMERGENCY_MIN
+        if best == "emergency" and probs[best] >= max(floor, scale) and f.anchored and not (
                 f.suppressed or f.generic):
             return "emergency"
         if best == "personal_advice" and probs[best] >= max(PERSONAL_MIN, scale) and P.ANCHOR.search(f.text.norm):

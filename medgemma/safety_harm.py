@@ -207,7 +207,7 @@ SAFE_CONTEXT = re.compile(
     r"\b(?:call of duty|counter strike|gta|minecraft|fortnite|witcher|battlefield|halo|skyrim|zelda|pokemon|"
     r"the sims|lion king|terminator|die hard|dark knight|ocean s 11|mission impossible|mr and mrs smith)\b|"
     r"\bfor (?:dinner|lunch|breakfast|brunch|drinks|a drink|coffee|a date|a meal|a walk|ice cream)\b|"
-    r"\bhow (?:does|did) \w+ .{0,40}\bin (?:the )?\w+|\b(?:fake|prop|toy|stage|pretend) \w+\b")
+    r"\bhow (?:does|did) \w+ .{0,40}\bin (?:the )?\w+|\b(?:fake|prop|toy|stage|pretend) (?:gun|guns|weapon|bomb|knife|hospital|blood|building|city|explosion|body|corpse|house)\b")
 SAFE_TITLE = re.compile(r"\b(?:in|on) (?:the |a )?[A-Z][\w']+(?: (?:of|the|and|[A-Z0-9][\w']*))*(?: (?:game|film|movie|show))?[?.!]?$")
 OPERATIONAL = re.compile(
     r"\b(?:exact|exactly|precise|precisely|step by step|in detail|detailed|with quantities|quantities|recipe|"

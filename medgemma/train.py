@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from medgemma import datasets, jobs
+from medgemma import datasets, jobs, sources
 from medgemma.adapters import write_manifest
 from medgemma.config import Settings
 from medgemma.devices import cuda_supports_bf16, pick_device, torch_dtype
@@ -28,7 +28,7 @@ from medgemma.train_config import TrainConfig, from_dict, load_config  # noqa: F
 
 logger = logging.getLogger(__name__)
 
-EAGER_MODEL_TYPES = ("gemma2", "gemma3", "gemma3_text")  # sdpa/flash differ from training-time numerics
+EAGER_MODEL_TYPES = ("gemma2", "gemma3", "gemma3_text")  # HF's advice for training them (logit soft-capping)
 FP16_UNSAFE = ("gemma2", "gemma3", "gemma3_text")
 CHECKPOINTS, ADAPTER, DATA = "checkpoints", "adapter", "data"
 
@@ -45,7 +45,7 @@ def resolve_base(model: str, settings: Settings) -> tuple[str, str]:
 
 def choose_precision(device: str, requested: str, model_type: str = "") -> tuple[str, list[str]]:
     """bf16 on capable CUDA, fp16 on older CUDA (warned for Gemma 2/3), fp32 on CPU and MPS."""
-    warnings: list[str] = []
+    notes: list[str] = []
     precision = requested
     if requested == "auto":
         precision = ("bf16" if cuda_supports_bf16() else "fp16") if device == "cuda" else "fp32"
@@ -54,10 +54,10 @@ def choose_precision(device: str, requested: str, model_type: str = "") -> tuple
     if precision == "fp16" and device == "cpu":
         raise ConfigError("precision=fp16 needs a GPU (CUDA or MPS); use fp32 on CPU.")
     if precision == "fp16" and model_type in FP16_UNSAFE:
-        warnings.append(f"{model_type} in fp16 is known to give NaN or zero loss; prefer bf16 (Ampere+) or fp32.")
+        notes.append(f"{model_type} in fp16 is known to give NaN or zero loss; prefer bf16 (Ampere+) or fp32.")
     if precision == "bf16" and device == "cpu":
-        warnings.append("bf16 on CPU runs only as fast as the CPU's bf16 support allows; fp32 is the safe choice.")
-    return precision, warnings
+        notes.append("bf16 on CPU runs only as fast as the CPU's bf16 support allows; fp32 is the safe choice.")
+    return precision, notes
 
 
 def make_renderer(template: str, tokenizer: Any) -> datasets.Renderer:
@@ -125,7 +125,7 @@ def build_examples(cfg: TrainConfig, settings: Settings) -> list[datasets.Exampl
     """Mix every source, shuffle with the run's seed and apply max_examples."""
     examples: list[datasets.Example] = []
     for spec in cfg.data:
-        examples.extend(datasets.load_source(spec, settings, dict(cfg.columns) or None, seed=cfg.seed,
+        examples.extend(sources.load_source(spec, settings, dict(cfg.columns) or None, seed=cfg.seed,
                                              skip_invalid=cfg.skip_invalid_rows))
     random.Random(cfg.seed).shuffle(examples)
     return examples[: cfg.max_examples] if cfg.max_examples else examples
@@ -196,7 +196,7 @@ def _progress_callback(folder: Path) -> Any:
     from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
-        """metrics.jsonl lines with loss, lr, step, epoch and ETA; stops cleanly on a pending cancel."""
+        """metrics.jsonl lines with loss, lr, step, epoch and ETA (seconds left at the recent pace)."""
 
         def __init__(self) -> None:
             self.t0 = 0.0
@@ -205,11 +205,6 @@ def _progress_callback(folder: Path) -> Any:
         def on_step_begin(self, args, state, control, **kwargs):
             if self.step0 is None:
                 self.t0, self.step0 = time.monotonic(), state.global_step
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if jobs.cancel_pending():
-                control.should_training_stop = True
-                control.should_save = False
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
@@ -319,8 +314,8 @@ def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = Fal
         on_trainer(trainer)
     logger.info("training %s on %s (%s, %s): %d trainable of %d parameters", cfg.model, device, precision,
                 cfg.quantization, *_param_counts(trainer.model))
-    with jobs.cancel_deferred():
-        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    _defer_cancel_while_saving(trainer)
+    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     metrics = {"train_loss": round(float(output.training_loss), 4), "steps": int(output.global_step),
                "runtime_s": round(float(output.metrics.get("train_runtime", 0.0)), 1),
                "wall_s": round(time.monotonic() - started, 1), "precision": precision, "device": device}
@@ -328,12 +323,22 @@ def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = Fal
     if losses:
         metrics.update(first_loss=losses[0], final_loss=losses[-1])
     if eval_ds is not None:
-        with jobs.cancel_deferred():
-            metrics["eval_loss"] = round(float(trainer.evaluate()["eval_loss"]), 4)
+        metrics["eval_loss"] = round(float(trainer.evaluate()["eval_loss"]), 4)
     with jobs.cancel_deferred():
         manifest = save_adapter(trainer, cfg, folder, path, template, stats, metrics)
     jobs.set_result(folder, adapter=str(folder / ADAPTER), **metrics)
     return manifest
+
+
+def _defer_cancel_while_saving(trainer: Any) -> None:
+    """A cancel (SIGTERM) stops a step at once, but never tears a checkpoint: it waits for the save."""
+    save = trainer._save_checkpoint
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        with jobs.cancel_deferred():
+            return save(*args, **kwargs)
+
+    trainer._save_checkpoint = guarded
 
 
 def save_adapter(trainer: Any, cfg: TrainConfig, folder: Path, base_path: str, template: str,
@@ -383,8 +388,8 @@ def start(cfg: TrainConfig, settings: Settings, folder: Path | None = None) -> j
 def absolute_paths(cfg: TrainConfig) -> TrainConfig:
     """Data files and local model folders as absolute paths (the job runs from the repository root)."""
     def fix(spec: str) -> str:
-        name, limit = datasets.parse_spec(spec)
-        if datasets.is_builtin(name) or Path(name).is_absolute():
+        name, limit = sources.parse_spec(spec)
+        if sources.is_builtin(name) or Path(name).is_absolute():
             return spec
         return str(Path(name).resolve()) + (f":{limit}" if limit else "")
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
-from medgemma.datasets import BUILTINS, FILE_TYPES, parse_spec
+from medgemma.datasets import FILE_TYPES
 from medgemma.errors import ConfigError
+from medgemma.sources import BUILTINS, parse_spec
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")

@@ -71,3 +71,38 @@ def test_upload_search_list_delete_and_rebuild_job(app, tmp_path):
         time.sleep(2)
     assert "— done" in status, log
     assert "generation 3" in summary and "**1 documents, 1 chunks**" in summary
+
+
+def test_http_endpoints_closed_without_login_and_upload_works(app, tmp_path):
+    import socket
+
+    from gradio_client import Client, handle_file
+
+    ctx, _, _ = app
+    settings = ctx.settings
+    demo, ctx = build_app(settings)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "flu.txt").write_text("Influenza spreads by droplets. A yearly flu vaccine is the best protection.")
+    demo.queue().launch(prevent_thread_lock=True, server_port=port, server_name="127.0.0.1", quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert {"/kb_add", "/kb_search", "/kb_documents", "/kb_delete", "/kb_rebuild", "/kb_starter",
+                "/kb_cancel"} <= set(api)
+        calls = {"/kb_add": ([handle_file(str(tmp_path / "flu.txt"))], "", "", ""), "/kb_search": ("flu", 3, 0.0),
+                 "/kb_documents": ("",), "/kb_delete": ("flu.txt", ""), "/kb_rebuild": (), "/kb_starter": ()}
+        for name, args in calls.items():
+            with pytest.raises(Exception, match="Admin login required"):
+                client.predict(*args, api_name=name)
+        assert not settings.path("index").exists()  # nothing was written
+        assert "Logged in" in client.predict(PASSWORD, api_name="/admin_login")[0]
+        statuses, summary, docs, note = client.predict([handle_file(str(tmp_path / "flu.txt"))], "", "", "",
+                                                       api_name="/kb_add")
+        assert statuses["data"][0][:2] == ["flu.txt", "indexed"] and note == "1 documents"
+        hits = client.predict("how do I avoid the flu", 3, 0.0, api_name="/kb_search")
+        assert hits["data"][0][1] == "flu" and float(hits["data"][0][4]) > 0.3
+        client.close()
+    finally:
+        demo.close()

@@ -1,4 +1,4 @@
-"""Fine-tuning datasets: file formats, column detection, clear errors, built-in medical sources."""
+"""Fine-tuning datasets (datasets.py) and built-in medical sources (sources.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from medgemma import datasets
+from medgemma import datasets, sources
 from medgemma.config import load_settings
 from medgemma.datasets import DatasetError, Example
 from medgemma.prompts import SYSTEM_PROMPT, render_gemma
@@ -109,14 +109,14 @@ def test_preview_reports_format_sample_and_problems(tmp_path):
 
 
 def test_parse_spec_and_cite():
-    assert datasets.parse_spec("medquad-rag:200") == ("medquad-rag", 200)
-    assert datasets.parse_spec("/data/my.csv") == ("/data/my.csv", 0)
-    assert datasets.cite("Flu is a virus. It spreads fast!", 2) == "Flu is a virus [2]. It spreads fast [2]!"
+    assert sources.parse_spec("medquad-rag:200") == ("medquad-rag", 200)
+    assert sources.parse_spec("/data/my.csv") == ("/data/my.csv", 0)
+    assert sources.cite("Flu is a virus. It spreads fast!", 2) == "Flu is a virus [2]. It spreads fast [2]!"
 
 
 def test_medquad_rag_cites_the_gold_passage_and_skips_heldout_pages(shared_data):
     settings = load_settings()
-    examples = datasets.load_source("medquad-rag:50", settings, seed=1)
+    examples = sources.load_source("medquad-rag:50", settings, seed=1)
     assert len(examples) == 50
     for e in examples:
         user = e.messages[-1]["content"]
@@ -127,24 +127,24 @@ def test_medquad_rag_cites_the_gold_passage_and_skips_heldout_pages(shared_data)
         gold_block = user.split(f"[{n}] ", 1)[1]
         first_sentence = e.answer.split(f" [{n}]")[0]
         assert first_sentence[:40] in gold_block  # the answer is taken from the cited passage
-    heldout = datasets.medquad_records(settings, heldout=True)
-    train_urls = {r["url"] for r in datasets.medquad_records(settings)}
+    heldout = sources.medquad_records(settings, heldout=True)
+    train_urls = {r["url"] for r in sources.medquad_records(settings)}
     assert heldout and not train_urls & {r["url"] for r in heldout}
 
 
 def test_pubmedqa_never_uses_test_ids(shared_data):
     settings = load_settings()
     test_ids = set(json.loads((shared_data / "benchmarks" / "test_ground_truth.json").read_text()))
-    train_ids = datasets.pubmedqa_train_ids(settings)
+    train_ids = sources.pubmedqa_train_ids(settings)
     assert len(train_ids) == 500 and not test_ids & set(train_ids)
-    examples = datasets.load_source("pubmedqa", settings)
+    examples = sources.load_source("pubmedqa", settings)
     urls = {m for e in examples for m in re.findall(r"PubMed (\d+)", e.messages[-1]["content"])}
     assert urls and not urls & test_ids
     assert all(e.answer.split(".")[0] in {"Yes", "No", "Maybe"} for e in examples)
 
 
 def test_medsafetybench_safe_responses(shared_data):
-    examples = datasets.load_source("medsafetybench:20", load_settings())
+    examples = sources.load_source("medsafetybench:20", load_settings())
     assert len(examples) == 20 and all(e.answer and e.question for e in examples)
 
 
@@ -155,11 +155,11 @@ def test_feedback_uses_only_thumbs_up():
                         "passages": [{"title": "Flu", "text": "Influenza is a virus.", "url": "https://x"}]})
     append_jsonl(path, {"question": "Bad?", "answer": "Wrong.", "rating": "down", "comment": "wrong"})
     append_jsonl(path, {"question": "What is asthma?", "answer": "A lung disease [2].", "rating": "up"})
-    examples = datasets.load_source("feedback", settings)
+    examples = sources.load_source("feedback", settings)
     assert [e.answer for e in examples] == ["A virus [1].", "A lung disease."]  # no passages: no markers
     assert "[1] Flu\nInfluenza is a virus." in examples[0].messages[-1]["content"]
 
 
 def test_feedback_without_good_answers_is_a_clear_error():
     with pytest.raises(DatasetError, match="'feedback' produced no examples"):
-        datasets.load_source("feedback", load_settings())
+        sources.load_source("feedback", load_settings())

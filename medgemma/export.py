@@ -1,0 +1,349 @@
+"""export.py exports a trained LoRA adapter to a deployable format, verified, into a folder of its own.
+
+Every export is built in a hidden staging folder next to the target, verified against the PyTorch model,
+given a model card and a manifest, and only then renamed into place: a failed or cancelled export leaves
+nothing half-written. It also lists exports and starts exports as background jobs. The per-format work is
+export_build.py; card and manifest are export_card.py; publishing is publish.py.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import secrets
+import shlex
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medgemma import jobs
+from medgemma.config import Settings
+from medgemma.errors import InputRejected, UserFacingError
+from medgemma.export_build import Builder, Source, VerificationFailed
+from medgemma.export_card import MANIFEST, CardInfo, dataset_names, latest_evals, write_card_and_manifest
+from medgemma.storage import read_json
+
+logger = logging.getLogger(__name__)
+
+FORMATS: dict[str, str] = {
+    "lora": "LoRA adapter (PEFT safetensors)",
+    "merged-fp16": "merged checkpoint, FP16 safetensors",
+    "merged-fp32": "merged checkpoint, FP32 safetensors",
+    "gguf": "GGUF f16 (llama.cpp)",
+    "gguf-q8_0": "GGUF q8_0 (llama.cpp)",
+    "gguf-q4_k_m": "GGUF q4_k_m (llama.cpp)",
+    "gguf-lora": "GGUF LoRA adapter (llama.cpp)",
+    "onnx": "ONNX (onnxruntime, no KV cache)",
+    "tensorrt": "TensorRT engine (CUDA)",
+}
+# Disk needed while exporting, in bytes per base-model parameter (staging + intermediate files).
+_DISK_PER_PARAM = {"lora": 0.0, "merged-fp16": 2, "merged-fp32": 4, "gguf": 6, "gguf-q8_0": 7.1,
+                   "gguf-q4_k_m": 6.6, "gguf-lora": 2, "onnx": 4, "tensorrt": 6}
+QUANT_WARNING = ("q4_k_m of a fine-tuned 270M model can lose what it learned; q8_0 keeps it. "
+                 "Evaluate the exported file before you ship it.")
+Progress = Callable[[float, str], None]
+
+
+class ExportDiskError(UserFacingError):
+    """The export folder is full, read-only or not writable."""
+
+
+@dataclass
+class ExportResult:
+    fmt: str
+    folder: Path
+    adapter: str
+    files: dict[str, dict[str, Any]]
+    size_bytes: int
+    seconds: float
+    verified: bool
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    created: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["folder"] = str(self.folder)
+        return d
+
+
+def resolve_source(settings: Settings, adapter: str) -> Source:
+    """A finished adapter (run name, adapter name or folder) and the transformers folder of its base."""
+    from medgemma.adapters import MANIFEST as ADAPTER_MANIFEST
+    from medgemma.adapters import get_adapter
+    from medgemma.models import hf_model_path, resolve_model
+
+    if not (adapter or "").strip():
+        raise InputRejected("Pick an adapter to export (a training run name or an adapter folder).")
+    info = get_adapter(settings, adapter.strip())
+    meta = read_json(info.path / ADAPTER_MANIFEST, {}) or {}
+    base_model = meta.get("base_model") or info.base_model
+    spec, base_path = None, ""
+    try:
+        spec = resolve_model(base_model)
+        base_path = hf_model_path(spec, settings)
+    except UserFacingError as exc:
+        recorded = meta.get("base_model_path", "")
+        if not recorded or not Path(recorded).is_dir():
+            raise UserFacingError(f"The base model '{base_model}' of adapter '{info.name}' is not available: "
+                                  f"{exc}") from None
+        base_path = recorded
+    template = meta.get("template") or (spec.template if spec else "auto")
+    return Source(name=info.name, adapter_dir=info.path, base_model=base_model, base_path=base_path,
+                  spec=spec, template=template, meta=meta)
+
+
+def default_out(settings: Settings, adapter_name: str, fmt: str) -> Path:
+    return settings.path("exports", f"{adapter_name}-{fmt}")
+
+
+def command(adapter: str, fmt: str, out: str | Path | None = None, overwrite: bool = False) -> str:
+    """The equivalent shell command (shown in the Export tab)."""
+    args = ["python", "-m", "medgemma", "export", "--adapter", adapter, "--format", fmt]
+    args += ["--out", str(out)] if out else []
+    return shlex.join(args + (["--overwrite"] if overwrite else []))
+
+
+def export(settings: Settings, adapter: str, fmt: str, out: str | Path | None = None,
+           progress: Progress | None = None, overwrite: bool = False) -> ExportResult:
+    """Export `adapter` as `fmt` into `out` (default <home>/exports/<adapter>-<fmt>); see the module doc."""
+    if fmt not in FORMATS:
+        raise InputRejected(f"Unknown export format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
+    report = progress or (lambda fraction, message: None)
+    if fmt == "tensorrt":
+        from medgemma.export_tensorrt import check_available
+
+        check_available()
+    started = time.perf_counter()
+    target = Path(out).expanduser().resolve() if out else None
+    if target is not None:  # fail before minutes of model loading when the folder cannot be written
+        _probe_writable(target.parent)
+    report(0.02, "resolving the adapter and its base model")
+    source = resolve_source(settings, adapter)
+    target = target or default_out(settings, source.name, fmt).resolve()
+    _check_target(target, source, overwrite)
+    stage = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}"
+    work = target.parent / f".{target.name}.work-{os.getpid()}-{secrets.token_hex(3)}"
+    try:
+        with _disk_errors(target.parent):
+            _remove_stale(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _check_space(target.parent, source, fmt)
+            stage.mkdir()
+            work.mkdir()
+            builder = Builder(settings, source, stage, work, report)
+            checks = builder.build(fmt)
+            failed = [c for c in checks if not c.passed]
+            if failed:
+                raise VerificationFailed(
+                    f"The {FORMATS[fmt]} export failed verification against the PyTorch model: "
+                    + "; ".join(f"{c.name}: {', '.join(c.notes) or 'mismatch'}" for c in failed))
+            report(0.95, "writing the model card and the manifest")
+            shutil.rmtree(work, ignore_errors=True)
+            info = _card_info(settings, source, fmt, stage, checks, builder.notes)
+            created = jobs.now_iso()
+            manifest = write_card_and_manifest(stage, info, {
+                "format": fmt, "label": FORMATS[fmt], "adapter": source.name, "base_model": source.base_model,
+                "base_hub_id": info.base_hub_id, "template": source.template, "created": created,
+                "seconds": round(time.perf_counter() - started, 1), "verified": True,
+                "checks": [c.to_dict() for c in checks], "evaluations": info.evals, "notes": builder.notes,
+            })
+            _move_into_place(stage, target)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if fmt == "gguf-lora":
+        _attach_gguf_lora(source, target, info.files[0])
+    seconds = time.perf_counter() - started
+    size = sum(f["bytes"] for f in manifest["files"].values())
+    report(1.0, f"done: {FORMATS[fmt]} in {target} ({size / 1e6:.1f} MB, {seconds:.0f} s)")
+    return ExportResult(fmt=fmt, folder=target, adapter=source.name, files=manifest["files"], size_bytes=size,
+                        seconds=round(seconds, 1), verified=True, checks=manifest["checks"], created=created)
+
+
+def _card_info(settings: Settings, source: Source, fmt: str, stage: Path, checks: list, notes: list[str]) -> CardInfo:
+    keys = {source.name, str(source.adapter_dir), source.meta.get("run_id", ""), source.adapter_dir.parent.name}
+    files = sorted(p.name for p in stage.iterdir() if p.is_file())
+    main = [f for f in files if f.endswith((".gguf", ".onnx", ".engine", ".safetensors"))]
+    hub = source.spec.hub_id if source.spec is not None else ""
+    if not hub and source.base_model.count("/") == 1 and not Path(source.base_model).exists():
+        hub = source.base_model
+    return CardInfo(name=source.name, fmt=fmt, label=FORMATS[fmt], base_model=source.base_model, base_hub_id=hub,
+                    template=source.template, datasets=dataset_names(list(source.meta.get("data", []))),
+                    training=source.meta, evals=latest_evals(settings, keys),
+                    checks=[c.to_dict() for c in checks], files=main or files,
+                    notes=notes + ([QUANT_WARNING] if fmt.startswith("gguf-q") else []))
+
+
+def _check_target(target: Path, source: Source, overwrite: bool) -> None:
+    for protected in (source.adapter_dir, Path(source.base_path)):
+        p = protected.resolve() if protected.exists() else None
+        if p is not None and (target == p or target in p.parents or p in target.parents):
+            raise InputRejected(f"The export folder {target} overlaps the adapter or base model folder {p}; "
+                                "choose another --out.")
+    if target.exists() and not target.is_dir():
+        raise InputRejected(f"{target} exists and is a file; choose a folder for --out.")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise InputRejected(f"{target} already exists and is not empty; choose another folder or overwrite it.")
+
+
+def _probe_writable(folder: Path) -> None:
+    with _disk_errors(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+
+
+def _move_into_place(stage: Path, target: Path) -> None:
+    """Atomic rename of the verified staging folder; an old export is swapped out, then removed."""
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+    try:
+        os.replace(stage, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale(target: Path) -> None:
+    """Staging folders of exports whose process died (killed, power loss) are removed."""
+    for pattern in (f".{target.name}.tmp-*", f".{target.name}.work-*"):
+        for leftover in target.parent.glob(pattern):
+            pid = leftover.name.split("-")[-2]
+            if pid.isdigit() and not _alive(int(pid)):
+                logger.info("removing %s, left by an interrupted export", leftover.name)
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _base_params(source: Source) -> int:
+    base = Path(source.base_path)
+    weights = sum(p.stat().st_size for p in base.glob("*.safetensors")) if base.is_dir() else 0
+    dtype = str((read_json(base / "config.json", {}) or {}).get("dtype") or
+                (read_json(base / "config.json", {}) or {}).get("torch_dtype") or "float32")
+    return weights // (4 if "32" in dtype else 2)
+
+
+def _check_space(folder: Path, source: Source, fmt: str) -> None:
+    need = int(_base_params(source) * _DISK_PER_PARAM[fmt]) + 50_000_000
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise ExportDiskError(f"Not enough disk space in {folder}: the {FORMATS[fmt]} export needs about "
+                              f"{need / 1e9:.2f} GB while writing, {free / 1e9:.2f} GB are free.")
+
+
+DISK_TEXT = ("No space left on device", "File too large", "Disk quota exceeded", "os error 28", "os error 27")
+
+
+class _disk_errors:
+    """Turn full-disk and permission errors (also from safetensors and subprocesses) into ExportDiskError."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or isinstance(exc, UserFacingError):
+            return False
+        code = getattr(exc, "errno", None)
+        if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or any(t in str(exc) for t in DISK_TEXT):
+            raise ExportDiskError(f"The disk holding {self.folder} is full (or the file is too large for "
+                                  f"it): {exc}. Free some space or choose another output folder.") from exc
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise ExportDiskError(f"Cannot write the export to {self.folder}: "
+                                  f"{getattr(exc, 'strerror', '') or exc}. Choose a folder you can write to."
+                                  ) from exc
+        return False
+
+
+def _attach_gguf_lora(source: Source, target: Path, name: str) -> None:
+    """Put the verified GGUF LoRA next to its PEFT adapter too, so the llama.cpp chat backend can use it."""
+    dest = source.adapter_dir / "adapter.gguf"
+    tmp = source.adapter_dir / ".adapter.gguf.tmp"
+    try:
+        shutil.copy2(target / name, tmp)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        logger.warning("could not copy the GGUF LoRA next to the adapter: %s", exc)
+
+
+# ---- listing and jobs -----------------------------------------------------------------------------
+
+def read_export(folder: Path) -> dict[str, Any] | None:
+    """An export folder's manifest with its size, or None when it is not a finished export."""
+    manifest = read_json(Path(folder) / MANIFEST)
+    if not isinstance(manifest, dict) or "format" not in manifest:
+        return None
+    files = manifest.get("files", {})
+    return {"folder": str(folder), "format": manifest["format"], "adapter": manifest.get("adapter", ""),
+            "created": manifest.get("created", ""), "seconds": manifest.get("seconds"),
+            "size_bytes": sum(f.get("bytes", 0) for f in files.values()), "files": sorted(files),
+            "verified": bool(manifest.get("verified")), "checks": manifest.get("checks", [])}
+
+
+def list_exports(settings: Settings) -> list[dict[str, Any]]:
+    """Finished exports under <home>/exports and those written elsewhere by export jobs, newest first."""
+    folders = {p.resolve() for p in settings.path("exports").glob("*") if p.is_dir() and not p.name.startswith(".")}
+    for run in jobs.list_runs(settings, "export"):
+        if run.result.get("folder"):
+            folders.add(Path(run.result["folder"]).resolve())
+    rows = [row for row in (read_export(f) for f in folders) if row]
+    return sorted(rows, key=lambda r: r["created"], reverse=True)
+
+
+def start(settings: Settings, adapter: str, fmt: str, out: str | Path | None = None,
+          overwrite: bool = False) -> jobs.RunInfo:
+    """Run an export as a background `python -m medgemma export` job (progress in metrics.jsonl)."""
+    if fmt not in FORMATS:
+        raise InputRejected(f"Unknown export format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
+    if fmt == "tensorrt":
+        from medgemma.export_tensorrt import check_available
+
+        check_available()
+    if not (adapter or "").strip():
+        raise InputRejected("Pick an adapter to export.")
+    argv = ["export", "--adapter", adapter, "--format", fmt, "--config", "{run}/settings.yaml", "--job", "{run}"]
+    argv += ["--out", str(out)] if out else []
+    argv += ["--overwrite"] if overwrite else []
+    config = {"adapter": adapter, "format": fmt, "out": str(out or ""), "overwrite": overwrite}
+    name = f"{Path(adapter).name}-{fmt}"
+    return jobs.start(settings, "export", argv, config, run_id=jobs.new_run_id(name))
+
+
+def job_progress(settings: Settings, run_id: str, log_chars: int = 6000) -> dict[str, Any]:
+    """An export job's state, last progress fraction and message, log tail, command and result."""
+    info = jobs.get_run(jobs.run_folder(settings, "export", run_id))
+    last = (jobs.read_metrics(info.folder) or [{}])[-1]
+    return {"run_id": run_id, "state": info.state, "active": info.active, "error": info.error,
+            "fraction": float(last.get("fraction", 0.0)), "message": last.get("message", ""),
+            "command": info.command, "log": jobs.tail_log(info.folder, log_chars), "result": info.result}
+
+
+def cancel_job(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Cancel a running export job (its staging folder is removed by the job); returns its progress."""
+    jobs.cancel(jobs.run_folder(settings, "export", run_id))
+    return job_progress(settings, run_id)
