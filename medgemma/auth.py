@@ -46,7 +46,7 @@ class AdminAuth:
 
     @property
     def enabled(self) -> bool:
-        return bool(self._digest or self._allowed_users)
+        return bool(self._digest) or self.oauth_enabled
 
     @property
     def password_enabled(self) -> bool:

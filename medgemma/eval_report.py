@@ -96,12 +96,21 @@ def run_label(config: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def load_runs(settings: Settings, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The runs (as load_eval_run gives them) with a `label` each, unique among them for plot legends."""
+    runs = [load_eval_run(settings, r) for r in dict.fromkeys(r for r in run_ids if r)]
+    labels = [run_label(r["config"]) for r in runs]
+    for run, label in zip(runs, labels, strict=True):
+        run["label"] = label if labels.count(label) == 1 else f"{label} ({run['run_id'][:20]})"
+    return runs
+
+
 def run_choices(settings: Settings) -> list[tuple[str, str]]:
     """(label, run_id) for every run, newest first; the label names state and headline metric."""
     out = []
     for r in list_eval_runs(settings):
         head = f"{r.get('primary')} {r['headline']:.3f}" if isinstance(r.get("headline"), (int, float)) else r["state"]
-        out.append((f"{run_label(r)} — n={r.get('n', '?')}, {head} ({r['run_id'][:15]})", r["run_id"]))
+        out.append((f"{run_label(r)} — n={r.get('n', '?')}, {head} ({r['run_id'][:20]})", r["run_id"]))
     return out
 
 
@@ -121,7 +130,7 @@ def metric_rows(run: dict[str, Any], metrics: Sequence[str] = BAR_METRICS) -> li
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             continue
         ci = metric_interval(run["predictions"], metric)
-        rows.append({"run_id": run["run_id"], "run": run_label(run["config"]), "metric": metric,
+        rows.append({"run_id": run["run_id"], "run": run.get("label") or run_label(run["config"]), "metric": metric,
                      "value": float(value), "low": ci[0] if ci else None, "high": ci[1] if ci else None,
                      "n": run["summary"].get("n")})
     return rows
@@ -129,7 +138,7 @@ def metric_rows(run: dict[str, Any], metrics: Sequence[str] = BAR_METRICS) -> li
 
 def metrics_frame(settings: Settings, run_ids: Sequence[str]) -> pd.DataFrame:
     """Long table of summary metrics (one row per run and metric) for grouped bar charts."""
-    rows = [row for run_id in run_ids for row in metric_rows(load_eval_run(settings, run_id))]
+    rows = [row for run in load_runs(settings, run_ids) for row in metric_rows(run)]
     return pd.DataFrame(rows, columns=["run_id", "run", "metric", "value", "low", "high", "n"])
 
 
@@ -137,7 +146,7 @@ def metrics_frame(settings: Settings, run_ids: Sequence[str]) -> pd.DataFrame:
 def _example_row(run: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     m = p.get("metrics", {})
     reference = p.get("reference", "")
-    return {"run": run_label(run["config"]), "suite": run["config"].get("suite", ""), "id": p["id"],
+    return {"run": run["label"], "suite": run["config"].get("suite", ""), "id": p["id"],
             "score": p.get("score"), **{k: v for k, v in m.items() if isinstance(v, (int, float)) and k != "score"},
             "predicted": m.get("predicted", p.get("label", "")), "question": p.get("question", ""),
             "prediction": p.get("prediction", ""),
@@ -148,8 +157,8 @@ def _example_row(run: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
 def example_metrics(settings: Settings, run_ids: Sequence[str]) -> list[str]:
     """Per-example numeric metrics present in the runs (the primary `score` first), for the filter."""
     names: dict[str, None] = {"score": None}
-    for run_id in run_ids:
-        for p in load_eval_run(settings, run_id)["predictions"][:50]:
+    for run in load_runs(settings, run_ids):
+        for p in run["predictions"][:50]:
             names.update({k: None for k, v in p.get("metrics", {}).items() if isinstance(v, (int, float))})
     return list(names)
 
@@ -160,8 +169,7 @@ def examples_frame(settings: Settings, run_ids: Sequence[str], suite: str = "", 
     (metric <= max_value) and a case-insensitive text search over question, prediction and reference."""
     rows = []
     needle = query.strip().lower()
-    for run_id in run_ids:
-        run = load_eval_run(settings, run_id)
+    for run in load_runs(settings, run_ids):
         if suite and run["config"].get("suite") != suite:
             continue
         for p in run["predictions"]:
@@ -186,24 +194,22 @@ def examples_frame(settings: Settings, run_ids: Sequence[str], suite: str = "", 
 def latency_frame(settings: Settings, run_ids: Sequence[str]) -> pd.DataFrame:
     """Long table (run, measure, value) of per-example latency, time to first token and tokens/s."""
     rows = []
-    for run_id in run_ids:
-        run = load_eval_run(settings, run_id)
-        label = run_label(run["config"])
+    for run in load_runs(settings, run_ids):
         for p in run["predictions"]:
             for measure in ("latency_s", "ttft_s", "tok_per_s"):
                 value = p.get(measure)
                 if isinstance(value, (int, float)) and (value > 0 or measure == "latency_s"):
-                    rows.append({"run": label, "run_id": run_id, "measure": measure, "value": float(value)})
+                    rows.append({"run": run["label"], "run_id": run["run_id"], "measure": measure,
+                                 "value": float(value)})
     return pd.DataFrame(rows, columns=["run", "run_id", "measure", "value"])
 
 
 def confusion(settings: Settings, run_ids: Sequence[str]) -> dict[str, Any] | None:
     """The safety confusion matrix of the first selected run that has one (labels, matrix, run)."""
-    for run_id in run_ids:
-        run = load_eval_run(settings, run_id)
+    for run in load_runs(settings, run_ids):
         matrix = run["summary"].get("confusion")
         if matrix:
-            return {**matrix, "run": run_label(run["config"]), "run_id": run_id}
+            return {**matrix, "run": run["label"], "run_id": run["run_id"]}
     return None
 
 
@@ -222,7 +228,7 @@ def dashboard(settings: Settings, run_ids: Sequence[str]) -> dict[str, Any]:
                 "counts the primary score per shared example.")
         if not result["same_suite"]:
             note += " ⚠️ The runs are on different suites: their metrics are not directly comparable."
-    suites = list(dict.fromkeys(load_eval_run(settings, r)["config"].get("suite", "") for r in run_ids))
+    suites = list(dict.fromkeys(r["config"].get("suite", "") for r in load_runs(settings, run_ids)))
     return {"metrics": frame, "paired": paired, "note": note, "latency": latency_frame(settings, run_ids),
             "confusion": confusion(settings, run_ids), "suites": suites,
             "example_metrics": example_metrics(settings, run_ids)}

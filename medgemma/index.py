@@ -130,6 +130,7 @@ def _write_lines(path: Path, lines: Iterator[str]) -> int:
 
 
 _CACHE: dict[Path, Snapshot] = {}
+_BAD: set[Path] = set()  # generation folders that failed to load (not retried on every search)
 _LOAD_LOCKS: dict[Path, threading.Lock] = {}
 _GLOBAL = threading.Lock()
 
@@ -203,11 +204,14 @@ class Store:
             for gen in reversed(gens):
                 if cached is not None and cached.generation == gen:
                     return cached
+                if self.gen_path(gen).resolve() in _BAD:
+                    continue
                 try:
                     snap = self._read(gen)
                 except (OSError, ValueError, RuntimeError, TypeError, json.JSONDecodeError) as exc:
                     logger.warning("index generation %d at %s is unreadable (%s); trying an older one",
                                    gen, self.root, exc)
+                    _BAD.add(self.gen_path(gen).resolve())
                     continue
                 _CACHE[key] = snap
                 return snap
@@ -229,6 +233,24 @@ class Store:
             finally:
                 if fcntl is not None:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """A non-blocking cross-process lock (e.g. one starter build per index); yields whether we hold it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / f"{name}.lock").open("a") as fh:
+            if fcntl is None:
+                yield True
+                return
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def _clean_leftovers(self) -> None:
         """Remove temporary build folders of writers that died (we hold the lock, so none is live)."""

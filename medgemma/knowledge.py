@@ -259,24 +259,10 @@ class KnowledgeBase:
         if not _STARTER_LOCK.acquire(blocking=False):
             return {"state": "building", "message": "the starter index is already being built"}
         try:
-            snap = self.store.load()
-            done = [k for k, v in (snap.manifest.get("sources", {}) if snap else {}).items()
-                    if v.get("starter") and v.get("complete")]
-            if done:
-                return {"state": "ready", "message": f"starter corpus {done[0]} is indexed"}
-            self.store.write_status(state="building", message="finding the starter corpus", done=0, total=0)
-            src = corpus.find_starter(self.settings.starter_corpus, self.settings.data_path,
-                                      self.settings.path("downloads"))
-            if src is None:
-                return {"state": "skipped", "message": "no starter corpus"}
-            started = time.time()
-            [status] = self._index([Source(src.key, src.hash, src.kind, src.load, starter=True)], progress,
-                                   publish=True)
-            if status.status == "failed":
-                raise IngestError(f"{src.key}: {status.message}")
-            message = f"{src.key}: {status.label} in {time.time() - started:.0f} s"
-            self.store.write_status(state="ready", message=message, done=1, total=1)
-            return {"state": "ready", "message": message, "seconds": round(time.time() - started, 1)}
+            with self.store.exclusive("starter") as mine:
+                if not mine:
+                    return {"state": "building", "message": "another process is building the starter index"}
+                return self._build_starter(progress)
         except Exception as exc:  # reported through build.json and the log; the app keeps running
             logger.exception("building the starter knowledge base failed")
             message = str(exc) if isinstance(exc, UserFacingError) else f"unexpected error: {exc}"
@@ -284,6 +270,26 @@ class KnowledgeBase:
             return {"state": "failed", "message": message}
         finally:
             _STARTER_LOCK.release()
+
+    def _build_starter(self, progress: ProgressFn | None) -> dict[str, Any]:
+        snap = self.store.load()
+        done = [k for k, v in (snap.manifest.get("sources", {}) if snap else {}).items()
+                if v.get("starter") and v.get("complete")]
+        if done:
+            return {"state": "ready", "message": f"starter corpus {done[0]} is indexed"}
+        self.store.write_status(state="building", message="finding the starter corpus", fraction=0.0)
+        src = corpus.find_starter(self.settings.starter_corpus, self.settings.data_path,
+                                  self.settings.path("downloads"))
+        if src is None:
+            return {"state": "skipped", "message": "no starter corpus"}
+        started = time.time()
+        [status] = self._index([Source(src.key, src.hash, src.kind, src.load, starter=True)], progress,
+                               publish=True)
+        if status.status == "failed":
+            raise IngestError(f"{src.key}: {status.message}")
+        message = f"{src.key}: {status.label} in {time.time() - started:.0f} s"
+        self.store.write_status(state="ready", message=message, fraction=1.0)
+        return {"state": "ready", "message": message, "seconds": round(time.time() - started, 1)}
 
     # ---- the build engine (medgemma/indexing.py) -------------------------------------------
     def _extra(self, chunker: Chunker) -> dict[str, Any]:

@@ -25,6 +25,8 @@ HUB = "https://huggingface.co"
 _PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 REPO_ID = re.compile(rf"^{_PART}/{_PART}$")
 Progress = Callable[[float, str], None]
+OFFLINE = ("Cannot publish: the Hugging Face Hub is in offline mode here (HF_HUB_OFFLINE=1) or there is no "
+           "network. Use the dry run to check the upload, then publish from a machine with internet access.")
 
 
 class PublishError(UserFacingError):
@@ -118,6 +120,8 @@ def publish(folder: str | Path, repo_id: str, private: bool = True, token: str |
             want = manifest["files"].get(f["path"], {}).get("sha256")
             if want and sha256_file(root / f["path"]) != want:
                 raise InputRejected(f"{f['path']} changed since it was exported (sha256 differs). Export again.")
+    if (env_var("HF_HUB_OFFLINE") or "").strip().lower() in {"1", "true", "yes", "on"}:
+        raise PublishError(OFFLINE)
     report = progress or (lambda fraction, message: None)
     try:
         from huggingface_hub import CommitOperationAdd, HfApi
@@ -156,9 +160,7 @@ class _hub_errors:
 
         name = type(exc).__name__
         if isinstance(exc, hub_errors.OfflineModeIsEnabled):
-            raise PublishError("Cannot publish: the Hugging Face Hub is in offline mode here (HF_HUB_OFFLINE=1) "
-                               "or there is no network. Use the dry run to check the upload, then publish "
-                               "from a machine with internet access.") from None
+            raise PublishError(OFFLINE) from None
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status in (401, 403):
             raise PublishError(f"The Hub refused the upload to {self.repo_id} (HTTP {status}): check that the "

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
+from gradio.utils import get_upload_folder
 
 from app import CSS, build_app
 from medgemma.config import Settings
@@ -41,6 +42,8 @@ class LiveApp:
     demo: Any
     ctx: Any
     url: str
+    upload_dir: str  # GRADIO_TEMP_DIR at launch: a test using a module-scoped app must keep it set
+
 
     def dependency(self, fn_index: int) -> dict[str, Any]:
         return next(d for d in self.demo.config["dependencies"] if d["id"] == fn_index)
@@ -55,7 +58,7 @@ def serve(settings: Settings, services: Services | None = None) -> Iterator[Live
         prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, css=CSS,
         max_file_size=f"{settings.max_upload_mb}mb")
     try:
-        yield LiveApp(demo, ctx, f"http://127.0.0.1:{port}")
+        yield LiveApp(demo, ctx, f"http://127.0.0.1:{port}", get_upload_folder())
     finally:
         demo.close()
 

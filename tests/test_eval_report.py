@@ -158,3 +158,11 @@ def test_job_runs_the_default_model_and_can_be_cancelled(settings, models_cache,
     assert cancelled["state"] == "cancelled" and not cancelled["active"]
     kept = load_eval_run(settings, long.run_id)
     assert kept["summary"] == {} and 1 <= len(kept["predictions"]) < 200
+
+
+def test_runs_with_the_same_setup_get_distinct_labels(settings):
+    a, b = (run_eval(settings, "mirage-mmlu", limit=3, rag=False, predictor=GenerativePredictor(OverlapBackend()))
+            for _ in range(2))
+    frame = er.dashboard(settings, [a["run_id"], b["run_id"], a["run_id"]])["metrics"]
+    labels = set(frame[frame["metric"] == "accuracy"]["run"])
+    assert len(labels) == 2 and all(label.startswith("mirage-mmlu · overlap-baseline · closed (") for label in labels)

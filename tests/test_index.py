@@ -217,3 +217,12 @@ def test_kill_9_during_build_keeps_previous_index_serving(tmp_path, isolated_hom
     docs = {d.doc_id for d in KnowledgeBase(load_settings()).list_documents()}
     assert docs == {"first.txt", "second.txt"}
     assert (kb.store.gen_path(kb.store.latest()) / FAISS_FILE).is_file()
+
+
+def test_exclusive_lock_is_held_once(tmp_path):
+    store = Store(tmp_path / "idx")
+    with store.exclusive("starter") as first:
+        with Store(tmp_path / "idx").exclusive("starter") as second:
+            assert first is True and second is False
+    with store.exclusive("starter") as again:
+        assert again is True

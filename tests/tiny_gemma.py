@@ -80,6 +80,7 @@ def build_tiny_gemma(path: Path, vocab_size: int = 1024, seed: int = 0) -> Path:
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=1, head_dim=16, max_position_embeddings=512,
         sliding_window=64, pad_token_id=0, eos_token_id=1, bos_token_id=2, tie_word_embeddings=True,
+        query_pre_attn_scalar=16,  # = head_dim, as in the real Gemma 3 (llama.cpp scales by head_dim)
     )
     torch.manual_seed(seed)
     model = Gemma3ForCausalLM(config)
@@ -92,6 +93,12 @@ def build_tiny_gemma(path: Path, vocab_size: int = 1024, seed: int = 0) -> Path:
     saved = json.loads(config_file.read_text())
     for key in ("vocab_file", "is_local", "local_files_only"):  # absolute paths of this build
         saved.pop(key, None)
+    # llama.cpp's converter types the turn markers CONTROL only when they are listed here
+    saved["added_tokens_decoder"] = {
+        str(i): {"content": t, "special": True, "lstrip": False, "rstrip": False, "normalized": False,
+                 "single_word": False}
+        for i, t in enumerate(["<pad>", "<eos>", "<bos>", "<unk>", *SPECIALS])
+    }
     config_file.write_text(json.dumps(saved, indent=2))
     # prove it loads the way the platform loads models
     AutoTokenizer.from_pretrained(path)
