@@ -113,18 +113,31 @@ def deactivate(settings: Settings) -> None:
     logger.info("no adapter is active; the chat uses the base model")
 
 
-def active(settings: Settings) -> AdapterInfo | None:
-    """The adapter the chat should use: the `adapter` setting when set, else the persisted choice.
+def active_adapter_path(settings: Settings) -> str | None:
+    """The admin's choice: None when never made, "" for the base model, else the adapter folder.
 
-    An active adapter whose folder disappeared reads as none (and is logged), so the chat keeps working.
+    A chosen adapter whose folder has disappeared reads as "" (and is logged), so the chat keeps working.
     """
-    choice = settings.adapter or (read_json(settings.path(ACTIVE_FILE), {}) or {}).get("path", "")
+    data = read_json(settings.path(ACTIVE_FILE))
+    if not isinstance(data, dict):
+        return None
+    path = str(data.get("path") or "")
+    if path and not (Path(path) / "adapter_config.json").is_file():
+        logger.warning("active adapter %s is missing; using the base model", path)
+        return ""
+    return path
+
+
+def active(settings: Settings) -> AdapterInfo | None:
+    """The adapter the chat should use: the admin's choice when one was made, else the `adapter` setting."""
+    chosen = active_adapter_path(settings)
+    choice = settings.adapter if chosen is None else chosen
     if not choice:
         return None
     try:
         return get_adapter(settings, choice)
     except InputRejected:
-        logger.warning("active adapter %r is missing; using the base model", choice)
+        logger.warning("adapter %r is not a finished adapter; using the base model", choice)
         return None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from medgemma import safety_patterns as P
 from medgemma.config import Settings, load_settings
-from medgemma.safety_model import ClassifierHook, LearnedLayer
+from medgemma.safety_model import LABELS, ClassifierHook, LearnedLayer
 from medgemma.safety_rules import RuleFindings, findings, output_findings
 from medgemma.storage import append_jsonl
 from medgemma.types import Verdict
@@ -34,7 +34,7 @@ CRISIS_LINES = {"US": "988", "CA": "988", "GB": "116 123", "UK": "116 123", "IE"
 DEFAULT_CRISIS = "988"
 
 # The learned layer acts only where the rules saw nothing; these thresholds keep over-refusal low.
-HARMFUL_MIN = 0.70
+HARMFUL_MIN = 0.80
 EMERGENCY_MIN = 0.55
 PERSONAL_MIN = 0.60
 OVER_PERSONAL_MIN = 0.80  # a learned emergency vote must be this sure to overrule a personal-advice rule
@@ -68,10 +68,14 @@ class SafetyGuard:
 
     # ---- decisions ------------------------------------------------------------------
     def check_input(self, text: str, history: Sequence[dict] | None = None, session_id: str = "") -> Verdict:
-        """Label one user message; emergencies are decided by the rules alone, in milliseconds."""
-        verdict = self._decide(text or "", list(history or []))
+        """Label one user message and audit-log it; emergencies are decided by the rules alone, in ms."""
+        verdict = self.classify(text, history)
         self._audit("input", verdict, text, session_id)
         return verdict
+
+    def classify(self, text: str, history: Sequence[dict] | None = None) -> Verdict:
+        """Label one user message without writing the audit log (evaluation, benchmarks)."""
+        return self._decide(text or "", list(history or []))
 
     def check_output(self, answer: str, session_id: str = "") -> Verdict:
         """Catch answers that give the user a dose, a diagnosis, a treatment decision, or unsafe steps."""
@@ -85,10 +89,10 @@ class SafetyGuard:
         lang = ("lang.es",) if f.text.spanish else ()
         if f.emergency:
             return Verdict("emergency", f.reasons(), f.rules() + lang, 1.0)
-        earlier = self._emergency_with_history(text, history)
-        if earlier is not None:
-            return Verdict("emergency", earlier.reasons() + ("read together with the previous message",),
-                           earlier.rules() + ("context.history",) + lang, 0.9)
+        if self._emergency_in_context(f, history):
+            signs = [s.split(": ", 1)[1] for s in f.suppressed if s.startswith("general question")]
+            return Verdict("emergency", ("a sign of an emergency, about the person named in the previous message",),
+                           tuple(f"emergency.{s}" for s in dict.fromkeys(signs)) + ("context.history",) + lang, 0.9)
         if f.harmful or f.injection:
             return Verdict("harmful", f.reasons(), f.rules() + lang, 1.0)
         probs = self._probabilities(text)
@@ -112,13 +116,16 @@ class SafetyGuard:
         score = round(probs["allowed"], 3) if probs else 1.0
         return Verdict("allowed", (), (), score)
 
-    def _emergency_with_history(self, text: str, history: list[dict]) -> RuleFindings | None:
-        """A short follow-up ("it's getting worse") read with the user's previous message."""
+    @staticmethod
+    def _emergency_in_context(f: RuleFindings, history: list[dict]) -> bool:
+        """A sign asked about in general terms ("what if the face droops?") right after the user spoke
+        about a particular person ("my husband is with me") counts as happening to that person."""
+        general = [s for s in f.suppressed if s.startswith("general question")]
         previous = [str(m.get("content", "")) for m in history if m.get("role") == "user"][-1:]
-        if not previous or len(text.split()) > 25 or findings(previous[0]).emergency:
-            return None
-        joined = findings(f"{previous[0]} . {text}")
-        return joined if joined.emergency else None
+        if not general or not previous or any(s.startswith(("negated", "past")) for s in f.suppressed):
+            return False
+        before = findings(previous[0])
+        return before.anchored and not before.generic
 
     def _probabilities(self, text: str) -> dict[str, float] | None:
         if self.learned is None or not self.learned.ensure_ready():
@@ -170,6 +177,32 @@ class SafetyGuard:
         return ("I can share general information from medical sources, but I can't diagnose you, choose a "
                 "dose, or make a treatment decision for you. Please check with a doctor or pharmacist who "
                 "knows your situation.")
+
+
+def evaluate(guard: SafetyGuard, rows: Sequence[dict]) -> dict[str, Any]:
+    """Label rows {"text", "expected"?}; per-label precision/recall and the confusion matrix where expected."""
+    from medgemma.metrics import confusion_matrix, per_label_scores, percentile
+
+    out_rows, latencies = [], []
+    for r in rows:
+        t0 = time.perf_counter()
+        v = guard.classify(str(r["text"]))
+        latencies.append(time.perf_counter() - t0)
+        out_rows.append({"text": r["text"], "predicted": v.label, "expected": r.get("expected"),
+                         "rules": list(v.rules), "score": v.score})
+    scored = [r for r in out_rows if r["expected"]]
+    labels = list(LABELS)
+    confusion = confusion_matrix([r["expected"] for r in scored], [r["predicted"] for r in scored], labels)
+    scores = per_label_scores(confusion)
+    metrics = {k: {m: round(v[m], 4) for m in ("precision", "recall", "f1", "support")}
+               for k, v in scores.items() if v["support"] or any(r["predicted"] == k for r in scored)}
+    allowed = [r for r in scored if r["expected"] == "allowed"]
+    return {"n": len(out_rows), "rows": out_rows, "metrics": metrics, "confusion": confusion,
+            "accuracy": round(sum(r["expected"] == r["predicted"] for r in scored) / len(scored), 4) if scored else 0.0,
+            "allowed_flagged": round(sum(r["predicted"] != "allowed" for r in allowed) / len(allowed), 4)
+            if allowed else 0.0,
+            "latency_ms": {"p50": round(1000 * percentile(latencies, 50), 2),
+                           "p95": round(1000 * percentile(latencies, 95), 2)}}
 
 
 @lru_cache(maxsize=1)

@@ -72,7 +72,7 @@ HARM_PATTERNS = [
        r"veneno (?:que )?no se detecta", r"(?:make|making) (?:my|a) child sick"),
     rule_pattern("harmful.weapons", "asks how to make a weapon, explosive or toxin",
        r"(?:makes?|making|made|build|builds|building|create|creates|synthesi[sz]e[sd]?|synthesi[sz]ing|produces?|manufactures?|culture|grow|weaponi[sz]e|"
-       r"cook|brew|extract|3d print|prepare|fabricar|hacer) .{0,40}(?:bomb|explosive|pipe bomb|ricin|anthrax|sarin|"
+       r"cook|brew|extract|3d print|prepare|fabricar|hacer|synthesis|recipe|formula|blueprint) .{0,40}(?:bomb|explosive|pipe bomb|ricin|anthrax|sarin|"
        r"nerve agent|napalm|chemical weapon|bioweapon|biological weapon|botulinum|botulism toxin|molotov|silencer|"
        r"untraceable gun|ghost gun|mustard gas|vx|chlorine gas|thermite|tnt|dirty bomb|virus|bomba|explosivo)",
        r"(?:spread|release) (?:a |the )?(?:disease|virus|pathogen|infection) (?:on purpose|deliberately|intentionally|at)",
@@ -99,7 +99,7 @@ HARM_PATTERNS = [
        r"kill the most people", r"(?:can i|to) kill people with"),
     rule_pattern("harmful.drugs", "asks how to make, obtain or misuse drugs",
        r"(?:makes?|making|made|cooks?|cooking|synthesi[sz]e[sd]?|synthesi[sz]ing|produces?|extracts?|grows?|brews?|manufactures?|preparar?|fabricar|"
-       r"hago|hacer|preparo|fabrico|cocinar|cocino|"
+       r"hago|hacer|preparo|fabrico|cocinar|cocino|synthesis|formula|"
        r"recipe for) .{0,30}(?:meth|methamphetamine|crack|cocaine|heroin|fentanyl|lsd|dmt|mdma|ecstasy|ghb|"
        r"psilocybin|pcp|crystal|drugs|metanfetamina|drogas|opium|morphine|cocaina|heroina|fentanilo|extasis)",
        r"(?:buy|get|order|obtain|purchase|score|conseguir|comprar|consigo|compro) .{0,40}(?:without (?:a )?"
@@ -121,7 +121,8 @@ HARM_PATTERNS = [
        r"(?:\w+ )?(?:fentanilo|cocaina|heroina|metanfetamina|oxicodona|drogas|marihuana|lsd|extasis|crack)", r"(?:get|give) a minor .{0,20}(?:pills|drugs|alcohol)", r"drogarme",
        r"(?:from|at) a vet clinic without", r"without (?:them|anyone) knowing"),
     rule_pattern("harmful.fraud", "asks for forged documents or fraud",
-       r"(?:forge|forging|fake|faking|falsif(?:y|ying|ied)|falsifi\w*|counterfeit|fabricat(?:e|ing)|make up|made up|doctor) "
+       r"(?:forge|forging|fake|faking|falsif(?:y|ying|ied)|falsifi\w*|counterfeit|fabricat(?:e|ing)|make up|made up|"
+       r"(?<!a )(?<!the )(?<!your )(?<!my )doctor(?:ed|ing)?) "
        r".{0,30}(?:note|prescription|certificate|records?|reports?|cards?|test|results|data|credentials|license|"
        r"signature|claim|study|studies|lab report|diagnosis|emergency|receta|certificado)",
        r"(?:fake|false) (?:doctor|vaccination|covid|lab|medical|sick|study|positive|test)",
@@ -186,6 +187,42 @@ HARM_PATTERNS = [
        r"so (?:she|he) stops eating", r"(?:destroy|ruin) my ex"),
 ]
 
+# MedSafetyBench-style requests: a request whose object is an unethical twist on care (mock, deceive,
+# coerce, bypass, discriminate ...), unless the message is about preventing or handling it.
+_ASK = (r"(?:how|what|which|can you|could you|please|i want|help|write|draft|create|generate|list|provide|"
+        r"describe|explain|develop|design|propose|outline|suggest|recommend|advise|give|offer|compose|publish|"
+        r"produce|formulate|invent|convince|prescribe|instruct|detail|demonstrate|construct|compile|plan|use|"
+        r"perform|discriminate|disclose|share|tell|teach|show|make)")
+_CUE = (r"(?:without (?:\w+ ){0,3}(?:consent|approval|supervision|evidence|review|evaluation|indication|disclos\w*|"
+        r"inform\w*|permission|knowledge|licen[sc]e|certification|oversight|authori[sz]ation|regard|considering|"
+        r"scientific|diagnosis|training|anonymi[sz]\w*|respecting|medical reason)|mock\w*|ridicul\w*|belittl\w*|"
+        r"humiliat\w*|insult\w*|rude\w*|dismiss\w*|trivializ\w*|insensitively|impatien\w*|annoy\w*|stigmatiz\w*|"
+        r"shaming|ignor(?:e|es|ed|ing) (?:a |the |their |his |her |new |established )?(?:patient|guideline|protocol|"
+        r"evidence|symptom|concern|allerg|health|need|warning|research|law|regulation|request|wish|right|standard|"
+        r"sign|complaint|risk|side effect)\w*|disregard\w*|neglect\w*|downplay\w*|exaggerat\w*|overstat\w*|"
+        r"misrepresent\w*|mislead\w*|false(?:ly)?|falsif\w*|fake|fabricat\w*|invent (?:data|statistics|results|"
+        r"symptoms|evidence|studies)|manipulat\w*|exploit\w*|coerc\w*|pressur(?:e|ed|es|ing) (?:\w+ ){0,3}(?:into|to)|"
+        r"forc(?:e|ed|es|ing) (?:\w+ ){0,3}(?:to|into)|mandated? to|obliged to|threat\w*|intimidat\w*|blackmail\w*|"
+        r"bribe\w*|kickback\w*|discriminate against|based (?:solely )?on (?:their |a patient s |the patient s )?"
+        r"(?:race|gender|religion|ethnicity|sexual orientation|national origin|immigration status|political|social|"
+        r"ability to pay|income|age|weight|criminal|insurance|personal beliefs?)|bypass\w*|circumvent\w*|evad\w*|"
+        r"avoid (?:reporting|informing|disclos\w*|telling|discussing|liability|performing|audits?)|withhold\w*|"
+        r"conceal\w*|cover up|unnecessar\w*|unapproved|unlicensed|unproven|not (?:evidence based|approved|supported|"
+        r"necessary|in the patient|backed)|non evidence based|pseudoscien\w*|debunked|illegal\w*|for (?:personal|"
+        r"financial) (?:gain|benefit|profit)|more profitable|to (?:boost|increase|maximi[sz]e) (?:profits?|revenue|"
+        r"sales|reimbursement)|deny(?:ing)? (?:care|treatment|access|services)|refus\w* to (?:treat|provide|care)|"
+        r"leak(?:s|ing|ed)? (?:\w+ ){0,4}(?:information|records?|data|details|diagnos\w*|status|condition|treatment|to the)|gossip\w*|interrogat\w*|undermin\w*|discredit\w*|suppress\w*|prioritiz\w* .{0,40} over|"
+        r"instead of (?:proven|evidence|standard)|non consensual|covert\w*|secretly|deliberately|intentionally|"
+        r"knowingly|dissuad\w*|discourag\w*|subpar|with a defect|designed to fail|(?:could|may|might|would|to) "
+        r"(?:cause )?harm (?:the |to )?patients?|dangerous levels?|excluding|downcod\w*|upcod\w*)")
+_MITIGATE = (r"(?:prevent|reduce|stop|counter|combat|fight|handle|respond to|deal with|(?<!avoid )report|recogni[sz]e|"
+             r"detect|protect|address|identify|spot|when can|is it legal|laws?|rules|policy on|why is it|"
+             r"consequences|penalt\w*|what happens|history of)")
+UNETHICAL_REQUEST = rule_pattern(
+    "harmful.unethical_practice", "asks how to deceive, coerce, neglect or discriminate against patients",
+    rf"(?:^|[.,;:!?] )(?!.*\b{_MITIGATE}\b){_ASK}\b.*?\b{_CUE}")
+HARM_PATTERNS.append(UNETHICAL_REQUEST)
+
 INJECTION = rule_pattern(
     "injection", "tries to switch off the assistant's rules (prompt injection)",
     r"(?:ignore|disregard|forget|bypass|override) (?:all |any |the )?(?:of )?(?:your |the |my |these |those )?"
@@ -208,7 +245,7 @@ SAFE_CONTEXT = re.compile(
     r"the sims|lion king|terminator|die hard|dark knight|ocean s 11|mission impossible|mr and mrs smith)\b|"
     r"\bfor (?:dinner|lunch|breakfast|brunch|drinks|a drink|coffee|a date|a meal|a walk|ice cream)\b|"
     r"\bhow (?:does|did) \w+ .{0,40}\bin (?:the )?\w+|\b(?:fake|prop|toy|stage|pretend) (?:gun|guns|weapon|bomb|knife|hospital|blood|building|city|explosion|body|corpse|house)\b")
-SAFE_TITLE = re.compile(r"\b(?:in|on) (?:the |a )?[A-Z][\w']+(?: (?:of|the|and|[A-Z0-9][\w']*))*(?: (?:game|film|movie|show))?[?.!]?$")
+SAFE_TITLE = re.compile(r"\b(?:in|on) (?:the |a )?[A-Z][a-z][\w']*(?: (?:of|the|and|[A-Z0-9][\w']*))*(?: (?:game|film|movie|show))?[?.!]?$")
 OPERATIONAL = re.compile(
     r"\b(?:exact|exactly|precise|precisely|step by step|in detail|detailed|with quantities|quantities|recipe|"
     r"real|actually|instructions|doses|dosage|undetected|which drugs)\b")

@@ -122,7 +122,7 @@ def _harms(t: Text, f: RuleFindings) -> None:
         if t.negated(m.start(), window=3) and not operational:
             f.suppressed.append(f"negated: {pat.rule}")
             continue
-        if pat.rule in {"harmful.violence", "harmful.attack", "harmful.harassment"} and (
+        if pat.rule in {"harmful.violence", "harmful.attack", "harmful.harassment", "harmful.unethical_practice"} and (
                 f.benign_context and not operational):
             f.suppressed.append(f"benign context: {pat.rule}")
             continue
@@ -134,7 +134,7 @@ def _personal(t: Text, f: RuleFindings) -> None:
         return
     medical = bool(P.MEDICAL.search(t.norm)) or P.has_drug(t.norm)
     for pat in P.PERSONAL_STRONG + (P.PERSONAL_PATTERNS if medical else []):
-        m = pat.regex.search(t.norm)
+        m = next((m for m in pat.regex.finditer(t.norm) if not t.negated(m.start(), window=2)), None)
         if m:
             f.personal.append((pat.rule, pat.reason))
 

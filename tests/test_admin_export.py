@@ -66,5 +66,5 @@ def test_export_job_from_the_tab_then_plan_the_upload(app, tiny_gemma_dir):
     assert "Would upload" in plan and "`adapter_model.safetensors`" in plan and "private" in plan
     with pytest.raises(gr.Error, match="Invalid Hugging Face repo id"):
         h["on_dry_run"](token, folder, "tiny-med", True, "")
-    with pytest.raises(gr.Error, match="offline mode"):  # HF_HUB_OFFLINE=1 in tests
+    with pytest.raises(gr.Error, match="offline mode"):  # conftest sets HF_HUB_OFFLINE=1
         list(h["on_publish"](token, folder, "my-org/tiny-med", True, "hf_typedtoken0123456789"))

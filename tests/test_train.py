@@ -197,3 +197,22 @@ def test_precision_by_device():
     precision, notes = choose_precision("cuda", "fp16", "gemma3_text")
     assert precision == "fp16" and "NaN" in notes[0]
     assert choose_precision("cpu", "bf16", "llama")[0] == "bf16"
+
+
+def test_active_adapter_choice_persists_and_survives_a_missing_folder(monkeypatch):
+    settings = load_settings()
+    folder = settings.path("adapters", "imported")
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text("{}")
+    adapters.write_manifest(folder, name="imported", base_model=settings.model, data=["x.csv"], examples=3)
+    assert adapters.active_adapter_path(settings) is None  # no choice yet: the `adapter` setting applies
+    assert [a.name for a in adapters.list_adapters(settings)] == ["imported"]
+    adapters.activate(settings, "imported")
+    assert adapters.active_adapter_path(settings) == str(folder)
+    assert adapters.active(load_settings()).examples == 3  # read back from the file, as after a restart
+    monkeypatch.setenv("MEDGEMMA_ADAPTER", "something-else")
+    assert adapters.active(load_settings()).name == "imported"  # the admin's click wins over the setting
+    shutil.rmtree(folder)
+    assert adapters.active_adapter_path(settings) == "" and adapters.active(settings) is None
+    adapters.deactivate(settings)
+    assert adapters.active_adapter_path(settings) == ""

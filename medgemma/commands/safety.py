@@ -1,0 +1,60 @@
+"""`python -m medgemma eval safety --data FILE.jsonl [--json]`: label rows with the safety guard and
+report per-label precision/recall and the confusion matrix."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from medgemma.commands import add_common, print_json, settings_from
+from medgemma.errors import ConfigError
+
+
+def register_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("safety", help="label a JSONL file of prompts with the safety guard; precision/recall")
+    add_common(p)
+    p.add_argument("--data", required=True, help='JSONL rows {"text": ..., "expected": "emergency"} (expected optional)')
+    p.add_argument("--json", action="store_true", help="print rows, metrics and confusion as one JSON object")
+    p.add_argument("--rules-only", action="store_true", help="switch the learned layer off (safety_learned=false)")
+    p.set_defaults(handler=_safety)
+
+
+def _read_rows(path: Path) -> list[dict]:
+    from medgemma.safety_model import LABELS
+    from medgemma.storage import read_jsonl
+
+    if not path.is_file():
+        raise ConfigError(f"Safety data file not found: {path}")
+    rows = list(read_jsonl(path))
+    for i, r in enumerate(rows, 1):
+        if not isinstance(r.get("text"), str) or not r["text"].strip():
+            raise ConfigError(f"{path} line {i} needs a non-empty 'text'.")
+        if r.get("expected") and r["expected"] not in LABELS:
+            raise ConfigError(f"{path} line {i}: 'expected' must be one of {', '.join(LABELS)}; got {r['expected']!r}.")
+    if not rows:
+        raise ConfigError(f"{path} holds no rows.")
+    return rows
+
+
+def _safety(args: argparse.Namespace) -> int:
+    from medgemma.safety import SafetyGuard, evaluate
+
+    rows = _read_rows(Path(args.data))
+    settings = settings_from(args, safety_learned=False if args.rules_only else None)
+    result = evaluate(SafetyGuard(settings, warm=False), rows)
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{result['n']} rows · accuracy {result['accuracy']:.3f} · allowed flagged {result['allowed_flagged']:.1%}"
+          f" · latency p50 {result['latency_ms']['p50']} ms, p95 {result['latency_ms']['p95']} ms")
+    print(f"{'label':<16} {'precision':>9} {'recall':>7} {'support':>8}")
+    for label, m in result["metrics"].items():
+        print(f"{label:<16} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['support']:>8}")
+    labels = result["confusion"]["labels"]
+    print("confusion (rows = expected, columns = predicted): " + " ".join(f"{x[:9]:>9}" for x in labels))
+    for label, row in zip(labels, result["confusion"]["matrix"], strict=True):
+        print(f"  {label:<16}" + " ".join(f"{n:>9}" for n in row))
+    for r in result["rows"]:
+        if r["expected"] and r["expected"] != r["predicted"]:
+            print(f"  MISS expected {r['expected']}, got {r['predicted']}: {r['text'][:100]}")
+    return 0
