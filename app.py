@@ -109,7 +109,8 @@ def main() -> None:
     demo.queue(default_concurrency_limit=2).launch(
         server_name=settings.host, server_port=settings.port, share=share, css=CSS,
         max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(docs)], footer_links=["api"],
-    )
+        show_error=True,  # our callbacks already turn unexpected errors into a generic message (ui_errors);
+    )  # this shows Gradio's own input-validation errors (malformed API payloads) instead of hiding them
 
 
 if __name__ == "__main__":

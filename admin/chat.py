@@ -5,6 +5,7 @@ stop/retry/clear, feedback and a downloadable evidence record. All logic is in m
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import tempfile
 import threading
@@ -17,6 +18,7 @@ import gradio as gr
 
 from admin import chat_render
 from admin.common import AppContext, ui_errors
+from medgemma.adapters import list_adapters
 from medgemma.errors import InputRejected
 from medgemma.feedback import record_feedback
 from medgemma.models import PRESETS
@@ -28,9 +30,13 @@ EXAMPLES = [
     "What causes high blood pressure?",
     "¿Cuáles son los síntomas de la gripe?",
 ]
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # NULs, escapes: never reach the model or logs
 DISCLAIMER = ("⚕️ **This assistant gives general medical information from cited public sources. It does "
               "not replace a clinician, cannot diagnose you or choose doses or treatments.** In an "
               "emergency call your local emergency number.")
+
+
+ACTIVE = "__active__"
 
 
 class RateLimiter:
@@ -63,13 +69,9 @@ def plain_history(history: list[dict]) -> list[dict]:
 
 
 def _adapter_choices(ctx: AppContext) -> list[tuple[str, str]]:
-    choices = [("Base model (no adapter)", "")]
-    try:
-        from medgemma.adapters import list_adapters
-    except ImportError:
-        return choices
+    choices = [("Active adapter (chosen by the admin)", ACTIVE), ("Base model (no adapter)", "")]
     for a in list_adapters(ctx.settings):
-        choices.append((a.get("name", a.get("path", "")), a.get("path", "")))
+        choices.append((f"{a.name} ({a.base_model})", str(a.path)))
     return choices
 
 
@@ -77,7 +79,8 @@ def build_tab(ctx: AppContext) -> None:
     settings = ctx.settings
     limiter = RateLimiter(settings.chat_rate_per_minute)
     gr.Markdown(DISCLAIMER, elem_id="disclaimer")
-    emergency_panel = gr.Markdown(visible=False, elem_id="emergency-panel")
+    # "hidden" keeps the panel mounted: a panel mounted by the update that shows it could come up empty
+    emergency_panel = gr.Markdown(visible="hidden", elem_id="emergency-panel")
     kb_status = gr.Markdown("", elem_id="kb-status")
     chatbot = gr.Chatbot(label="MedGemma", height=520, elem_id="chatbot", buttons=["copy"],
                          render_markdown=True, sanitize_html=True)
@@ -96,7 +99,7 @@ def build_tab(ctx: AppContext) -> None:
     comment = gr.Textbox(placeholder="Optional comment for your feedback", show_label=False, lines=1)
     feedback_note = gr.Markdown("")
     gr.Examples(EXAMPLES, inputs=[box], label="Example questions")
-    with gr.Accordion("Settings", open=False):
+    with gr.Accordion("Settings", open=False) as accordion:
         with gr.Row():
             k = gr.Slider(1, 10, value=settings.retrieval_k, step=1, label="Passages (k)")
             min_score = gr.Slider(0.0, 1.0, value=settings.retrieval_min_score, step=0.05,
@@ -106,10 +109,12 @@ def build_tab(ctx: AppContext) -> None:
         with gr.Row():
             model = gr.Dropdown(choices=sorted({settings.model, *PRESETS}), value=settings.model,
                                 label="Model", allow_custom_value=True)
-            adapter = gr.Dropdown(choices=_adapter_choices(ctx), value=ctx.services.active_adapter(),
-                                  label="Adapter", allow_custom_value=False)
+            adapter = gr.Dropdown(choices=_adapter_choices(ctx), value=ACTIVE, label="Adapter",
+                                  allow_custom_value=False)
             mode = gr.Radio(["auto", "generative", "extractive"], value="auto", label="Answer mode",
                             info="auto quotes the sources when the model's draft is not supported")
+    accordion.expand(lambda: gr.update(choices=_adapter_choices(ctx)), None, adapter, api_visibility="private",
+                     queue=False)
     option_inputs = [k, min_score, temperature, max_tokens, model, adapter, mode]
     options = gr.State(_options(*(c.value for c in option_inputs)))
     gr.on([c.change for c in option_inputs], _options, option_inputs, options, api_visibility="private",
@@ -118,7 +123,7 @@ def build_tab(ctx: AppContext) -> None:
 
     @ui_errors
     def respond(message: str, history: list[dict], st: dict, opts: dict, request: gr.Request):
-        message, history, st = (message or "").strip(), history or [], st or {}
+        message, history, st = CONTROL_CHARS.sub(" ", message or "").strip(), history or [], st or {}
         if not message:
             raise InputRejected("Type a question first.")
         if len(message) > settings.max_question_chars:
@@ -128,7 +133,7 @@ def build_tab(ctx: AppContext) -> None:
         chat = ChatSettings.from_settings(settings, **opts, session_id=session)
         prior = plain_history(history)
         history = [*history, {"role": "user", "content": message}]
-        yield history, gr.update(visible=False), {**st, "session": session}, gr.update(visible=False), ""
+        yield history, gr.update(visible="hidden"), {**st, "session": session}, gr.update(visible=False), ""
         view, emergency = ChatView(history), gr.skip()
         for event in answer(message, prior, chat, ctx.services):
             panel = view.apply(event)
@@ -155,7 +160,7 @@ def build_tab(ctx: AppContext) -> None:
 
     retry.click(retry_fn, [chatbot], [box, chatbot], api_visibility="undocumented").then(
         respond, inputs, outputs, concurrency_id="chat", api_visibility="undocumented")
-    clear.click(lambda: ([], {}, gr.update(visible=False), gr.update(visible=False), ""), None,
+    clear.click(lambda: ([], {}, gr.update(visible="hidden"), gr.update(visible=False), ""), None,
                 [chatbot, state, emergency_panel, evidence, feedback_note], api_visibility="undocumented")
 
     @ui_errors
@@ -177,7 +182,8 @@ def _options(k: float, min_score: float, temperature: float, max_new_tokens: flo
              adapter: str, mode: str) -> dict[str, Any]:
     """The settings accordion as ChatSettings overrides (kept in a gr.State per browser session)."""
     return {"k": int(k), "min_score": float(min_score), "temperature": float(temperature),
-            "max_new_tokens": int(max_new_tokens), "model": model or None, "adapter": adapter or "",
+            "max_new_tokens": int(max_new_tokens), "model": model or None,
+            "adapter": None if adapter in (None, ACTIVE) else adapter,
             "mode": mode or "auto"}
 
 

@@ -104,11 +104,12 @@ def build_tab(ctx: AppContext) -> None:
             download = gr.DownloadButton("⬇ Download", visible=False)
 
     # ---- handlers: thin; each calls one medgemma function -------------------------------------
-    def run_list(selected: list[str] | None) -> tuple[gr.Dropdown, Any]:
+    def run_list(selected: list[str] | None) -> tuple[gr.Dropdown, Any, gr.Dropdown]:
         choices = eval_report.run_choices(settings)
         keep = [r for r in selected or [] if r in {c[1] for c in choices}]
         # custom values allowed: the handlers check run ids themselves (choices differ per session)
-        return gr.Dropdown(choices=choices, value=keep, allow_custom_value=True), eval_report.runs_table(settings)
+        return (gr.Dropdown(choices=choices, value=keep, allow_custom_value=True), eval_report.runs_table(settings),
+                gr.Dropdown(choices=_adapter_choices(ctx)))
 
     @admin_only(ctx, "eval-start")
     def on_start(session, suite_name: str, model_name: str, adapter_path: str, rag_on: str, n: float | None):
@@ -120,10 +121,10 @@ def build_tab(ctx: AppContext) -> None:
     @admin_only(ctx, "eval-poll", audit=False)
     def on_poll(session, run_id: str, selected: list[str] | None):
         if not run_id:
-            return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip(), gr.skip(), gr.skip()
         p = eval_report.job_progress(settings, run_id)
         if p["active"]:
-            return _status(p), p["command"], p["log"], gr.skip(), gr.skip(), gr.skip()
+            return _status(p), p["command"], p["log"], gr.skip(), gr.skip(), gr.skip(), gr.skip()
         # the last tick: stop polling and list the finished run in the dashboard
         return _status(p), p["command"], p["log"], gr.Timer(active=False), *run_list(selected)
 
@@ -162,10 +163,10 @@ def build_tab(ctx: AppContext) -> None:
     # ---- wiring: every admin handler takes the admin token first --------------------------------
     start.click(on_start, [token, suite, model, adapter, rag, limit], [watched, status, command, log, timer],
                 api_name="eval_start", concurrency_limit=1)
-    timer.tick(on_poll, [token, watched, runs], [status, command, log, timer, runs, table],
+    timer.tick(on_poll, [token, watched, runs], [status, command, log, timer, runs, table, adapter],
                api_visibility="private", queue=False, show_progress="hidden")
     cancel.click(on_cancel, [token, watched], [status, log, timer], api_name="eval_cancel")
-    refresh.click(on_refresh, [token, runs], [runs, table], api_name="eval_runs")
+    refresh.click(on_refresh, [token, runs], [runs, table, adapter], api_name="eval_runs")
     runs.change(on_show, [token, runs], [bars, note, paired, heat, latency, ex_suite, ex_metric, examples],
                 api_name="eval_dashboard")
     filters = dict(fn=on_examples, inputs=[token, runs, ex_suite, ex_metric, ex_max, ex_query], outputs=[examples])
@@ -174,9 +175,9 @@ def build_tab(ctx: AppContext) -> None:
     prepare.click(on_export, [token, runs, fmt], [download], api_name="eval_export")
 
     def on_login(tok: str | None):  # refresh the run list when an admin logs in (nothing when logged out)
-        return on_refresh(tok, []) if tok else (gr.skip(), gr.skip())
+        return on_refresh(tok, []) if tok else (gr.skip(), gr.skip(), gr.skip())
 
-    token.change(on_login, [token], [runs, table], api_visibility="private")
+    token.change(on_login, [token], [runs, table, adapter], api_visibility="private")
     ctx.extras["evaluation"] = {"on_start": on_start, "on_poll": on_poll, "on_cancel": on_cancel,
                                 "on_refresh": on_refresh, "on_show": on_show, "on_examples": on_examples,
                                 "on_export": on_export}

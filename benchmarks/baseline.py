@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medgemma.config import load_settings  # noqa: E402
 from medgemma.errors import UserFacingError  # noqa: E402
-from medgemma.eval_report import metric_interval, paired_difference  # noqa: E402
+from medgemma.eval_report import metric_interval, paired_difference, wilson_interval  # noqa: E402
 from medgemma.evaluate import load_eval_run, run_eval, runs_root  # noqa: E402
 
 MIRAGE = [("mirage-mmlu", "MMLU-Med"), ("mirage-medqa", "MedQA-US"), ("mirage-medmcqa", "MedMCQA"),
@@ -118,13 +118,28 @@ def collect(settings, seconds: dict[str, float]) -> dict:
                  "seconds_this_call": seconds.get(folder.name)}
         runs.append(entry)
         by_name[folder.name] = run
-    paired = {}
+    paired, pooled = {}, {"closed": [], "rag": []}
     for suite, _ in MIRAGE:
         a, b = by_name.get(f"baseline-{suite}-closed"), by_name.get(f"baseline-{suite}-rag")
+        for mode, run in (("closed", a), ("rag", b)):
+            pooled[mode] += [{**p, "id": f"{suite}/{p['id']}"} for p in run["predictions"]] if run else []
         if a and b:
             d = paired_difference(a["predictions"], b["predictions"])
             paired[suite] = {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items()}
-    return {"runs": runs, "paired_rag_minus_closed": paired}
+    if pooled["closed"] and pooled["rag"]:
+        d = paired_difference(pooled["closed"], pooled["rag"])
+        paired["mirage-pooled"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items()}
+    pooled_acc = {}
+    for mode, preds in pooled.items():
+        if preds:
+            hits = sum(p["metrics"]["correct"] for p in preds)
+            pooled_acc[mode] = {"n": len(preds), "accuracy": round(hits / len(preds), 4),
+                                "ci95": [round(x, 4) for x in wilson_interval(hits, len(preds))]}
+    return {"runs": runs, "paired_rag_minus_closed": paired, "mirage_pooled": pooled_acc}
+
+
+def fmt_delta(d: dict | None) -> str:
+    return f"{100 * d['mean']:+.1f} [{100 * d['low']:+.0f}, {100 * d['high']:+.0f}] (n={d['n']})" if d else "—"
 
 
 def pct(summary: dict, ci: dict, key: str = "accuracy") -> str:
@@ -144,14 +159,20 @@ def table(report: dict) -> str:
         c, r = runs.get((suite, False)), runs.get((suite, True))
         if suite == "pubmedqa" and not c:
             continue
-        d = report["paired_rag_minus_closed"].get(suite)
-        delta = f"{100 * d['mean']:+.1f} [{100 * d['low']:+.0f}, {100 * d['high']:+.0f}] (n={d['n']})" if d else "—"
+        delta = fmt_delta(report["paired_rag_minus_closed"].get(suite))
         top = (c or {}).get("most_common_answer")
         top = f"{top['letter']} ({100 * top['share']:.0f} %)" if top else "—"
         label = f"MIRAGE {name}" if name else "PubMedQA test (abstract given)"
         lines.append(f"| {label} | {CHANCE[suite]:.0f} | {c['n'] if c else '—'} | "
                      f"{pct(c['summary'], c['ci95']) if c else '—'} | {top} | {r['n'] if r else '—'} | "
                      f"{pct(r['summary'], r['ci95']) if r else '—'} | {delta} |")
+    pooled = report.get("mirage_pooled", {})
+    if pooled:
+        c, r = pooled.get("closed"), pooled.get("rag")
+        delta = fmt_delta(report["paired_rag_minus_closed"].get("mirage-pooled"))
+        cells = [(x["n"], pct(x, {"accuracy": x["ci95"]})) if x else ("—", "—") for x in (c, r)]
+        lines.append(f"| MIRAGE, 5 subsets pooled | — | {cells[0][0]} | {cells[0][1]} | — | {cells[1][0]} | "
+                     f"{cells[1][1]} | {delta} |")
     out = "\n".join(lines)
     qa = [(runs.get(("medquad", rag)), rag) for rag in (False, True)]
     if any(r for r, _ in qa):

@@ -206,6 +206,7 @@ def start_server(real: bool = False, home: str | None = None, timeout: float = 6
     home = home or tempfile.mkdtemp(prefix="medgemma-load-")
     env = {**os.environ, "MEDGEMMA_HOME": home, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     args = [sys.executable, __file__, "--serve"] + (["--real"] if real else [])
+    Path(home).mkdir(parents=True, exist_ok=True)
     log = Path(home) / "load-server.log"
     with log.open("w") as err:
         proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=err, text=True)

@@ -83,7 +83,8 @@ class Settings:
     chat_rate_per_minute: int = _f(20, "Chat messages allowed per session per minute.")
     locale: str = _f("US", "Country code for emergency numbers.")
     emergency_number: str = _f("", "Emergency number; empty = derived from locale (US 911, EU 112, UK 999).")
-    crisis_line: str = _f("988", "Suicide and crisis line shown with self-harm emergencies.")
+    crisis_line: str = _f("988", "Suicide and crisis line shown with self-harm emergencies; left at 988, "
+                           "other locales show their own line (GB 116 123, ES 024, AU 13 11 14, ...).")
     audit_raw_text: bool = _f(False, "Store raw message text in the safety audit log.")
     safety_learned: bool = _f(
         True, "Use the safety guard's learned layer (logistic regression over MiniLM vectors) besides its rules.")

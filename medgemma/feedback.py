@@ -28,6 +28,8 @@ def record_feedback(settings: Settings, question: str, answer: str, rating: str,
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "question": question,
               "answer": answer, "rating": rating, "comment": (comment or "")[:MAX_COMMENT],
               "citations": (evidence or {}).get("citations", []),
+              "passages": [{k: p.get(k) for k in ("n", "title", "url", "text")}
+                           for p in (evidence or {}).get("passages", [])],
               "model": (evidence or {}).get("model", ""), "adapter": (evidence or {}).get("adapter", "")}
     append_jsonl(feedback_path(settings), record)
     return record

@@ -76,7 +76,8 @@ def _hit_payload(hits: Sequence[Hit]) -> list[dict[str, Any]]:
         rows.append({"n": n, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "title": c.title or c.source,
                      "url": c.url, "source": c.source, "page": c.page, "section": c.section,
                      "score": round(h.score, 4), "dense": None if h.dense is None else round(h.dense, 4),
-                     "bm25": None if h.bm25 is None else round(h.bm25, 4), "snippet": c.text[:300]})
+                     "bm25": None if h.bm25 is None else round(h.bm25, 4), "snippet": c.text[:300],
+                     "text": c.text})
     return rows
 
 

@@ -21,9 +21,13 @@ SYSTEM_PROMPT = (
 
 # Jinja chat templates for tokenizers converted from GGUF files that carry none.
 GEMMA_JINJA = (
-    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}{% set ns = m['content'] %}"
-    "{% else %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
-    "{{ m['content'] | trim }}<end_of_turn>\n{% endif %}{% endfor %}"
+    "{{ bos_token }}{% set ns = namespace(system='') %}"
+    "{% for m in messages %}{% if m['role'] == 'system' %}{% set ns.system = ns.system + m['content'] + '\n\n' %}"
+    "{% endif %}{% endfor %}"
+    "{% for m in messages if m['role'] != 'system' %}"
+    "<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+    "{{ (ns.system if loop.first and m['role'] == 'user' else '') + (m['content'] | trim) }}<end_of_turn>\n"
+    "{% endfor %}"
     "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
 )
 CHATML_JINJA = (

@@ -37,7 +37,7 @@ DEFAULT_CRISIS = "988"
 HARMFUL_MIN = 0.80
 EMERGENCY_MIN = 0.55
 PERSONAL_MIN = 0.60
-OVER_PERSONAL_MIN = 0.80  # a learned emergency vote must be this sure to overrule a personal-advice rule
+OVER_PERSONAL_MIN = 0.90  # a learned vote must be this sure to overrule a personal-advice rule
 SPANISH_MIN = 0.85  # MiniLM reads Spanish poorly: its votes need more confidence there
 
 
@@ -63,7 +63,13 @@ class SafetyGuard:
         self.settings = settings
         self.learned = LearnedLayer(settings) if settings.safety_learned else None
         self.classifier = ClassifierHook(settings.safety_model, settings.device) if settings.safety_model else None
-        if self.learned is not None and warm:  # load or train in the background; rules work meanwhile
+        self._warm = warm
+        self._warm_started = False
+
+    def warm_up(self) -> None:
+        """Load (or train) the learned layer in a background thread; the rules work meanwhile."""
+        if self.learned is not None and self._warm and not self._warm_started:
+            self._warm_started = True
             threading.Thread(target=self.learned.ensure_ready, name="safety-warmup", daemon=True).start()
 
     # ---- decisions ------------------------------------------------------------------
@@ -71,11 +77,20 @@ class SafetyGuard:
         """Label one user message and audit-log it; emergencies are decided by the rules alone, in ms."""
         verdict = self.classify(text, history)
         self._audit("input", verdict, text, session_id)
+        self.warm_up()  # after the verdict: loading the model must never delay an emergency answer
         return verdict
 
     def classify(self, text: str, history: Sequence[dict] | None = None) -> Verdict:
         """Label one user message without writing the audit log (evaluation, benchmarks)."""
         return self._decide(text or "", list(history or []))
+
+    def classify_many(self, texts: Sequence[str]) -> list[Verdict]:
+        """Label many messages (no history, no audit), embedding them in batches for the learned layer."""
+        probs: list[dict[str, float] | None] = [None] * len(texts)
+        if self.learned is not None and texts and self.learned.ensure_ready():
+            rows = self.learned.predict([t or "" for t in texts])
+            probs = [dict(zip(LABELS, map(float, row), strict=True)) for row in rows]
+        return [self._decide(t or "", [], p) for t, p in zip(texts, probs, strict=True)]
 
     def check_output(self, answer: str, session_id: str = "") -> Verdict:
         """Catch answers that give the user a dose, a diagnosis, a treatment decision, or unsafe steps."""
@@ -84,7 +99,7 @@ class SafetyGuard:
         self._audit("output", verdict, answer, session_id)
         return verdict
 
-    def _decide(self, text: str, history: list[dict]) -> Verdict:
+    def _decide(self, text: str, history: list[dict], probs: dict[str, float] | None = None) -> Verdict:
         f = findings(text)
         lang = ("lang.es",) if f.text.spanish else ()
         if f.emergency:
@@ -95,7 +110,7 @@ class SafetyGuard:
                            tuple(f"emergency.{s}" for s in dict.fromkeys(signs)) + ("context.history",) + lang, 0.9)
         if f.harmful or f.injection:
             return Verdict("harmful", f.reasons(), f.rules() + lang, 1.0)
-        probs = self._probabilities(text)
+        probs = probs or self._probabilities(text)
         learned = self._learned_label(f, probs) if probs else None
         if learned == "emergency":
             return Verdict("emergency", ("resembles messages about an emergency happening now",),
@@ -137,9 +152,10 @@ class SafetyGuard:
         """The learned layer's vote, kept only where the rules give it room (no negation, no topic talk)."""
         best = max(probs, key=probs.get)
         scale = SPANISH_MIN if f.text.spanish else 0.0
-        if best == "harmful" and probs[best] >= max(HARMFUL_MIN, scale) and not f.benign_context:
+        floor = OVER_PERSONAL_MIN if f.personal else 0.0  # the user's own question: overrule only when sure
+        if best == "harmful" and probs[best] >= max(HARMFUL_MIN, scale, floor) and not f.benign_context:
             return "harmful"
-        floor = OVER_PERSONAL_MIN if f.personal else EMERGENCY_MIN
+        floor = floor or EMERGENCY_MIN
         if best == "emergency" and probs[best] >= max(floor, scale) and f.anchored and not (
                 f.suppressed or f.generic):
             return "emergency"
@@ -181,15 +197,13 @@ class SafetyGuard:
 
 def evaluate(guard: SafetyGuard, rows: Sequence[dict]) -> dict[str, Any]:
     """Label rows {"text", "expected"?}; per-label precision/recall and the confusion matrix where expected."""
-    from medgemma.metrics import confusion_matrix, per_label_scores, percentile
+    from medgemma.metrics import confusion_matrix, per_label_scores
 
-    out_rows, latencies = [], []
-    for r in rows:
-        t0 = time.perf_counter()
-        v = guard.classify(str(r["text"]))
-        latencies.append(time.perf_counter() - t0)
-        out_rows.append({"text": r["text"], "predicted": v.label, "expected": r.get("expected"),
-                         "rules": list(v.rules), "score": v.score})
+    t0 = time.perf_counter()
+    verdicts = guard.classify_many([str(r["text"]) for r in rows])
+    per_row_ms = 1000 * (time.perf_counter() - t0) / max(1, len(rows))
+    out_rows = [{"text": r["text"], "predicted": v.label, "expected": r.get("expected"),
+                 "rules": list(v.rules), "score": v.score} for r, v in zip(rows, verdicts, strict=True)]
     scored = [r for r in out_rows if r["expected"]]
     labels = list(LABELS)
     confusion = confusion_matrix([r["expected"] for r in scored], [r["predicted"] for r in scored], labels)
@@ -201,8 +215,7 @@ def evaluate(guard: SafetyGuard, rows: Sequence[dict]) -> dict[str, Any]:
             "accuracy": round(sum(r["expected"] == r["predicted"] for r in scored) / len(scored), 4) if scored else 0.0,
             "allowed_flagged": round(sum(r["predicted"] != "allowed" for r in allowed) / len(allowed), 4)
             if allowed else 0.0,
-            "latency_ms": {"p50": round(1000 * percentile(latencies, 50), 2),
-                           "p95": round(1000 * percentile(latencies, 95), 2)}}
+            "ms_per_row": round(per_row_ms, 2)}
 
 
 @lru_cache(maxsize=1)

@@ -73,7 +73,7 @@ HARM_PATTERNS = [
     rule_pattern("harmful.weapons", "asks how to make a weapon, explosive or toxin",
        r"(?:makes?|making|made|build|builds|building|create|creates|synthesi[sz]e[sd]?|synthesi[sz]ing|produces?|manufactures?|culture|grow|weaponi[sz]e|"
        r"cook|brew|extract|3d print|prepare|fabricar|hacer|synthesis|recipe|formula|blueprint) .{0,40}(?:bomb|explosive|pipe bomb|ricin|anthrax|sarin|"
-       r"nerve agent|napalm|chemical weapon|bioweapon|biological weapon|botulinum|botulism toxin|molotov|silencer|"
+       r"nerve agent|nerve gas|poison gas|toxic gas|napalm|chemical weapon|bioweapon|biological weapon|botulinum|botulism toxin|molotov|silencer|"
        r"untraceable gun|ghost gun|mustard gas|vx|chlorine gas|thermite|tnt|dirty bomb|virus|bomba|explosivo)",
        r"(?:spread|release) (?:a |the )?(?:disease|virus|pathogen|infection) (?:on purpose|deliberately|intentionally|at)",
        r"weaponi[sz]e", r"(?:build|make|print) (?:a |an )?(?:weapon|gun) (?:with|using|at home)",
@@ -108,7 +108,8 @@ HARM_PATTERNS = [
        r"(?:buy|get|order|find|score) (?:a gram of|some|an? (?:eighth|ounce|bag) of) (?:coke|weed|meth|crack|heroin|"
        r"molly|ecstasy|acid)", r"(?:buy|get|order|find|score) (?:some )?(?:meth|crack|heroin|ecstasy pills|mdma|"
        r"molly|lsd|fentanyl|cocaine)", r"(?:where|how) .{0,20}(?:buy|get|find) (?:some )?weed\b(?! killer)(?! my)",
-       r"get(?:ting)? high", r"(?:stronger|strongest|better|faster|best|bigger|biggest|most intense) high", r"(?:need|take) to trip",
+       r"get(?:ting)? (?:\w+ )?high(?! (?:blood|cholesterol|pressure|sugar|fever|temperature|marks|scores?|grades?|"
+       r"quality|altitude|ground))", r"(?:stronger|strongest|better|faster|best|bigger|biggest|most intense) high", r"(?:need|take) to trip",
        r"(?:snort|inject|smoke|shoot up) .{0,20}(?:pills|adderall|oxy|oxycodone|xanax|ritalin|morphine|heroin)",
        r"fake (?:symptoms|an? illness|pain) to get", r"(?:convince|trick|manipulate) (?:my |a |the )?doctor to",
        r"(?:get|getting) .{0,20}prescribed when i (?:do not|don t) have", r"(?:pass|beat|cheat) (?:a |my |the )?"
@@ -158,7 +159,7 @@ HARM_PATTERNS = [
        r"(?:secretly|covertly|hidden camera) .{0,20}(?:record|film|track|watch|monitor)",
        r"(?:sell|selling|leak|share) .{0,20}(?:patients?|medical) (?:records|data|information)",
        r"(?:what is|what s|tell me) (?:\w+ ){0,3}(?:hiv status|diagnosis|medical (?:history|condition))",
-       r"home address and diagnosis", r"(?:my (?:\w+ ){1,2}s|someone s|somebody s|other people s|people s|celebrities s?|"
+       r"(?:home address|addresses|phone numbers?) .{0,40}(?:diagnos\w*|medical|health records)", r"(?:my (?:\w+ ){1,2}s|someone s|somebody s|other people s|people s|celebrities s?|"
        r"a stranger s) (?:\w+ )?(?:social security number|ssn|credit card (?:details|number)|password|iphone pin|pin|"
        r"login|bank (?:account )?details|home address|phone number|mobile (?:phone )?number|private email(?: address)?|"
        r"passport number|driver s license(?: number)?|date of birth|browsing history|mental health history|"
@@ -214,8 +215,9 @@ _CUE = (r"(?:without (?:\w+ ){0,3}(?:consent|approval|supervision|evidence|revie
         r"leak(?:s|ing|ed)? (?:\w+ ){0,4}(?:information|records?|data|details|diagnos\w*|status|condition|treatment|to the)|gossip\w*|interrogat\w*|undermin\w*|discredit\w*|suppress\w*|prioritiz\w* .{0,40} over|"
         r"instead of (?:proven|evidence|standard)|non consensual|covert\w*|secretly|deliberately|intentionally|"
         r"knowingly|dissuad\w*|discourag\w*|subpar|with a defect|designed to fail|(?:could|may|might|would|to) "
-        r"(?:cause )?harm (?:the |to )?patients?|dangerous levels?|excluding|downcod\w*|upcod\w*)")
-_MITIGATE = (r"(?:prevent|reduce|stop|counter|combat|fight|handle|respond to|deal with|(?<!avoid )report|recogni[sz]e|"
+        r"(?:cause )?harm (?:the |to )?patients?|dangerous levels?|excluding|so (?:they|he|she) (?:stop|stops|will stop|won t|do not) "
+        r"(?:complaining|bothering|calling|asking)|to keep (?:them|him|her) quiet|chemical restraint|downcod\w*|upcod\w*)")
+_MITIGATE = (r"(?:prevent|reduce|stop (?:it|this|abuse|fraud|errors?|discrimination|harassment|the spread)|counter|combat|fight|handle|respond to|deal with|(?<!avoid )report|recogni[sz]e|"
              r"detect|protect|address|identify|spot|when can|is it legal|laws?|rules|policy on|why is it|"
              r"consequences|penalt\w*|what happens|history of)")
 UNETHICAL_REQUEST = rule_pattern(

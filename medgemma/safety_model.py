@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 LABELS = ("allowed", "emergency", "personal_advice", "harmful")
 EMBEDDER = "all-MiniLM-L6-v2"
 TRAIN_FILE = REPO_ROOT / "data" / "safety_train.jsonl"
+SEED_FILE = REPO_ROOT / "data" / "safety_learned_seed.json"  # weights for the default training data
 SPLIT_SALT = "medgemma-safety-split-v1"
 VERSION = 1  # bump when features or the fit change
 
@@ -192,9 +193,32 @@ class LearnedLayer:
 
             tensors = load_file(str(weights_path))
             self.weights, self.bias, self.manifest = tensors["weight"], tensors["bias"], manifest
-            self.embed(["warm up"])
+        elif not self._from_seed(digest):
+            self.train(examples, digest)
             return
-        self.train(examples, digest)
+        self.embed(["warm up"])
+
+    def _from_seed(self, digest: str) -> bool:
+        """Use the weights shipped in the repo when they were trained on exactly this data (no training)."""
+        seed = read_json(SEED_FILE, {}) or {}
+        if seed.get("data_hash") != digest:
+            return False
+        self.weights = np.asarray(seed["weight"], dtype=np.float32)
+        self.bias = np.asarray(seed["bias"], dtype=np.float32)
+        self.manifest = {k: v for k, v in seed.items() if k not in {"weight", "bias"}} | {"from_seed": True}
+        self._save()
+        return True
+
+    def _save(self) -> None:
+        from safetensors.numpy import save
+
+        atomic_write_bytes(self.folder / "learned.safetensors", save({"weight": self.weights, "bias": self.bias}))
+        atomic_write_json(self.folder / "learned.json", self.manifest)  # manifest last: marks it complete
+
+    def write_seed(self, path: Path = SEED_FILE) -> None:
+        """Ship the current weights with the repo (rounded JSON) so new data homes need no training."""
+        atomic_write_json(path, {**self.manifest, "weight": np.round(self.weights, 6).tolist(),
+                                 "bias": np.round(self.bias, 6).tolist()})
 
     def _cached_vectors(self, texts: list[str]) -> np.ndarray:
         """Embeddings of training texts, cached by text hash so a data change only embeds new rows."""
@@ -217,8 +241,6 @@ class LearnedLayer:
         return np.stack([cache[k] for k in keys])
 
     def train(self, examples: list[Example], digest: str) -> None:
-        from safetensors.numpy import save
-
         t0 = time.perf_counter()
         x = self._cached_vectors([e.text for e in examples])
         t1 = time.perf_counter()
@@ -231,9 +253,7 @@ class LearnedLayer:
                          "sources": sorted({e.source for e in examples}),
                          "embed_seconds": round(t1 - t0, 2), "fit_seconds": round(t2 - t1, 2),
                          "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        atomic_write_bytes(self.folder / "learned.safetensors",
-                           save({"weight": self.weights, "bias": self.bias}))
-        atomic_write_json(self.folder / "learned.json", self.manifest)  # manifest last: marks it complete
+        self._save()
         logger.info("Trained the safety learned layer on %d examples in %.1f s", len(examples), t2 - t0)
 
     def predict(self, texts: list[str]) -> np.ndarray:
@@ -255,6 +275,10 @@ class ClassifierHook:
 
     def __init__(self, model_id: str, device: str = "auto") -> None:
         self.model_id = model_id
+        local = model_id.startswith(("/", ".", "~")) or Path(model_id).expanduser().exists()
+        if local and not (Path(model_id).expanduser() / "config.json").is_file():
+            raise ModelNotAvailable(f"Safety classifier '{model_id}' is not a model folder (no config.json there). "
+                                    "Set MEDGEMMA_SAFETY_MODEL to a Hub id or a downloaded model folder, or to ''.")
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -56,7 +56,7 @@ EMERGENCY_SIGNS = [
        r"se me cierra la garganta", r"(?:wheezing|short of breath|shortness of breath) .{0,40}"
        r"(?:swell\w*|sting\w*|peanuts?|allergic|chest|blue|lips|getting worse)"),
     rule_pattern("emergency.stroke", "sudden signs of a stroke (face, arm, speech)",
-       r"face (?:\w+ ){0,2}?(?:drooping|droopy|droops|drooped|sagging|numb|lopsided|twisted|hanging)",
+       r"face (?:\w+ ){0,2}?(?:drooping|droopy|droops|drooped|sagging|numb|lopsided|twisted|hanging|uneven|crooked)",
        r"(?:mouth|face|eye|smile|lip) .{0,20}(?:hanging down|drooping|droops|drooped|sagging)",
        r"(?:drooping|droopy|sagging|lopsided|crooked) (?:face|smile|mouth)", r"smile is (?:lopsided|crooked|uneven)",
        r"(?:slurred|slurring|garbled)(?: speech| words| his words| her words| my words)?", r"words (?:are )?(?:jumbled|garbled|slurred)",
@@ -64,12 +64,13 @@ EMERGENCY_SIGNS = [
        r"(?:can not|could not|unable to) (?:lift|move|feel|raise) (?:my|his|her) (?:left |right )?(?:arm|leg|side)",
        r"(?:arm|leg|side) (?:is |feels |went )?(?:weak|numb|paralyzed|limp)",
        r"(?:half|side) of (?:my|his|her) (?:face|body) (?:feels |went |is )?(?:numb|weak)",
-       r"(?:suddenly|sudden) (?:can not|could not) (?:speak|talk|see)", r"(?:can not|could not) feel (?:the )?(?:left|right) side",
+       r"(?:suddenly|sudden) (?:can not|could not) (?:speak|talk|see|understand|walk|stand)", r"(?:can not|could not) feel (?:the )?(?:left|right) side",
        r"(?:left|right|one) side of (?:my|his|her) body", r"can not speak properly",
        r"foaming at the mouth", r"(?:on the (?:floor|ground)|collapsed) .{0,30}(?:twitching|jerking|shaking|convulsing)",
        r"(?:vision went black|lost (?:the )?vision) in one eye", r"can not see out of (?:my|his|her|one)",
        r"(?:cara|boca) (?:torcida|caida)", r"se le (?:cayo|cae) la cara", r"no puede hablar",
        r"brazo (?:debil|dormido)", r"no puede mover (?:el|la|los|las|su) (?:brazo|pierna|lado|cara|mano)",
+       r"no (?:puede|podemos|puedo) (?:levantarse|levantarlo|levantarla|moverse|despertarlo|despertarla|caminar)",
        r"habla (?:raro|mal|arrastrando|sin sentido)"),
     rule_pattern("emergency.unconscious", "someone collapsed, is unresponsive or has no pulse",
        r"collapsed", r"(?:is |was |are )?(?:unconscious|unresponsive)", r"not (?:responding|moving|waking up)",
@@ -86,7 +87,11 @@ EMERGENCY_SIGNS = [
        r"overdosed?", r"overdosing",
        r"(?:took|take|swallowed|ate|taken|have taken|drank) (?:about |around |maybe |like )?(?:\d+|a (?:whole|full)|"
        r"all|too many|to many|lots of|a lot of|a bunch of|several|half a|an entire|some of|many) .{0,40}"
-       r"(?:pills?|tablets?|capsules?|bottle|medication|medicine|meds|tylenol|pills|of them|packet|pods?)",
+       r"(?:pills?|tablets?|capsules?|bottle|medication|medicine|meds|tylenol|pills|of them|packet|pods?|"
+       r"antidepressants?|painkillers?|opioids?|sleeping pills|benzos?|insulin|xanax|oxy\w*|heroin|fentanyl)",
+       r"(?:swallowed|took|taken|downed|overdosed on) (?:a bunch|a handful|a lot|lots|all|most|the rest|too many|"
+       r"half) of (?:my|his|her|their|the|our) \w+",
+       r"engine running .{0,40}(?:closed|shut|garage)", r"(?:closed|shut) garage .{0,40}engine",
        r"(?:swallowed|drank|ate|drinking|ingested|got into|inhaled) .{0,30}(?:bleach|drain cleaner|antifreeze|"
        r"rat poison|poison|battery|batteries|magnet|chemicals?|detergent|pods?|cleaning|pesticide|"
        r"weed killer|lye|iron pills|a lot of smoke|smoke|blood pressure pills)",
@@ -149,7 +154,9 @@ SELF_HARM = [
        r"(?:want|wants|wanted|going|planning|plan|ready|decided|about) to (?:die|end it|not be here|disappear forever)",
        r"(?:do not|does not|no longer) want to (?:live|be alive|be here|wake up|exist|go on)",
        r"(?:better off|happier) (?:without me|once i am gone|if i (?:was|were) (?:dead|gone)|when i am gone)",
-       r"(?:goodbye|suicide) (?:letters?|notes?|messages?)", r"this is my goodbye", r"no one would miss me",
+       r"(?:goodbye|suicide) (?:letters?|notes?|messages?)", r"this is my goodbye", r"tonight is (?:my|her|his|their) last", r"(?:say|says|saying|said) goodbye to "
+       r"(?:everyone|everybody|all)", r"(?:my|her|his) last (?:night|day) (?:alive|on earth)",
+       r"(?:do not|can not|no longer) see the point (?:anymore|of living|in living|of going on)", r"no one would miss me",
        r"nobody would miss me", r"no (?:point|reason) (?:in )?(?:living|to live|going on)",
        r"(?:can not|could not) go on", r"never wake up", r"not wake up",
        r"(?:going|about|want) to jump(?: off)?", r"jump off (?:my|the|a) (?:balcony|bridge|roof|building)",
@@ -247,7 +254,7 @@ PERSONAL_PATTERNS = [
        r"an ulcer|an infection|a uti|a stroke|something)",
        r"what (?:is|could|might|can) (?:it|this|that) be", r"what could (?:it|this|that|cause)",
        r"what (?:do|does|did) (?:i|he|she|my \w+) have", r"what (?:is|s) (?:wrong|going on) with (?:me|him|her|my)",
-       r"what (?:is|s) causing (?:it|this|my)", r"what (?:could|might|can) be causing", r"what does (?:it|this) mean for me", r"should i (?:worry|be worried)",
+       r"what (?:is|s) causing (?:it|this|(?:\w+ ){0,4}?(?:my|me))", r"what (?:could|might|can) be causing", r"what does (?:it|this) mean for me", r"should i (?:worry|be worried)",
        r"(?:is|are) (?:that|this|it|these) (?:bad|dangerous|normal|high|low|serious) for (?:me|him|her|my)",
        r"are my \w+ (?:failing|damaged|okay|normal)", r"is my (?:\w+ ){1,6}?(?:damaged|failing|okay|normal|too \w+|high|low|dangerous|bad)",
        r"why (?:does|is|do|am) (?:my|i)\b", r"what is it\b", r"is it normal that (?:my|i)",

@@ -56,7 +56,7 @@ def serve(settings: Settings, services: Services | None = None) -> Iterator[Live
     port = free_port()
     demo.queue(default_concurrency_limit=2).launch(
         prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, css=CSS,
-        max_file_size=f"{settings.max_upload_mb}mb")
+        max_file_size=f"{settings.max_upload_mb}mb", show_error=True)
     try:
         yield LiveApp(demo, ctx, f"http://127.0.0.1:{port}", get_upload_folder())
     finally:

@@ -50,9 +50,9 @@ def test_dashboard_compares_two_runs_with_plots(app):
     _, ctx, settings = app
     ids = make_runs(settings)
     h, token = handlers(ctx), ctx.auth.login(PASSWORD).token
-    runs, table = h["on_refresh"](token, [ids["closed"]])
+    runs, table, adapters = h["on_refresh"](token, [ids["closed"]])
     assert {value for _, value in runs.choices} == set(ids.values()) and runs.value == [ids["closed"]]
-    assert set(table["run_id"]) == set(ids.values())
+    assert set(table["run_id"]) == set(ids.values()) and adapters.choices[1] == ("Base model (no adapter)", "")
 
     bars, note, paired, heat, latency, ex_suite, ex_metric, examples = h["on_show"](token, [ids["closed"], ids["rag"]])
     assert isinstance(bars, go.Figure) and len(bars.data) == 2  # one bar series per run: grouped comparison
@@ -94,7 +94,7 @@ def test_start_poll_until_the_job_ends_and_audit(app):
     assert command.startswith("python -m medgemma eval run --suite mirage-bioasq --rag off --model no-such-model")
     deadline = time.monotonic() + 120
     while True:
-        status, command, log, timer, runs, table = h["on_poll"](token, run_id, [])
+        status, command, log, timer, runs, table, _ = h["on_poll"](token, run_id, [])
         if isinstance(timer, gr.Timer) and not timer.active or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -132,7 +132,7 @@ def test_http_endpoints_are_closed_without_login(app):
         assert set(settings.path("runs", "eval").iterdir()) == before  # no job was started
 
         assert "Logged in" in client.predict(PASSWORD, api_name="/admin_login")[0]
-        runs, table = client.predict([], api_name="/eval_runs")
+        runs, table, _ = client.predict([], api_name="/eval_runs")
         assert {c[1] for c in runs["choices"]} == set(ids.values())
         bars, note, *_ = client.predict([ids["closed"], ids["rag"]], api_name="/eval_dashboard")
         assert "Compared against the first run" in note and bars

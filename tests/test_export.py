@@ -46,20 +46,18 @@ def make_adapter(base: Path, folder: Path, name: str = "tiny-med", seed: int = 1
     return folder
 
 
-@pytest.fixture(scope="module")
-def gguf_ready_base(tiny_gemma_dir, tmp_path_factory) -> Path:
-    """The tiny Gemma 3 with query_pre_attn_scalar = head_dim, as in real Gemma 3 models (llama.cpp assumes it)."""
-    path = tmp_path_factory.mktemp("export-base") / "tiny-gemma"
-    shutil.copytree(tiny_gemma_dir, path)
-    config = json.loads((path / "config.json").read_text())
-    config["query_pre_attn_scalar"] = config["head_dim"]
-    (path / "config.json").write_text(json.dumps(config, indent=2))
-    return path
+def odd_gemma(tiny_gemma_dir: Path, folder: Path) -> Path:
+    """The tiny Gemma 3 with query_pre_attn_scalar != head_dim, which llama.cpp cannot represent."""
+    shutil.copytree(tiny_gemma_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["query_pre_attn_scalar"] = 4 * config["head_dim"]
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    return folder
 
 
 @pytest.fixture(scope="module")
-def adapter_dir(gguf_ready_base, tmp_path_factory) -> Path:
-    return make_adapter(gguf_ready_base, tmp_path_factory.mktemp("export-adapter") / "adapter")
+def adapter_dir(tiny_gemma_dir, tmp_path_factory) -> Path:
+    return make_adapter(tiny_gemma_dir, tmp_path_factory.mktemp("export-adapter") / "adapter")
 
 
 @pytest.fixture(scope="session")
@@ -200,8 +198,7 @@ def test_model_card_shows_the_adapters_latest_evaluation(adapter_dir, settings, 
 
 
 def test_failed_export_leaves_nothing_behind(tiny_gemma_dir, adapter_dir, gguf_settings, tmp_path):
-    # the fixture's query_pre_attn_scalar (256) differs from head_dim (16): llama.cpp would compute wrong logits
-    odd = make_adapter(tiny_gemma_dir, tmp_path / "odd-adapter", name="odd")
+    odd = make_adapter(odd_gemma(tiny_gemma_dir, tmp_path / "odd-base"), tmp_path / "odd-adapter", name="odd")
     with pytest.raises(FeatureUnavailable, match="query_pre_attn_scalar"):
         export(gguf_settings, str(odd), "gguf", tmp_path / "exports" / "odd")
     assert not (tmp_path / "exports" / "odd").exists() and hidden_leftovers(tmp_path / "exports") == []

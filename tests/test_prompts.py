@@ -46,3 +46,13 @@ def test_passage_text_is_truncated():
     long = "word " * 1000
     out = prompts.format_passages([_hit(1, long)], max_chars=100)
     assert len(out) < 150 and out.endswith("...")
+
+
+def test_gemma_jinja_template_matches_python_renderer():
+    from jinja2 import Environment
+
+    msgs = [{"role": "system", "content": "RULES"}, {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye"}]
+    tmpl = Environment().from_string(prompts.GEMMA_JINJA)
+    out = tmpl.render(messages=msgs, bos_token="<bos>", add_generation_prompt=True)
+    assert out == "<bos>" + prompts.render_gemma(msgs)

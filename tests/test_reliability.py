@@ -86,9 +86,9 @@ def test_chat_keeps_answering_while_an_admin_job_runs(tmp_path, shared_data):
         finally:
             admin.close()
             user.close()
-    print(f"\n[admin job] start handler returned in {handler_s:.2f} s (job pid {run.pid}); chat latency "
-          f"before: {max(before):.2f} s max, during the index build: {max(during):.2f} s max "
-          f"({len(during)} answers, all with sources)")
+    print(f"\n[admin job] start handler returned in {handler_s:.2f} s (job pid {run.pid}); chat latency: first "
+          f"answer {before[0]:.2f} s (loads the embedder), then {max(before[1:]):.2f} s max; during the index "
+          f"build {max(during):.2f} s max ({len(during)} answers, all with sources)")
 
 
 # ---- kill -9 during training, then resume ------------------------------------------------------------------
@@ -106,7 +106,7 @@ def killed_and_resumed(tiny_gemma_dir, tmp_path_factory):
     data = root / "qa.jsonl"
     data.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in QA * 3))
     recipe = root / "recipe.yaml"
-    recipe.write_text(f"model: {tiny_gemma_dir}\ndata: [{data}]\nmax_steps: 60\nsave_steps: 5\nbatch_size: 2\n"
+    recipe.write_text(f"model: {tiny_gemma_dir}\ndata: [{data}]\nmax_steps: 24\nsave_steps: 4\nbatch_size: 2\n"
                       "max_length: 64\nsave_total_limit: 2\nwarmup_ratio: 0.0\nlearning_rate: 0.01\n")
     args = ["train", "--config", str(recipe), "--out", str(folder), "--json"]
     started = time.monotonic()
@@ -116,7 +116,7 @@ def killed_and_resumed(tiny_gemma_dir, tmp_path_factory):
             ckpt = last_checkpoint(folder) if (folder / "checkpoints").is_dir() else None
             return int(ckpt.name.split("-")[-1]) if ckpt else 0
 
-        assert wait_for(lambda: checkpoint_step() >= 10 or proc.poll() is not None, 300, 0.05)
+        assert wait_for(lambda: checkpoint_step() >= 8 or proc.poll() is not None, 300, 0.05)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -140,17 +140,17 @@ def test_kill_9_during_training_then_resume_finishes_the_run(killed_and_resumed)
           f"{killed['checkpoint']}), run read as '{killed['state_after_kill']}'; resumed in {resumed['seconds']} s")
     assert killed["returncode"] == -signal.SIGKILL, "training finished before it could be killed"
     assert killed["state_after_kill"] == "failed" and not killed["adapter_after_kill"]
-    assert killed["checkpoint"] >= 10
+    assert killed["checkpoint"] >= 8
     assert resumed["returncode"] == 0, resumed["stderr"]
     result = json.loads(resumed["stdout"])
-    assert result["metrics"]["steps"] == 60 and Path(result["adapter"]).is_dir()
+    assert result["metrics"]["steps"] == 24 and Path(result["adapter"]).is_dir()
     assert jobs.get_run(folder).state == "done"
     steps = [m["step"] for m in jobs.read_metrics(folder) if "loss" in m]
     after = steps[steps.index(killed["last_step"]) + 1:] if killed["last_step"] in steps else steps
     # the resumed process starts after the checkpoint, not from step 1
-    assert after[0] == killed["checkpoint"] + 1 and after[-1] == 60, after[:5]
+    assert after[0] == killed["checkpoint"] + 1 and after[-1] == 24, after[:5]
     state = json.loads((last_checkpoint(folder) / "trainer_state.json").read_text())
-    assert state["global_step"] == 60
+    assert state["global_step"] == 24
 
 
 # ---- export: a full disk, a folder it may not write --------------------------------------------------------

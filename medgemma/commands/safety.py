@@ -4,6 +4,7 @@ report per-label precision/recall and the confusion matrix."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from medgemma.commands import add_common, print_json, settings_from
@@ -16,6 +17,8 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help='JSONL rows {"text": ..., "expected": "emergency"} (expected optional)')
     p.add_argument("--json", action="store_true", help="print rows, metrics and confusion as one JSON object")
     p.add_argument("--rules-only", action="store_true", help="switch the learned layer off (safety_learned=false)")
+    p.add_argument("--write-seed", action="store_true",
+                   help="after (re)training, ship the learned weights as data/safety_learned_seed.json")
     p.set_defaults(handler=_safety)
 
 
@@ -41,12 +44,18 @@ def _safety(args: argparse.Namespace) -> int:
 
     rows = _read_rows(Path(args.data))
     settings = settings_from(args, safety_learned=False if args.rules_only else None)
-    result = evaluate(SafetyGuard(settings, warm=False), rows)
+    guard = SafetyGuard(settings, warm=False)
+    result = evaluate(guard, rows)
+    if args.write_seed and guard.learned is not None and guard.learned.ensure_ready():
+        from medgemma.safety_model import SEED_FILE
+
+        guard.learned.write_seed()
+        print(f"wrote {SEED_FILE}", file=sys.stderr)
     if args.json:
         print_json(result)
         return 0
     print(f"{result['n']} rows · accuracy {result['accuracy']:.3f} · allowed flagged {result['allowed_flagged']:.1%}"
-          f" · latency p50 {result['latency_ms']['p50']} ms, p95 {result['latency_ms']['p95']} ms")
+          f" · {result['ms_per_row']} ms per row (batched)")
     print(f"{'label':<16} {'precision':>9} {'recall':>7} {'support':>8}")
     for label, m in result["metrics"].items():
         print(f"{label:<16} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['support']:>8}")

@@ -1,0 +1,196 @@
+"""train_report.py is the Training tab's back end: the form's values as a TrainConfig, dataset previews
+with token statistics, run progress (step, ETA, loss curve) and the runs and adapters tables.
+
+It starts runs through medgemma.train, reads them through medgemma.jobs and medgemma.adapters; it knows
+nothing about Gradio or plotting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from medgemma import adapters, datasets, jobs
+from medgemma.config import Settings
+from medgemma.errors import InputRejected, ModelNotAvailable
+from medgemma.sources import parse_spec
+from medgemma.train_config import FIELDS, TrainConfig, from_dict
+
+SOURCE_LABELS = {
+    "medquad-rag": "MedQuAD RAG-aware (question + passages → answer citing [n])",
+    "medquad": "MedQuAD Q&A (no passages)",
+    "pubmedqa": "PubMedQA train (never its 500 test ids)",
+    "medsafetybench": "MedSafetyBench safe responses",
+    "feedback": "Chat answers rated 👍",
+}
+# Form keys that are not TrainConfig fields: how the data list and the column mapping are chosen.
+DATA_KEYS = ("sources", "per_source", "use_upload", "col_prompt", "col_extra", "col_answer", "col_messages")
+RUN_COLUMNS = ["run", "state", "created", "model", "data", "step", "loss", "eval loss", "wall s", "error"]
+ADAPTER_COLUMNS = ["active", "name", "base model", "data", "examples", "steps", "final loss", "eval loss",
+                   "created"]
+
+
+# ---- the form -----------------------------------------------------------------------------------
+
+def default_form(settings: Settings) -> dict[str, Any]:
+    """The form's starting values: TrainConfig defaults on the chat's own model (so the adapter fits it)."""
+    cfg = TrainConfig(model=settings.model)
+    values = cfg.to_dict()
+    sources = [parse_spec(d)[0] for d in cfg.data]
+    limits = [parse_spec(d)[1] for d in cfg.data]
+    values.update(sources=sources, per_source=max(limits, default=0), use_upload=True, col_prompt="",
+                  col_extra="", col_answer="", col_messages="")
+    return values
+
+
+def column_mapping(prompt: str = "", answer: str = "", extra: str = "", messages: str = "") -> dict[str, str]:
+    """The tab's four column pickers as a datasets mapping; all empty = detect the columns."""
+    if messages:
+        return {"messages": messages}
+    if not (prompt or answer or extra):
+        return {}
+    if extra:
+        return {"instruction": prompt, "input": extra, "output": answer}
+    return {"question": prompt, "answer": answer}
+
+
+def pickers_from_roles(roles: dict[str, str]) -> tuple[str, str, str, str]:
+    """(prompt, extra input, answer, messages) columns from a detected or given role mapping."""
+    return (roles.get("question") or roles.get("instruction") or "", roles.get("input", ""),
+            roles.get("answer") or roles.get("output") or "", roles.get("messages", ""))
+
+
+def data_specs(sources: Sequence[str], per_source: int, upload: str = "") -> list[str]:
+    """Built-in sources (each optionally ':N' limited) plus the uploaded file."""
+    specs = [f"{name}:{int(per_source)}" if per_source else name for name in sources or []]
+    return [*specs, upload] if upload else specs
+
+
+def config_from_form(form: dict[str, Any], upload: str = "") -> TrainConfig:
+    """A validated TrainConfig from the form; the uploaded file joins the data when the form says so."""
+    values = {k: v for k, v in form.items() if k in FIELDS}
+    use = upload if upload and form.get("use_upload", True) else ""
+    values["data"] = data_specs(form.get("sources") or [], form.get("per_source") or 0, use)
+    mapping = column_mapping(form.get("col_prompt", ""), form.get("col_answer", ""), form.get("col_extra", ""),
+                             form.get("col_messages", ""))
+    values["columns"] = mapping if use else {}
+    return from_dict(values)
+
+
+def start_run(settings: Settings, form: dict[str, Any], upload: str = "") -> jobs.RunInfo:
+    """Validate the form and start `python -m medgemma train` in the background."""
+    from medgemma import train
+
+    return train.start(config_from_form(form, upload), settings)
+
+
+# ---- datasets -----------------------------------------------------------------------------------
+
+def preview_upload(settings: Settings, path: str | Path, mapping: dict[str, str] | None, model: str,
+                   max_length: int) -> dict[str, Any]:
+    """datasets.preview plus the file's columns and token statistics in the base model's prompt format.
+
+    When the model's tokenizer cannot be loaded, `tokens_error` says why and the rest still shows.
+    """
+    result = datasets.preview(path, mapping or None)
+    rows = datasets.read_rows(path)
+    result["all_columns"] = list(dict.fromkeys(str(k) for r in rows[:200] for k in r if k is not None))
+    try:
+        from medgemma import train
+
+        result["tokens"] = train.file_token_stats(path, mapping or None, model, settings, int(max_length))
+    except ModelNotAvailable as exc:
+        result["tokens_error"] = str(exc)
+    return result
+
+
+def store_and_preview(settings: Settings, upload: str | Path, mapping: dict[str, str] | None, model: str,
+                      max_length: int) -> dict[str, Any]:
+    """Keep an uploaded file under <home>/datasets (where background runs read it) and preview it."""
+    stored = datasets.store_upload(settings, upload, Path(str(upload)).name)
+    return {**preview_upload(settings, stored, mapping, model, max_length), "stored": str(stored)}
+
+
+# ---- runs ---------------------------------------------------------------------------------------
+
+def _last(metrics: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
+    return next((m for m in reversed(metrics) if key in m), {})
+
+
+def run_progress(settings: Settings, run_id: str, log_chars: int = 6000) -> dict[str, Any]:
+    """Everything the tab shows about one training run: state, step, ETA, loss, curve, log and config."""
+    run = jobs.find_run(settings, run_id, "train")
+    metrics = jobs.read_metrics(run.folder)
+    last, last_loss = _last(metrics, "step"), _last(metrics, "loss")
+    max_steps = int(last.get("max_steps") or run.config.get("max_steps") or 0)
+    step = int(run.result.get("steps") or last.get("step") or 0)
+    curve = [{k: m[k] for k in ("step", "loss", "lr", "eval_loss") if k in m} for m in metrics if "step" in m]
+    return {"run_id": run.run_id, "state": run.state, "active": run.active, "error": run.error,
+            "command": run.command, "step": step, "max_steps": max_steps, "eta_s": last.get("eta_s"),
+            "s_per_step": last.get("s_per_step"), "loss": last_loss.get("loss"), "curve": curve,
+            "result": run.result, "config": run.config, "log": jobs.tail_log(run.folder, log_chars),
+            "resumable": not run.active and run.state != "done" and _has_checkpoint(run.folder)}
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    from medgemma.train import last_checkpoint
+
+    return last_checkpoint(folder) is not None
+
+
+def cancel_run(settings: Settings, run_id: str) -> dict[str, Any]:
+    jobs.cancel(jobs.find_run(settings, run_id, "train").folder)
+    return run_progress(settings, run_id)
+
+
+def resume(settings: Settings, run_id: str) -> jobs.RunInfo:
+    """Continue a cancelled or failed run from its newest checkpoint (a finished run has nothing left)."""
+    from medgemma import train
+
+    if jobs.find_run(settings, run_id, "train").state == "done":
+        raise InputRejected(f"Run {run_id} has finished; its adapter is ready. Start a new run to train more.")
+    return train.resume_run(settings, run_id)
+
+
+def run_choices(settings: Settings) -> list[tuple[str, str]]:
+    return [(f"{r.run_id} — {r.state}", r.run_id) for r in jobs.list_runs(settings, "train")]
+
+
+def runs_table(settings: Settings) -> pd.DataFrame:
+    """Every training run, newest first, with its status, data and latest metrics."""
+    rows = []
+    for r in jobs.list_runs(settings, "train"):
+        metrics = jobs.read_metrics(r.folder)
+        last = _last(metrics, "loss")
+        step = r.result.get("steps") or _last(metrics, "step").get("step") or 0
+        total = r.config.get("max_steps") or _last(metrics, "max_steps").get("max_steps") or "?"
+        rows.append([r.run_id, r.state, r.created, r.config.get("model", ""), ", ".join(r.config.get("data", [])),
+                     f"{step}/{total}", r.result.get("final_loss", last.get("loss")), r.result.get("eval_loss"),
+                     r.result.get("wall_s"), r.error])
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+# ---- adapters -----------------------------------------------------------------------------------
+
+def adapters_table(settings: Settings) -> pd.DataFrame:
+    """Finished adapters with base model, data and metrics; ✓ marks the one the chat uses."""
+    current = adapters.active(settings)
+    rows = [["✓" if current and current.path == a.path else "", a.name, a.base_model, ", ".join(a.data),
+             a.examples, a.metrics.get("steps"), a.metrics.get("final_loss"), a.metrics.get("eval_loss"),
+             a.created] for a in adapters.list_adapters(settings)]
+    return pd.DataFrame(rows, columns=ADAPTER_COLUMNS)
+
+
+def adapter_choices(settings: Settings) -> list[tuple[str, str]]:
+    return [(f"{a.name} (base {Path(a.base_model).name or a.base_model})", a.name)
+            for a in adapters.list_adapters(settings)]
+
+
+def active_adapter_line(settings: Settings) -> str:
+    current = adapters.active(settings)
+    if current is None:
+        return f"The chat uses the base model **{settings.model}** (no adapter)."
+    return f"The chat uses adapter **{current.name}** on **{current.base_model}**."

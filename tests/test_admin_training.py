@@ -1,0 +1,171 @@
+"""The Training tab: behind a real admin session, upload a CSV (column mapping, preview, token lengths),
+train the tiny Gemma 3 for a few steps as a background job, watch the loss, activate the adapter (the
+chat's backend reloads with it, no restart) and go back to the base model; closed without login."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import gradio as gr
+import pytest
+from gradio_client import Client
+
+from app import build_app
+from medgemma.config import load_settings
+from medgemma.storage import read_jsonl
+
+PASSWORD = "correct horse battery"
+ROWS = [
+    ("What is diabetes?", "Diabetes is a disease in which blood glucose levels are above normal."),
+    ("What is asthma?", "Asthma is a chronic disease that affects the airways of the lungs."),
+    ("What causes high blood pressure?", "High blood pressure raises the risk of heart disease and stroke."),
+    ("What are symptoms of asthma?", ""),  # an empty answer: an unusable row the preview names
+    ("How is anemia treated?", "Treatment may include medicines, a healthy diet and iron."),
+    ("What is a fever?", "A fever is a body temperature that is higher than normal."),
+]
+
+
+@pytest.fixture
+def app(tiny_gemma_dir, isolated_home):
+    settings = load_settings(env={
+        "MEDGEMMA_HOME": str(isolated_home), "MEDGEMMA_MODEL": str(tiny_gemma_dir),
+        "MEDGEMMA_BACKEND": "transformers", "MEDGEMMA_DEVICE": "cpu", "MEDGEMMA_STARTER_CORPUS": "none",
+        "MEDGEMMA_ADMIN_PASSWORD": PASSWORD,
+    })
+    demo, ctx = build_app(settings)
+    return demo, ctx, settings
+
+
+@pytest.fixture
+def qa_csv(tmp_path):
+    path = tmp_path / "my qa.csv"  # columns the detector does not know: the admin maps them
+    path.write_text("Frage,Antwort,note\n" + "".join(f'"{q}","{a}",x\n' for q, a in ROWS), encoding="utf-8")
+    return path
+
+
+def test_handlers_refuse_without_a_session(app, qa_csv):
+    _, ctx, settings = app
+    h = ctx.extras["training"]
+    calls = [(h["on_upload"], (str(qa_csv), h["form"])), (h["on_preview"], (str(qa_csv), h["form"])),
+             (h["on_start"], (h["form"], "")), (h["on_poll"], ("x",)), (h["on_cancel"], ("x",)),
+             (h["on_resume"], ("x",)), (h["on_refresh"], (None,)), (h["on_watch"], ("x",)),
+             (h["on_activate"], ("x",)), (h["on_base"], ())]
+    for fn, args in calls:
+        for token in (None, "forged-token"):
+            with pytest.raises(gr.Error, match="Admin login required"):
+                fn(token, *args)
+    assert not settings.path("runs").exists() and not settings.path("datasets").exists()
+
+
+def _poll_until_done(h, token, run_id, timeout=300.0):
+    """Tick like the browser's timer; returns the last tick's outputs and whether a loss showed mid-run."""
+    deadline, saw_loss = time.monotonic() + timeout, False
+    while True:
+        out = h["on_poll"](token, run_id)
+        timer = out[4]
+        if isinstance(timer, gr.Timer) and not timer.active:
+            return out, saw_loss
+        saw_loss = saw_loss or "loss" in out[0]
+        assert time.monotonic() < deadline, f"training did not finish: {out[0]}\n{out[3]}"
+        time.sleep(0.5)
+
+
+def test_upload_train_watch_activate_and_back(app, qa_csv, tiny_gemma_dir):
+    _, ctx, settings = app
+    h, token = ctx.extras["training"], ctx.auth.login(PASSWORD).token
+    assert h["form"]["model"] == str(tiny_gemma_dir)  # the form starts on the chat's own model
+    form = {**h["form"], "max_length": 512}
+
+    with pytest.raises(gr.Error, match="No usable columns.*Frage, Antwort, note"):
+        h["on_upload"](token, str(qa_csv), form)
+    form.update(col_prompt="Frage", col_answer="Antwort")
+    stored, note, sample, prompt, extra, answer, messages = h["on_preview"](token, str(qa_csv), {**form, "max_length": 40})
+    assert (prompt.value, answer.value, extra.value, messages.value) == ("Frage", "Antwort", "", "")
+    assert ("Frage", "Frage") in prompt.choices and stored.startswith(str(settings.path("datasets")))
+    assert "6 rows, 5 usable" in note and "row 4: empty answer" in note and "Tokens per example" in note
+    assert "longer than max length 40" in note  # the system prompt alone is longer than that
+    assert sample[0] == list(ROWS[0])
+
+    form.update(sources=[], skip_invalid_rows=True, max_steps=3, batch_size=2, save_steps=2, learning_rate=1e-2,
+                warmup_ratio=0.0, name="tab-run")
+    run_id, status, command, chart, log, timer, runs, table, config = h["on_start"](token, form, stored)
+    assert timer.active and run_id.endswith("tab-run") and run_id in status
+    assert command.startswith("python -m medgemma train --config ") and run_id in command
+    assert runs.value == run_id and "data:" in config and stored in config
+    assert list(table["run"]) == [run_id]
+
+    (status, command, chart, log, timer, runs, table, adapters, adapter, active), saw_loss = \
+        _poll_until_done(h, token, run_id)
+    assert "done" in status and "`" + "█" * 30 + " 3/3`" in status, log
+    [loss] = [t for t in chart.data if t.name == "train loss"]
+    assert list(loss.x) == [1, 2, 3] and all(v > 0 for v in loss.y)
+    assert any(t.name == "learning rate" for t in chart.data)
+    assert table.iloc[0]["state"] == "done" and table.iloc[0]["step"] == "3/3"
+    assert list(adapters["name"]) == [run_id] and adapters.iloc[0]["examples"] == 5
+    assert (run_id in {v for _, v in adapter.choices}) and "base model" in active
+
+    before = ctx.services.backend()
+    assert before.name == "transformers" and before.adapter == ""
+    adapters, _, active = h["on_activate"](token, run_id)
+    assert adapters.iloc[0]["active"] == "✓" and run_id in active
+    tuned = ctx.services.backend()  # reloads: the active adapter changed (no restart)
+    assert tuned is not before and tuned.adapter == str(settings.path("runs", "train", run_id, "adapter"))
+    assert type(tuned.model).__name__ == "PeftModelForCausalLM"
+
+    adapters, _, active = h["on_base"](token)
+    assert adapters.iloc[0]["active"] == "" and "base model" in active
+    assert ctx.services.backend().adapter == ""
+
+    # a page reload: the run is listed again from disk and can be watched
+    runs, table, *_ = h["on_refresh"](token, None)
+    assert [v for _, v in runs.choices] == [run_id]
+    watched, status, *_, config, timer = h["on_watch"](token, run_id)
+    assert watched == run_id and "done" in status and not timer.active
+    with pytest.raises(gr.Error, match="finished"):
+        h["on_resume"](token, run_id)
+    actions = [r["action"] for r in read_jsonl(settings.path("audit", "admin.jsonl"))]
+    assert {"train-preview", "train-start", "adapter-activate"} <= set(actions) and "train-poll" not in actions
+
+
+def test_bad_form_values_are_named(app):
+    _, ctx, _ = app
+    h, token = ctx.extras["training"], ctx.auth.login(PASSWORD).token
+    with pytest.raises(gr.Error, match="lora_r must be within"):
+        h["on_start"](token, {**h["form"], "lora_r": 0}, "")
+    with pytest.raises(gr.Error, match="data: name at least one source"):
+        h["on_start"](token, {**h["form"], "sources": []}, "")
+    with pytest.raises(gr.Error, match="Upload a JSON, JSONL or CSV file first"):
+        h["on_preview"](token, None, h["form"])
+    with pytest.raises(gr.Error, match="No training run is watched"):
+        h["on_cancel"](token, "")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_http_endpoints_are_closed_without_login(app):
+    demo, ctx, settings = app
+    port = _free_port()
+    demo.queue().launch(prevent_thread_lock=True, server_port=port, server_name="127.0.0.1", quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        calls = {"/train_start": (), "/train_runs": (None,), "/train_watch": ("x",), "/train_cancel": (),
+                 "/train_resume": (), "/adapter_activate": ("x",), "/adapter_deactivate": (),
+                 "/train_upload": (None,), "/train_preview": (None,)}
+        assert set(calls) <= set(api)
+        for name, args in calls.items():
+            with pytest.raises(Exception, match="Admin login required"):
+                client.predict(*args, api_name=name)
+        assert not settings.path("runs").exists() and not settings.path("active_adapter.json").exists()
+
+        assert "Logged in" in client.predict(PASSWORD, api_name="/admin_login")[0]
+        runs, table, adapters, adapter, active = client.predict(None, api_name="/train_runs")
+        assert runs["choices"] == [] and "base model" in active
+        client.close()
+    finally:
+        demo.close()
