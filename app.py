@@ -61,25 +61,32 @@ def build_app(settings: Settings, services: Services | None = None) -> tuple[gr.
     return demo, ctx
 
 
-def start_starter_index(ctx: AppContext) -> threading.Thread | None:
-    """Build the starter knowledge base in the background on first run (chat answers from what is ready)."""
-    try:
-        kb = ctx.services.knowledge()
-    except ImportError:
-        return None
+def start_starter_index(ctx: AppContext) -> threading.Thread:
+    """Build the starter knowledge base in the background on first run; the chat answers from what
+    is ready and shows how far the build is (the Chat tab polls ctx.extras['starter_status'])."""
+    kb = ctx.services.knowledge()
     status = {"text": ""}
 
     def progress(fraction: float, message: str) -> None:
-        status["text"] = "" if fraction >= 1.0 else f"📚 Knowledge base: {message} ({fraction:.0%})"
+        status["text"] = "" if fraction >= 1.0 else f"📚 Building the knowledge base: {message} ({fraction:.0%})"
 
     def work() -> None:
+        result = kb.ensure_starter_index(progress)
+        if result.get("state") == "failed":
+            status["text"] = f"⚠️ The starter knowledge base could not be built: {result.get('message')}"
+        elif result.get("state") == "ready":
+            status["text"] = ""
+        logger.info("Starter knowledge base: %s", result)
+
+    def warm() -> None:  # load the guard and the model now, so the first question is fast
         try:
-            kb.ensure_starter_index(progress)
-        except Exception:  # noqa: BLE001 - logged; the chat still serves what is indexed
-            logger.exception("Starter knowledge base build failed")
-            status["text"] = "⚠️ The starter knowledge base build failed; see the server log."
+            ctx.services.guard().warm_up()
+            ctx.services.backend()
+        except Exception:  # noqa: BLE001 - the chat reports the error when it is used
+            logger.exception("Warm-up failed")
 
     ctx.extras["starter_status"] = lambda: status["text"]
+    threading.Thread(target=warm, name="warm-up", daemon=True).start()
     thread = threading.Thread(target=work, name="starter-index", daemon=True)
     thread.start()
     return thread

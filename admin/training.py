@@ -86,8 +86,8 @@ def build_tab(ctx: AppContext) -> None:
                              elem_id="train-upload")
             fields["use_upload"] = gr.Checkbox(form0["use_upload"], label="Train on the uploaded file")
         with gr.Column(scale=3):
-            fields["sources"] = gr.CheckboxGroup([(label, name) for name, label in train_report.SOURCE_LABELS.items()],
-                                                 value=form0["sources"], label="Built-in sources")
+            fields["sources"] = gr.Dropdown([(label, name) for name, label in train_report.SOURCE_LABELS.items()],
+                                            value=form0["sources"], multiselect=True, label="Built-in sources")
             fields["per_source"] = gr.Number(form0["per_source"], precision=0, minimum=0,
                                              label="Examples per built-in source (0 = all)")
     with gr.Row():
@@ -244,13 +244,20 @@ def build_tab(ctx: AppContext) -> None:
         adapters.deactivate(settings)
         return registry()
 
+    @admin_only(ctx, "train-form", audit=False)
+    def on_form(session, *values: Any) -> dict[str, Any]:  # the form's fields, kept in one gr.State
+        return dict(zip(names, values, strict=True))
+
+    @admin_only(ctx, "train-clear", audit=False)
+    def on_clear(session):  # the file was removed from the upload box: train without it
+        return "", ""
+
     # ---- wiring: every admin handler takes the admin token first ------------------------------------
-    gr.on([c.change for c in inputs], lambda *v: dict(zip(names, v, strict=True)), inputs, form,
-          api_visibility="private", queue=False)
+    gr.on([c.change for c in inputs], on_form, [token, *inputs], form, api_visibility="private", queue=False)
     pickers = [fields[k] for k in ("col_prompt", "col_extra", "col_answer", "col_messages")]
     upload_outputs = [stored, preview_note, sample, *pickers]
     upload.upload(on_upload, [token, upload, form], upload_outputs, api_name="train_upload")
-    upload.clear(lambda: ("", ""), None, [stored, preview_note], api_visibility="private", queue=False)
+    upload.clear(on_clear, [token], [stored, preview_note], api_visibility="private", queue=False)
     preview.click(on_preview, [token, upload, form], upload_outputs, api_name="train_preview")
     view = [status, command, chart, log]
     start.click(on_start, [token, form, stored], [watched, *view, timer, runs, runs_table, config],
@@ -274,4 +281,5 @@ def build_tab(ctx: AppContext) -> None:
         "form": {k: form0[k] for k in names}, "on_upload": on_upload, "on_preview": on_preview,
         "on_start": on_start, "on_poll": on_poll, "on_cancel": on_cancel, "on_resume": on_resume,
         "on_refresh": on_refresh, "on_watch": on_watch, "on_activate": on_activate, "on_base": on_base,
+        "on_form": on_form, "on_clear": on_clear,
     }

@@ -96,9 +96,10 @@ def main() -> None:
         print(f"{name}: flagged (any non-allowed label) {caught:.1%}")
 
     print("\n## Learned layer")
-    print(f"trained on {manifest.get('n_train')} examples {manifest.get('per_label')}; "
+    source = "weights shipped in data/safety_learned_seed.json" if manifest.get("from_seed") else "trained here"
+    print(f"{manifest.get('n_train')} training examples {manifest.get('per_label')}; {source}; last training: "
           f"embedding {manifest.get('embed_seconds')} s (cached per text), fit {manifest.get('fit_seconds')} s; "
-          f"load-or-train now {ready_s:.1f} s")
+          f"load (incl. MiniLM) now {ready_s:.1f} s")
 
     print("\n## check_input latency (ms)")
     print("| path | p50 | p95 |")

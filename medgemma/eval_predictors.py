@@ -208,7 +208,7 @@ def make_predictor(settings: Settings, suite: Suite, services: Services | None =
     if suite.kind == "retrieval":
         return RetrievalPredictor(lambda q, k: services.knowledge().search(q, k=k, min_score=0.0))
     if suite.kind == "safety":
-        return SafetyPredictor(lambda text: services.guard().check_input(text, [], session_id="eval"))
+        return SafetyPredictor(lambda text: services.guard().classify(text))
     if suite.kind == "qa" and rag:
         from medgemma.pipeline import ChatSettings
 

@@ -168,7 +168,9 @@ def export(settings: Settings, adapter: str, fmt: str, out: str | Path | None = 
 
 
 def _card_info(settings: Settings, source: Source, fmt: str, stage: Path, checks: list, notes: list[str]) -> CardInfo:
-    keys = {source.name, str(source.adapter_dir), source.meta.get("run_id", ""), source.adapter_dir.parent.name}
+    keys = {source.name, str(source.adapter_dir), source.meta.get("run_id", "")}
+    if source.adapter_dir.name == "adapter":  # runs/train/<run id>/adapter
+        keys.add(source.adapter_dir.parent.name)
     files = sorted(p.name for p in stage.iterdir() if p.is_file())
     main = [f for f in files if f.endswith((".gguf", ".onnx", ".engine", ".safetensors"))]
     hub = source.spec.hub_id if source.spec is not None else ""
@@ -272,7 +274,9 @@ class _disk_errors:
         if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or any(t in str(exc) for t in DISK_TEXT):
             raise ExportDiskError(f"The disk holding {self.folder} is full (or the file is too large for "
                                   f"it): {exc}. Free some space or choose another output folder.") from exc
-        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        where = getattr(exc, "filename", None)
+        ours = where is None or Path(str(where)).resolve().is_relative_to(self.folder)
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS) and ours:
             raise ExportDiskError(f"Cannot write the export to {self.folder}: "
                                   f"{getattr(exc, 'strerror', '') or exc}. Choose a folder you can write to."
                                   ) from exc

@@ -50,7 +50,8 @@ def test_handlers_refuse_without_a_session(app, qa_csv):
     calls = [(h["on_upload"], (str(qa_csv), h["form"])), (h["on_preview"], (str(qa_csv), h["form"])),
              (h["on_start"], (h["form"], "")), (h["on_poll"], ("x",)), (h["on_cancel"], ("x",)),
              (h["on_resume"], ("x",)), (h["on_refresh"], (None,)), (h["on_watch"], ("x",)),
-             (h["on_activate"], ("x",)), (h["on_base"], ())]
+             (h["on_activate"], ("x",)), (h["on_base"], ()), (h["on_form"], tuple(h["form"].values())),
+             (h["on_clear"], ())]
     for fn, args in calls:
         for token in (None, "forged-token"):
             with pytest.raises(gr.Error, match="Admin login required"):
@@ -75,6 +76,7 @@ def test_upload_train_watch_activate_and_back(app, qa_csv, tiny_gemma_dir):
     _, ctx, settings = app
     h, token = ctx.extras["training"], ctx.auth.login(PASSWORD).token
     assert h["form"]["model"] == str(tiny_gemma_dir)  # the form starts on the chat's own model
+    assert h["on_form"](token, *h["form"].values()) == h["form"]  # the fields, as one dict in a gr.State
     form = {**h["form"], "max_length": 512}
 
     with pytest.raises(gr.Error, match="No usable columns.*Frage, Antwort, note"):

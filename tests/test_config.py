@@ -85,7 +85,7 @@ def test_space_yaml_matches_readme_front_matter():
     front = yaml.safe_load((REPO / "README.md").read_text().split("---")[1])
     for key in ("sdk", "sdk_version", "app_file", "python_version", "title", "license"):
         assert space[key] == front[key], key
-    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^\s#]+)", (REPO / "requirements.txt").read_text(), re.M))
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s#]+)", (REPO / "requirements.txt").read_text(), re.M))
     assert space["sdk"] == "gradio" and space["sdk_version"] == pins["gradio"]
     assert space["app_file"] == "app.py"
 

@@ -171,7 +171,7 @@ def test_an_uploaded_pdf_is_listed_and_retrievable(page, app, tmp_path):
     page.locator("#kb-upload input[type=file]").set_input_files(str(pdf))
     page.get_by_text("zebra-fever.pdf").first.wait_for()
     page.click("#kb-add")
-    table(page, "chunks").get_by_text("indexed", exact=True).wait_for()
+    table(page, "details").get_by_text("indexed", exact=True).wait_for()
     documents = table(page, "doc id")
     documents.get_by_text("zebra-fever.pdf").first.wait_for()
     shot(page, "kb-pdf-uploaded")
