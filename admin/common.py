@@ -39,8 +39,8 @@ class AppContext:
 def _convert(exc: BaseException) -> BaseException:
     if isinstance(exc, gr.Error):
         return exc
-    if isinstance(exc, UserFacingError):
-        return gr.Error(str(exc))
+    if isinstance(exc, UserFacingError):  # expected (a limit, a bad value): no traceback in the server log
+        return gr.Error(str(exc), print_exception=False)
     logger.exception("Unhandled error in a UI callback", exc_info=exc)
     return gr.Error(GENERIC_ERROR)
 

@@ -32,6 +32,7 @@ def main() -> int:
     ap.add_argument("--suite", default="", help="also evaluate base, adapter and each artifact on this suite")
     ap.add_argument("--limit", type=int, default=20)
     ap.add_argument("--rag", choices=["on", "off"], default="off")
+    ap.add_argument("--data", default=None, help="the suite's examples from this file (same shape)")
     ap.add_argument("--eval-formats", default="gguf,gguf-q8_0,gguf-q4_k_m", help="artifacts to evaluate")
     args = ap.parse_args()
     settings = load_settings()
@@ -70,13 +71,15 @@ def evaluate(settings, args, root: Path) -> None:
     info = get_adapter(settings, args.adapter)
     rag = args.rag == "on"
     runs = [("base (packaged q4_k_m GGUF)", lambda: run_eval(settings, args.suite, model=info.base_model, adapter="",
-                                                             rag=rag, limit=args.limit)),
+                                                             rag=rag, limit=args.limit, data=args.data)),
             ("adapter (PyTorch fp32)", lambda: run_eval(settings, args.suite, model=info.base_model,
-                                                        adapter=str(info.path), rag=rag, limit=args.limit))]
+                                                        adapter=str(info.path), rag=rag, limit=args.limit,
+                                                        data=args.data))]
     for fmt in [f for f in args.eval_formats.split(",") if f]:
         if read_export(root / fmt):
             runs.append((f"export {fmt}", lambda fmt=fmt: evaluate_artifact(settings, root / fmt, args.suite,
-                                                                            rag=rag, limit=args.limit)))
+                                                                            rag=rag, limit=args.limit,
+                                                                            data=args.data)))
     results = []
     for name, run in runs:
         started = time.perf_counter()

@@ -88,6 +88,12 @@ class Builder:
             self._tokenizer = load_tokenizer(self.source.base_path)
         return self._tokenizer
 
+    def shipped_ids(self) -> list[int]:
+        """The verification prompt as the tokenizer files written into the export tokenize it."""
+        from transformers import AutoTokenizer
+
+        return list(AutoTokenizer.from_pretrained(self.stage)(self.reference().prompt)["input_ids"])
+
     def reference(self) -> Reference:
         """Load base + adapter in fp32 and take the greedy reference (before any merge)."""
         if self.ref is None:
@@ -190,7 +196,7 @@ class Builder:
         self.progress(0.7, "verifying: base + exported adapter with PEFT")
         model = self._peft_from(self.stage)
         return [verify.check_logits_fn(ref, "PEFT reload", "exact", verify.torch_logits_fn(model),
-                                       decode=self.tokenizer().decode)]
+                                       self.shipped_ids(), self.tokenizer().decode)]
 
     def merged_checkpoint(self, dtype: str) -> list[Check]:
         ref = self.reference()
@@ -279,7 +285,8 @@ class Builder:
         self._merged = None
         self.progress(0.75, "verifying with onnxruntime")
         run = export_onnx.logits_fn(export_onnx.session(path, self.settings.threads))
-        return [verify.check_logits_fn(ref, "onnxruntime", "exact", run, decode=self.tokenizer().decode)]
+        return [verify.check_logits_fn(ref, "onnxruntime", "exact", run, self.shipped_ids(),
+                                       self.tokenizer().decode)]
 
     def tensorrt(self) -> list[Check]:
         from medgemma import export_onnx, export_tensorrt

@@ -37,7 +37,7 @@ class ChatSettings:
     model: str | None = None
     adapter: str | None = None
     mode: str = "auto"  # auto | generative | extractive
-    min_support: float = 0.5  # below this share of supported sentences, auto falls back to extractive
+    min_support: float = 0.7  # below this share of supported sentences, auto falls back to extractive
     answer_without_sources: bool = False
     session_id: str = ""
     seed: int | None = 0

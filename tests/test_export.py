@@ -113,7 +113,7 @@ def test_lora_and_merged_round_trip_and_serve(adapter_dir, settings, tmp_path):
         result = export(settings, str(adapter_dir), fmt, tmp_path / fmt, lambda f, m, seen=seen: seen.append(f))
         assert result.verified and seen == sorted(seen) and seen[-1] == 1.0
         check = result.checks[0]
-        assert check["passed"] and check["tokens_match"] and check["agreement"] == 1.0
+        assert check["passed"] and check["tokens_match"] and check["agreement"] == 1.0 and check["tokenizer_match"]
         assert check["max_abs_diff"] <= (1e-4 if fmt != "merged-fp16" else 2e-2)
         manifest = assert_complete_export(result.folder)
         assert manifest["format"] == fmt and manifest["adapter"] == "tiny-med"
@@ -171,7 +171,7 @@ def test_onnx_matches_pytorch_and_evaluates(adapter_dir, settings, tmp_path, sha
     result = export(settings, str(adapter_dir), "onnx", tmp_path / "onnx")
     assert_complete_export(result.folder)
     check = result.checks[0]
-    assert check["passed"] and check["tokens_match"] and check["max_abs_diff"] < 1e-3
+    assert check["passed"] and check["tokens_match"] and check["max_abs_diff"] < 1e-3 and check["tokenizer_match"]
     assert {"model.onnx", "model.onnx.data", "tokenizer.json"} <= set(os.listdir(result.folder))
     backend = OnnxBackend(result.folder, settings)
     assert "".join(backend.stream(backend.render([{"role": "user", "content": "What is asthma?"}]), GREEDY))

@@ -53,6 +53,7 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rag", choices=["on", "off"], default="off", help="question-only retrieval (default off)")
     p.add_argument("--limit", type=int, help="evaluate a deterministic sample of N examples")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", help="read the suite's examples from this file instead (same shape)")
     p.add_argument("--out", help="run folder (default: a new folder under the data home)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_eval_artifact)
@@ -144,7 +145,7 @@ def cmd_eval_artifact(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     summary = evaluate_artifact(settings, args.path, args.suite, rag=args.rag == "on", limit=args.limit,
-                                seed=args.seed, folder=args.out)
+                                seed=args.seed, folder=args.out, data=args.data)
     if args.json:
         print_json(summary)
         return 0
