@@ -44,7 +44,8 @@ def _admin_tab(ctx: AppContext, title: str, module_name: str) -> None:
 def build_app(settings: Settings, services: Services | None = None) -> tuple[gr.Blocks, AppContext]:
     services = services or Services(settings)
     ctx = AppContext(settings=settings, services=services, auth=AdminAuth(settings))
-    with gr.Blocks(title="MedGemma — cited medical information") as demo:
+    # delete_cache: anyone may upload to /gradio_api/upload, so uploaded files older than a day are removed
+    with gr.Blocks(title="MedGemma — cited medical information", delete_cache=(3600, 86400)) as demo:
         ctx.admin_token = gr.State(None)
         gr.Markdown("# MedGemma\nCited answers from trusted medical sources.")
         with gr.Tabs():

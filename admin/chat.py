@@ -166,6 +166,7 @@ def build_tab(ctx: AppContext) -> None:
 
     @ui_errors
     def rate(rating: str, st: dict, text: str):
+        limiter.check("feedback:" + str(st.get("session", "anonymous")))
         last = st.get("last") or {}
         record_feedback(settings, last.get("question", ""), last.get("answer", ""), rating, text, last)
         return "Thanks — your feedback was saved." + (" (with comment)" if text else ""), ""
@@ -198,9 +199,19 @@ def _evidence_file(record: dict[str, Any] | None) -> str | None:
         return None
     folder = Path(tempfile.gettempdir()) / "medgemma-evidence"
     folder.mkdir(parents=True, exist_ok=True)
+    _prune(folder, max_age_s=3600, keep=500)
     path = folder / f"evidence-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.json"
     path.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return str(path)
+
+
+def _prune(folder: Path, max_age_s: float, keep: int) -> None:
+    """Evidence files are per-answer downloads: drop those older than an hour and cap their number."""
+    files = sorted(folder.glob("evidence-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    now = time.time()
+    for i, f in enumerate(files):
+        if i >= keep or now - f.stat().st_mtime > max_age_s:
+            f.unlink(missing_ok=True)
 
 
 class ChatView:

@@ -204,10 +204,8 @@ def _tiny_knowledge_base(settings: Any, records: int = 300) -> None:
     kb.add_files([target], limits=False)
 
 
-def start_server(real: bool = False, home: str | None = None, timeout: float = 600.0
-                 ) -> tuple[subprocess.Popen, str]:
-    """Start `load.py --serve` in a child process; returns it and the app's URL once it is ready."""
-    home = home or tempfile.mkdtemp(prefix="medgemma-load-")
+def start_server(home: str, real: bool = False, timeout: float = 900.0) -> tuple[subprocess.Popen, str]:
+    """Start `load.py --serve` with its data home in `home`; returns the child and the app's URL once ready."""
     env = {**os.environ, "MEDGEMMA_HOME": home, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     args = [sys.executable, __file__, "--serve"] + (["--real"] if real else [])
     Path(home).mkdir(parents=True, exist_ok=True)
@@ -232,18 +230,20 @@ def main() -> None:
     ap.add_argument("--max-requests", type=int, default=100_000)
     ap.add_argument("--real", action="store_true", help="the configured model, real guard and knowledge base")
     ap.add_argument("--url", help="load an app that is already running instead of starting one")
+    ap.add_argument("--home", help="data home for the app (kept; with --real its tiny index is reused)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         serve(args.real)
         return
-    proc, url = (None, args.url) if args.url else start_server(args.real)
-    try:
-        result = run_load(url, args.clients, args.seconds, args.max_requests)
-    finally:
-        if proc is not None:
-            proc.kill()
-            proc.wait()
+    with tempfile.TemporaryDirectory(prefix="medgemma-load-") as scratch:
+        proc, url = (None, args.url) if args.url else start_server(args.home or scratch, args.real)
+        try:
+            result = run_load(url, args.clients, args.seconds, args.max_requests)
+        finally:
+            if proc is not None:
+                proc.kill()
+                proc.wait()
     print(f"app: {'real model, guard and knowledge base' if args.real else 'fakes (scripted model)'} at {url}")
     print(table([result.row()]))
     if result.errors:

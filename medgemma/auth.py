@@ -31,13 +31,15 @@ class AdminSession:
 class AdminAuth:
     """Issues and checks admin session tokens. With no password and no allow-list, admin is disabled.
 
-    Hugging Face sign-in counts only on a Space (SPACE_ID set): elsewhere Gradio mocks the sign-in with
-    the machine's own HF token, which would make every visitor that user.
+    Hugging Face sign-in counts only on a Space (SYSTEM=spaces, SPACE_ID set): elsewhere Gradio mocks the
+    sign-in with the machine's own HF token, which would make every visitor that user.
     """
 
     def __init__(self, settings: Settings, on_space: bool | None = None) -> None:
         self.settings = settings
-        self.on_space = bool(env_var("SPACE_ID")) if on_space is None else on_space
+        if on_space is None:  # Gradio's own test (gradio.utils.get_space): real OAuth routes only there
+            on_space = env_var("SYSTEM") == "spaces" and bool(env_var("SPACE_ID"))
+        self.on_space = on_space
         self._digest = hashlib.sha256(settings.admin_password.encode()).digest() if settings.admin_password else b""
         self._allowed_users = {u.strip().lower() for u in settings.admin_users.split(",") if u.strip()}
         self._sessions: dict[str, AdminSession] = {}

@@ -116,6 +116,11 @@ def store_and_preview(settings: Settings, upload: str | Path, mapping: dict[str,
 
 # ---- runs ---------------------------------------------------------------------------------------
 
+def _r(value: Any) -> Any:
+    """Metrics rounded for tables (4 decimals); anything else as is."""
+    return round(value, 4) if isinstance(value, float) else value
+
+
 def _last(metrics: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
     return next((m for m in reversed(metrics) if key in m), {})
 
@@ -168,7 +173,7 @@ def runs_table(settings: Settings) -> pd.DataFrame:
         step = r.result.get("steps") or _last(metrics, "step").get("step") or 0
         total = r.config.get("max_steps") or _last(metrics, "max_steps").get("max_steps") or "?"
         rows.append([r.run_id, r.state, r.created, r.config.get("model", ""), ", ".join(r.config.get("data", [])),
-                     f"{step}/{total}", r.result.get("final_loss", last.get("loss")), r.result.get("eval_loss"),
+                     f"{step}/{total}", _r(r.result.get("final_loss", last.get("loss"))), _r(r.result.get("eval_loss")),
                      r.result.get("wall_s"), r.error])
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
@@ -179,7 +184,7 @@ def adapters_table(settings: Settings) -> pd.DataFrame:
     """Finished adapters with base model, data and metrics; ✓ marks the one the chat uses."""
     current = adapters.active(settings)
     rows = [["✓" if current and current.path == a.path else "", a.name, a.base_model, ", ".join(a.data),
-             a.examples, a.metrics.get("steps"), a.metrics.get("final_loss"), a.metrics.get("eval_loss"),
+             a.examples, a.metrics.get("steps"), _r(a.metrics.get("final_loss")), _r(a.metrics.get("eval_loss")),
              a.created] for a in adapters.list_adapters(settings)]
     return pd.DataFrame(rows, columns=ADAPTER_COLUMNS)
 

@@ -115,7 +115,7 @@ def test_cancel_a_training_run_leaves_a_consistent_folder(tiny_gemma_dir, tmp_pa
     data.write_text("".join(json.dumps({"question": f"What is condition {i}?", "answer": f"Condition {i} is a "
                                         "disease of the lungs."}) + "\n" for i in range(8)))
     cfg = train.TrainConfig(name="cancel-me", model=str(tiny_gemma_dir), data=(str(data),), max_steps=2000,
-                            save_steps=1, save_total_limit=2, max_length=64)
+                            save_steps=1, save_total_limit=2, max_length=320)
     settings = load_settings()
     run = train.start(cfg, settings)
     folder = run.folder

@@ -21,6 +21,7 @@ from live_app import serve
 from benchmarks.load import check_answer, run_load, start_server, table
 from medgemma import jobs
 from medgemma.config import load_settings
+from medgemma.knowledge import KnowledgeBase
 from medgemma.train import last_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ def wait_for(predicate, timeout: float, step: float = 0.2) -> bool:
 
 
 def test_sixteen_concurrent_chat_clients_for_a_minute(tmp_path):
-    proc, url = start_server(home=str(tmp_path / "load-home"))
+    proc, url = start_server(str(tmp_path / "load-home"))
     try:
         result = run_load(url, LOAD_CLIENTS, LOAD_SECONDS, max_requests=20_000, grace=90)
     finally:
@@ -77,6 +78,13 @@ def test_chat_keeps_answering_while_an_admin_job_runs(tmp_path, shared_data):
             assert run.pid and run.pid != os.getpid() and jobs.pid_alive(run.pid)
             cmdline = Path(f"/proc/{run.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             assert "-m medgemma index build" in cmdline
+            kb = KnowledgeBase(settings)  # wait until the child is embedding, not just starting up
+
+            def embedding() -> bool:
+                status = kb.build_status()
+                return status.get("state") == "building" and float(status.get("fraction") or 0) > 0
+            assert wait_for(embedding, 300, 0.5), jobs.tail_log(run.folder)
+            progress = kb.build_status()
             during = []
             for _ in range(5):
                 during.append(ask())
@@ -86,9 +94,12 @@ def test_chat_keeps_answering_while_an_admin_job_runs(tmp_path, shared_data):
         finally:
             admin.close()
             user.close()
+            for job in jobs.list_runs(settings, "index"):  # never leave a build running after a failure
+                if job.pid and jobs.pid_alive(job.pid):
+                    jobs.cancel(job.folder, grace_s=2.0)
     print(f"\n[admin job] start handler returned in {handler_s:.2f} s (job pid {run.pid}); chat latency: first "
           f"answer {before[0]:.2f} s (loads the embedder), then {max(before[1:]):.2f} s max; during the index "
-          f"build {max(during):.2f} s max ({len(during)} answers, all with sources)")
+          f"build ({progress.get('message')}) {max(during):.2f} s max ({len(during)} answers, all with sources)")
 
 
 # ---- kill -9 during training, then resume ------------------------------------------------------------------
@@ -107,21 +118,24 @@ def killed_and_resumed(tiny_gemma_dir, tmp_path_factory):
     data.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in QA * 3))
     recipe = root / "recipe.yaml"
     recipe.write_text(f"model: {tiny_gemma_dir}\ndata: [{data}]\nmax_steps: 24\nsave_steps: 4\nbatch_size: 2\n"
-                      "max_length: 64\nsave_total_limit: 2\nwarmup_ratio: 0.0\nlearning_rate: 0.01\n")
+                      "max_length: 512\nsave_total_limit: 2\nwarmup_ratio: 0.0\nlearning_rate: 0.01\n")
     args = ["train", "--config", str(recipe), "--out", str(folder), "--json"]
     started = time.monotonic()
-    proc = _medgemma(args, home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = (root / "first.log").open("w")
+    proc = _medgemma(args, home, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     try:
         def checkpoint_step() -> int:
             ckpt = last_checkpoint(folder) if (folder / "checkpoints").is_dir() else None
             return int(ckpt.name.split("-")[-1]) if ckpt else 0
 
         assert wait_for(lambda: checkpoint_step() >= 8 or proc.poll() is not None, 300, 0.05)
+        assert proc.poll() is None, f"training ended before the kill:\n{(root / 'first.log').read_text()[-3000:]}"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
     killed = {"returncode": proc.returncode, "checkpoint": checkpoint_step(),
               "last_step": max((m["step"] for m in jobs.read_metrics(folder)), default=0),
               "state_after_kill": jobs.get_run(folder).state, "adapter_after_kill": (folder / "adapter").exists(),

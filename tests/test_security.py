@@ -10,11 +10,13 @@ import re
 import time
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from gradio_client import Client, handle_file
-from live_app import direct_call, error_text, queue_call, rest_call, serve
+from live_app import direct_call, error_text, fake_services, queue_call, rest_call, serve
 
+from app import build_app
 from medgemma import auth as auth_module
 from medgemma.auth import MAX_FAILURES, AdminAuth
 from medgemma.config import load_settings
@@ -273,6 +275,23 @@ def test_oauth_off_a_space_is_disabled_because_gradio_would_mock_it(isolated_hom
     with pytest.raises(AuthError, match="use the admin password"):
         both.login_oauth("alice")
     assert both.login(PASSWORD).user == "admin"
+
+
+def test_on_a_space_hf_sign_in_is_wired_to_the_allow_list(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYSTEM", "spaces")  # how Gradio and AdminAuth recognise a Space
+    monkeypatch.setenv("SPACE_ID", "someone/medgemma")
+    monkeypatch.setattr("gradio.oauth._add_oauth_routes", lambda app: None)  # HF's OAuth server is not here
+    settings = load_settings(env={"MEDGEMMA_HOME": str(tmp_path / "home"), "MEDGEMMA_ADMIN_USERS": "alice"})
+    demo, ctx = build_app(settings, fake_services(settings))
+    sign_in = ctx.extras["oauth_login"]
+    [on_load] = [f for f in demo.fns.values() if f.fn is sign_in]
+    assert on_load.api_visibility == "private" and ctx.auth.oauth_enabled
+    assert all(u == {"__type__": "update"} for u in sign_in(None))  # a page load without a sign-in: nothing
+    token, status, *_ = sign_in(SimpleNamespace(username="mallory"))
+    assert token is None and "'mallory' is not on the admin allow-list" in status
+    token, status, area, _ = sign_in(SimpleNamespace(username="Alice"))
+    assert ctx.auth.check(token).user == "Alice" and "Logged in as **Alice**" in status
+    assert area["visible"] is True
 
 
 def test_chat_question_length_and_per_session_rate_limit(tmp_path):

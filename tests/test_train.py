@@ -35,7 +35,7 @@ def qa_csv(tmp_path):
 
 def _cfg(model, data, **changes) -> TrainConfig:
     values = dict(model=str(model), data=(str(data),), max_steps=3, batch_size=2, save_steps=2,
-                  max_length=128, warmup_ratio=0.0, learning_rate=1e-2, seed=7)
+                  max_length=320, warmup_ratio=0.0, learning_rate=1e-2, seed=7)
     return TrainConfig(**{**values, **changes})
 
 
@@ -112,7 +112,7 @@ def test_resume_continues_the_step_count(tiny_gemma_dir, qa_csv, tmp_path):
 def test_cli_train_eval_split_and_adapter_registry(tiny_gemma_dir, qa_csv, tmp_path, monkeypatch, capsys):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(f"model: {tiny_gemma_dir}\ndata: [{qa_csv}]\nmax_steps: 5\nsave_steps: 2\n"
-                      "eval_split: 0.34\nmax_length: 128\ngradient_checkpointing: true\n", encoding="utf-8")
+                      "eval_split: 0.34\nmax_length: 320\ngradient_checkpointing: true\n", encoding="utf-8")
     folder = tmp_path / "run"
     assert main(["train", "--config", str(recipe), "--out", str(folder), "--max-steps", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -13,8 +13,8 @@ from medgemma.config import load_settings
 from medgemma.errors import InputRejected
 
 GOOD = [
-    ("notes.txt", "Influenza is a contagious respiratory illness.\n".encode()),
-    ("notes.md", "# Flu\nGet a vaccine every year.\n".encode()),
+    ("notes.txt", b"Influenza is a contagious respiratory illness.\n"),
+    ("notes.md", b"# Flu\nGet a vaccine every year.\n"),
     ("latin.txt", "Caf\xe9 au lait spots are flat patches.".encode("cp1252")),
     ("bom.txt", b"\xef\xbb\xbfText with a byte order mark."),
     ("utf16.txt", "Text in UTF-16.".encode("utf-16")),
