@@ -5,7 +5,8 @@ Sources panel, and the safety panel. Pure functions (no gradio import), so they 
 from __future__ import annotations
 
 import html
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 SAFETY_TITLES = {
     "emergency": "🚨 Emergency: the safety guard answered at once",

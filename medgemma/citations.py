@@ -5,8 +5,8 @@ builds the extractive fallback. It knows nothing about models or retrieval, only
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -11,8 +11,8 @@ import shutil
 import sysconfig
 import threading
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 

@@ -6,7 +6,8 @@ Records are JSONL under the data home; `good_examples` yields the ones rated up.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from medgemma.config import Settings
 from medgemma.errors import InputRejected

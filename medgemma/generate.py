@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 from medgemma.config import Settings
 from medgemma.errors import ModelNotAvailable

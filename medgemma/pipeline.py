@@ -10,8 +10,9 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from medgemma import citations, prompts
 from medgemma.errors import IndexNotReady

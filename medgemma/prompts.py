@@ -6,8 +6,8 @@ history trimming to the context budget. It knows nothing about retrieval or gene
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from medgemma.types import Hit
 

@@ -9,8 +9,9 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from medgemma.errors import InputRejected
 
