@@ -75,6 +75,31 @@ def _adapter_choices(ctx: AppContext) -> list[tuple[str, str]]:
     return choices
 
 
+def _model_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    """The configured model, the presets, and verified GGUF / merged exports (GGUF runs in llama.cpp)."""
+    from medgemma.export import list_exports
+
+    settings = ctx.settings
+    choices = [(name, name) for name in sorted({settings.model, *PRESETS})]
+    for row in list_exports(settings):
+        if not row["verified"] or not row["format"].startswith(("gguf", "merged")) or row["format"] == "gguf-lora":
+            continue
+        gguf = next((f for f in row["files"] if f.endswith(".gguf")), "")
+        value = str(Path(row["folder"]) / gguf) if gguf else row["folder"]
+        choices.append((f"export: {Path(row['folder']).name} ({row['format']})", value))
+    return choices
+
+
+def check_options(ctx: AppContext, opts: dict[str, Any]) -> dict[str, Any]:
+    """The public chat may only pick the models and adapters its settings offer (checked on the server)."""
+    model, adapter = opts.get("model"), opts.get("adapter")
+    if model and model not in {value for _, value in _model_choices(ctx)}:
+        raise InputRejected("That model is not offered here; pick one from the settings.")
+    if adapter and adapter not in {value for _, value in _adapter_choices(ctx)}:
+        raise InputRejected("That adapter is not offered here; pick one from the settings.")
+    return opts
+
+
 def build_tab(ctx: AppContext) -> None:
     settings = ctx.settings
     limiter = RateLimiter(settings.chat_rate_per_minute)
@@ -106,14 +131,14 @@ def build_tab(ctx: AppContext) -> None:
             temperature = gr.Slider(0.0, 1.5, value=settings.temperature, step=0.05, label="Temperature")
             max_tokens = gr.Slider(16, 1024, value=settings.max_new_tokens, step=8, label="Max new tokens")
         with gr.Row():
-            model = gr.Dropdown(choices=sorted({settings.model, *PRESETS}), value=settings.model,
-                                label="Model", allow_custom_value=True)
+            model = gr.Dropdown(choices=_model_choices(ctx), value=settings.model, label="Model",
+                                info="presets, and exports of your adapters (GGUF runs in llama.cpp)")
             adapter = gr.Dropdown(choices=_adapter_choices(ctx), value=ACTIVE, label="Adapter",
                                   allow_custom_value=False)
             mode = gr.Radio(["auto", "generative", "extractive"], value="auto", label="Answer mode",
                             info="auto quotes the sources when the model's draft is not supported")
-    accordion.expand(lambda: gr.update(choices=_adapter_choices(ctx)), None, adapter, api_visibility="private",
-                     queue=False)
+    accordion.expand(lambda: (gr.update(choices=_model_choices(ctx)), gr.update(choices=_adapter_choices(ctx))),
+                     None, [model, adapter], api_visibility="private", queue=False)
     option_inputs = [k, min_score, temperature, max_tokens, model, adapter, mode]
     options = gr.State(_options(*(c.value for c in option_inputs)))
     gr.on([c.change for c in option_inputs], _options, option_inputs, options, api_visibility="private",
@@ -129,7 +154,7 @@ def build_tab(ctx: AppContext) -> None:
             raise InputRejected(f"The question is too long (over {settings.max_question_chars} characters).")
         session = st.get("session") or secrets.token_hex(8)
         limiter.check(getattr(request, "session_hash", None) or session)
-        chat = ChatSettings.from_settings(settings, **opts, session_id=session)
+        chat = ChatSettings.from_settings(settings, **check_options(ctx, opts or {}), session_id=session)
         prior = plain_history(history)
         history = [*history, {"role": "user", "content": message}]
         yield history, gr.update(visible=False), {**st, "session": session}, gr.update(visible=False), ""

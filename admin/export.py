@@ -13,12 +13,14 @@ import gradio as gr
 
 from admin.common import AppContext, admin_only
 from medgemma import export
+from medgemma.errors import InputRejected
 from medgemma.publish import publish
 
 HELP = ("Export a trained adapter so it runs elsewhere: llama.cpp (GGUF) on a laptop, ONNX Runtime, a merged "
         "checkpoint for vLLM/TGI, or the PEFT adapter itself. Every export is verified against the PyTorch "
-        "model before it appears here; a failed export leaves nothing behind. To chat with an export, type "
-        "its GGUF file or merged folder as the model in the Chat tab's settings.")
+        "model before it appears here; a failed export leaves nothing behind. Verified GGUF and merged exports "
+        "appear as models in the Chat tab's settings (GGUF runs in llama.cpp); a GGUF LoRA export is also "
+        "copied next to its adapter.")
 QUANT_NOTE = ("⚠️ **Quantization:** q4_k_m of a fine-tuned 270M model can lose what it learned while q8_0 "
               "keeps it. Evaluate the exported file (`python -m medgemma eval artifact ...`) before you ship it.")
 COLUMNS = ["created", "format", "adapter", "size MB", "export s", "verified", "token agreement", "folder"]
@@ -66,7 +68,7 @@ def build_tab(ctx: AppContext) -> None:
         adapter = gr.Dropdown([], label="Adapter", scale=3, allow_custom_value=True, elem_id="export-adapter")
         fmt = gr.Dropdown([(label, key) for key, label in export.FORMATS.items()], value="gguf-q8_0",
                           label="Format", scale=2, elem_id="export-format")
-        out = gr.Textbox("", label="Output folder (blank: <home>/exports/<adapter>-<format>)", scale=3)
+        out = gr.Textbox("", label="Output folder under <home>/exports (blank: <adapter>-<format>)", scale=3)
         overwrite = gr.Checkbox(False, label="Overwrite", scale=1)
     gr.Markdown(QUANT_NOTE)
     with gr.Row():
@@ -106,11 +108,15 @@ def build_tab(ctx: AppContext) -> None:
 
     @admin_only(ctx, "export-preview", audit=False)
     def on_preview(session, name: str, fmt_name: str, out_dir: str, replace: bool):
-        return export.command(name or "ADAPTER", fmt_name, out_dir or None, replace)
+        try:
+            target = export.web_out(settings, out_dir)
+        except InputRejected as exc:
+            return f"(not allowed: {exc})"
+        return export.command(name or "ADAPTER", fmt_name, target, replace)
 
     @admin_only(ctx, "export-start")
     def on_start(session, name: str, fmt_name: str, out_dir: str, replace: bool):
-        info = export.start(settings, name or "", fmt_name, out_dir or None, bool(replace))
+        info = export.start(settings, name or "", fmt_name, export.web_out(settings, out_dir), bool(replace))
         return info.run_id, f"**{info.run_id}**: {info.state}", info.command, "", gr.Timer(active=True)
 
     @admin_only(ctx, "export-poll", audit=False)
@@ -131,17 +137,19 @@ def build_tab(ctx: AppContext) -> None:
 
     @admin_only(ctx, "publish-dry-run")
     def on_dry_run(session, path: str, repo_id: str, is_private: bool, typed: str):
-        return _plan_markdown(publish(path or "", repo_id, bool(is_private), typed or None, dry_run=True))
+        folder_path = export.listed_folder(settings, path)
+        return _plan_markdown(publish(folder_path, repo_id, bool(is_private), typed or None, dry_run=True))
 
     @admin_only(ctx, "publish")
     def on_publish(session, path: str, repo_id: str, is_private: bool, typed: str):
         """Upload in a worker thread and stream its progress; the token box is cleared afterwards."""
+        folder_path = export.listed_folder(settings, path)
         updates: queue.Queue = queue.Queue()
         outcome: dict[str, Any] = {}
 
         def work() -> None:
             try:
-                outcome["result"] = publish(path or "", repo_id, bool(is_private), typed or None,
+                outcome["result"] = publish(folder_path, repo_id, bool(is_private), typed or None,
                                             progress=lambda f, m: updates.put(f"⏳ {f:.0%}: {m}"))
             except Exception as exc:  # noqa: BLE001 - re-raised below, in the handler's thread
                 outcome["error"] = exc

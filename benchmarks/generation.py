@@ -116,7 +116,7 @@ def main() -> None:
     base = {r[0].split()[0]: r for r in rows if "raw" in r[0]}
     print(f"\nModel {spec.name}, prompt {backend.count_tokens(prompt)} tokens, {args.tokens} new tokens, "
           f"median of {args.repeats}\n")
-    print(f"| path | TTFT s | decode tok/s | tokens | tok/s vs raw | TTFT vs raw |")
+    print("| path | TTFT s | decode tok/s | tokens | tok/s vs raw | TTFT vs raw |")
     print("|---|---|---|---|---|---|")
     for name, ttft, rate, n in rows:
         ref = base[name.split()[0]]

@@ -93,6 +93,29 @@ def get_adapter(settings: Settings, name: str) -> AdapterInfo:
     raise InputRejected(f"No adapter named '{name}'. Finished adapters: {names}.")
 
 
+def resolve(settings: Settings, name: str | None) -> str:
+    """What a backend loads for an adapter setting: "" (none), a GGUF LoRA file, a PEFT folder (by path,
+    run id or adapter name), or a Hub id such as 'org/adapter' passed on to PEFT."""
+    text = (name or "").strip()
+    if not text:
+        return ""
+    path = Path(text).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise InputRejected(f"The GGUF LoRA adapter {path} does not exist.")
+        return str(path.resolve())
+    if path.is_dir():
+        if not (path / "adapter_config.json").is_file():
+            raise InputRejected(f"{path} is not a LoRA adapter folder (no adapter_config.json).")
+        return str(path.resolve())
+    try:
+        return str(get_adapter(settings, text).path)
+    except InputRejected:
+        if text.count("/") == 1 and not text.startswith((".", "/", "~")):
+            return text  # a Hub repo id
+        raise
+
+
 def activate(settings: Settings, name: str, force: bool = False) -> AdapterInfo:
     """Make an adapter active for the chat (persisted); its base model must be the chat model."""
     info = get_adapter(settings, name)

@@ -153,7 +153,7 @@ def verify(
         sims = np.clip(vecs[: len(plain)] @ vecs[len(plain):].T, 0.0, 1.0)
         for col, j in enumerate(owners):
             cos[:, j] = np.maximum(cos[:, j], sims[:, col])
-    for i, (raw, text) in enumerate(zip(sentences, plain)):
+    for i, (raw, text) in enumerate(zip(sentences, plain, strict=True)):
         words = content_words(text)
         lex = [_lexical(words, passage_words[j]) for j in range(len(hits))]
         ok = [bool(words) and lex[j] >= min_lexical and cos[i, j] >= min_cosine for j in range(len(hits))]

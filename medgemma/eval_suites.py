@@ -11,6 +11,7 @@ import gzip
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -162,12 +163,22 @@ def _load_medquad(settings: Settings, data: Path | None) -> list[Example]:
     path = data or data_file(settings, MEDQUAD_FILE)
     held = medquad_eval_urls(settings) if data is None else None
     rows = read_jsonl(path)
-    return [
-        Example(id=str(r["qid"]), question=r["question"], reference=r["answer"],
-                meta={"url": r["url"], "source": r.get("source", ""), "qtype": r.get("qtype", ""),
-                      "focus": r.get("focus", "")})
-        for r in rows if (held is None or r["url"] in held) and not _BLANK_TOPIC.search(r["question"])
-    ]
+    out: list[Example] = []
+    seen: Counter[str] = Counter()
+    for r in rows:
+        if (held is not None and r["url"] not in held) or _BLANK_TOPIC.search(r["question"]):
+            continue
+        out.append(Example(id=_unique_id(str(r["qid"]), seen), question=r["question"], reference=r["answer"],
+                           meta={"url": r["url"], "source": r.get("source", ""), "qtype": r.get("qtype", ""),
+                                 "focus": r.get("focus", "")}))
+    return out
+
+
+def _unique_id(qid: str, seen: Counter[str]) -> str:
+    """MedQuAD reuses a qid for the several topics of one page: the 2nd, 3rd ... get ".02", ".03" (file
+    order), which sorts them where the bare duplicates sorted, so seeded samples stay the same."""
+    seen[qid] += 1
+    return qid if seen[qid] == 1 else f"{qid}.{seen[qid]:02d}"
 
 
 def _load_pubmedqa(settings: Settings, data: Path | None) -> list[Example]:

@@ -26,7 +26,7 @@ from medgemma.config import Settings
 from medgemma.errors import InputRejected, UserFacingError
 from medgemma.export_build import Builder, Source, VerificationFailed
 from medgemma.export_card import MANIFEST, CardInfo, dataset_names, latest_evals, write_card_and_manifest
-from medgemma.storage import read_json
+from medgemma.storage import read_json, safe_join
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,33 @@ def resolve_source(settings: Settings, adapter: str) -> Source:
 
 def default_out(settings: Settings, adapter_name: str, fmt: str) -> Path:
     return settings.path("exports", f"{adapter_name}-{fmt}")
+
+
+def web_out(settings: Settings, typed: str | None) -> Path | None:
+    """The output folder typed in the Export tab, confined to <home>/exports: a name or relative path under
+    it, or an absolute path inside it (None when blank: the default folder). The CLI may write anywhere."""
+    text = (typed or "").strip()
+    if not text:
+        return None
+    root = settings.path("exports").resolve()
+    path = Path(text).expanduser()
+    if path.is_absolute():
+        resolved = path.resolve()
+        if resolved == root or root not in resolved.parents:
+            raise InputRejected(f"The Export tab writes only into a folder under {root}; type a name such as "
+                                "'my-adapter-gguf' (use the CLI's --out for other places).")
+        return resolved
+    if safe_join(root, text) == root:
+        raise InputRejected("Type a folder name under the exports folder, not the exports folder itself.")
+    return safe_join(root, text)
+
+
+def listed_folder(settings: Settings, folder: str | None) -> str:
+    """A folder picked in the Export tab must be one of the finished exports it lists."""
+    wanted = str(Path(folder or "").expanduser().resolve()) if (folder or "").strip() else ""
+    if not wanted or wanted not in {row["folder"] for row in list_exports(settings)}:
+        raise InputRejected("Pick one of the finished exports listed above (press Refresh if it is new).")
+    return wanted
 
 
 def command(adapter: str, fmt: str, out: str | Path | None = None, overwrite: bool = False) -> str:
@@ -191,8 +218,12 @@ def _check_target(target: Path, source: Source, overwrite: bool) -> None:
                                 "choose another --out.")
     if target.exists() and not target.is_dir():
         raise InputRejected(f"{target} exists and is a file; choose a folder for --out.")
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise InputRejected(f"{target} already exists and is not empty; choose another folder or overwrite it.")
+    if target.is_dir() and any(target.iterdir()):
+        if not overwrite:
+            raise InputRejected(f"{target} already exists and is not empty; choose another folder or overwrite it.")
+        if read_export(target) is None:
+            raise InputRejected(f"{target} is not an earlier export (no {MANIFEST}); overwrite replaces only "
+                                "exports. Choose an empty or new folder.")
 
 
 def _probe_writable(folder: Path) -> None:

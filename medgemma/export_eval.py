@@ -43,7 +43,7 @@ def artifact_model(path: str | Path) -> tuple[str, str, str]:
 
 def evaluate_artifact(settings: Settings, path: str | Path, suite: str, rag: bool = False,
                       limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
-                      progress: Any = None, data: str | Path | None = None) -> dict[str, Any]:
+                      progress: Any = None, data: str | Path | None = None, mode: str = "auto") -> dict[str, Any]:
     """Run `suite` on the exported model at `path` and return the summary (the run is kept on disk)."""
     from medgemma.evaluate import run_eval
     from medgemma.services import Services
@@ -57,4 +57,4 @@ def evaluate_artifact(settings: Settings, path: str | Path, suite: str, rag: boo
     if not model:
         raise InputRejected(f"{path}: its manifest does not name the base model to apply the adapter to.")
     return run_eval(settings, suite, model=model, adapter=adapter, rag=rag, limit=limit, progress=progress,
-                    seed=seed, services=services, folder=folder, data=data)
+                    seed=seed, services=services, folder=folder, data=data, mode=mode)

@@ -334,8 +334,10 @@ def choose_backend(spec: ModelSpec, settings: Settings, adapter: str = "") -> st
 
 def load_backend(settings: Settings, model: str | None = None, adapter: str | None = None) -> Backend:
     """Load the configured model on the configured backend (optionally with a LoRA adapter)."""
+    from medgemma.adapters import resolve as resolve_adapter
+
     spec = resolve_model(model or settings.model)
-    adapter = settings.adapter if adapter is None else adapter
+    adapter = resolve_adapter(settings, settings.adapter if adapter is None else adapter)
     kind = choose_backend(spec, settings, adapter)
     logger.info("Loading %s on %s%s", spec.name, kind, f" with adapter {adapter}" if adapter else "")
     if kind == "llamacpp":

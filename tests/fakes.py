@@ -6,7 +6,7 @@ They replace the knowledge base, the safety guard and the model when the pipelin
 from __future__ import annotations
 
 import threading
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from medgemma.models import PRESETS
 from medgemma.prompts import render_gemma

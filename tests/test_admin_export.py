@@ -68,3 +68,25 @@ def test_export_job_from_the_tab_then_plan_the_upload(app, tiny_gemma_dir):
         h["on_dry_run"](token, folder, "tiny-med", True, "")
     with pytest.raises(gr.Error, match="offline mode"):  # conftest sets HF_HUB_OFFLINE=1
         list(h["on_publish"](token, folder, "my-org/tiny-med", True, "hf_typedtoken0123456789"))
+
+
+def test_tab_confines_output_and_publish_folders_to_the_data_home(app, tmp_path):
+    _, ctx, settings = app
+    h, token = ctx.extras["export"], ctx.auth.login(PASSWORD).token
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("do not delete")
+    for typed in (str(victim), "../../precious", str(settings.path("exports")), "."):
+        with pytest.raises(gr.Error, match="Export tab writes only|outside the data home|not the exports folder"):
+            h["on_start"](token, "tiny-med", "lora", typed, True)
+        assert "not allowed" in h["on_preview"](token, "tiny-med", "lora", typed, True)
+    assert (victim / "keep.txt").read_text() == "do not delete"
+    # a name under <home>/exports is fine (the preview shows where it goes)
+    inside = settings.path("exports", "mine").resolve()
+    assert h["on_preview"](token, "tiny-med", "lora", "mine", False).endswith(f"--out {inside}")
+    # publishing takes only a listed, finished export, never an arbitrary folder
+    for folder in (str(victim), "/etc", ""):
+        with pytest.raises(gr.Error, match="Pick one of the finished exports"):
+            h["on_dry_run"](token, folder, "my-org/x", True, "")
+        with pytest.raises(gr.Error, match="Pick one of the finished exports"):
+            list(h["on_publish"](token, folder, "my-org/x", True, ""))

@@ -13,6 +13,7 @@ from gradio_client import Client
 
 from app import build_app
 from medgemma.config import load_settings
+from medgemma.errors import InputRejected
 from medgemma.services import Services
 from medgemma.storage import read_jsonl
 
@@ -102,3 +103,19 @@ def test_admin_login_wrong_then_right(running_app):
     assert "Wrong admin password" in out[0]
     out = client.predict("correct horse", api_name="/admin_login")
     assert "Logged in" in out[0]
+
+
+def test_public_chat_only_loads_offered_models_and_adapters(tmp_path):
+    """The settings accordion is a dropdown, but the server checks too: a crafted request cannot make the
+    public chat load an arbitrary path or Hub model."""
+    from admin.chat import _model_choices, check_options
+
+    settings = load_settings(env={"MEDGEMMA_HOME": str(tmp_path)})
+    services = Services(settings, knowledge=FakeKnowledge(), guard=FakeGuard(), backend=ScriptedBackend("x"))
+    _, ctx = build_app(settings, services)
+    offered = [value for _, value in _model_choices(ctx)]
+    assert settings.model in offered and "medgemma-4b-it" in offered
+    assert check_options(ctx, {"model": settings.model, "adapter": None}) == {"model": settings.model, "adapter": None}
+    for opts in ({"model": "/etc/passwd"}, {"model": "some-org/huge-model"}, {"adapter": "/tmp/evil"}):
+        with pytest.raises(InputRejected, match="not offered here"):
+            check_options(ctx, opts)

@@ -159,6 +159,7 @@ def test_clean_heldout_drops_pages_on_a_trained_topic():
 def test_suite_sizes_and_shapes(settings):
     medquad = es.load_suite(settings, "medquad")
     assert all(e.reference and "  ?" not in e.question for e in medquad)
+    assert len({e.id for e in medquad}) == len(medquad)  # MedQuAD reuses qids across a page's topics
     pubmedqa = es.load_suite(settings, "pubmedqa")
     assert len(pubmedqa) == 500 and {e.id for e in pubmedqa} == es.pubmedqa_test_ids(settings)
     assert all(e.context and e.reference and e.answer in "ABC" for e in pubmedqa)

@@ -10,6 +10,7 @@ import resource
 import shutil
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -135,9 +136,12 @@ def test_lora_and_merged_round_trip_and_serve(adapter_dir, settings, tmp_path):
 def test_gguf_loads_in_llama_cpp_and_serves(fmt, adapter_dir, gguf_settings, tmp_path):
     from medgemma.generate import load_backend
 
-    result = export(gguf_settings, str(adapter_dir), fmt, tmp_path / "out")
+    result = export(gguf_settings, str(adapter_dir), fmt)  # default folder: <home>/exports/<adapter>-<fmt>
     manifest = assert_complete_export(result.folder)
     gguf = next(result.folder.glob("*.gguf"))
+    # a verified GGUF export is offered as a model in the chat's settings
+    from admin.chat import _model_choices
+    assert (f"export: tiny-med-{fmt} ({fmt})", str(gguf)) in _model_choices(SimpleNamespace(settings=gguf_settings))
     first = result.checks[0]
     assert first["passed"] and first["tokenizer_match"] and first["generated"] == 12 and first["sample"]
     if fmt == "gguf":
@@ -150,7 +154,7 @@ def test_gguf_loads_in_llama_cpp_and_serves(fmt, adapter_dir, gguf_settings, tmp
     backend = load_backend(gguf_settings, model=str(gguf), adapter="")
     assert backend.name == "llamacpp"
     assert "".join(backend.stream(backend.render([{"role": "user", "content": "What is asthma?"}]), GREEDY))
-    assert hidden_leftovers(tmp_path) == []
+    assert hidden_leftovers(gguf_settings.path("exports")) == []
 
 
 def test_gguf_lora_applies_on_the_base_in_llama_cpp(adapter_dir, gguf_settings, tmp_path):
@@ -214,6 +218,9 @@ def test_failed_export_leaves_nothing_behind(tiny_gemma_dir, adapter_dir, gguf_s
     (tmp_path / "exports" / "taken" / "keep.txt").write_text("mine")
     with pytest.raises(InputRejected, match="not empty"):
         export(gguf_settings, str(adapter_dir), "lora", tmp_path / "exports" / "taken")
+    with pytest.raises(InputRejected, match="not an earlier export"):  # overwrite replaces exports only
+        export(gguf_settings, str(adapter_dir), "lora", tmp_path / "exports" / "taken", overwrite=True)
+    assert (tmp_path / "exports" / "taken" / "keep.txt").read_text() == "mine"
     with pytest.raises(InputRejected, match="overlaps"):
         export(gguf_settings, str(adapter_dir), "lora", adapter_dir / "inside", overwrite=True)
 

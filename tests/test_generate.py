@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from medgemma.config import load_settings
-from medgemma.errors import ModelNotAvailable
+from medgemma.errors import InputRejected, ModelNotAvailable
 from medgemma.generate import TransformersBackend, _until_stop_strings, choose_backend, load_backend
 from medgemma.models import PRESETS, resolve_model
 from medgemma.types import GenerationParams, GenerationStats
@@ -40,9 +40,12 @@ def test_backend_choice():
     assert choose_backend(PRESETS["gemma-3-270m"], load_settings(overrides={"backend": "openai"})) == "openai"
 
 
-def test_llamacpp_refuses_peft_adapter():
+def test_llamacpp_refuses_peft_adapter(tmp_path):
+    (tmp_path / "adapter_config.json").write_text("{}")
     with pytest.raises(ModelNotAvailable, match="GGUF LoRA"):
-        load_backend(load_settings(overrides={"backend": "llamacpp"}), adapter="/some/peft/folder")
+        load_backend(load_settings(overrides={"backend": "llamacpp"}), adapter=str(tmp_path))
+    with pytest.raises(InputRejected, match="No adapter named 'no-such-run'"):  # named before any model loads
+        load_backend(load_settings(overrides={"backend": "llamacpp"}), adapter="no-such-run")
 
 
 def test_transformers_backend_streams_tiny_gemma(tiny_gemma_dir):

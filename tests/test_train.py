@@ -12,7 +12,7 @@ from medgemma import adapters, jobs
 from medgemma.cli import main
 from medgemma.config import REPO_ROOT, load_settings
 from medgemma.datasets import DatasetError
-from medgemma.errors import ConfigError
+from medgemma.errors import ConfigError, InputRejected
 from medgemma.train import TrainConfig, choose_precision, last_checkpoint, train
 from medgemma.train_config import from_dict, load_config
 
@@ -216,3 +216,21 @@ def test_active_adapter_choice_persists_and_survives_a_missing_folder(monkeypatc
     assert adapters.active_adapter_path(settings) == "" and adapters.active(settings) is None
     adapters.deactivate(settings)
     assert adapters.active_adapter_path(settings) == ""
+
+
+def test_adapter_settings_resolve_run_names_paths_gguf_and_hub_ids(tmp_path):
+    settings = load_settings()
+    run = settings.path("runs", "train", "20260101-000000-abcd-medquad-rag", "adapter")
+    run.mkdir(parents=True)
+    (run / "adapter_config.json").write_text("{}")
+    adapters.write_manifest(run, run_id="20260101-000000-abcd-medquad-rag", base_model=settings.model)
+    assert adapters.resolve(settings, "") == ""
+    assert adapters.resolve(settings, "20260101-000000-abcd-medquad-rag") == str(run)  # a run name
+    assert adapters.resolve(settings, str(run)) == str(run.resolve())
+    assert adapters.resolve(settings, "someone/medical-lora") == "someone/medical-lora"  # left to PEFT / the Hub
+    with pytest.raises(InputRejected, match="No adapter named 'no-such-run'"):
+        adapters.resolve(settings, "no-such-run")
+    with pytest.raises(InputRejected, match="does not exist"):
+        adapters.resolve(settings, str(tmp_path / "missing.gguf"))
+    with pytest.raises(InputRejected, match="not a LoRA adapter folder"):
+        adapters.resolve(settings, str(tmp_path))

@@ -50,9 +50,12 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
     add_common(p)
     p.add_argument("--path", required=True, help="export folder, .gguf file or ONNX folder")
     p.add_argument("--suite", required=True, help="suite name (see `eval suites`)")
-    p.add_argument("--rag", choices=["on", "off"], default="off", help="question-only retrieval (default off)")
+    p.add_argument("--rag", choices=["on", "off"], default="on", help="question-only retrieval (default on, "
+                   "as in `eval run`)")
     p.add_argument("--limit", type=int, help="evaluate a deterministic sample of N examples")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mode", choices=["auto", "generative", "extractive"], default="auto",
+                   help="answer mode of the chat pipeline (long-form QA with RAG)")
     p.add_argument("--data", help="read the suite's examples from this file instead (same shape)")
     p.add_argument("--out", help="run folder (default: a new folder under the data home)")
     p.add_argument("--json", action="store_true")
@@ -145,7 +148,7 @@ def cmd_eval_artifact(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     summary = evaluate_artifact(settings, args.path, args.suite, rag=args.rag == "on", limit=args.limit,
-                                seed=args.seed, folder=args.out, data=args.data)
+                                seed=args.seed, folder=args.out, data=args.data, mode=args.mode)
     if args.json:
         print_json(summary)
         return 0
