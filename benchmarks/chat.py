@@ -1,8 +1,8 @@
 """Whole-pipeline chat latency vs raw generation on the same final prompt.
 
 For each question: pipeline.answer (safety, retrieval, prompt, streaming generation, verification)
-vs llama-cpp-python's raw create_completion on the exact prompt the pipeline built. Retrieval and
-verification time are broken out. Needs a built index (the app's first run or `index build`).
+vs llama-cpp-python's raw create_completion on the exact prompt the pipeline built, both from an empty KV
+cache (no prompt prefix reused from the run before). Retrieval and verification time are broken out. Needs a built index (the app's first run or `index build`).
 Run: .venv/bin/python benchmarks/chat.py [--n 10] [--tokens 96]
 """
 
@@ -45,8 +45,13 @@ def main() -> None:
     services.embedder()
     services.guard()
     list(answer("What is asthma?", [], chat, services))  # warm-up: loads everything once
-    rows = {k: [] for k in ("total", "safety", "retrieval", "ttft", "tok_s", "verify", "raw_ttft", "raw_tok_s")}
+    rows = {k: [] for k in ("total", "safety", "retrieval", "ttft", "tok_s", "verify", "raw_ttft", "raw_tok_s",
+                            "prompt_tokens")}
+    llm = getattr(backend, "_llm", None)
+    if llm is None:
+        raise SystemExit(f"benchmarks/chat.py compares with raw llama.cpp; the backend is {backend.name}.")
     for q in QUESTIONS[: args.n]:
+        llm.reset()  # both runs start from an empty KV cache: no prompt prefix is reused from the run before
         t0 = time.perf_counter()
         first = None
         done = None
@@ -71,9 +76,11 @@ def main() -> None:
         style = prompt_style(settings.prompt_style, backend.spec.instruct, bool(backend.adapter))
         p = prompts.build(q, hits, [], count_tokens=backend.count_tokens, style=style)
         text = p.completion or backend.render(p.messages)
+        rows["prompt_tokens"].append(gen.get("prompt_tokens", 0))
+        llm.reset()
         t = time.perf_counter()
         n, t_first = 0, None
-        for _ in backend._llm.create_completion(text, max_tokens=args.tokens, temperature=0.0, stream=True,
+        for _ in llm.create_completion(text, max_tokens=args.tokens, temperature=0.0, stream=True,
                                                 stop=list(p.stop)):
             n += 1
             if t_first is None:
@@ -86,7 +93,8 @@ def main() -> None:
     print("|---|---|---|")
     labels = {"total": "pipeline total s", "safety": "safety check s", "retrieval": "retrieval s",
               "ttft": "pipeline TTFT s (question → first token)", "raw_ttft": "raw generate TTFT s (same prompt)",
-              "tok_s": "pipeline decode tok/s", "raw_tok_s": "raw decode tok/s", "verify": "verification s"}
+              "tok_s": "pipeline decode tok/s", "raw_tok_s": "raw decode tok/s", "verify": "verification s",
+              "prompt_tokens": "prompt tokens (passages + question)"}
     for key, label in labels.items():
         print(f"| {label} | {statistics.median(rows[key]):.3f} | {pct(rows[key], 0.95):.3f} |")
     print(f"\npipeline/raw decode speed: {statistics.median(rows['tok_s']) / statistics.median(rows['raw_tok_s']):.2f}x; "

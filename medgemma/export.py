@@ -26,7 +26,7 @@ from medgemma.config import Settings
 from medgemma.errors import InputRejected, UserFacingError
 from medgemma.export_build import Builder, Source, VerificationFailed
 from medgemma.export_card import MANIFEST, CardInfo, dataset_names, latest_evals, write_card_and_manifest
-from medgemma.storage import read_json, safe_join
+from medgemma.storage import process_exists, read_json, safe_join
 
 logger = logging.getLogger(__name__)
 
@@ -255,19 +255,9 @@ def _remove_stale(target: Path) -> None:
     for pattern in (f".{target.name}.tmp-*", f".{target.name}.work-*"):
         for leftover in target.parent.glob(pattern):
             pid = leftover.name.split("-")[-2]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_exists(int(pid)):
                 logger.info("removing %s, left by an interrupted export", leftover.name)
                 shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _base_params(source: Source) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from medgemma.errors import IndexNotReady
-from medgemma.storage import atomic_write_json, read_json
+from medgemma.storage import atomic_write_json, process_exists, read_json
 from medgemma.types import Chunk
 
 try:
@@ -347,18 +347,8 @@ class Store:
 
     def read_status(self) -> dict[str, Any]:
         status = read_json(self.root / STATUS_FILE, default=None) or {}
-        if status.get("state") == "building" and not _pid_alive(int(status.get("pid", 0))):
+        if status.get("state") == "building" and not process_exists(int(status.get("pid", 0))):
             status["state"] = "interrupted"
         return status
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

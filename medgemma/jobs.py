@@ -27,7 +27,14 @@ import yaml
 
 from medgemma.config import REPO_ROOT, Settings
 from medgemma.errors import InputRejected, UserFacingError
-from medgemma.storage import append_jsonl, atomic_write_json, atomic_write_text, read_json, read_jsonl
+from medgemma.storage import (
+    append_jsonl,
+    atomic_write_json,
+    atomic_write_text,
+    process_exists,
+    read_json,
+    read_jsonl,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,12 +120,8 @@ def pid_alive(pid: int | None) -> bool:
     child = _CHILDREN.get(pid)
     if child is not None:
         return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not process_exists(pid):
         return False
-    except PermissionError:
-        return True
     proc = Path(f"/proc/{pid}")
     if proc.is_dir():
         try:

@@ -91,3 +91,16 @@ def safe_join(root: Path, *parts: str) -> Path:
     if candidate != root and root not in candidate.parents:
         raise InputRejected(f"Path {'/'.join(parts)!r} is outside the data home.")
     return candidate
+
+
+def process_exists(pid: int | None) -> bool:
+    """True while a process with this pid exists (for stale lock and staging folders left by a dead one)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
