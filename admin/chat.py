@@ -131,7 +131,7 @@ def build_tab(ctx: AppContext) -> None:
             temperature = gr.Slider(0.0, 1.5, value=settings.temperature, step=0.05, label="Temperature")
             max_tokens = gr.Slider(16, 1024, value=settings.max_new_tokens, step=8, label="Max new tokens")
         with gr.Row():
-            model = gr.Dropdown(choices=_model_choices(ctx), value=settings.model, label="Model",
+            model = gr.Dropdown(choices=_model_choices(ctx), value=settings.model, label="Model", elem_id="chat-model",
                                 info="presets, and exports of your adapters (GGUF runs in llama.cpp)")
             adapter = gr.Dropdown(choices=_adapter_choices(ctx), value=ACTIVE, label="Adapter",
                                   allow_custom_value=False)

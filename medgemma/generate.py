@@ -318,7 +318,8 @@ def quantization_config(mode: str, dtype: str):
 
 
 def choose_backend(spec: ModelSpec, settings: Settings, adapter: str = "") -> str:
-    """auto: llama.cpp for GGUF models on CPU (5x faster here), transformers otherwise."""
+    """auto: llama.cpp for GGUF models on CPU (5x faster here), transformers otherwise. A PEFT adapter
+    needs transformers unless its verified GGUF LoRA sits next to it (see gguf_lora_of)."""
     if settings.backend != "auto":
         return settings.backend
     if spec.source == "gguf":
@@ -326,10 +327,18 @@ def choose_backend(spec: ModelSpec, settings: Settings, adapter: str = "") -> st
     if spec.packaged:
         from medgemma.devices import pick_device
 
-        if adapter and not adapter.endswith(".gguf"):
+        if adapter and not adapter.endswith(".gguf") and not gguf_lora_of(adapter):
             return "transformers"
         return "llamacpp" if pick_device(settings.device) == "cpu" else "transformers"
     return "transformers"
+
+
+def gguf_lora_of(adapter: str) -> str:
+    """The GGUF LoRA that a gguf-lora export put next to a PEFT adapter folder (adapter.gguf), or ""."""
+    if not adapter or adapter.endswith(".gguf"):
+        return adapter if adapter.endswith(".gguf") else ""
+    path = Path(adapter) / "adapter.gguf"
+    return str(path) if path.is_file() else ""
 
 
 def load_backend(settings: Settings, model: str | None = None, adapter: str | None = None) -> Backend:
@@ -341,7 +350,7 @@ def load_backend(settings: Settings, model: str | None = None, adapter: str | No
     kind = choose_backend(spec, settings, adapter)
     logger.info("Loading %s on %s%s", spec.name, kind, f" with adapter {adapter}" if adapter else "")
     if kind == "llamacpp":
-        lora = adapter if adapter and adapter.endswith(".gguf") else ""
+        lora = gguf_lora_of(adapter)
         if adapter and not lora:
             raise ModelNotAvailable("llama.cpp applies GGUF LoRA adapters only; export the adapter to "
                                     "GGUF or use backend=transformers.")

@@ -1,6 +1,7 @@
 """A person's walk through the real app, in headless Chromium: ask a MedQuAD question and open a citation,
 then log in, upload a CSV in the Training tab, train a few LoRA steps on the default model, watch the loss,
-use the new adapter in the chat without a restart, and go back to the base model.
+use the new adapter in the chat without a restart, go back to the base model, export the adapter to GGUF
+q8_0 in the Export tab and chat with that file through llama.cpp.
 
 Unlike tests/test_e2e_browser.py (fakes, seconds), this runs the real packaged models and the knowledge base
 of --home, so it takes minutes. It prints what it saw and saves screenshots to artifacts/walkthrough/.
@@ -100,7 +101,7 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True).click()
 
 
-def training_part(page, password: str, steps: int) -> None:
+def training_part(page, password: str, steps: int) -> str:
     print("Admin: log in")
     open_tab(page, "Admin")
     page.fill("#admin-password input", password)
@@ -145,6 +146,45 @@ def training_part(page, password: str, steps: int) -> None:
     page.click("#train-base")
     page.wait_for_function("() => /base model/i.test(document.querySelector('#train-active').innerText)")
     print(f"  {page.locator('#train-active').inner_text()!r}")
+    return run_id_from(status)
+
+
+def run_id_from(status: str) -> str:
+    return status.split()[0].strip("*")
+
+
+def export_part(page, run_id: str, fmt_label: str = "GGUF q8_0 (llama.cpp)") -> None:
+    print(f"Export: {run_id} as {fmt_label}")
+    open_tab(page, "Admin")
+    open_tab(page, "Export")
+    page.click("#export-refresh")
+    pick(page, "#export-adapter", run_id)
+    pick(page, "#export-format", fmt_label)
+    page.wait_for_timeout(500)
+    print(f"  command: {page.locator('#export-command textarea').input_value()}")
+    started = time.monotonic()
+    page.click("#export-start")
+    page.wait_for_function("() => /done|failed|cancelled/.test(document.querySelector('#export-status').innerText)",
+                           timeout=1_800_000)
+    status = " ".join(page.locator("#export-status").inner_text().split())
+    print(f"  export finished in {time.monotonic() - started:.0f} s: {status[:300]!r}")
+    shot(page, "4-export-done")
+    open_tab(page, "Chat")
+    page.get_by_text("Settings", exact=True).click()
+    pick(page, "#chat-model", f"export: {run_id}-")
+    seen = ask(page, "What is gout?", timeout_s=600)
+    shot(page, "5-chat-with-gguf-export")
+    last = seen["text"].rsplit("What is gout?", 1)[-1]
+    print(f"  through the export, answered in {seen['seconds']} s: {' '.join(last.split())[:300]!r}")
+    loads = [line.strip() for line in (SHOTS / "app.log").read_text().splitlines() if "Loading " in line]
+    print(f"  app log: {loads[-1] if loads else 'no model load logged'}")
+
+
+def pick(page, elem_id: str, text: str) -> None:
+    """Choose the first option of a Gradio dropdown whose label contains `text`."""
+    box = page.locator(f"{elem_id} input")
+    box.click()
+    page.locator("ul[role=listbox] li", has_text=text).first.click()
 
 
 def main() -> int:
@@ -153,6 +193,7 @@ def main() -> int:
     ap.add_argument("--question", default="What are the symptoms of gout?")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--skip-training", action="store_true")
+    ap.add_argument("--skip-export", action="store_true")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -169,7 +210,9 @@ def main() -> int:
             page.wait_for_selector("#question textarea")
             chat_part(page, args.question)
             if not args.skip_training:
-                training_part(page, password, args.steps)
+                run_id = training_part(page, password, args.steps)
+                if not args.skip_export:
+                    export_part(page, run_id)
             browser.close()
     finally:
         proc.terminate()

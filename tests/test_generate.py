@@ -9,7 +9,13 @@ import pytest
 
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected, ModelNotAvailable
-from medgemma.generate import TransformersBackend, _until_stop_strings, choose_backend, load_backend
+from medgemma.generate import (
+    TransformersBackend,
+    _until_stop_strings,
+    choose_backend,
+    gguf_lora_of,
+    load_backend,
+)
 from medgemma.models import PRESETS, resolve_model
 from medgemma.types import GenerationParams, GenerationStats
 
@@ -38,6 +44,18 @@ def test_backend_choice():
     assert choose_backend(PRESETS["gemma-3-270m"], s, adapter="/runs/x/adapter") == "transformers"
     assert choose_backend(PRESETS["medgemma-4b-it"], s) == "transformers"
     assert choose_backend(PRESETS["gemma-3-270m"], load_settings(overrides={"backend": "openai"})) == "openai"
+
+
+def test_an_adapter_with_its_gguf_lora_chats_through_llama_cpp(tmp_path):
+    """After a gguf-lora export, adapter.gguf sits in the PEFT folder: the CPU chat then uses llama.cpp."""
+    s = load_settings()
+    (tmp_path / "adapter_config.json").write_text("{}")
+    assert choose_backend(PRESETS["gemma-3-270m"], s, adapter=str(tmp_path)) == "transformers"
+    (tmp_path / "adapter.gguf").write_bytes(b"GGUF")
+    assert choose_backend(PRESETS["gemma-3-270m"], s, adapter=str(tmp_path)) == "llamacpp"
+    assert gguf_lora_of(str(tmp_path)) == str(tmp_path / "adapter.gguf")
+    assert choose_backend(PRESETS["gemma-3-270m"], load_settings(overrides={"backend": "transformers"}),
+                          adapter=str(tmp_path)) == "transformers"  # an explicit backend still wins
 
 
 def test_llamacpp_refuses_peft_adapter(tmp_path):
