@@ -204,7 +204,11 @@ def main() -> int:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            context = browser.new_context(viewport={"width": 1280, "height": 1000})
+            # no internet here: a citation's page opens as a stand-in, so the URL it went to can be read
+            context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else
+                          route.fulfill(status=200, content_type="text/html", body="<title>source</title>stand-in"))
+            page = context.new_page()
             page.set_default_timeout(120_000)
             page.goto(url)
             page.wait_for_selector("#question textarea")
