@@ -336,7 +336,7 @@ def choose_backend(spec: ModelSpec, settings: Settings, adapter: str = "") -> st
 def gguf_lora_of(adapter: str) -> str:
     """The GGUF LoRA that a gguf-lora export put next to a PEFT adapter folder (adapter.gguf), or ""."""
     if not adapter or adapter.endswith(".gguf"):
-        return adapter if adapter.endswith(".gguf") else ""
+        return adapter or ""
     path = Path(adapter) / "adapter.gguf"
     return str(path) if path.is_file() else ""
 
