@@ -87,7 +87,8 @@ def build_tab(ctx: AppContext) -> None:
             fields["use_upload"] = gr.Checkbox(form0["use_upload"], label="Train on the uploaded file")
         with gr.Column(scale=3):
             fields["sources"] = gr.Dropdown([(label, name) for name, label in train_report.SOURCE_LABELS.items()],
-                                            value=form0["sources"], multiselect=True, label="Built-in sources")
+                                            value=form0["sources"], multiselect=True, label="Built-in sources",
+                                            elem_id="train-sources")
             fields["per_source"] = gr.Number(form0["per_source"], precision=0, minimum=0,
                                              label="Examples per built-in source (0 = all)")
     with gr.Row():
@@ -194,8 +195,11 @@ def build_tab(ctx: AppContext) -> None:
         return show_preview(file, f, mapping)
 
     @admin_only(ctx, "train-start")
-    def on_start(session, f: dict, upload: str):
-        info = train_report.start_run(settings, f, upload or "")
+    def on_start(session, stored_path: str, upload_file: str | None, *values: Any):
+        """What the Start button sends: the fields as they are on screen (the form State can lag behind when
+        Start follows an edit at once) and the file in the upload box (its upload handler may still run)."""
+        f = dict(zip(names, values, strict=True))
+        info = train_report.start_run(settings, f, stored_path or "", pending=upload_file or "")
         p = train_report.run_progress(settings, info.run_id)
         return info.run_id, *_run_view(p), gr.Timer(active=True), *run_list(info.run_id), yaml.safe_dump(p["config"])
 
@@ -260,7 +264,7 @@ def build_tab(ctx: AppContext) -> None:
     upload.clear(on_clear, [token], [stored, preview_note], api_visibility="private", queue=False)
     preview.click(on_preview, [token, upload, form], upload_outputs, api_name="train_preview")
     view = [status, command, chart, log]
-    start.click(on_start, [token, form, stored], [watched, *view, timer, runs, runs_table, config],
+    start.click(on_start, [token, stored, upload, *inputs], [watched, *view, timer, runs, runs_table, config],
                 api_name="train_start", concurrency_limit=1)
     registry_outputs = [adapters_table, adapter, active_note]
     timer.tick(on_poll, [token, watched], [*view, timer, runs, runs_table, *registry_outputs],

@@ -80,10 +80,13 @@ def config_from_form(form: dict[str, Any], upload: str = "") -> TrainConfig:
     return from_dict(values)
 
 
-def start_run(settings: Settings, form: dict[str, Any], upload: str = "") -> jobs.RunInfo:
-    """Validate the form and start `python -m medgemma train` in the background."""
+def start_run(settings: Settings, form: dict[str, Any], upload: str = "", pending: str = "") -> jobs.RunInfo:
+    """Validate the form and start `python -m medgemma train` in the background. `pending` is a file still
+    in the upload box whose stored copy (`upload`) is not there yet: it is stored first."""
     from medgemma import train
 
+    if pending and not upload and form.get("use_upload"):
+        upload = str(datasets.store_upload(settings, pending, Path(str(pending)).name))
     return train.start(config_from_form(form, upload), settings)
 
 

@@ -114,8 +114,11 @@ def training_part(page, password: str, steps: int) -> str:
         writer.writerow(["question", "answer"])
         writer.writerows(ROWS)
     page.locator("#train-upload input[type=file]").set_input_files(str(data))
-    page.wait_for_function("() => document.querySelector('#train-preview-note').innerText.length > 0",
+    page.wait_for_function("() => /usable/.test(document.querySelector('#train-preview-note').innerText)",
                            timeout=120_000)
+    remove = page.locator("#train-sources .token-remove.remove-all")
+    if remove.count():  # train on the CSV alone: drop the preselected built-in source
+        remove.first.click()
     print(f"  upload preview: {page.locator('#train-preview-note').inner_text()[:200]!r}")
     for label, value in (("Max steps (0 = epochs)", steps), ("Batch size", 1), ("Max length (tokens)", 256),
                          ("Log every N steps", 1), ("Checkpoint every N steps", max(1, steps // 2))):

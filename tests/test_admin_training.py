@@ -48,7 +48,7 @@ def test_handlers_refuse_without_a_session(app, qa_csv):
     _, ctx, settings = app
     h = ctx.extras["training"]
     calls = [(h["on_upload"], (str(qa_csv), h["form"])), (h["on_preview"], (str(qa_csv), h["form"])),
-             (h["on_start"], (h["form"], "")), (h["on_poll"], ("x",)), (h["on_cancel"], ("x",)),
+             (h["on_start"], ("", "", *h["form"].values())), (h["on_poll"], ("x",)), (h["on_cancel"], ("x",)),
              (h["on_resume"], ("x",)), (h["on_refresh"], (None,)), (h["on_watch"], ("x",)),
              (h["on_activate"], ("x",)), (h["on_base"], ()), (h["on_form"], tuple(h["form"].values())),
              (h["on_clear"], ())]
@@ -91,7 +91,10 @@ def test_upload_train_watch_activate_and_back(app, qa_csv, tiny_gemma_dir):
 
     form.update(sources=[], skip_invalid_rows=True, max_steps=3, batch_size=2, save_steps=2, learning_rate=1e-2,
                 warmup_ratio=0.0, name="tab-run")
-    run_id, status, command, chart, log, timer, runs, table, config = h["on_start"](token, form, stored)
+    # Start sends the fields as on screen and the file in the box: here its upload handler "has not run"
+    # yet (no stored copy), as when Start is clicked right after dropping the file
+    run_id, status, command, chart, log, timer, runs, table, config = h["on_start"](token, "", str(qa_csv),
+                                                                                   *form.values())
     assert timer.active and run_id.endswith("tab-run") and run_id in status
     assert command.startswith("python -m medgemma train --config ") and run_id in command
     assert runs.value == run_id and "data:" in config and stored in config
@@ -134,9 +137,9 @@ def test_bad_form_values_are_named(app):
     _, ctx, _ = app
     h, token = ctx.extras["training"], ctx.auth.login(PASSWORD).token
     with pytest.raises(gr.Error, match="lora_r must be within"):
-        h["on_start"](token, {**h["form"], "lora_r": 0}, "")
+        h["on_start"](token, "", "", *{**h["form"], "lora_r": 0}.values())
     with pytest.raises(gr.Error, match="data: name at least one source"):
-        h["on_start"](token, {**h["form"], "sources": []}, "")
+        h["on_start"](token, "", "", *{**h["form"], "sources": []}.values())
     with pytest.raises(gr.Error, match="Upload a JSON, JSONL or CSV file first"):
         h["on_preview"](token, None, h["form"])
     with pytest.raises(gr.Error, match="No training run is watched"):
@@ -156,7 +159,7 @@ def test_http_endpoints_are_closed_without_login(app):
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-        calls = {"/train_start": (), "/train_runs": (None,), "/train_watch": ("x",), "/train_cancel": (),
+        calls = {"/train_start": (None,), "/train_runs": (None,), "/train_watch": ("x",), "/train_cancel": (),
                  "/train_resume": (), "/adapter_activate": ("x",), "/adapter_deactivate": (),
                  "/train_upload": (None,), "/train_preview": (None,)}
         assert set(calls) <= set(api)
