@@ -67,6 +67,15 @@ def strip_markers(sentence: str) -> str:
     return re.sub(r"\s*" + _MARKER.pattern, "", sentence).strip()
 
 
+def drop_dangling_lead_in(text: str) -> str:
+    """Drop a last sentence that announces a list the stop sequence cut off ("The symptoms include: [3]"):
+    it says nothing, yet its words overlap the passage. Text that is only such a sentence is kept."""
+    sentences = split_sentences(text)
+    if len(sentences) > 1 and strip_markers(sentences[-1]).endswith(":"):
+        return " ".join(sentences[:-1])
+    return text
+
+
 def citation_for(n: int, hit: Hit) -> Citation:
     c = hit.chunk
     return Citation(n=n, doc_id=c.doc_id, chunk_id=c.chunk_id, title=c.title or c.source,

@@ -156,6 +156,7 @@ def answer(
             yield Event("token", piece)
     timings.update(generation={**stats.to_dict()})
     record["generated"] = generated
+    generated = citations.drop_dangling_lead_in(generated)
 
     # 4. Citations and verification; extractive fallback when the draft is mostly unsupported.
     t = time.perf_counter()

@@ -73,3 +73,12 @@ def test_verification_with_real_embedder(tmp_path):
     assert not v.sentences[1].supported  # off topic
     assert not v.sentences[2].supported  # on topic, but claims the passages do not make
     assert abs(v.support - 1 / 3) < 1e-6
+
+
+def test_a_list_lead_in_cut_off_by_the_stop_is_dropped():
+    from medgemma.citations import drop_dangling_lead_in
+
+    draft = "Gout is a form of arthritis that causes sudden pain in the big toe. [3] The symptoms include: [3]"
+    assert drop_dangling_lead_in(draft) == "Gout is a form of arthritis that causes sudden pain in the big toe. [3]"
+    assert drop_dangling_lead_in("Gout hurts. [1] It is treatable. [2]") == "Gout hurts. [1] It is treatable. [2]"
+    assert drop_dangling_lead_in("The symptoms include:") == "The symptoms include:"  # nothing else to keep
