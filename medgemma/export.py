@@ -355,7 +355,8 @@ def start(settings: Settings, adapter: str, fmt: str, out: str | Path | None = N
     argv += ["--out", str(out)] if out else []
     argv += ["--overwrite"] if overwrite else []
     config = {"adapter": adapter, "format": fmt, "out": str(out or ""), "overwrite": overwrite}
-    name = f"{Path(adapter).name}-{fmt}"
+    folder = Path(adapter)
+    name = f"{folder.parent.name if folder.name == 'adapter' else folder.name}-{fmt}"  # runs/train/<run>/adapter
     return jobs.start(settings, "export", argv, config, run_id=jobs.new_run_id(name))
 
 

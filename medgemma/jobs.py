@@ -310,10 +310,11 @@ def job_context(folder: Path, kind: str = "", config: dict[str, Any] | None = No
             handler.close()
 
 
-def set_result(folder: Path, **result: Any) -> None:
-    """Record a job's outcome (e.g. adapter path, final loss) in status.json under `result`."""
-    status = read_json(Path(folder) / STATUS_FILE, {}) or {}
-    write_status(folder, result={**(status.get("result") or {}), **result})
+def set_result(run: Path, /, **result: Any) -> None:
+    """Record a job's outcome (e.g. adapter path, final loss, an export's folder) in status.json under
+    `result`. `run` is positional-only, so any key (even "folder") can be part of the result."""
+    status = read_json(Path(run) / STATUS_FILE, {}) or {}
+    write_status(run, result={**(status.get("result") or {}), **result})
 
 
 def log_metrics(folder: Path, record: dict[str, Any]) -> None:

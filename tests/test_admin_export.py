@@ -10,6 +10,7 @@ import pytest
 from test_export import make_adapter
 
 from app import build_app
+from medgemma import export
 from medgemma.config import load_settings
 
 PASSWORD = "correct horse battery"
@@ -56,7 +57,8 @@ def test_export_job_from_the_tab_then_plan_the_upload(app, tiny_gemma_dir):
             break
         assert time.monotonic() < deadline, log
         time.sleep(1.0)
-    assert "done" in status and "100%" in status, log
+    assert "done" in status and "100%" in status and "failed" not in status, log
+    assert export.job_progress(settings, run_id)["state"] == "done"  # the job itself, not only the export
     table, folders, _ = rest
     assert table[0][1] == "lora" and table[0][5] == "yes" and table[0][6] == 1.0
     folder = folders.value
