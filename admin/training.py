@@ -186,8 +186,11 @@ def build_tab(ctx: AppContext) -> None:
         return p["stored"], _preview_text(p), [[r["question"], r["answer"]] for r in p["sample"]], *pickers
 
     @admin_only(ctx, "train-upload")
-    def on_upload(session, file: str | None, f: dict):  # a new file: detect its columns
-        return show_preview(file, f, None)
+    def on_upload(session, file: str | None, f: dict):  # a new file: detect its columns, train on it alone
+        stored_path, note, *rest = show_preview(file, f, None)
+        if f.get("sources"):
+            note += "\n\nThe built-in sources were cleared so the run trains on this file; add them back above to mix."
+        return stored_path, note, *rest, gr.Dropdown(value=[])
 
     @admin_only(ctx, "train-preview")
     def on_preview(session, file: str | None, f: dict):  # the pickers' mapping
@@ -260,7 +263,7 @@ def build_tab(ctx: AppContext) -> None:
     gr.on([c.change for c in inputs], on_form, [token, *inputs], form, api_visibility="private", queue=False)
     pickers = [fields[k] for k in ("col_prompt", "col_extra", "col_answer", "col_messages")]
     upload_outputs = [stored, preview_note, sample, *pickers]
-    upload.upload(on_upload, [token, upload, form], upload_outputs, api_name="train_upload")
+    upload.upload(on_upload, [token, upload, form], [*upload_outputs, fields["sources"]], api_name="train_upload")
     upload.clear(on_clear, [token], [stored, preview_note], api_visibility="private", queue=False)
     preview.click(on_preview, [token, upload, form], upload_outputs, api_name="train_preview")
     view = [status, command, chart, log]

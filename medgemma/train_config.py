@@ -58,7 +58,7 @@ class TrainConfig:
     max_steps: int = _f(0, "Optimizer steps to run (0 = use epochs).")
     batch_size: int = _f(2, "Examples per device per step.")
     grad_accum: int = _f(1, "Gradient accumulation steps.")
-    max_length: int = _f(512, "Maximum tokens per example (prompt + answer).")
+    max_length: int = _f(896, "Maximum tokens per example (prompt + answer); 896 fits every built-in MedQuAD-RAG example.")
     warmup_ratio: float = _f(0.03, "Share of steps spent warming the learning rate up.")
     scheduler: str = _f("linear", "Learning-rate schedule: " + ", ".join(SCHEDULERS) + ".")
     weight_decay: float = _f(0.0, "AdamW weight decay.")

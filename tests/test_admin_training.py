@@ -174,3 +174,17 @@ def test_http_endpoints_are_closed_without_login(app):
         client.close()
     finally:
         demo.close()
+
+
+def test_uploading_a_file_clears_the_built_in_sources(app, tmp_path):
+    """Uploading means "train on my data": the preselected MedQuAD source (thousands of examples, hours on a
+    CPU) is cleared, and the note says so."""
+    _, ctx, _ = app
+    h, token = ctx.extras["training"], ctx.auth.login(PASSWORD).token
+    path = tmp_path / "faq.csv"
+    path.write_text("question,answer\n" + "".join(f'"{q}","{a}"\n' for q, a in ROWS if a), encoding="utf-8")
+    assert h["form"]["sources"]  # preselected
+    stored, note, sample, *pickers, sources = h["on_upload"](token, str(path), h["form"])
+    assert sources.value == [] and "built-in sources were cleared" in note and "5 rows, 5 usable" in note
+    *_, sources = h["on_upload"](token, str(path), {**h["form"], "sources": []})
+    assert sources.value == []
