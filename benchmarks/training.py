@@ -54,8 +54,8 @@ def _peak_mb() -> float:
 
 def run_variant(variant: str, model: str, steps: int, batch: int, max_length: int) -> dict:
     """Runs inside the child process; returns the measurements. Both variants train on the rows that
-    medgemma.train.prepare_data writes for this config (deterministic for a seed)."""
-    from medgemma import train
+    medgemma.train_data.prepare_data writes for this config (deterministic for a seed)."""
+    from medgemma import train, train_data
     from medgemma.config import load_settings
     from medgemma.storage import read_jsonl
 
@@ -73,7 +73,7 @@ def run_variant(variant: str, model: str, steps: int, batch: int, max_length: in
         train.train(cfg, settings, work, on_trainer=lambda t: t.add_callback(timer))
     else:
         tokenizer = train.load_tokenizer(path)
-        train.prepare_data(cfg, settings, tokenizer, train.make_renderer(template, tokenizer), work)
+        train_data.prepare_data(cfg, settings, tokenizer, train.make_renderer(template, tokenizer), work)
         rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in read_jsonl(work / "data" / "train.jsonl")]
         _plain_trl(path, cfg, rows, timer, work)
     steps_s = [b - a for a, b in zip(timer.marks, timer.marks[1:], strict=False)]

@@ -11,10 +11,10 @@ import argparse
 import importlib
 import logging
 import pkgutil
-import sys
 from collections.abc import Sequence
 
 from medgemma import __version__
+from medgemma.commands import say
 from medgemma.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -51,8 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserFacingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", err=True)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        say("interrupted", err=True)
         return 130

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from medgemma import jobs
+from medgemma.adapters import MANIFEST as ADAPTER_MANIFEST
+from medgemma.adapters import get_adapter
 from medgemma.config import Settings
 from medgemma.errors import InputRejected, UserFacingError
 from medgemma.export_build import Builder, Source, VerificationFailed
@@ -73,8 +75,6 @@ class ExportResult:
 
 def resolve_source(settings: Settings, adapter: str) -> Source:
     """A finished adapter (run name, adapter name or folder) and the transformers folder of its base."""
-    from medgemma.adapters import MANIFEST as ADAPTER_MANIFEST
-    from medgemma.adapters import get_adapter
     from medgemma.models import hf_model_path, resolve_model
 
     if not (adapter or "").strip():
@@ -102,22 +102,16 @@ def default_out(settings: Settings, adapter_name: str, fmt: str) -> Path:
 
 
 def web_out(settings: Settings, typed: str | None) -> Path | None:
-    """The output folder typed in the Export tab, confined to <home>/exports: a name or relative path under
-    it, or an absolute path inside it (None when blank: the default folder). The CLI may write anywhere."""
+    """The output folder typed in the Export tab, confined to <home>/exports: a name, or a path inside it
+    (None when blank: the default folder). The CLI may write anywhere."""
     text = (typed or "").strip()
     if not text:
         return None
-    root = settings.path("exports").resolve()
-    path = Path(text).expanduser()
-    if path.is_absolute():
-        resolved = path.resolve()
-        if resolved == root or root not in resolved.parents:
-            raise InputRejected(f"The Export tab writes only into a folder under {root}; type a name such as "
-                                "'my-adapter-gguf' (use the CLI's --out for other places).")
-        return resolved
-    if safe_join(root, text) == root:
+    root = settings.path("exports")
+    target = safe_join(root, str(Path(text).expanduser()))  # an absolute path must lie under root too
+    if target == root.resolve():
         raise InputRejected("Type a folder name under the exports folder, not the exports folder itself.")
-    return safe_join(root, text)
+    return target
 
 
 def listed_folder(settings: Settings, folder: str | None) -> str:
@@ -355,9 +349,8 @@ def start(settings: Settings, adapter: str, fmt: str, out: str | Path | None = N
     argv += ["--out", str(out)] if out else []
     argv += ["--overwrite"] if overwrite else []
     config = {"adapter": adapter, "format": fmt, "out": str(out or ""), "overwrite": overwrite}
-    folder = Path(adapter)
-    name = f"{folder.parent.name if folder.name == 'adapter' else folder.name}-{fmt}"  # runs/train/<run>/adapter
-    return jobs.start(settings, "export", argv, config, run_id=jobs.new_run_id(name))
+    name = get_adapter(settings, adapter.strip()).name  # also names an unknown adapter before a job starts
+    return jobs.start(settings, "export", argv, config, run_id=jobs.new_run_id(f"{name}-{fmt}"))
 
 
 def job_progress(settings: Settings, run_id: str, log_chars: int = 6000) -> dict[str, Any]:

@@ -2,14 +2,14 @@
 
 A run folder gets data/train.jsonl, checkpoints/checkpoint-N (resumable), metrics.jsonl (step, loss, lr,
 epoch, eta) and, when training finishes, adapter/ (a standard PEFT adapter plus medgemma.json).
-Job control (subprocess, status, cancel) is jobs.py; the adapter registry is adapters.py.
+Job control (subprocess, status, cancel) is jobs.py; the data files are train_data.py; the adapter registry
+is adapters.py.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import shutil
 import time
 import warnings
@@ -23,14 +23,15 @@ from medgemma.config import Settings
 from medgemma.devices import cuda_supports_bf16, pick_device, torch_dtype
 from medgemma.errors import ConfigError, ModelNotAvailable
 from medgemma.prompts import RENDERERS
-from medgemma.storage import atomic_write_json, read_jsonl, write_jsonl
+from medgemma.storage import write_jsonl
 from medgemma.train_config import TrainConfig, from_dict, load_config  # noqa: F401 - re-exported
+from medgemma.train_data import DATA, hf_dataset, prepare_data, token_counter
 
 logger = logging.getLogger(__name__)
 
 EAGER_MODEL_TYPES = ("gemma2", "gemma3", "gemma3_text")  # HF's advice for training them (logit soft-capping)
 FP16_UNSAFE = ("gemma2", "gemma3", "gemma3_text")
-CHECKPOINTS, ADAPTER, DATA = "checkpoints", "adapter", "data"
+CHECKPOINTS, ADAPTER = "checkpoints", "adapter"
 
 
 # ---- model, precision, prompt format ----------------------------------------------------------
@@ -119,60 +120,15 @@ def load_model(path: str, cfg: TrainConfig, device: str, precision: str) -> Any:
     return model
 
 
-# ---- data -------------------------------------------------------------------------------------
-
-def build_examples(cfg: TrainConfig, settings: Settings) -> list[datasets.Example]:
-    """Mix every source, shuffle with the run's seed and apply max_examples."""
-    examples: list[datasets.Example] = []
-    for spec in cfg.data:
-        examples.extend(sources.load_source(spec, settings, dict(cfg.columns) or None, seed=cfg.seed,
-                                             skip_invalid=cfg.skip_invalid_rows))
-    random.Random(cfg.seed).shuffle(examples)
-    return examples[: cfg.max_examples] if cfg.max_examples else examples
-
-
-def prepare_data(cfg: TrainConfig, settings: Settings, tokenizer: Any, render: datasets.Renderer,
-                 folder: Path) -> dict[str, Any]:
-    """Write data/train.jsonl (+ eval.jsonl) as prompt/completion text; returns token statistics."""
-    examples = build_examples(cfg, settings)
-    count = lambda text: len(tokenizer(text, add_special_tokens=True)["input_ids"]) + 1  # noqa: E731 (+eos)
-    stats = datasets.token_stats(examples, render, count, cfg.max_length)
-    examples = datasets.check_lengths(examples, stats.pop("lengths"), cfg.max_length, cfg.long_examples)
-    n_eval = int(len(examples) * cfg.eval_split)
-    if cfg.eval_split and n_eval < 1:
-        raise ConfigError(f"eval_split={cfg.eval_split} leaves no eval example out of {len(examples)}.")
-    rows = []
-    for e in examples:
-        prompt, completion = datasets.split_render(e, render)
-        rows.append({"prompt": prompt, "completion": completion, "source": e.source})
-    data = folder / DATA
-    (data / "eval.jsonl").unlink(missing_ok=True)
-    if n_eval:
-        write_jsonl(data / "eval.jsonl", rows[:n_eval])
-    write_jsonl(data / "train.jsonl", rows[n_eval:])
-    stats.update(train=len(rows) - n_eval, eval=n_eval,
-                 sources={s: sum(r["source"] == s for r in rows) for s in {r["source"] for r in rows}})
-    atomic_write_json(data / "stats.json", stats)
-    return stats
-
-
 def file_token_stats(path: str | Path, mapping: dict[str, str] | None, model: str, settings: Settings,
                      max_length: int) -> dict[str, Any]:
     """Token-length statistics of a dataset file, rendered in `model`'s prompt format."""
     base, template = resolve_base(model, settings)
     tokenizer = load_tokenizer(base)
     examples = datasets.load_file(path, mapping, skip_invalid=True)
-    count = lambda text: len(tokenizer(text, add_special_tokens=True)["input_ids"]) + 1  # noqa: E731
-    stats = datasets.token_stats(examples, make_renderer(template, tokenizer), count, max_length)
+    stats = datasets.token_stats(examples, make_renderer(template, tokenizer), token_counter(tokenizer), max_length)
     stats.pop("lengths", None)
     return stats
-
-
-def _hf_dataset(path: Path) -> Any:
-    from datasets import Dataset
-
-    rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in read_jsonl(path)]
-    return Dataset.from_list(rows) if rows else None
 
 
 # ---- checkpoints and progress -----------------------------------------------------------------
@@ -299,7 +255,7 @@ def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = Fal
         stats = prepare_data(cfg, settings, tokenizer, render, folder)
         logger.info("data: %d train, %d eval examples; tokens p50 %s, max %s", stats["train"], stats["eval"],
                     stats.get("p50"), stats.get("max"))
-    train_ds, eval_ds = _hf_dataset(folder / DATA / "train.jsonl"), _hf_dataset(folder / DATA / "eval.jsonl")
+    train_ds, eval_ds = hf_dataset(folder / DATA / "train.jsonl"), hf_dataset(folder / DATA / "eval.jsonl")
     if train_ds is None:
         raise ConfigError("No training examples are left after filtering.")
 

@@ -22,6 +22,14 @@ def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     return load_settings(getattr(args, "config", None), overrides=overrides)
 
 
+def say(text: str = "", err: bool = False) -> None:
+    """One line of a verb's output for the user: stdout (results), or stderr with err=True (progress,
+    notices). Diagnostics go through logging instead."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(f"{text}\n")
+    stream.flush()
+
+
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
     sys.stdout.write("\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from medgemma.commands import add_common, print_json, settings_from
+from medgemma.commands import add_common, print_json, say, settings_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,11 +46,11 @@ def _ask(args: argparse.Namespace) -> int:
             sys.stdout.flush()
             streamed = True
         elif event.kind in {"emergency", "refusal"}:
-            print(event.text)
+            say(event.text)
         elif event.kind == "safety":
-            print(f"[safety] {event.text}", file=sys.stderr)
+            say(f"[safety] {event.text}", err=True)
         elif event.kind == "status":
-            print(f"[{event.text}]", file=sys.stderr)
+            say(f"[{event.text}]", err=True)
         elif event.kind == "done":
             final = event
     if final is None:
@@ -68,13 +68,13 @@ def _ask(args: argparse.Namespace) -> int:
         })
         return 0
     if streamed:
-        print()
+        say()
     if data.get("mode") in {"generative", "extractive"}:
-        print("\n--- verified answer" + (" (extractive: quoted from the sources)"
+        say("\n--- verified answer" + (" (extractive: quoted from the sources)"
                                            if data["mode"] == "extractive" else "") + " ---")
-        print(data["answer"])
-        print(f"support: {data.get('support', 0):.0%}")
+        say(data["answer"])
+        say(f"support: {data.get('support', 0):.0%}")
         for c in data.get("citations", []):
             where = c["url"] or (f"{c['source']}, page {c['page']}" if c.get("page") else c["source"])
-            print(f"[{c['n']}] {c['title']} — {where}")
+            say(f"[{c['n']}] {c['title']} — {where}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from medgemma.commands import add_common, print_json, settings_from
+from medgemma.commands import add_common, print_json, say, settings_from
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +66,12 @@ def _print_summary(summary: dict) -> None:
     for key, value in summary.items():
         if key == "confusion":
             labels = value["labels"]
-            print("confusion (rows expected, columns predicted):")
-            print("  " + " ".join(f"{x[:10]:>10}" for x in ["", *labels]))
+            say("confusion (rows expected, columns predicted):")
+            say("  " + " ".join(f"{x[:10]:>10}" for x in ["", *labels]))
             for label, row in zip(labels, value["matrix"], strict=True):
-                print("  " + " ".join(f"{x:>10}" for x in [label[:10], *row]))
+                say("  " + " ".join(f"{x:>10}" for x in [label[:10], *row]))
         else:
-            print(f"{key:<28} {_fmt(value)}")
+            say(f"{key:<28} {_fmt(value)}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         _print_summary(summary)
-        print(f"run folder: {folder}")
+        say(f"run folder: {folder}")
     return 0
 
 
@@ -114,12 +114,12 @@ def _list(args: argparse.Namespace) -> int:
         print_json({"runs": runs})
         return 0
     if not runs:
-        print("no evaluation runs yet: python -m medgemma eval run --suite NAME --limit 20")
+        say("no evaluation runs yet: python -m medgemma eval run --suite NAME --limit 20")
         return 0
-    print(f"{'run id':<52} {'suite':<22} {'state':<10} {'n':>5} {'primary':>16}")
+    say(f"{'run id':<52} {'suite':<22} {'state':<10} {'n':>5} {'primary':>16}")
     for r in runs:
         head = f"{r.get('primary', '')}={_fmt(r['headline'])}" if r.get("headline") is not None else "-"
-        print(f"{r['run_id'][:52]:<52} {r['suite']:<22} {r['state']:<10} {r.get('n', 0):>5} {head:>16}")
+        say(f"{r['run_id'][:52]:<52} {r['suite']:<22} {r['state']:<10} {r.get('n', 0):>5} {head:>16}")
     return 0
 
 
@@ -130,11 +130,11 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(run)
         return 0
-    print(f"run {run['run_id']} ({run['state']}): {run['config'].get('description', '')}")
+    say(f"run {run['run_id']} ({run['state']}): {run['config'].get('description', '')}")
     _print_summary(run["summary"])
     scored = [p for p in run["predictions"] if p.get("score") is not None]
     for p in sorted(scored, key=lambda p: p["score"])[: args.worst]:
-        print(f"\n[{p['score']:.3f}] {p['id']}: {p['question'][:160]}\n  predicted: {str(p['prediction'])[:200]}"
+        say(f"\n[{p['score']:.3f}] {p['id']}: {p['question'][:160]}\n  predicted: {str(p['prediction'])[:200]}"
               f"\n  reference: {str(p['reference'])[:200]}")
     return 0
 
@@ -147,13 +147,13 @@ def _compare(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     for i, r in enumerate(result["runs"], 1):
-        print(f"#{i} {r['run_id']}  (model {r.get('model') or '-'}, adapter {r.get('adapter') or '-'}, "
+        say(f"#{i} {r['run_id']}  (model {r.get('model') or '-'}, adapter {r.get('adapter') or '-'}, "
               f"rag {r.get('rag')}, n {r.get('n')})")
-    print(f"\n{'metric':<28} " + " ".join(f"{'#' + str(i):>10}" for i in range(1, len(result["runs"]) + 1)))
+    say(f"\n{'metric':<28} " + " ".join(f"{'#' + str(i):>10}" for i in range(1, len(result["runs"]) + 1)))
     for key, values in result["metrics"].items():
-        print(f"{key:<28} " + " ".join(f"{_fmt(v):>10}" for v in values))
+        say(f"{key:<28} " + " ".join(f"{_fmt(v):>10}" for v in values))
     for p in result["paired"]:
-        print(f"{p['run_id']} vs {result['runs'][0]['run_id']}: better {p['better']}, worse {p['worse']}, "
+        say(f"{p['run_id']} vs {result['runs'][0]['run_id']}: better {p['better']}, worse {p['worse']}, "
               f"same {p['same']} of {p['common']} shared examples")
     return 0
 
@@ -161,7 +161,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from medgemma.evaluate import export_run
 
-    print(export_run(settings_from(args), args.run_id, args.format))
+    say(export_run(settings_from(args), args.run_id, args.format))
     return 0
 
 
@@ -174,5 +174,5 @@ def _suites(args: argparse.Namespace) -> int:
         print_json({"suites": rows})
     else:
         for r in rows:
-            print(f"{r['name']:<24} {r['kind']:<10} {r['description']}")
+            say(f"{r['name']:<24} {r['kind']:<10} {r['description']}")
     return 0

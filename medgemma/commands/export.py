@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from medgemma.commands import add_common, print_json, settings_from
+from medgemma.commands import add_common, print_json, say, settings_from
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.json:
             print_json(run.to_dict())
         else:
-            print(f"{run.run_id}  export  {run.state}\n{run.folder}")
+            say(f"{run.run_id}  export  {run.state}\n{run.folder}")
         return 0
     job = Path(args.job) if args.job else None
     if job is not None:
@@ -94,12 +94,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_dict())
         return 0
-    print(f"{result.fmt}: {result.folder} ({result.size_bytes / 1e6:.1f} MB, {result.seconds:.0f} s)")
+    say(f"{result.fmt}: {result.folder} ({result.size_bytes / 1e6:.1f} MB, {result.seconds:.0f} s)")
     for c in result.checks:
-        print(f"  {'ok  ' if c['passed'] else 'FAIL'} {c['name']}: token agreement {c['agreement']:.2f}, "
+        say(f"  {'ok  ' if c['passed'] else 'FAIL'} {c['name']}: token agreement {c['agreement']:.2f}, "
               f"max logit diff {c['max_abs_diff']:.3g}, same tokens {c['tokens_match']}")
     if result.fmt.startswith("gguf-q"):
-        print(f"note: {export.QUANT_WARNING}")
+        say(f"note: {export.QUANT_WARNING}")
     return 0
 
 
@@ -111,9 +111,9 @@ def cmd_exports(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     if not rows:
-        print("no exports yet (python -m medgemma export --adapter RUN --format gguf-q8_0)")
+        say("no exports yet (python -m medgemma export --adapter RUN --format gguf-q8_0)")
     for r in rows:
-        print(f"{r['created'][:19]}  {r['format']:<12} {r['size_bytes'] / 1e6:>9.1f} MB  "
+        say(f"{r['created'][:19]}  {r['format']:<12} {r['size_bytes'] / 1e6:>9.1f} MB  "
               f"{'verified' if r['verified'] else 'unverified'}  {r['folder']}")
     return 0
 
@@ -121,7 +121,7 @@ def cmd_exports(args: argparse.Namespace) -> int:
 def cmd_tools(args: argparse.Namespace) -> int:
     from medgemma.export_gguf import ensure_tools
 
-    print(ensure_tools(settings_from(args)))
+    say(ensure_tools(settings_from(args)))
     return 0
 
 
@@ -136,10 +136,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     verb = "would upload" if args.dry_run else "uploaded"
-    print(f"{verb} {len(result['files'])} files ({result['total_bytes'] / 1e6:.1f} MB) to "
+    say(f"{verb} {len(result['files'])} files ({result['total_bytes'] / 1e6:.1f} MB) to "
           f"{result['url']} ({'private' if result['private'] else 'public'}; token: {result['token']})")
     for f in result["files"]:
-        print(f"  {f['bytes']:>12,}  {f['path']}")
+        say(f"  {f['bytes']:>12,}  {f['path']}")
     return 0
 
 
@@ -154,5 +154,5 @@ def cmd_eval_artifact(args: argparse.Namespace) -> int:
         return 0
     for key, value in summary.items():
         if key != "confusion":
-            print(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+            say(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
     return 0

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from medgemma.commands import add_common, print_json, settings_from
+from medgemma.commands import add_common, print_json, say, settings_from
 from medgemma.errors import InputRejected
 
 
@@ -17,7 +16,7 @@ def _progress(quiet: bool):
     def report(fraction: float, message: str) -> None:
         line = f"[{fraction:6.1%}] {message}"
         if not quiet and line != state["last"]:
-            print(line, file=sys.stderr, flush=True)
+            say(line, err=True)
             state["last"] = line
 
     return report
@@ -98,7 +97,7 @@ def _print_statuses(statuses, as_json: bool) -> int:
         print_json({"files": [s.to_dict() for s in statuses]})
     else:
         for s in statuses:
-            print(f"{s.name}: {s.label}")
+            say(f"{s.name}: {s.label}")
     return 1 if statuses and all(s.status == "failed" for s in statuses) else 0
 
 
@@ -122,7 +121,7 @@ def _build_now(args: argparse.Namespace) -> int:
         if args.json:
             print_json(result)
         else:
-            print(f"rebuilt {result['documents']} documents, {result['chunks']} chunks in {result['seconds']} s")
+            say(f"rebuilt {result['documents']} documents, {result['chunks']} chunks in {result['seconds']} s")
         return 0
     if args.paths:
         return _print_statuses(kb.add_files(args.paths, progress, limits=False), args.json)
@@ -130,7 +129,7 @@ def _build_now(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     else:
-        print(f"{result['state']}: {result.get('message', '')}")
+        say(f"{result['state']}: {result.get('message', '')}")
     return 0 if result["state"] in ("ready", "skipped") else 1
 
 
@@ -153,7 +152,7 @@ def _remove(args: argparse.Namespace) -> int:
         print_json({"removed": removed})
     else:
         for doc_id, n in removed.items():
-            print(f"removed {n} document(s): {doc_id}")
+            say(f"removed {n} document(s): {doc_id}")
     return 0
 
 
@@ -164,10 +163,10 @@ def _list(args: argparse.Namespace) -> int:
         print_json({"total": len(docs), "documents": [d.to_dict() for d in shown]})
         return 0
     for d in shown:
-        print(f"{d.doc_id}\t{d.chunks} chunks\t{d.title}\t{d.url or d.source}")
+        say(f"{d.doc_id}\t{d.chunks} chunks\t{d.title}\t{d.url or d.source}")
     if len(shown) < len(docs):
-        print(f"... {len(docs) - len(shown)} more (use --limit 0 or --source)")
-    print(f"{len(docs)} documents")
+        say(f"... {len(docs) - len(shown)} more (use --limit 0 or --source)")
+    say(f"{len(docs)} documents")
     return 0
 
 
@@ -177,18 +176,18 @@ def _stats(args: argparse.Namespace) -> int:
         print_json(stats)
         return 0
     if not stats["ready"]:
-        print(f"no index yet at {stats['path']}; build: {stats['build'] or 'not started'}")
+        say(f"no index yet at {stats['path']}; build: {stats['build'] or 'not started'}")
         return 0
-    print(f"index {stats['name']} (generation {stats['generation']}) at {stats['path']}")
-    print(f"  {stats['documents']} documents, {stats['chunks']} chunks, {stats['index_type']} "
+    say(f"index {stats['name']} (generation {stats['generation']}) at {stats['path']}")
+    say(f"  {stats['documents']} documents, {stats['chunks']} chunks, {stats['index_type']} "
           f"{stats['embedding_model']} ({stats['dimension']}d), built {stats['built_at']}")
     for key, src in stats["sources"].items():
         state = "complete" if src.get("complete") else "partial"
-        print(f"  source {key}: {src.get('documents')} documents, {src.get('chunks')} chunks ({state})")
+        say(f"  source {key}: {src.get('documents')} documents, {src.get('chunks')} chunks ({state})")
     if stats.get("build"):
-        print(f"  build: {stats['build'].get('state')} - {stats['build'].get('message', '')}")
+        say(f"  build: {stats['build'].get('state')} - {stats['build'].get('message', '')}")
     if stats.get("warning"):
-        print(f"  warning: {stats['warning']}")
+        say(f"  warning: {stats['warning']}")
     return 0
 
 
@@ -198,12 +197,12 @@ def _search(args: argparse.Namespace) -> int:
         print_json({"query": args.query, "mode": args.mode, "hits": [h.to_dict() for h in hits]})
         return 0
     if not hits:
-        print("no passage passed the minimum score")
+        say("no passage passed the minimum score")
     for h in hits:
         where = h.chunk.url or (f"{h.chunk.source}, page {h.chunk.page}" if h.chunk.page else h.chunk.source)
         bm25 = "-" if h.bm25 is None else f"{h.bm25:.2f}"
-        print(f"{h.rank}. {h.chunk.title} [{where}] fused={h.score:.4f} dense={h.dense:.3f} bm25={bm25}")
-        print(f"   {h.chunk.text[:200]}")
+        say(f"{h.rank}. {h.chunk.title} [{where}] fused={h.score:.4f} dense={h.dense:.3f} bm25={bm25}")
+        say(f"   {h.chunk.text[:200]}")
     return 0
 
 
@@ -225,8 +224,8 @@ def _eval(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     names = [f"recall@{args.k}", "mrr", f"ndcg@{args.k}"]
-    print(f"{len(rows)} questions, k={args.k}, document level")
-    print(f"{'mode':<8}" + "".join(f"{n:>11}" for n in names))
+    say(f"{len(rows)} questions, k={args.k}, document level")
+    say(f"{'mode':<8}" + "".join(f"{n:>11}" for n in names))
     for mode in MODES:
-        print(f"{mode:<8}" + "".join(f"{result[mode][n]:>11.3f}" for n in names))
+        say(f"{mode:<8}" + "".join(f"{result[mode][n]:>11.3f}" for n in names))
     return 0

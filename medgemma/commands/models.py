@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from medgemma.commands import add_common, print_json, settings_from
+from medgemma.commands import add_common, print_json, say, settings_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,13 +26,13 @@ def _prepare(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     for name, path in prepare(settings, args.model, convert=args.convert).items():
-        print(f"{name}: {path}")
+        say(f"{name}: {path}")
     if args.embeddings:
         from medgemma.devices import pick_device
         from medgemma.embeddings import default_embedding_model, resolve_embedding_path
 
         emb = default_embedding_model(settings.embedding_model, pick_device(settings.device))
-        print(f"{emb}: {resolve_embedding_path(emb, settings.path('models'))}")
+        say(f"{emb}: {resolve_embedding_path(emb, settings.path('models'))}")
     return 0
 
 
@@ -45,5 +45,5 @@ def _models(args: argparse.Namespace) -> int:
         print_json(rows)
     else:
         for r in rows:
-            print(f"{r['name']:<24} {r['source']:<8} {r['description']}")
+            say(f"{r['name']:<24} {r['source']:<8} {r['description']}")
     return 0

@@ -4,10 +4,9 @@ report per-label precision/recall and the confusion matrix."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from medgemma.commands import add_common, print_json, settings_from
+from medgemma.commands import add_common, print_json, say, settings_from
 from medgemma.errors import ConfigError
 
 
@@ -50,20 +49,20 @@ def _safety(args: argparse.Namespace) -> int:
         from medgemma.safety_model import SEED_FILE
 
         guard.learned.write_seed()
-        print(f"wrote {SEED_FILE}", file=sys.stderr)
+        say(f"wrote {SEED_FILE}", err=True)
     if args.json:
         print_json(result)
         return 0
-    print(f"{result['n']} rows · accuracy {result['accuracy']:.3f} · allowed flagged {result['allowed_flagged']:.1%}"
+    say(f"{result['n']} rows · accuracy {result['accuracy']:.3f} · allowed flagged {result['allowed_flagged']:.1%}"
           f" · {result['ms_per_row']} ms per row (batched)")
-    print(f"{'label':<16} {'precision':>9} {'recall':>7} {'support':>8}")
+    say(f"{'label':<16} {'precision':>9} {'recall':>7} {'support':>8}")
     for label, m in result["metrics"].items():
-        print(f"{label:<16} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['support']:>8}")
+        say(f"{label:<16} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['support']:>8}")
     labels = result["confusion"]["labels"]
-    print("confusion (rows = expected, columns = predicted): " + " ".join(f"{x[:9]:>9}" for x in labels))
+    say("confusion (rows = expected, columns = predicted): " + " ".join(f"{x[:9]:>9}" for x in labels))
     for label, row in zip(labels, result["confusion"]["matrix"], strict=True):
-        print(f"  {label:<16}" + " ".join(f"{n:>9}" for n in row))
+        say(f"  {label:<16}" + " ".join(f"{n:>9}" for n in row))
     for r in result["rows"]:
         if r["expected"] and r["expected"] != r["predicted"]:
-            print(f"  MISS expected {r['expected']}, got {r['predicted']}: {r['text'][:100]}")
+            say(f"  MISS expected {r['expected']}, got {r['predicted']}: {r['text'][:100]}")
     return 0

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from medgemma import adapters, datasets, jobs
-from medgemma.commands import print_json
+from medgemma.commands import print_json, say
 from medgemma.config import load_settings
 from medgemma.errors import ConfigError
 
@@ -97,9 +97,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "metrics": manifest["metrics"]})
     else:
         m = manifest["metrics"]
-        print(f"run {folder.name}: {m['steps']} steps, train loss {m['train_loss']}, {m['wall_s']} s")
-        print(f"adapter: {folder / train.ADAPTER}")
-        print(f"activate it: python -m medgemma adapters activate {folder.name}")
+        say(f"run {folder.name}: {m['steps']} steps, train loss {m['train_loss']}, {m['wall_s']} s")
+        say(f"adapter: {folder / train.ADAPTER}")
+        say(f"activate it: python -m medgemma adapters activate {folder.name}")
     return 0
 
 
@@ -107,12 +107,12 @@ def _print_run(run: jobs.RunInfo, as_json: bool) -> int:
     if as_json:
         print_json(run.to_dict())
     else:
-        print(f"{run.run_id}  {run.kind}  {run.state}  pid={run.pid or '-'}")
-        print(f"folder: {run.folder}")
+        say(f"{run.run_id}  {run.kind}  {run.state}  pid={run.pid or '-'}")
+        say(f"folder: {run.folder}")
         if run.command:
-            print(f"command: {run.command}")
+            say(f"command: {run.command}")
         if run.error:
-            print(f"error: {run.error}")
+            say(f"error: {run.error}")
     return 0
 
 
@@ -122,11 +122,11 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         print_json({"runs": [r.to_dict() for r in runs]})
         return 0
     if not runs:
-        print("no runs yet")
+        say("no runs yet")
     for r in runs:
         last = next((m for m in reversed(jobs.read_metrics(r.folder)) if "loss" in m), {})
         loss = f"loss {last['loss']:.4f} @ step {last['step']}" if last else ""
-        print(f"{r.run_id:40s} {r.kind:6s} {r.state:9s} {r.created:25s} {loss}")
+        say(f"{r.run_id:40s} {r.kind:6s} {r.state:9s} {r.created:25s} {loss}")
     return 0
 
 
@@ -137,11 +137,11 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         print_json({**run.to_dict(), "metrics": metrics, "log_tail": jobs.tail_log(run.folder, 4000)})
         return 0
     _print_run(run, False)
-    print("config: " + json.dumps(run.config, ensure_ascii=False))
+    say("config: " + json.dumps(run.config, ensure_ascii=False))
     for m in metrics[-5:]:
-        print("metrics: " + json.dumps(m))
-    print("--- log tail ---")
-    print(jobs.tail_log(run.folder, 2000))
+        say("metrics: " + json.dumps(m))
+    say("--- log tail ---")
+    say(jobs.tail_log(run.folder, 2000))
     return 0
 
 
@@ -163,11 +163,11 @@ def cmd_adapters_list(args: argparse.Namespace) -> int:
         print_json({"active": current.name if current else "", "adapters": [a.to_dict() for a in found]})
         return 0
     if not found:
-        print("no finished adapters yet")
+        say("no finished adapters yet")
     for a in found:
         mark = "*" if current and current.path == a.path else " "
         loss = a.metrics.get("final_loss", a.metrics.get("train_loss", ""))
-        print(f"{mark} {a.name:40s} base={a.base_model} examples={a.examples} loss={loss} {a.created}")
+        say(f"{mark} {a.name:40s} base={a.base_model} examples={a.examples} loss={loss} {a.created}")
     return 0
 
 
@@ -176,7 +176,7 @@ def cmd_adapters_activate(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info.to_dict())
     else:
-        print(f"active adapter: {info.name} ({info.path})")
+        say(f"active adapter: {info.name} ({info.path})")
     return 0
 
 
@@ -185,7 +185,7 @@ def cmd_adapters_deactivate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"active": ""})
     else:
-        print("no adapter active: the chat uses the base model")
+        say("no adapter active: the chat uses the base model")
     return 0
 
 
@@ -205,14 +205,14 @@ def cmd_dataset_preview(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"{result['file']}: {result['rows']} rows, {result['usable']} usable, format {result['format']}, "
+    say(f"{result['file']}: {result['rows']} rows, {result['usable']} usable, format {result['format']}, "
           f"columns {result['columns']}")
     for p in result["problems"][:10]:
-        print(f"  problem: {p}")
+        say(f"  problem: {p}")
     for row in result["sample"]:
-        print(f"  Q: {row['question'][:120]!r}\n  A: {row['answer'][:120]!r}")
+        say(f"  Q: {row['question'][:120]!r}\n  A: {row['answer'][:120]!r}")
     if "tokens" in result:
         t = result["tokens"]
-        print(f"tokens: min {t['min']} p50 {t['p50']} p95 {t['p95']} max {t['max']}; "
+        say(f"tokens: min {t['min']} p50 {t['p50']} p95 {t['p95']} max {t['max']}; "
               f"{t['over_limit']} over max_length={t['max_length']}")
     return 0
