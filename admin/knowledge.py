@@ -1,4 +1,4 @@
-"""knowledge.py is the admin Knowledge base tab: upload files (per-file status, progress), search with
+"""knowledge/base.py is the admin Knowledge base tab: upload files (per-file status, progress), search with
 dense/BM25/fused scores, the documents list with delete, and rebuild / starter build as background jobs.
 
 All logic lives in medgemma.knowledge; every handler checks the admin session itself.
@@ -11,8 +11,8 @@ from typing import Any
 import gradio as gr
 
 from admin.common import AppContext, admin_only
-from medgemma import knowledge
-from medgemma.ingest import SUPPORTED_SUFFIXES, ColumnMap
+from medgemma.knowledge import base as knowledge
+from medgemma.knowledge.ingest import SUPPORTED_SUFFIXES, ColumnMap
 
 HELP = ("Add your own documents (TXT, Markdown, JSON, JSONL, CSV, PDF, MedQuAD or PubMed XML; `.gz` too). "
         "Unchanged files are skipped, changed ones replaced. Each upload is limited to {files} files of "

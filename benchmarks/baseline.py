@@ -64,7 +64,7 @@ def index_ready(services, build: bool) -> bool:
 
 def index_info(settings) -> dict:
     """What the RAG runs retrieved from: the knowledge base's size and whether its build completed."""
-    from medgemma.knowledge import KnowledgeBase
+    from medgemma.knowledge.base import KnowledgeBase
 
     stats = KnowledgeBase(settings).stats()
     if not stats["ready"]:

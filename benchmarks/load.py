@@ -187,7 +187,7 @@ def _tiny_knowledge_base(settings: Any, records: int = 300) -> None:
     """A small MedQuAD index under the data home (real embeddings), unless one exists."""
     import gzip
 
-    from medgemma.knowledge import KnowledgeBase
+    from medgemma.knowledge.base import KnowledgeBase
 
     kb = KnowledgeBase(settings)
     if kb.snapshot() is not None:

@@ -164,7 +164,7 @@ class LearnedLayer:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self._embedder is None:
-            from medgemma.embeddings import get_embedder
+            from medgemma.knowledge.embeddings import get_embedder
 
             self._embedder = get_embedder(EMBEDDER, self.settings.path("models"))
         return self._embedder.encode(texts, batch_size=64)

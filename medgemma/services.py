@@ -61,7 +61,7 @@ class Services:
         with self._lock:
             if self._embedder is None:
                 from medgemma.devices import pick_device
-                from medgemma.embeddings import default_embedding_model, get_embedder
+                from medgemma.knowledge.embeddings import default_embedding_model, get_embedder
 
                 device = pick_device(self.settings.device)
                 name = default_embedding_model(self.settings.embedding_model, device)
@@ -71,7 +71,7 @@ class Services:
     def knowledge(self):
         with self._lock:
             if self._knowledge is None:
-                from medgemma.knowledge import KnowledgeBase
+                from medgemma.knowledge.base import KnowledgeBase
 
                 self._knowledge = KnowledgeBase(self.settings)
             return self._knowledge

@@ -62,7 +62,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from medgemma.knowledge import KnowledgeBase
+    from medgemma.knowledge.base import KnowledgeBase
 
     root = tmp_path_factory.mktemp("e2e")
     settings = load_settings(env={"MEDGEMMA_HOME": str(root / "home"), "MEDGEMMA_ADMIN_PASSWORD": PASSWORD})

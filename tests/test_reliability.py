@@ -21,7 +21,7 @@ from live_app import serve
 from benchmarks.load import check_answer, run_load, start_server, table
 from medgemma import jobs
 from medgemma.config import load_settings
-from medgemma.knowledge import KnowledgeBase
+from medgemma.knowledge.base import KnowledgeBase
 from medgemma.train import last_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent

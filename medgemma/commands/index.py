@@ -23,7 +23,7 @@ def _progress(quiet: bool):
 
 
 def _kb(args: argparse.Namespace, **overrides):
-    from medgemma.knowledge import KnowledgeBase
+    from medgemma.knowledge.base import KnowledgeBase
 
     return KnowledgeBase(settings_from(args, **overrides), name=args.index)
 
@@ -134,7 +134,7 @@ def _build_now(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from medgemma.ingest import ColumnMap
+    from medgemma.knowledge.ingest import ColumnMap
 
     kb = _kb(args)
     columns = ColumnMap(args.text_column, args.title_column, args.url_column)
@@ -207,7 +207,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from medgemma.retrieve import MODES, evaluate
+    from medgemma.knowledge.retrieve import MODES, evaluate
 
     path = Path(args.data)
     if not path.is_file():

@@ -29,7 +29,7 @@ def _prepare(args: argparse.Namespace) -> int:
         say(f"{name}: {path}")
     if args.embeddings:
         from medgemma.devices import pick_device
-        from medgemma.embeddings import default_embedding_model, resolve_embedding_path
+        from medgemma.knowledge.embeddings import default_embedding_model, resolve_embedding_path
 
         emb = default_embedding_model(settings.embedding_model, pick_device(settings.device))
         say(f"{emb}: {resolve_embedding_path(emb, settings.path('models'))}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medgemma.index import (
+from medgemma.knowledge.store import (
     CHUNKS_FILE,
     FAISS_FILE,
     KEEP_GENERATIONS,
@@ -87,7 +87,7 @@ def test_readers_skip_unfinished_and_damaged_generations(tmp_path):
     # damage the newest generation: the reader falls back to the previous complete one
     with (store.gen_path(2) / CHUNKS_FILE).open("a") as fh:
         fh.write("garbage\n")
-    from medgemma import index as index_module
+    from medgemma.knowledge import store as index_module
 
     index_module._CACHE.clear()
     snap = Store(tmp_path / "idx").load()
@@ -136,7 +136,7 @@ def test_large_stores_use_hnsw():
     rng = np.random.default_rng(0)
     small = build_faiss(rng.normal(size=(10, DIM)).astype(np.float32), DIM)
     assert index_type(small) == "flat"
-    from medgemma import index as index_module
+    from medgemma.knowledge import store as index_module
 
     old = index_module.FLAT_LIMIT
     index_module.FLAT_LIMIT = 50
@@ -173,7 +173,7 @@ sys.exit(main(["index", "add", *sys.argv[1:]]))
 def test_kill_9_during_build_keeps_previous_index_serving(tmp_path, isolated_home):
     """A writer killed mid-build leaves the previous generation serving; the next writer recovers."""
     from medgemma.config import load_settings
-    from medgemma.knowledge import KnowledgeBase
+    from medgemma.knowledge.base import KnowledgeBase
 
     small = tmp_path / "first.txt"
     small.write_text("Influenza is a contagious respiratory illness caused by flu viruses. "
@@ -203,7 +203,7 @@ def test_kill_9_during_build_keeps_previous_index_serving(tmp_path, isolated_hom
     assert proc.returncode == -signal.SIGKILL
     # the previous generation still serves, in this process and in a fresh one
     assert kb.store.latest() == before
-    from medgemma import index as index_module
+    from medgemma.knowledge import store as index_module
 
     index_module._CACHE.clear()
     hits = KnowledgeBase(load_settings()).search("how do I prevent the flu", k=1, min_score=0.0)

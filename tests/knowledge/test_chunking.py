@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medgemma.chunking import (
+from medgemma.knowledge.chunking import (
     Chunker,
     chunk_documents,
     chunk_id,

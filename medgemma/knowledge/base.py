@@ -1,6 +1,6 @@
-"""knowledge.py is the knowledge-base facade: add files, remove, list, stats, search, rebuild, starter build.
+"""knowledge/base.py is the knowledge-base facade: add files, remove, list, stats, search, rebuild, starter build.
 
-It picks the models, hands builds to indexing.py and serves searches from the newest complete index
+It picks the models, hands builds to knowledge/builder.py and serves searches from the newest complete index
 generation (cached per process, safe during a background build). It knows nothing about Gradio or prompts.
 """
 
@@ -14,13 +14,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from medgemma import corpus, ingest, uploads
-from medgemma.chunking import OVERLAP_TOKENS, Chunker, tokenizer_counter
+from medgemma.knowledge import corpus
+from medgemma.knowledge import ingest
+from medgemma.knowledge import uploads
+from medgemma.knowledge.chunking import OVERLAP_TOKENS, Chunker, tokenizer_counter
 from medgemma.config import Settings
 from medgemma.errors import IndexNotReady, IngestError, InputRejected, UserFacingError
-from medgemma.index import Snapshot, Store
-from medgemma.indexing import Builder, FileStatus, ProgressFn, Reporter, Source, rebuild_store
-from medgemma.retrieve import Mode, Retriever
+from medgemma.knowledge.store import Snapshot, Store
+from medgemma.knowledge.builder import Builder, FileStatus, ProgressFn, Reporter, Source, rebuild_store
+from medgemma.knowledge.retrieve import Mode, Retriever
 from medgemma.types import Hit
 
 __all__ = ["DocumentInfo", "FileStatus", "KnowledgeBase", "ProgressFn"]
@@ -64,12 +66,12 @@ class KnowledgeBase:
         return pick_device(self.settings.device)
 
     def embedding_model(self) -> str:
-        from medgemma.embeddings import default_embedding_model
+        from medgemma.knowledge.embeddings import default_embedding_model
 
         return default_embedding_model(self.settings.embedding_model, self._device())
 
     def _embedder(self, name: str | None = None):
-        from medgemma.embeddings import get_embedder
+        from medgemma.knowledge.embeddings import get_embedder
 
         return get_embedder(name or self.embedding_model(), self.settings.path("models"), self._device())
 
@@ -291,7 +293,7 @@ class KnowledgeBase:
         self.store.write_status(state="ready", message=message, fraction=1.0)
         return {"state": "ready", "message": message, "seconds": round(time.time() - started, 1)}
 
-    # ---- the build engine (medgemma/indexing.py) -------------------------------------------
+    # ---- the build engine (medgemma/knowledge/builder.py) -------------------------------------------
     def _extra(self, chunker: Chunker) -> dict[str, Any]:
         return {"name": self.name, "chunk_tokens": chunker.max_tokens, "overlap_tokens": chunker.overlap_tokens}
 

@@ -1,6 +1,6 @@
-"""ingest.py reads user files into Documents: TXT, Markdown, JSON, JSONL, CSV/TSV and PDF (pages kept).
+"""knowledge/ingest.py reads user files into Documents: TXT, Markdown, JSON, JSONL, CSV/TSV and PDF (pages kept).
 
-MedQuAD and PubMed packs are recognised here and parsed by corpus.py. Every failure is an
+MedQuAD and PubMed packs are recognised here and parsed by knowledge/corpus.py. Every failure is an
 IngestError whose message names the problem. It knows nothing about chunking or indexes.
 """
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medgemma import corpus
-from medgemma.chunking import normalize_text
+from medgemma.knowledge import corpus
+from medgemma.knowledge.chunking import normalize_text
 from medgemma.errors import IngestError
 from medgemma.types import Document
 

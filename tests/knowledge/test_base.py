@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from pdf_factory import text_pdf
 
-from medgemma import indexing
+from medgemma.knowledge import builder as indexing
 from medgemma.cli import main
 from medgemma.config import load_settings
-from medgemma.embeddings import Embedder
+from medgemma.knowledge.embeddings import Embedder
 from medgemma.errors import IndexNotReady, InputRejected, UserFacingError
-from medgemma.knowledge import KnowledgeBase
-from tests.test_ingest import PUBMED_XML
+from medgemma.knowledge.base import KnowledgeBase
+from tests.knowledge.test_ingest import PUBMED_XML
 
 pytestmark = pytest.mark.slow
 
@@ -130,7 +130,7 @@ def test_changed_embedding_model_forces_rebuild(tmp_path):
     manifest = json.loads(manifest_path.read_text())
     manifest["embedding_model"] = "an-older-model"
     manifest_path.write_text(json.dumps(manifest))
-    from medgemma import index as index_module
+    from medgemma.knowledge import store as index_module
 
     index_module._CACHE.clear()
     assert "an-older-model" in kb.stats()["warning"]

@@ -1,7 +1,7 @@
-"""uploads.py checks uploaded files before anything parses them: count and size caps from the settings,
+"""knowledge/uploads.py checks uploaded files before anything parses them: count and size caps from the settings,
 and the file type judged by content (magic bytes, decodability), not by the name alone.
 
-It knows nothing about indexes or Gradio; `ingest.py` still does the full parse afterwards.
+It knows nothing about indexes or Gradio; `knowledge/ingest.py` still does the full parse afterwards.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""corpus.py parses the medical corpus packs and finds the starter corpus for a first run.
+"""knowledge/corpus.py parses the medical corpus packs and finds the starter corpus for a first run.
 
 Packs: MedQuAD (the JSONL dump or the XML folder of its public repository) and PubMed/MEDLINE XML
 (.xml / .xml.gz). The starter is MedQuAD from the data folder (or its public source), else the
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medgemma.chunking import normalize_text
+from medgemma.knowledge.chunking import normalize_text
 from medgemma.errors import IngestError
 from medgemma.types import Document
 

@@ -1,4 +1,4 @@
-"""retrieve.py ranks chunks of a loaded index: dense (FAISS), BM25 (bm25s) and their RRF fusion.
+"""knowledge/retrieve.py ranks chunks of a loaded index: dense (FAISS), BM25 (bm25s) and their RRF fusion.
 
 It also scores a ranking against relevance labels (recall@k, MRR, nDCG@k) for the retrieval eval.
 It knows nothing about prompts, file formats or how the index got on disk.
@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from medgemma.chunking import embedding_text
-from medgemma.index import Snapshot
+from medgemma.knowledge.chunking import embedding_text
+from medgemma.knowledge.store import Snapshot
 from medgemma.types import Chunk, Hit
 
 logger = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pdf_factory import blank_pdf, text_pdf
 
-from medgemma import corpus
+from medgemma.knowledge import corpus
 from medgemma.errors import IngestError
-from medgemma.ingest import ColumnMap, decode_text, expand_paths, file_kind, read_documents
+from medgemma.knowledge.ingest import ColumnMap, decode_text, expand_paths, file_kind, read_documents
 
 MEDQUAD_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <Document id="0000001" source="NIDDK" url="http://www.niddk.nih.gov/acromegaly.aspx">

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medgemma.retrieve import (
+from medgemma.knowledge.retrieve import (
     _top,
     evaluate,
     mrr,
@@ -44,7 +44,7 @@ def test_metrics_by_hand():
 def slice_kb(tmp_path_factory):
     """A real index of 14 MedlinePlus pages plus a near-duplicate copy of one passage."""
     from medgemma.config import load_settings
-    from medgemma.knowledge import KnowledgeBase
+    from medgemma.knowledge.base import KnowledgeBase
 
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")

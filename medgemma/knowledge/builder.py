@@ -1,4 +1,4 @@
-"""indexing.py is the build engine: sources -> Documents -> chunks -> vectors -> committed generations.
+"""knowledge/builder.py is the build engine: sources -> Documents -> chunks -> vectors -> committed generations.
 
 Work is committed in growing batches (a long build becomes searchable early and a crash loses at most
 one batch); unchanged documents (content hash) and unchanged chunks (chunk id) are never re-embedded.
@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from medgemma.chunking import Chunker, embedding_text
+from medgemma.knowledge.chunking import Chunker, embedding_text
 from medgemma.errors import IndexNotReady, IngestError
-from medgemma.index import DocEntry, Snapshot, Store
+from medgemma.knowledge.store import DocEntry, Snapshot, Store
 from medgemma.types import Chunk, Document
 
 logger = logging.getLogger(__name__)

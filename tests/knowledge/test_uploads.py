@@ -8,7 +8,7 @@ import json
 import pytest
 from pdf_factory import text_pdf
 
-from medgemma import uploads
+from medgemma.knowledge import uploads
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected
 

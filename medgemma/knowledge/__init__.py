@@ -1,0 +1,41 @@
+"""The knowledge base: files -> Documents -> Chunks -> vectors -> a stored index -> ranked Hits.
+
+It owns reading files and corpus packs, upload checks, chunking, embeddings, the on-disk store, the
+build engine and retrieval. It knows nothing of prompts, models that write answers, or the UI.
+Public names are imported lazily, so `import medgemma.knowledge` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "KnowledgeBase": "base", "DocumentInfo": "base",
+    "Builder": "builder", "FileStatus": "builder", "Source": "builder",
+    "Chunker": "chunking", "chunk_documents": "chunking", "normalize_text": "chunking",
+    "StarterSource": "corpus", "find_starter": "corpus",
+    "Embedder": "embeddings", "get_embedder": "embeddings", "default_embedding_model": "embeddings",
+    "read_documents": "ingest", "is_supported": "ingest",
+    "Retriever": "retrieve",
+    "Store": "store", "Snapshot": "store",
+    "check_count": "uploads", "check_file": "uploads",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from medgemma.knowledge.base import DocumentInfo, KnowledgeBase
+    from medgemma.knowledge.builder import Builder, FileStatus, Source
+    from medgemma.knowledge.chunking import Chunker, chunk_documents, normalize_text
+    from medgemma.knowledge.corpus import StarterSource, find_starter
+    from medgemma.knowledge.embeddings import Embedder, default_embedding_model, get_embedder
+    from medgemma.knowledge.ingest import is_supported, read_documents
+    from medgemma.knowledge.retrieve import Retriever
+    from medgemma.knowledge.store import Snapshot, Store
+    from medgemma.knowledge.uploads import check_count, check_file
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
