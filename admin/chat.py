@@ -18,10 +18,10 @@ import gradio as gr
 
 from admin import chat_render
 from admin.common import AppContext, ui_errors
-from medgemma.adapters import list_adapters
+from medgemma.models.adapters import list_adapters
 from medgemma.errors import InputRejected
 from medgemma.feedback import record_feedback
-from medgemma.models import PRESETS
+from medgemma.models.presets import PRESETS
 from medgemma.pipeline import ChatSettings, answer
 
 EXAMPLES = [

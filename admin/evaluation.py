@@ -19,7 +19,7 @@ from admin.common import AppContext, admin_only
 from medgemma import eval_report
 from medgemma.eval_suites import SUITES
 from medgemma.evaluate import export_run
-from medgemma.models import PRESETS
+from medgemma.models.presets import PRESETS
 
 ALL = "(all suites)"
 HELP = ("Measure the assistant with numbers: pick a suite, a model and adapter, and whether the model "
@@ -30,7 +30,7 @@ HELP = ("Measure the assistant with numbers: pick a suite, a model and adapter, 
 def _adapter_choices(ctx: AppContext) -> list[tuple[str, str]]:
     choices = [("Active adapter (as the chat serves)", eval_report.ACTIVE_ADAPTER), ("Base model (no adapter)", "")]
     try:
-        from medgemma.adapters import list_adapters
+        from medgemma.models.adapters import list_adapters
     except ImportError:
         return choices
     return choices + [(a.name, str(a.path)) for a in list_adapters(ctx.settings)]

@@ -27,7 +27,7 @@ COLUMNS = ["created", "format", "adapter", "size MB", "export s", "verified", "t
 
 
 def _adapter_choices(ctx: AppContext) -> list[tuple[str, str]]:
-    from medgemma.adapters import list_adapters
+    from medgemma.models.adapters import list_adapters
 
     return [(a.name, str(a.path)) for a in list_adapters(ctx.settings)]
 

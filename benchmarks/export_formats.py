@@ -64,7 +64,7 @@ def main() -> int:
 
 
 def evaluate(settings, args, root: Path) -> None:
-    from medgemma.adapters import get_adapter
+    from medgemma.models.adapters import get_adapter
     from medgemma.evaluate import run_eval
     from medgemma.export_eval import evaluate_artifact
 

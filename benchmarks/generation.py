@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medgemma.config import load_settings  # noqa: E402
-from medgemma.generate import LlamaCppBackend, TransformersBackend  # noqa: E402
-from medgemma.models import gguf_file, hf_model_path, resolve_model  # noqa: E402
+from medgemma.models.backends import LlamaCppBackend, TransformersBackend  # noqa: E402
+from medgemma.models.presets import gguf_file, hf_model_path, resolve_model  # noqa: E402
 from medgemma.prompts import completion_prompt  # noqa: E402
 from medgemma.types import Chunk, GenerationParams, GenerationStats, Hit  # noqa: E402
 

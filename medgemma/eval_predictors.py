@@ -18,7 +18,7 @@ from medgemma.types import GenerationParams, GenerationStats, Hit
 
 if TYPE_CHECKING:
     from medgemma.config import Settings
-    from medgemma.generate import Backend
+    from medgemma.models.backends import Backend
     from medgemma.services import Services
 
 MC_SYSTEM = ("You are a medical expert taking a multiple-choice exam. Read the question and the options, "

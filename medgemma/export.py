@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from medgemma import jobs
-from medgemma.adapters import MANIFEST as ADAPTER_MANIFEST
-from medgemma.adapters import get_adapter
+from medgemma.models.adapters import MANIFEST as ADAPTER_MANIFEST
+from medgemma.models.adapters import get_adapter
 from medgemma.config import Settings
 from medgemma.errors import InputRejected, UserFacingError
 from medgemma.export_build import Builder, Source, VerificationFailed
@@ -75,7 +75,7 @@ class ExportResult:
 
 def resolve_source(settings: Settings, adapter: str) -> Source:
     """A finished adapter (run name, adapter name or folder) and the transformers folder of its base."""
-    from medgemma.models import hf_model_path, resolve_model
+    from medgemma.models.presets import hf_model_path, resolve_model
 
     if not (adapter or "").strip():
         raise InputRejected("Pick an adapter to export (a training run name or an adapter folder).")

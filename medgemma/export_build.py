@@ -18,7 +18,7 @@ from medgemma import export_verify as verify
 from medgemma.config import Settings
 from medgemma.errors import FeatureUnavailable, UserFacingError
 from medgemma.export_verify import Check, Reference
-from medgemma.models import ModelSpec
+from medgemma.models.presets import ModelSpec
 from medgemma.prompts import chat_template_for
 from medgemma.storage import atomic_write_json, read_json
 
@@ -253,7 +253,7 @@ class Builder:
 
     def gguf_lora(self) -> list[Check]:
         from medgemma import export_gguf
-        from medgemma.models import gguf_file
+        from medgemma.models.presets import gguf_file
 
         ref = self.reference()
         self._gguf_supported(self._peft.get_base_model().config)

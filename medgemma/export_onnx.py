@@ -94,7 +94,7 @@ class OnnxBackend:
     def __init__(self, folder: str | Path, settings: Settings) -> None:
         from transformers import AutoTokenizer
 
-        from medgemma.models import GEMMA_STOPS, ModelSpec
+        from medgemma.models.presets import GEMMA_STOPS, ModelSpec
 
         folder = Path(folder)
         folder = folder.parent if folder.suffix == ".onnx" else folder

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from medgemma.config import Settings
-from medgemma.generate import Backend, load_backend
+from medgemma.models.backends import Backend, load_backend
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Services:
     def active_adapter(self) -> str:
         """The adapter chosen in the admin registry, else the one in settings."""
         try:
-            from medgemma.adapters import active_adapter_path
+            from medgemma.models.adapters import active_adapter_path
 
             chosen = active_adapter_path(self.settings)
         except ImportError:
@@ -60,7 +60,7 @@ class Services:
     def embedder(self):
         with self._lock:
             if self._embedder is None:
-                from medgemma.devices import pick_device
+                from medgemma.models.devices import pick_device
                 from medgemma.knowledge.embeddings import default_embedding_model, get_embedder
 
                 device = pick_device(self.settings.device)

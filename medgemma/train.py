@@ -3,7 +3,7 @@
 A run folder gets data/train.jsonl, checkpoints/checkpoint-N (resumable), metrics.jsonl (step, loss, lr,
 epoch, eta) and, when training finishes, adapter/ (a standard PEFT adapter plus medgemma.json).
 Job control (subprocess, status, cancel) is jobs.py; the data files are train_data.py; the adapter registry
-is adapters.py.
+is models/adapters.py.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from medgemma import datasets, jobs, sources
-from medgemma.adapters import write_manifest
+from medgemma.models.adapters import write_manifest
 from medgemma.config import Settings
-from medgemma.devices import cuda_supports_bf16, pick_device, torch_dtype
+from medgemma.models.devices import cuda_supports_bf16, pick_device, torch_dtype
 from medgemma.errors import ConfigError, ModelNotAvailable
 from medgemma.prompts import RENDERERS
 from medgemma.storage import write_jsonl
@@ -38,7 +38,7 @@ CHECKPOINTS, ADAPTER = "checkpoints", "adapter"
 
 def resolve_base(model: str, settings: Settings) -> tuple[str, str]:
     """(transformers path or Hub id, template name) for a registry preset, a folder or a Hub id."""
-    from medgemma.models import hf_model_path, resolve_model
+    from medgemma.models.presets import hf_model_path, resolve_model
 
     spec = resolve_model(model)
     return hf_model_path(spec, settings), spec.template
@@ -105,7 +105,7 @@ def load_model(path: str, cfg: TrainConfig, device: str, precision: str) -> Any:
     if _model_type(path) in EAGER_MODEL_TYPES:
         kwargs["attn_implementation"] = "eager"
     if cfg.quantization != "none":
-        from medgemma.generate import quantization_config
+        from medgemma.models.backends import quantization_config
 
         kwargs["quantization_config"] = quantization_config(cfg.quantization, str(dtype).split(".")[-1])
         kwargs["device_map"] = {"": 0} if device == "cuda" else device

@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from medgemma import adapters, datasets, jobs
+from medgemma import datasets, jobs
+from medgemma.models import adapters
 from medgemma.config import Settings
 from medgemma.errors import InputRejected, ModelNotAvailable
 from medgemma.sources import parse_spec

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
-from medgemma.models import PRESETS
+from medgemma.models.presets import PRESETS
 from medgemma.prompts import render_gemma
 from medgemma.types import Chunk, GenerationParams, GenerationStats, Hit, Verdict
 

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from medgemma.adapters import write_manifest
+from medgemma.models.adapters import write_manifest
 from medgemma.cli import main
 from medgemma.config import load_settings
 from medgemma.errors import FeatureUnavailable, InputRejected, UserFacingError
@@ -106,7 +106,7 @@ def assert_complete_export(out: Path) -> dict:
 def test_lora_and_merged_round_trip_and_serve(adapter_dir, settings, tmp_path):
     from safetensors import safe_open
 
-    from medgemma.generate import load_backend
+    from medgemma.models.backends import load_backend
 
     outs = {}
     for fmt in ("lora", "merged-fp32", "merged-fp16"):
@@ -134,7 +134,7 @@ def test_lora_and_merged_round_trip_and_serve(adapter_dir, settings, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["gguf", "gguf-q8_0", "gguf-q4_k_m"])
 def test_gguf_loads_in_llama_cpp_and_serves(fmt, adapter_dir, gguf_settings, tmp_path):
-    from medgemma.generate import load_backend
+    from medgemma.models.backends import load_backend
 
     result = export(gguf_settings, str(adapter_dir), fmt)  # default folder: <home>/exports/<adapter>-<fmt>
     manifest = assert_complete_export(result.folder)
@@ -158,7 +158,7 @@ def test_gguf_loads_in_llama_cpp_and_serves(fmt, adapter_dir, gguf_settings, tmp
 
 
 def test_gguf_lora_applies_on_the_base_in_llama_cpp(adapter_dir, gguf_settings, tmp_path):
-    from medgemma.adapters import read_adapter
+    from medgemma.models.adapters import read_adapter
 
     result = export(gguf_settings, str(adapter_dir), "gguf-lora", tmp_path / "out")
     assert_complete_export(result.folder)
@@ -283,7 +283,7 @@ def test_cli_export_json_and_listing(adapter_dir, settings, capsys):
 @pytest.mark.slow
 def test_real_270m_exports_to_gguf_and_onnx(models_cache, converter_tools, isolated_home, tmp_path):
     """The packaged Gemma 3 270M with a LoRA adapter: GGUF f16 in llama.cpp and ONNX in onnxruntime."""
-    from medgemma.models import hf_model_path, resolve_model
+    from medgemma.models.presets import hf_model_path, resolve_model
 
     settings = load_settings(overrides={"home": str(models_cache)})  # converted 270M and tools are cached there
     base = Path(hf_model_path(resolve_model("gemma-3-270m"), settings))

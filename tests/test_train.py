@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from medgemma import adapters, jobs
+from medgemma import jobs
+from medgemma.models import adapters
 from medgemma.cli import main
 from medgemma.config import REPO_ROOT, load_settings
 from medgemma.datasets import DatasetError

@@ -22,13 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from medgemma.models import prepare
+    from medgemma.models.presets import prepare
 
     settings = settings_from(args)
     for name, path in prepare(settings, args.model, convert=args.convert).items():
         say(f"{name}: {path}")
     if args.embeddings:
-        from medgemma.devices import pick_device
+        from medgemma.models.devices import pick_device
         from medgemma.knowledge.embeddings import default_embedding_model, resolve_embedding_path
 
         emb = default_embedding_model(settings.embedding_model, pick_device(settings.device))
@@ -37,7 +37,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from medgemma.models import PRESETS
+    from medgemma.models.presets import PRESETS
 
     rows = [{"name": s.name, "source": s.source, "location": s.location, "instruct": s.instruct,
              "description": s.description} for s in PRESETS.values()]

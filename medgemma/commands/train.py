@@ -7,7 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from medgemma import adapters, datasets, jobs
+from medgemma import datasets, jobs
+from medgemma.models import adapters
 from medgemma.commands import print_json, say
 from medgemma.config import load_settings
 from medgemma.errors import ConfigError

@@ -61,7 +61,7 @@ class KnowledgeBase:
 
     # ---- models ---------------------------------------------------------------------------
     def _device(self) -> str:
-        from medgemma.devices import pick_device
+        from medgemma.models.devices import pick_device
 
         return pick_device(self.settings.device)
 

@@ -9,14 +9,14 @@ import pytest
 
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected, ModelNotAvailable
-from medgemma.generate import (
+from medgemma.models.backends import (
     TransformersBackend,
     _until_stop_strings,
     choose_backend,
     gguf_lora_of,
     load_backend,
 )
-from medgemma.models import PRESETS, resolve_model
+from medgemma.models.presets import PRESETS, resolve_model
 from medgemma.types import GenerationParams, GenerationStats
 
 

@@ -1,4 +1,4 @@
-"""generate.py streams text from a model through one interface, whatever runs it.
+"""models/backends.py streams text from a model through one interface, whatever runs it.
 
 Backends: llama.cpp on a GGUF file (fast on CPU), transformers (training, adapters, GPUs, Hub models),
 and an OpenAI-compatible HTTP endpoint (vLLM, TGI, llama.cpp server). It knows nothing about
@@ -18,7 +18,7 @@ from typing import Protocol
 
 from medgemma.config import Settings
 from medgemma.errors import ModelNotAvailable
-from medgemma.models import ModelSpec, gguf_file, hf_model_path, resolve_model
+from medgemma.models.presets import ModelSpec, gguf_file, hf_model_path, resolve_model
 from medgemma.prompts import RENDERERS
 from medgemma.types import GenerationParams, GenerationStats
 
@@ -118,7 +118,7 @@ class TransformersBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from medgemma.devices import pick_device, pick_dtype, torch_dtype
+        from medgemma.models.devices import pick_device, pick_dtype, torch_dtype
 
         self.spec = spec
         self.adapter = adapter
@@ -309,7 +309,7 @@ def quantization_config(mode: str, dtype: str):
         from transformers import BitsAndBytesConfig
     except ImportError:
         raise ModelNotAvailable("quantization needs bitsandbytes (pip install bitsandbytes).") from None
-    from medgemma.devices import torch_dtype
+    from medgemma.models.devices import torch_dtype
 
     if mode == "4bit":
         return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
@@ -325,7 +325,7 @@ def choose_backend(spec: ModelSpec, settings: Settings, adapter: str = "") -> st
     if spec.source == "gguf":
         return "llamacpp"
     if spec.packaged:
-        from medgemma.devices import pick_device
+        from medgemma.models.devices import pick_device
 
         if adapter and not adapter.endswith(".gguf") and not gguf_lora_of(adapter):
             return "transformers"
@@ -343,7 +343,7 @@ def gguf_lora_of(adapter: str) -> str:
 
 def load_backend(settings: Settings, model: str | None = None, adapter: str | None = None) -> Backend:
     """Load the configured model on the configured backend (optionally with a LoRA adapter)."""
-    from medgemma.adapters import resolve as resolve_adapter
+    from medgemma.models.adapters import resolve as resolve_adapter
 
     spec = resolve_model(model or settings.model)
     adapter = resolve_adapter(settings, settings.adapter if adapter is None else adapter)
