@@ -18,7 +18,7 @@ from admin.common import AppContext
 from medgemma.auth import AdminAuth
 from medgemma.config import Settings, load_settings
 from medgemma.logs import setup_logging
-from medgemma.services import Services
+from medgemma.chat.services import Services
 
 logger = logging.getLogger("medgemma.app")
 

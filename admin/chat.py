@@ -20,9 +20,9 @@ from admin import chat_render
 from admin.common import AppContext, ui_errors
 from medgemma.models.adapters import list_adapters
 from medgemma.errors import InputRejected
-from medgemma.feedback import record_feedback
+from medgemma.chat.feedback import record_feedback
 from medgemma.models.presets import PRESETS
-from medgemma.pipeline import ChatSettings, answer
+from medgemma.chat.pipeline import ChatSettings, answer
 
 EXAMPLES = [
     "What are the symptoms of restless legs syndrome?",

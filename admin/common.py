@@ -18,7 +18,7 @@ import gradio as gr
 from medgemma.auth import AdminAuth
 from medgemma.config import Settings
 from medgemma.errors import AuthError, UserFacingError
-from medgemma.services import Services
+from medgemma.chat.services import Services
 
 logger = logging.getLogger(__name__)
 

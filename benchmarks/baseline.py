@@ -75,7 +75,7 @@ def index_info(settings) -> dict:
 
 
 def run_all(settings, args: argparse.Namespace) -> dict[str, float]:
-    from medgemma.services import Services
+    from medgemma.chat.services import Services
 
     services = Services(settings)
     todo = plan(args)

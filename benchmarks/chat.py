@@ -17,8 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medgemma.config import load_settings  # noqa: E402
-from medgemma.pipeline import ChatSettings, answer  # noqa: E402
-from medgemma.services import Services  # noqa: E402
+from medgemma.chat.pipeline import ChatSettings, answer  # noqa: E402
+from medgemma.chat.services import Services  # noqa: E402
 
 QUESTIONS = [
     "What are the symptoms of restless legs syndrome?", "How is high blood pressure treated?",
@@ -69,8 +69,8 @@ def main() -> None:
         rows["ttft"].append(first or 0.0)
         rows["tok_s"].append(gen.get("tok_per_s", 0.0))
         # raw llama.cpp on the same final prompt the pipeline built
-        from medgemma import prompts
-        from medgemma.pipeline import prompt_style
+        from medgemma.chat import prompts
+        from medgemma.chat.pipeline import prompt_style
 
         hits = services.knowledge().search(q, k=chat.k, min_score=chat.min_score)
         style = prompt_style(settings.prompt_style, backend.spec.instruct, bool(backend.adapter))

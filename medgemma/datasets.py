@@ -18,7 +18,7 @@ from typing import Any
 
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
-from medgemma.prompts import build
+from medgemma.chat.prompts import build
 from medgemma.storage import atomic_write_bytes
 
 FILE_TYPES = (".json", ".jsonl", ".csv")

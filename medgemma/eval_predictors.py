@@ -19,7 +19,7 @@ from medgemma.types import GenerationParams, GenerationStats, Hit
 if TYPE_CHECKING:
     from medgemma.config import Settings
     from medgemma.models.backends import Backend
-    from medgemma.services import Services
+    from medgemma.chat.services import Services
 
 MC_SYSTEM = ("You are a medical expert taking a multiple-choice exam. Read the question and the options, "
              "then reply with the letter of the single best option, for example \"Answer: B\".")
@@ -63,7 +63,7 @@ def _passage_block(example: Example, hits: Sequence[Hit]) -> str:
     if example.context:
         return "Abstract:\n" + "\n".join(" ".join(c.split()) for c in example.context)
     if hits:
-        from medgemma.prompts import format_passages
+        from medgemma.chat.prompts import format_passages
 
         return "Relevant documents:\n" + format_passages(hits, max_chars=800)
     return ""
@@ -86,7 +86,7 @@ def mc_messages(example: Example, hits: Sequence[Hit] = ()) -> list[dict[str, st
 
 def qa_messages(question: str) -> list[dict[str, str]]:
     """Closed-book long-form QA: the product's system prompt without passages."""
-    from medgemma.prompts import build
+    from medgemma.chat.prompts import build
 
     return build(question, []).messages
 
@@ -142,7 +142,7 @@ class PipelinePredictor:
         return {"model": self.chat.model or self.services.settings.model, "adapter": adapter or ""}
 
     def predict(self, example: Example) -> Prediction:
-        from medgemma.pipeline import answer
+        from medgemma.chat.pipeline import answer
 
         t0 = time.perf_counter()
         ttft, data = 0.0, {}
@@ -202,7 +202,7 @@ def make_predictor(settings: Settings, suite: Suite, services: Services | None =
                    mode: str = "auto", seed: int = 0) -> Predictor:
     """The production predictor for a suite, built on one shared Services (created if not given)."""
     if services is None:
-        from medgemma.services import Services
+        from medgemma.chat.services import Services
 
         services = Services(settings)
     if suite.kind == "retrieval":
@@ -210,7 +210,7 @@ def make_predictor(settings: Settings, suite: Suite, services: Services | None =
     if suite.kind == "safety":
         return SafetyPredictor(lambda text: services.guard().classify(text))
     if suite.kind == "qa" and rag:
-        from medgemma.pipeline import ChatSettings
+        from medgemma.chat.pipeline import ChatSettings
 
         chat = ChatSettings.from_settings(settings, model=model, adapter=adapter, temperature=0.0,
                                           mode=mode, session_id="eval", seed=seed)

@@ -19,7 +19,7 @@ from medgemma.config import Settings
 from medgemma.errors import FeatureUnavailable, UserFacingError
 from medgemma.export_verify import Check, Reference
 from medgemma.models.presets import ModelSpec
-from medgemma.prompts import chat_template_for
+from medgemma.chat.prompts import chat_template_for
 from medgemma.storage import atomic_write_json, read_json
 
 logger = logging.getLogger(__name__)

@@ -46,7 +46,7 @@ def evaluate_artifact(settings: Settings, path: str | Path, suite: str, rag: boo
                       progress: Any = None, data: str | Path | None = None, mode: str = "auto") -> dict[str, Any]:
     """Run `suite` on the exported model at `path` and return the summary (the run is kept on disk)."""
     from medgemma.evaluate import run_eval
-    from medgemma.services import Services
+    from medgemma.chat.services import Services
 
     kind, model, adapter = artifact_model(path)
     services = None

@@ -118,7 +118,7 @@ class OnnxBackend:
         self._stop_ids = {t for t in stops if t is not None}
 
     def render(self, messages: Sequence[dict]) -> str:
-        from medgemma.prompts import RENDERERS
+        from medgemma.chat.prompts import RENDERERS
 
         if self.spec.template in RENDERERS:
             return RENDERERS[self.spec.template](messages)

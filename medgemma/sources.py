@@ -20,7 +20,7 @@ from typing import Any
 
 from medgemma.config import Settings
 from medgemma.datasets import DatasetError, Example, load_file
-from medgemma.prompts import build
+from medgemma.chat.prompts import build
 from medgemma.types import Chunk, Hit
 
 BUILTINS = ("medquad", "medquad-rag", "pubmedqa", "medsafetybench", "feedback")
@@ -192,7 +192,7 @@ def _medsafety(settings: Settings, rng: random.Random, limit: int = 0) -> list[E
 def _feedback(settings: Settings, rng: random.Random, limit: int = 0) -> list[Example]:
     """Chat answers rated 'up'. With stored passages they train as RAG examples; without them the [n]
     markers are removed, so the model never learns to cite sources it was not shown."""
-    from medgemma.feedback import good_examples
+    from medgemma.chat.feedback import good_examples
 
     examples = []
     for r in good_examples(settings):

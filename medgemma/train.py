@@ -22,7 +22,7 @@ from medgemma.models.adapters import write_manifest
 from medgemma.config import Settings
 from medgemma.models.devices import cuda_supports_bf16, pick_device, torch_dtype
 from medgemma.errors import ConfigError, ModelNotAvailable
-from medgemma.prompts import RENDERERS
+from medgemma.chat.prompts import RENDERERS
 from medgemma.storage import write_jsonl
 from medgemma.train_config import TrainConfig, from_dict, load_config  # noqa: F401 - re-exported
 from medgemma.train_data import DATA, hf_dataset, prepare_data, token_counter

@@ -20,7 +20,7 @@ from gradio.utils import get_upload_folder
 
 from app import CSS, build_app
 from medgemma.config import Settings
-from medgemma.services import Services
+from medgemma.chat.services import Services
 
 GOUT_ANSWER = "Gout is caused by too much uric acid in the blood [1]."
 API = "/gradio_api"

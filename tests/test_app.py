@@ -14,7 +14,7 @@ from gradio_client import Client
 from app import build_app
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected
-from medgemma.services import Services
+from medgemma.chat.services import Services
 from medgemma.storage import read_jsonl
 
 

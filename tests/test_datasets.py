@@ -10,7 +10,7 @@ import pytest
 from medgemma import datasets, sources
 from medgemma.config import load_settings
 from medgemma.datasets import DatasetError, Example
-from medgemma.prompts import SYSTEM_PROMPT, render_gemma
+from medgemma.chat.prompts import SYSTEM_PROMPT, render_gemma
 from medgemma.storage import append_jsonl
 
 

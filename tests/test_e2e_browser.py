@@ -16,7 +16,7 @@ from live_app import serve
 from pdf_factory import text_pdf
 
 from medgemma.config import load_settings
-from medgemma.services import Services
+from medgemma.chat.services import Services
 
 pytestmark = pytest.mark.e2e
 

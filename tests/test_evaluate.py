@@ -313,8 +313,8 @@ def test_real_pipeline_run_measures_citations_and_support(shared_data, models_ca
     guard are stand-ins with their interfaces (TF-IDF over real held-out MedQuAD pages, keywords)."""
     pytest.importorskip("llama_cpp")
     from medgemma.eval_predictors import PipelinePredictor
-    from medgemma.pipeline import ChatSettings
-    from medgemma.services import Services
+    from medgemma.chat.pipeline import ChatSettings
+    from medgemma.chat.services import Services
     from medgemma.types import Verdict
 
     (models_cache / "models").mkdir(exist_ok=True)

@@ -62,7 +62,7 @@ def build_tiny_gemma(path: Path, vocab_size: int = 1024, seed: int = 0) -> Path:
     import torch
     from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig, GemmaTokenizer
 
-    from medgemma.prompts import GEMMA_JINJA
+    from medgemma.chat.prompts import GEMMA_JINJA
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from medgemma.pipeline import ChatSettings, answer
-    from medgemma.services import Services
+    from medgemma.chat.pipeline import ChatSettings, answer
+    from medgemma.chat.services import Services
 
     settings = settings_from(args, backend=args.backend)
     services = Services(settings)

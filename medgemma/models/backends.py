@@ -19,7 +19,7 @@ from typing import Protocol
 from medgemma.config import Settings
 from medgemma.errors import ModelNotAvailable
 from medgemma.models.presets import ModelSpec, gguf_file, hf_model_path, resolve_model
-from medgemma.prompts import RENDERERS
+from medgemma.chat.prompts import RENDERERS
 from medgemma.types import GenerationParams, GenerationStats
 
 logger = logging.getLogger(__name__)

@@ -170,7 +170,7 @@ def convert_gguf_to_hf(gguf: Path, target: Path, spec: ModelSpec) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from medgemma.prompts import chat_template_for
+    from medgemma.chat.prompts import chat_template_for
 
     started = time.perf_counter()
     logger.info("Converting %s to a transformers folder (once; about 2 minutes on 2 cores)", gguf.name)

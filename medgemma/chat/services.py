@@ -1,4 +1,4 @@
-"""services.py holds the process-wide shared resources: the loaded model, the knowledge base, the
+"""chat/services.py holds the process-wide shared resources: the loaded model, the knowledge base, the
 embedder and the safety guard, each loaded lazily and swapped under a lock (e.g. a new adapter).
 
 It knows nothing about the UI; the app, the CLI and the evaluation runner all use one Services.

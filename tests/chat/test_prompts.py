@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medgemma import prompts
+from medgemma.chat import prompts
 from medgemma.types import Chunk, Hit
 
 

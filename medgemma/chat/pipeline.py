@@ -1,4 +1,4 @@
-"""pipeline.py answers one chat turn: safety -> retrieval -> prompt -> generation -> citations -> safety.
+"""chat/pipeline.py answers one chat turn: safety -> retrieval -> prompt -> generation -> citations -> safety.
 
 `answer(...)` yields typed Events and knows nothing of Gradio; the Chat tab, the CLI, the evaluation
 runner and the tests consume the same events.
@@ -14,9 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from medgemma import citations, prompts
+from medgemma.chat import citations
+from medgemma.chat import prompts
 from medgemma.errors import IndexNotReady
-from medgemma.services import Services
+from medgemma.chat.services import Services
 from medgemma.types import Event, GenerationParams, GenerationStats, Hit, Verdict
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medgemma import citations
+from medgemma.chat import citations
 from medgemma.types import Chunk, Hit
 
 GOUT = ("Gout is a form of arthritis caused by too much uric acid in the blood. It causes sudden, severe "
@@ -76,7 +76,7 @@ def test_verification_with_real_embedder(tmp_path):
 
 
 def test_a_list_lead_in_cut_off_by_the_stop_is_dropped():
-    from medgemma.citations import drop_dangling_lead_in
+    from medgemma.chat.citations import drop_dangling_lead_in
 
     draft = "Gout is a form of arthritis that causes sudden pain in the big toe. [3] The symptoms include: [3]"
     assert drop_dangling_lead_in(draft) == "Gout is a form of arthritis that causes sudden pain in the big toe. [3]"

@@ -1,0 +1,35 @@
+"""The guarded, cited answer to one chat turn: pipeline stages, prompts, citations and their
+verification, the shared Services (model, knowledge base, embedder, guard) and answer feedback.
+
+It knows nothing of Gradio: the Chat tab, the CLI and the evaluation runner read the same Events.
+Public names are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "ChatSettings": "pipeline", "answer": "pipeline",
+    "Prompt": "prompts", "build_prompt": ("prompts", "build"),
+    "Verification": "citations", "verify": "citations", "extractive_answer": "citations",
+    "Services": "services",
+    "record_feedback": "feedback", "good_examples": "feedback",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from medgemma.chat.citations import Verification, extractive_answer, verify
+    from medgemma.chat.feedback import good_examples, record_feedback
+    from medgemma.chat.pipeline import ChatSettings, answer
+    from medgemma.chat.prompts import Prompt
+    from medgemma.chat.prompts import build as build_prompt
+    from medgemma.chat.services import Services
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module, attr = _EXPORTS[name] if isinstance(_EXPORTS[name], tuple) else (_EXPORTS[name], name)
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
