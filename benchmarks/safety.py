@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medgemma.config import REPO_ROOT, load_settings  # noqa: E402
 from medgemma.metrics import percentile  # noqa: E402
-from medgemma.safety import SafetyGuard, evaluate  # noqa: E402
-from medgemma.safety_model import LABELS, public_sets  # noqa: E402
+from medgemma.safety.guard import SafetyGuard, evaluate  # noqa: E402
+from medgemma.safety.learned import LABELS, public_sets  # noqa: E402
 
 EMERGENCIES = ["My dad's face is drooping on one side", "i cant breath and my chest hurts realy bad",
                "Mi bebé no respira", "I have everything ready to end it tonight"]
@@ -45,7 +45,7 @@ def latency_ms(guard: SafetyGuard, texts: list[str], repeats: int) -> tuple[floa
 def cold_start_s(home: str) -> str:
     """A fresh Python process: import the guard, build it, answer one emergency (what the app's first chat pays)."""
     code = ("import time; t = time.perf_counter(); from medgemma.config import load_settings; "
-            "from medgemma.safety import SafetyGuard; g = SafetyGuard(load_settings()); "
+            "from medgemma.safety.guard import SafetyGuard; g = SafetyGuard(load_settings()); "
             "v = g.check_input(\"My dad's face is drooping\"); print(v.label, round(time.perf_counter() - t, 3))")
     env = {**os.environ, "MEDGEMMA_HOME": home, "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)

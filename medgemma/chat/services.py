@@ -79,7 +79,7 @@ class Services:
     def guard(self):
         with self._lock:
             if self._guard is None:
-                from medgemma.safety import SafetyGuard
+                from medgemma.safety.guard import SafetyGuard
 
                 self._guard = SafetyGuard(self.settings)
             return self._guard

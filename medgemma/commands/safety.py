@@ -22,7 +22,7 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def _read_rows(path: Path) -> list[dict]:
-    from medgemma.safety_model import LABELS
+    from medgemma.safety.learned import LABELS
     from medgemma.storage import read_jsonl
 
     if not path.is_file():
@@ -39,14 +39,14 @@ def _read_rows(path: Path) -> list[dict]:
 
 
 def _safety(args: argparse.Namespace) -> int:
-    from medgemma.safety import SafetyGuard, evaluate
+    from medgemma.safety.guard import SafetyGuard, evaluate
 
     rows = _read_rows(Path(args.data))
     settings = settings_from(args, safety_learned=False if args.rules_only else None)
     guard = SafetyGuard(settings, warm=False)
     result = evaluate(guard, rows)
     if args.write_seed and guard.learned is not None and guard.learned.ensure_ready():
-        from medgemma.safety_model import SEED_FILE
+        from medgemma.safety.learned import SEED_FILE
 
         guard.learned.write_seed()
         say(f"wrote {SEED_FILE}", err=True)

@@ -1,6 +1,6 @@
-"""safety_patterns.py holds the rule lexicon for emergencies and personal advice, as regular expressions
+"""safety/patterns.py holds the rule lexicon for emergencies and personal advice, as regular expressions
 over `safety_text.normalize` output: signs, events, self-harm, the user's own medical questions, general
-framing. English and Spanish (accents folded). Only data: `safety_rules.py` decides what they mean.
+framing. English and Spanish (accents folded). Only data: `safety/rules.py` decides what they mean.
 """
 
 from __future__ import annotations

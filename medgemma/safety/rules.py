@@ -1,8 +1,8 @@
-"""safety_rules.py is the guard's rule layer: it reads a normalised message and says what the rules saw.
+"""safety/rules.py is the guard's rule layer: it reads a normalised message and says what the rules saw.
 
 Emergencies need a sign that is not negated, not in the past and not a general question; harmful requests
 need a harmful act aimed at a real target; personal advice needs the user's own case. It knows nothing of
-embeddings, settings or responses (safety.py combines the layers).
+embeddings, settings or responses (safety/guard.py combines the layers).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from medgemma import safety_harm as H
-from medgemma import safety_patterns as P
-from medgemma.safety_text import Speller, Text, english_words, normalize
+from medgemma.safety import harm as H
+from medgemma.safety import patterns as P
+from medgemma.safety.text import Speller, Text, english_words, normalize
 
 _SPANISH_COMMON = frozenset(
     "tengo tiene tienes puedo puede debo deberia estoy esta estan quiero quiere tomar tomo tome darle dolor "

@@ -1,0 +1,35 @@
+"""The safety guard: labels a message or an answer (allowed, emergency, personal_advice, harmful),
+writes the audit log and words the fixed responses.
+
+Layers: `text` normalises a message, `patterns` and `harm` hold the rule lexicons (data only), `rules`
+reads them, `learned` is the trained layer and the optional classifier-model hook, `responses` words the
+answers, `guard` decides. It knows nothing of retrieval, generation or the UI.
+Public names are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "SafetyGuard": "guard", "emergency_number": "guard", "crisis_line": "guard",
+    "LearnedLayer": "learned", "ClassifierHook": "learned",
+    "findings": "rules", "output_findings": "rules",
+    "normalize": "text",
+    "emergency_text": "responses", "refusal_text": "responses",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from medgemma.safety.guard import SafetyGuard, crisis_line, emergency_number
+    from medgemma.safety.learned import ClassifierHook, LearnedLayer
+    from medgemma.safety.responses import emergency_text, refusal_text
+    from medgemma.safety.rules import findings, output_findings
+    from medgemma.safety.text import normalize
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
