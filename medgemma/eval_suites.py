@@ -109,7 +109,7 @@ def _topic(focus: str) -> str:
 
 def _heldout_rule() -> Callable[[str], bool]:
     """The one rule for which MedQuAD pages training never sees; it lives with the training data."""
-    from medgemma.sources import is_heldout_medquad
+    from medgemma.training.sources import is_heldout_medquad
 
     return is_heldout_medquad
 

@@ -83,7 +83,7 @@ class Builder:
 
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
-            from medgemma.train import load_tokenizer
+            from medgemma.training.trainer import load_tokenizer
 
             self._tokenizer = load_tokenizer(self.source.base_path)
         return self._tokenizer
@@ -99,7 +99,7 @@ class Builder:
         if self.ref is None:
             import torch
 
-            from medgemma.train import make_renderer
+            from medgemma.training.trainer import make_renderer
 
             if self.settings.threads:
                 torch.set_num_threads(self.settings.threads)

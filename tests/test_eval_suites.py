@@ -19,7 +19,7 @@ def settings(shared_data):
 
 
 def test_medquad_split_agrees_with_training_and_eval_questions_do_not_leak(settings):
-    from medgemma.sources import is_heldout_medquad, medquad_records
+    from medgemma.training.sources import is_heldout_medquad, medquad_records
 
     train, held = es.medquad_split(settings)
     assert not train & held and held and 0.03 < len(held) / (len(train) + len(held)) < 0.08

@@ -27,7 +27,7 @@ GREEDY = GenerationParams(max_new_tokens=8, temperature=0.0, seed=0, repetition_
 
 
 def make_adapter(base: Path, folder: Path, name: str = "tiny-med", seed: int = 1, std: float = 0.3) -> Path:
-    """A LoRA adapter on `base` with non-zero weights (so it changes the output), as train.py leaves it."""
+    """A LoRA adapter on `base` with non-zero weights (so it changes the output), as training/trainer.py leaves it."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from medgemma import jobs, train
+from medgemma import jobs
+from medgemma.training import trainer as train
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected, UserFacingError
 

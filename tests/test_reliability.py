@@ -22,7 +22,7 @@ from benchmarks.load import check_answer, run_load, start_server, table
 from medgemma import jobs
 from medgemma.config import load_settings
 from medgemma.knowledge.base import KnowledgeBase
-from medgemma.train import last_checkpoint
+from medgemma.training.trainer import last_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 LOAD_CLIENTS, LOAD_SECONDS = 16, 60

@@ -7,7 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from medgemma import datasets, jobs
+from medgemma import jobs
+from medgemma.training import datasets
 from medgemma.models import adapters
 from medgemma.commands import print_json, say
 from medgemma.config import load_settings
@@ -81,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from medgemma import train
+    from medgemma.training import trainer as train
 
     settings = _settings(args)
     cfg = train.load_config(args.config, data=args.data, model=args.model, max_steps=args.max_steps,
@@ -152,7 +153,7 @@ def cmd_runs_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_resume(args: argparse.Namespace) -> int:
-    from medgemma import train
+    from medgemma.training import trainer as train
 
     return _print_run(train.resume_run(_settings(args), args.run_id), args.json)
 
@@ -199,7 +200,7 @@ def cmd_dataset_preview(args: argparse.Namespace) -> int:
         mapping[role.strip()] = column.strip()
     result = datasets.preview(args.file, mapping or None, rows=args.rows)
     if args.model:
-        from medgemma import train
+        from medgemma.training import trainer as train
 
         result["tokens"] = train.file_token_stats(args.file, mapping or None, args.model, _settings(args),
                                                   args.max_length)

@@ -1,7 +1,7 @@
 """models/adapters.py is the registry of finished LoRA adapters and the persisted "active adapter" choice.
 
 An adapter is a PEFT folder with a medgemma.json manifest (base model, data, metrics), written last by
-train.py; the chat backend reads `active(settings)`. It knows nothing about training or generation.
+training/trainer.py; the chat backend reads `active(settings)`. It knows nothing about training or generation.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class AdapterInfo:
 
 
 def write_manifest(adapter_dir: Path, **fields: Any) -> None:
-    """Called by train.py after the PEFT files are in place: the manifest marks the adapter complete."""
+    """Called by training/trainer.py after the PEFT files are in place: the manifest marks the adapter complete."""
     atomic_write_json(Path(adapter_dir) / MANIFEST, fields)
 
 

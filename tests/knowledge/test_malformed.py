@@ -16,7 +16,7 @@ from gradio_client import Client, handle_file
 from live_app import rest_call, serve
 
 from medgemma.config import load_settings
-from medgemma.train_config import load_config
+from medgemma.training.config import load_config
 
 PASSWORD = "malformed-test-password"
 MAX_FILES = 3  # and 1 MB per file

@@ -1,4 +1,4 @@
-"""train_data.py turns a training config's sources into the run's data files: every source mixed and
+"""training/data.py turns a training config's sources into the run's data files: every source mixed and
 shuffled with the run's seed, token lengths checked against max_length, each example rendered into
 prompt/completion text, and data/train.jsonl (+ eval.jsonl, stats.json) written. It knows nothing about
 models or trainers beyond a tokenizer and a renderer.
@@ -11,11 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from medgemma import datasets, sources
+from medgemma.training import datasets
+from medgemma.training import sources
 from medgemma.config import Settings
 from medgemma.errors import ConfigError
 from medgemma.storage import atomic_write_json, read_jsonl, write_jsonl
-from medgemma.train_config import TrainConfig
+from medgemma.training.config import TrainConfig
 
 DATA = "data"
 

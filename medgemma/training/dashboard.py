@@ -1,4 +1,4 @@
-"""train_report.py is the Training tab's back end: the form's values as a TrainConfig, dataset previews
+"""training/dashboard.py is the Training tab's back end: the form's values as a TrainConfig, dataset previews
 with token statistics, run progress (step, ETA, loss curve) and the runs and adapters tables.
 
 It starts runs through medgemma.train, reads them through medgemma.jobs and medgemma.adapters; it knows
@@ -13,12 +13,13 @@ from typing import Any
 
 import pandas as pd
 
-from medgemma import datasets, jobs
+from medgemma import jobs
+from medgemma.training import datasets
 from medgemma.models import adapters
 from medgemma.config import Settings
 from medgemma.errors import InputRejected, ModelNotAvailable
-from medgemma.sources import parse_spec
-from medgemma.train_config import FIELDS, TrainConfig, from_dict
+from medgemma.training.sources import parse_spec
+from medgemma.training.config import FIELDS, TrainConfig, from_dict
 
 SOURCE_LABELS = {
     "medquad-rag": "MedQuAD RAG-aware (question + passages → answer citing [n])",
@@ -84,7 +85,7 @@ def config_from_form(form: dict[str, Any], upload: str = "") -> TrainConfig:
 def start_run(settings: Settings, form: dict[str, Any], upload: str = "", pending: str = "") -> jobs.RunInfo:
     """Validate the form and start `python -m medgemma train` in the background. `pending` is a file still
     in the upload box whose stored copy (`upload`) is not there yet: it is stored first."""
-    from medgemma import train
+    from medgemma.training import trainer as train
 
     if pending and not upload and form.get("use_upload"):
         upload = str(datasets.store_upload(settings, pending, Path(str(pending)).name))
@@ -103,7 +104,7 @@ def preview_upload(settings: Settings, path: str | Path, mapping: dict[str, str]
     rows = datasets.read_rows(path)
     result["all_columns"] = list(dict.fromkeys(str(k) for r in rows[:200] for k in r if k is not None))
     try:
-        from medgemma import train
+        from medgemma.training import trainer as train
 
         result["tokens"] = train.file_token_stats(path, mapping or None, model, settings, int(max_length))
     except ModelNotAvailable as exc:
@@ -145,7 +146,7 @@ def run_progress(settings: Settings, run_id: str, log_chars: int = 6000) -> dict
 
 
 def _has_checkpoint(folder: Path) -> bool:
-    from medgemma.train import last_checkpoint
+    from medgemma.training.trainer import last_checkpoint
 
     return last_checkpoint(folder) is not None
 
@@ -157,7 +158,7 @@ def cancel_run(settings: Settings, run_id: str) -> dict[str, Any]:
 
 def resume(settings: Settings, run_id: str) -> jobs.RunInfo:
     """Continue a cancelled or failed run from its newest checkpoint (a finished run has nothing left)."""
-    from medgemma import train
+    from medgemma.training import trainer as train
 
     if jobs.find_run(settings, run_id, "train").state == "done":
         raise InputRejected(f"Run {run_id} has finished; its adapter is ready. Start a new run to train more.")

@@ -1,4 +1,4 @@
-"""train_config.py owns TrainConfig: every knob of a LoRA run, its YAML form, and its validation.
+"""training/config.py owns TrainConfig: every knob of a LoRA run, its YAML form, and its validation.
 
 Validation turns a bad value into a ConfigError that names the field and what would work.
 It knows nothing about torch, models or datasets beyond the names of built-in sources.
@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from medgemma.datasets import FILE_TYPES
+from medgemma.training.datasets import FILE_TYPES
 from medgemma.errors import ConfigError
-from medgemma.sources import BUILTINS, parse_spec
+from medgemma.training.sources import BUILTINS, parse_spec
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")

@@ -1,8 +1,8 @@
-"""datasets.py turns user dataset files (JSON/JSONL/CSV) into fine-tuning examples.
+"""training/datasets.py turns user dataset files (JSON/JSONL/CSV) into fine-tuning examples.
 
 An Example is chat messages (built with prompts.build, as the chat sees them) plus the answer to learn.
 It detects or maps columns, names bad rows, previews files and computes token-length statistics.
-Built-in medical sources are in sources.py. It knows nothing about models: the caller passes a tokenizer.
+Built-in medical sources are in training/sources.py. It knows nothing about models: the caller passes a tokenizer.
 """
 
 from __future__ import annotations

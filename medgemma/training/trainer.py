@@ -1,8 +1,8 @@
-"""train.py fine-tunes a causal LM with LoRA (TRL SFTTrainer + PEFT) into a run folder.
+"""training/trainer.py fine-tunes a causal LM with LoRA (TRL SFTTrainer + PEFT) into a run folder.
 
 A run folder gets data/train.jsonl, checkpoints/checkpoint-N (resumable), metrics.jsonl (step, loss, lr,
 epoch, eta) and, when training finishes, adapter/ (a standard PEFT adapter plus medgemma.json).
-Job control (subprocess, status, cancel) is jobs.py; the data files are train_data.py; the adapter registry
+Job control (subprocess, status, cancel) is jobs.py; the data files are training/data.py; the adapter registry
 is models/adapters.py.
 """
 
@@ -17,15 +17,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from medgemma import datasets, jobs, sources
+from medgemma import jobs
+from medgemma.training import datasets
+from medgemma.training import sources
 from medgemma.models.adapters import write_manifest
 from medgemma.config import Settings
 from medgemma.models.devices import cuda_supports_bf16, pick_device, torch_dtype
 from medgemma.errors import ConfigError, ModelNotAvailable
 from medgemma.chat.prompts import RENDERERS
 from medgemma.storage import write_jsonl
-from medgemma.train_config import TrainConfig, from_dict, load_config  # noqa: F401 - re-exported
-from medgemma.train_data import DATA, hf_dataset, prepare_data, token_counter
+from medgemma.training.config import TrainConfig, from_dict, load_config  # noqa: F401 - re-exported
+from medgemma.training.data import DATA, hf_dataset, prepare_data, token_counter
 
 logger = logging.getLogger(__name__)
 

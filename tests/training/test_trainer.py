@@ -12,10 +12,10 @@ from medgemma import jobs
 from medgemma.models import adapters
 from medgemma.cli import main
 from medgemma.config import REPO_ROOT, load_settings
-from medgemma.datasets import DatasetError
+from medgemma.training.datasets import DatasetError
 from medgemma.errors import ConfigError, InputRejected
-from medgemma.train import TrainConfig, choose_precision, last_checkpoint, train
-from medgemma.train_config import from_dict, load_config
+from medgemma.training.trainer import TrainConfig, choose_precision, last_checkpoint, train
+from medgemma.training.config import from_dict, load_config
 
 ROWS = [
     ("What is diabetes?", "Diabetes is a disease in which blood glucose levels are above normal."),

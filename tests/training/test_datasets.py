@@ -1,4 +1,4 @@
-"""Fine-tuning datasets (datasets.py) and built-in medical sources (sources.py)."""
+"""Fine-tuning datasets (training/datasets.py) and built-in medical sources (training/sources.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from medgemma import datasets, sources
+from medgemma.training import datasets
+from medgemma.training import sources
 from medgemma.config import load_settings
-from medgemma.datasets import DatasetError, Example
+from medgemma.training.datasets import DatasetError, Example
 from medgemma.chat.prompts import SYSTEM_PROMPT, render_gemma
 from medgemma.storage import append_jsonl
 

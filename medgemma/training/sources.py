@@ -1,8 +1,8 @@
-"""sources.py builds fine-tuning examples from the built-in medical data and from chat feedback.
+"""training/sources.py builds fine-tuning examples from the built-in medical data and from chat feedback.
 
 MedQuAD Q&A, MedQuAD RAG-aware examples (gold passage + distractors -> answer citing [n]), PubMedQA
 (never its 500 test ids), MedSafetyBench safe responses, and answers users rated up. One MedQuAD page in
-20 is held out for evaluation. `load_source` also accepts dataset files (see datasets.py).
+20 is held out for evaluation. `load_source` also accepts dataset files (see training/datasets.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from medgemma.config import Settings
-from medgemma.datasets import DatasetError, Example, load_file
+from medgemma.training.datasets import DatasetError, Example, load_file
 from medgemma.chat.prompts import build
 from medgemma.types import Chunk, Hit
 
