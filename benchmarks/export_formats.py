@@ -65,7 +65,7 @@ def main() -> int:
 
 def evaluate(settings, args, root: Path) -> None:
     from medgemma.models.adapters import get_adapter
-    from medgemma.evaluate import run_eval
+    from medgemma.evaluation.runner import run_eval
     from medgemma.export_eval import evaluate_artifact
 
     info = get_adapter(settings, args.adapter)

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medgemma.config import REPO_ROOT, load_settings  # noqa: E402
-from medgemma.metrics import percentile  # noqa: E402
+from medgemma.evaluation.metrics import percentile  # noqa: E402
 from medgemma.safety.guard import SafetyGuard, evaluate  # noqa: E402
 from medgemma.safety.learned import LABELS, public_sets  # noqa: E402
 

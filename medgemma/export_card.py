@@ -73,7 +73,7 @@ def dataset_names(data: list[str]) -> list[str]:
 
 def latest_evals(settings: Settings, adapter_keys: set[str]) -> list[dict[str, Any]]:
     """The newest finished evaluation run per suite whose adapter is this one (by name, run id or path)."""
-    from medgemma.evaluate import list_eval_runs, load_eval_run
+    from medgemma.evaluation.runner import list_eval_runs, load_eval_run
 
     keys = {k for k in adapter_keys if k}
     for k in list(keys):

@@ -16,7 +16,7 @@ from test_eval_report import make_runs
 
 from app import build_app
 from medgemma.config import load_settings
-from medgemma.evaluate import load_eval_run
+from medgemma.evaluation.runner import load_eval_run
 from medgemma.storage import read_jsonl
 
 PASSWORD = "correct horse battery"

@@ -184,8 +184,8 @@ def test_onnx_matches_pytorch_and_evaluates(adapter_dir, settings, tmp_path, sha
 
 
 def test_model_card_shows_the_adapters_latest_evaluation(adapter_dir, settings, tmp_path, shared_data):
-    from medgemma.eval_predictors import Prediction
-    from medgemma.evaluate import run_eval
+    from medgemma.evaluation.predictors import Prediction
+    from medgemma.evaluation.runner import run_eval
 
     class Echo:  # answers with the reference: a predictor with the runner's interface
         name = "echo"

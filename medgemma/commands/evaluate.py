@@ -76,8 +76,8 @@ def _print_summary(summary: dict) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from medgemma import jobs
-    from medgemma.eval_suites import get_suite
-    from medgemma.evaluate import run_eval, run_name
+    from medgemma.evaluation.suites import get_suite
+    from medgemma.evaluation.runner import run_eval, run_name
 
     settings = settings_from(args)
     suite = get_suite(args.suite)
@@ -107,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from medgemma.evaluate import list_eval_runs
+    from medgemma.evaluation.runner import list_eval_runs
 
     runs = list_eval_runs(settings_from(args))
     if args.json:
@@ -124,7 +124,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from medgemma.evaluate import load_eval_run
+    from medgemma.evaluation.runner import load_eval_run
 
     run = load_eval_run(settings_from(args), args.run_id)
     if args.json:
@@ -140,7 +140,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from medgemma.evaluate import compare_runs
+    from medgemma.evaluation.runner import compare_runs
 
     result = compare_runs(settings_from(args), args.run_ids)
     if args.json:
@@ -159,14 +159,14 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from medgemma.evaluate import export_run
+    from medgemma.evaluation.runner import export_run
 
     say(export_run(settings_from(args), args.run_id, args.format))
     return 0
 
 
 def _suites(args: argparse.Namespace) -> int:
-    from medgemma.eval_suites import SUITES
+    from medgemma.evaluation.suites import SUITES
 
     rows = [{"name": s.name, "kind": s.kind, "primary": s.primary, "description": s.description}
             for s in SUITES.values()]

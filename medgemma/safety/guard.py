@@ -197,7 +197,7 @@ class SafetyGuard:
 
 def evaluate(guard: SafetyGuard, rows: Sequence[dict]) -> dict[str, Any]:
     """Label rows {"text", "expected"?}; per-label precision/recall and the confusion matrix where expected."""
-    from medgemma.metrics import confusion_matrix, per_label_scores
+    from medgemma.evaluation.metrics import confusion_matrix, per_label_scores
 
     t0 = time.perf_counter()
     verdicts = guard.classify_many([str(r["text"]) for r in rows])

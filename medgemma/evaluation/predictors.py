@@ -1,4 +1,4 @@
-"""eval_predictors.py turns one evaluation Example into one Prediction, whatever answers it.
+"""evaluation/predictors.py turns one evaluation Example into one Prediction, whatever answers it.
 
 Predictors: the full chat pipeline (long-form QA with RAG), a model called directly (multiple choice,
 closed-book QA; optional question-only retrieval), the knowledge base's search and the safety guard.
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from medgemma.eval_suites import Example, Suite, normalize_url
+from medgemma.evaluation.suites import Example, Suite, normalize_url
 from medgemma.types import GenerationParams, GenerationStats, Hit
 
 if TYPE_CHECKING:

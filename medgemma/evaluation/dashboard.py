@@ -1,4 +1,4 @@
-"""eval_report.py turns saved evaluation runs into tables for dashboards and reports: confidence
+"""evaluation/dashboard.py turns saved evaluation runs into tables for dashboards and reports: confidence
 intervals, per-metric rows, run comparisons, filtered per-example rows, latency samples, the safety
 confusion matrix, and starting an evaluation as a background job.
 
@@ -18,8 +18,8 @@ import pandas as pd
 from medgemma import jobs
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
-from medgemma.eval_suites import get_suite
-from medgemma.evaluate import compare_runs, list_eval_runs, load_eval_run, run_name
+from medgemma.evaluation.suites import get_suite
+from medgemma.evaluation.runner import compare_runs, list_eval_runs, load_eval_run, run_name
 
 Z95 = 1.959964
 # Summary metrics that are fractions of examples (accuracy-like): Wilson intervals apply.

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from medgemma import eval_suites as es
+from medgemma.evaluation import suites as es
 from medgemma.config import load_settings
 from medgemma.errors import ConfigError
 from medgemma.storage import write_jsonl

@@ -8,11 +8,11 @@ import time
 import pytest
 from test_evaluate import ExtractivePredictor, OverlapBackend, TfidfSearch, heldout_rows, keyword_guard
 
-from medgemma import eval_report as er
+from medgemma.evaluation import dashboard as er
 from medgemma.config import load_settings
 from medgemma.errors import ConfigError, InputRejected
-from medgemma.eval_predictors import GenerativePredictor, SafetyPredictor
-from medgemma.evaluate import load_eval_run, run_eval
+from medgemma.evaluation.predictors import GenerativePredictor, SafetyPredictor
+from medgemma.evaluation.runner import load_eval_run, run_eval
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""eval_suites.py owns the evaluation data: which suites exist, how each file becomes `Example`s,
+"""evaluation/suites.py owns the evaluation data: which suites exist, how each file becomes `Example`s,
 which held-out MedQuAD questions are leak-free, and deterministic sampling.
 
 It knows nothing about models, prompts or metrics.

@@ -12,10 +12,10 @@ from collections import Counter
 
 import pytest
 
-from medgemma import eval_suites as es
+from medgemma.evaluation import suites as es
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected
-from medgemma.eval_predictors import (
+from medgemma.evaluation.predictors import (
     ANSWER_PREFIX,
     GenerativePredictor,
     Prediction,
@@ -23,7 +23,7 @@ from medgemma.eval_predictors import (
     SafetyPredictor,
     mc_messages,
 )
-from medgemma.evaluate import compare_runs, export_run, list_eval_runs, load_eval_run, run_eval
+from medgemma.evaluation.runner import compare_runs, export_run, list_eval_runs, load_eval_run, run_eval
 from medgemma.types import Chunk, Hit
 
 
@@ -312,7 +312,7 @@ def test_real_pipeline_run_measures_citations_and_support(shared_data, models_ca
     """Long-form QA through the real chat pipeline, model and embedder; the knowledge base and the
     guard are stand-ins with their interfaces (TF-IDF over real held-out MedQuAD pages, keywords)."""
     pytest.importorskip("llama_cpp")
-    from medgemma.eval_predictors import PipelinePredictor
+    from medgemma.evaluation.predictors import PipelinePredictor
     from medgemma.chat.pipeline import ChatSettings
     from medgemma.chat.services import Services
     from medgemma.types import Verdict

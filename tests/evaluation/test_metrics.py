@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from medgemma import metrics as m
+from medgemma.evaluation import metrics as m
 
 
 # ---------------------------------------------------------------- SQuAD exact match / F1

@@ -1,4 +1,4 @@
-"""evaluate.py runs an evaluation suite through a predictor, scores it, and keeps the run on disk.
+"""evaluation/runner.py runs an evaluation suite through a predictor, scores it, and keeps the run on disk.
 
 A run folder (under runs/eval/, the jobs folder of the Evaluation tab) holds config.json,
 predictions.jsonl (one scored example per line) and summary.json (metric names as keys), written
@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from medgemma import metrics
+from medgemma.evaluation import metrics
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
-from medgemma.eval_predictors import Prediction, Predictor, make_predictor
-from medgemma.eval_suites import Example, Suite, get_suite, load_suite
+from medgemma.evaluation.predictors import Prediction, Predictor, make_predictor
+from medgemma.evaluation.suites import Example, Suite, get_suite, load_suite
 from medgemma.storage import append_jsonl, atomic_write_json, atomic_write_text, read_json, read_jsonl
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,33 @@
+"""Evaluation: suites (which data, how each file becomes Examples), predictors (what answers an
+Example: the chat pipeline, a model, the retriever, the guard), metrics (pure functions), the runner
+that scores and stores a run, and the Evaluation tab's tables.
+
+It knows nothing of Gradio; `python -m medgemma eval ...` and the tab go through the same runner.
+Public names are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "SUITES": "suites", "Suite": "suites", "Example": "suites", "get_suite": "suites", "load_suite": "suites",
+    "Prediction": "predictors", "make_predictor": "predictors",
+    "run_eval": "runner", "list_eval_runs": "runner", "load_eval_run": "runner", "compare_runs": "runner",
+    "export_run": "runner",
+    "dashboard": "dashboard", "start_eval_job": "dashboard",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from medgemma.evaluation.dashboard import dashboard, start_eval_job
+    from medgemma.evaluation.predictors import Prediction, make_predictor
+    from medgemma.evaluation.runner import compare_runs, export_run, list_eval_runs, load_eval_run, run_eval
+    from medgemma.evaluation.suites import SUITES, Example, Suite, get_suite, load_suite
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
