@@ -77,7 +77,7 @@ def _adapter_choices(ctx: AppContext) -> list[tuple[str, str]]:
 
 def _model_choices(ctx: AppContext) -> list[tuple[str, str]]:
     """The configured model, the presets, and verified GGUF / merged exports (GGUF runs in llama.cpp)."""
-    from medgemma.export import list_exports
+    from medgemma.export.exporter import list_exports
 
     settings = ctx.settings
     choices = [(name, name) for name in sorted({settings.model, *PRESETS})]

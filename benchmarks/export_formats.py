@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medgemma.config import load_settings  # noqa: E402
 from medgemma.errors import UserFacingError  # noqa: E402
-from medgemma.export import FORMATS, export, read_export  # noqa: E402
+from medgemma.export.exporter import FORMATS, export, read_export  # noqa: E402
 
 EVAL_KEYS = ("token_f1", "rougeL", "accuracy", "latency_p50_s")
 
@@ -66,7 +66,7 @@ def main() -> int:
 def evaluate(settings, args, root: Path) -> None:
     from medgemma.models.adapters import get_adapter
     from medgemma.evaluation.runner import run_eval
-    from medgemma.export_eval import evaluate_artifact
+    from medgemma.export.artifact_eval import evaluate_artifact
 
     info = get_adapter(settings, args.adapter)
     rag = args.rag == "on"

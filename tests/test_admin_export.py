@@ -10,7 +10,7 @@ import pytest
 from test_export import make_adapter
 
 from app import build_app
-from medgemma import export
+from medgemma.export import exporter as export
 from medgemma.config import load_settings
 
 PASSWORD = "correct horse battery"

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from medgemma.export import FORMATS
+    from medgemma.export.exporter import FORMATS
 
     p = sub.add_parser("export", help="export an adapter: lora, merged, GGUF, ONNX or TensorRT (verified)")
     add_common(p)
@@ -73,7 +73,8 @@ def _progress(job: Path | None):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from medgemma import export, jobs
+    from medgemma import jobs
+    from medgemma.export import exporter as export
 
     settings = settings_from(args)
     if args.detach:
@@ -104,7 +105,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_exports(args: argparse.Namespace) -> int:
-    from medgemma.export import list_exports
+    from medgemma.export.exporter import list_exports
 
     rows = list_exports(settings_from(args))
     if args.json:
@@ -119,14 +120,14 @@ def cmd_exports(args: argparse.Namespace) -> int:
 
 
 def cmd_tools(args: argparse.Namespace) -> int:
-    from medgemma.export_gguf import ensure_tools
+    from medgemma.export.gguf import ensure_tools
 
     say(ensure_tools(settings_from(args)))
     return 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from medgemma.publish import publish
+    from medgemma.export.publish import publish
 
     def report(fraction: float, message: str) -> None:
         logger.info("[%3.0f%%] %s", fraction * 100, message)
@@ -144,7 +145,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_artifact(args: argparse.Namespace) -> int:
-    from medgemma.export_eval import evaluate_artifact
+    from medgemma.export.artifact_eval import evaluate_artifact
 
     settings = settings_from(args)
     summary = evaluate_artifact(settings, args.path, args.suite, rag=args.rag == "on", limit=args.limit,

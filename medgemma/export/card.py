@@ -1,7 +1,7 @@
-"""export_card.py writes what travels with every export: a model card (README.md with YAML metadata)
+"""export/card.py writes what travels with every export: a model card (README.md with YAML metadata)
 and manifest.json (format, provenance, verification, sha256 and size of every file), written last.
 
-It knows nothing about how the files were made; export.py passes a CardInfo.
+It knows nothing about how the files were made; export/exporter.py passes a CardInfo.
 """
 
 from __future__ import annotations

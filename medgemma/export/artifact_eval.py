@@ -1,4 +1,4 @@
-"""export_eval.py scores an exported artifact with the evaluation runner (evaluate.run_eval), so a
+"""export/artifact_eval.py scores an exported artifact with the evaluation runner (evaluate.run_eval), so a
 conversion or quantization can be compared with the PyTorch adapter on the same suite and sample.
 
 GGUF files run in llama.cpp, merged folders in transformers, ONNX folders in onnxruntime (OnnxBackend),
@@ -12,13 +12,13 @@ from typing import Any
 
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
-from medgemma.export_card import MANIFEST
+from medgemma.export.card import MANIFEST
 from medgemma.storage import read_json
 
 
 def artifact_model(path: str | Path) -> tuple[str, str, str]:
     """(kind, model, adapter) for load_backend / OnnxBackend: kind is gguf, gguf-lora, merged, lora or onnx."""
-    from medgemma.export_onnx import is_onnx_export
+    from medgemma.export.onnx import is_onnx_export
 
     p = Path(path).expanduser().resolve()
     if p.is_file() and p.suffix == ".gguf":
@@ -51,7 +51,7 @@ def evaluate_artifact(settings: Settings, path: str | Path, suite: str, rag: boo
     kind, model, adapter = artifact_model(path)
     services = None
     if kind == "onnx":
-        from medgemma.export_onnx import OnnxBackend
+        from medgemma.export.onnx import OnnxBackend
 
         services = Services(settings, backend=OnnxBackend(model, settings))
     if not model:

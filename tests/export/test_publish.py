@@ -8,8 +8,8 @@ import json
 import pytest
 
 from medgemma.errors import InputRejected
-from medgemma.export_card import CardInfo, write_card_and_manifest
-from medgemma.publish import PublishError, publish, validate_repo_id
+from medgemma.export.card import CardInfo, write_card_and_manifest
+from medgemma.export.publish import PublishError, publish, validate_repo_id
 
 SECRET = "hf_abcdefghijklmnopqrstuvwxyz012345"
 

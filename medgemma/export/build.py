@@ -1,8 +1,8 @@
-"""export_build.py makes the files of one export format in a staging folder and verifies them.
+"""export/build.py makes the files of one export format in a staging folder and verifies them.
 
 A Builder loads the base model plus the LoRA adapter once (fp32, CPU or the configured device), takes the
 PyTorch greedy reference, merges when a format needs it, writes the artifact and runs the checks of
-export_verify. It knows nothing about output folders, model cards or jobs (export.py owns those).
+export_verify. It knows nothing about output folders, model cards or jobs (export/exporter.py owns those).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medgemma import export_verify as verify
+from medgemma.export import verify
 from medgemma.config import Settings
 from medgemma.errors import FeatureUnavailable, UserFacingError
-from medgemma.export_verify import Check, Reference
+from medgemma.export.verify import Check, Reference
 from medgemma.models.presets import ModelSpec
 from medgemma.chat.prompts import chat_template_for
 from medgemma.storage import atomic_write_json, read_json
@@ -225,7 +225,7 @@ class Builder:
                     "assumes they are equal, so its GGUF would give wrong answers. Use ONNX or a merged export.")
 
     def gguf(self, qtype: str) -> list[Check]:
-        from medgemma import export_gguf
+        from medgemma.export import gguf as export_gguf
 
         ref = self.reference()
         hf = self.work / "merged-hf"
@@ -252,7 +252,7 @@ class Builder:
         return checks
 
     def gguf_lora(self) -> list[Check]:
-        from medgemma import export_gguf
+        from medgemma.export import gguf as export_gguf
         from medgemma.models.presets import gguf_file
 
         ref = self.reference()
@@ -274,7 +274,7 @@ class Builder:
         return [verify.check_llamacpp(ref, base, level, lora=self.stage / name, threads=self.settings.threads)]
 
     def onnx(self) -> list[Check]:
-        from medgemma import export_onnx
+        from medgemma.export import onnx as export_onnx
 
         ref = self.reference()
         model = self.merged()
@@ -289,7 +289,8 @@ class Builder:
                                        self.tokenizer().decode)]
 
     def tensorrt(self) -> list[Check]:
-        from medgemma import export_onnx, export_tensorrt
+        from medgemma.export import onnx as export_onnx
+        from medgemma.export import tensorrt as export_tensorrt
 
         export_tensorrt.check_available()
         ref = self.reference()

@@ -1,0 +1,34 @@
+"""Export: a trained LoRA adapter to LoRA, merged FP16/FP32, GGUF (and a GGUF LoRA), ONNX or a
+TensorRT engine, each built in a staging folder, verified against the PyTorch model, given a model
+card and a manifest, evaluated on request, and published to the Hugging Face Hub.
+
+`exporter` is the entry point (`export`, `list_exports`); `build`, `verify`, `card`, one module per
+format (`gguf`, `onnx`, `tensorrt`), `artifact_eval` and `publish` do the parts. No Gradio here.
+Public names are imported lazily, so `import medgemma.export` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "FORMATS": "exporter", "ExportResult": "exporter", "export": "exporter", "list_exports": "exporter",
+    "read_export": "exporter",
+    "evaluate_artifact": "artifact_eval",
+    "publish": "publish", "plan": "publish", "PublishError": "publish",
+    "check_available": "tensorrt",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from medgemma.export.artifact_eval import evaluate_artifact
+    from medgemma.export.exporter import FORMATS, ExportResult, export, list_exports, read_export
+    from medgemma.export.publish import PublishError, plan, publish
+    from medgemma.export.tensorrt import check_available
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
