@@ -1,6 +1,6 @@
 """Reliability, reported as figures (run with -s to see them): 16 concurrent chat clients for 60 s; the chat
 answering while an admin job runs; kill -9 during training, then resume; a full disk and a permission error
-during export. Kill -9 during an index build: tests/test_index.py::test_kill_9_during_build_keeps_previous_index_serving.
+during export. Kill -9 during an index build: tests/knowledge/test_store.py::test_kill_9_during_build_keeps_previous_index_serving.
 """
 
 from __future__ import annotations
