@@ -10,7 +10,8 @@ test:
 	.venv/bin/python -m pytest
 
 lint:
-	.venv/bin/ruff check medgemma admin tests benchmarks app.py
+	.venv/bin/ruff check medgemma admin tests benchmarks scripts app.py
+	.venv/bin/ruff format --check medgemma admin tests benchmarks scripts app.py
 
 bench:
 	.venv/bin/python benchmarks/generation.py

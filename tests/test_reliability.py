@@ -41,6 +41,7 @@ def wait_for(predicate, timeout: float, step: float = 0.2) -> bool:
     return predicate()
 
 
+@pytest.mark.slow
 def test_sixteen_concurrent_chat_clients_for_a_minute(tmp_path):
     proc, url = start_server(str(tmp_path / "load-home"))
     try:
