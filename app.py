@@ -16,9 +16,9 @@ from admin import auth as auth_ui
 from admin import chat
 from admin.common import AppContext
 from medgemma.auth import AdminAuth
+from medgemma.chat.services import Services
 from medgemma.config import Settings, load_settings
 from medgemma.logs import setup_logging
-from medgemma.chat.services import Services
 
 logger = logging.getLogger("medgemma.app")
 

@@ -18,11 +18,11 @@ import gradio as gr
 
 from admin import chat_render
 from admin.common import AppContext, ui_errors
-from medgemma.models.adapters import list_adapters
-from medgemma.errors import InputRejected
 from medgemma.chat.feedback import record_feedback
-from medgemma.models.presets import PRESETS
 from medgemma.chat.pipeline import ChatSettings, answer
+from medgemma.errors import InputRejected
+from medgemma.models.adapters import list_adapters
+from medgemma.models.presets import PRESETS
 
 EXAMPLES = [
     "What are the symptoms of restless legs syndrome?",

@@ -16,9 +16,9 @@ from typing import Any
 import gradio as gr
 
 from medgemma.auth import AdminAuth
+from medgemma.chat.services import Services
 from medgemma.config import Settings
 from medgemma.errors import AuthError, UserFacingError
-from medgemma.chat.services import Services
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import gradio as gr
 from admin import evaluation_plots as plots
 from admin.common import AppContext, admin_only
 from medgemma.evaluation import dashboard as eval_report
-from medgemma.evaluation.suites import SUITES
 from medgemma.evaluation.runner import export_run
+from medgemma.evaluation.suites import SUITES
 from medgemma.models.presets import PRESETS
 
 ALL = "(all suites)"

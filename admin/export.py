@@ -1,4 +1,4 @@
-"""export/exporter.py is the admin Export tab: export an adapter to a deployable format as a background job
+"""export.py is the admin Export tab: export an adapter to a deployable format as a background job
 (progress, log tail, cancel, the equivalent command), list verified exports, and publish one to the
 Hugging Face Hub (dry run first). All logic lives in medgemma.export and medgemma.publish.
 """
@@ -12,8 +12,8 @@ from typing import Any
 import gradio as gr
 
 from admin.common import AppContext, admin_only
-from medgemma.export import exporter as export
 from medgemma.errors import InputRejected
+from medgemma.export import exporter as export
 from medgemma.export.publish import publish
 
 HELP = ("Export a trained adapter so it runs elsewhere: llama.cpp (GGUF) on a laptop, ONNX Runtime, a merged "

@@ -1,4 +1,4 @@
-"""knowledge/base.py is the admin Knowledge base tab: upload files (per-file status, progress), search with
+"""knowledge.py is the admin Knowledge base tab: upload files (per-file status, progress), search with
 dense/BM25/fused scores, the documents list with delete, and rebuild / starter build as background jobs.
 
 All logic lives in medgemma.knowledge; every handler checks the admin session itself.

@@ -14,9 +14,9 @@ import yaml
 
 from admin import training_plots as plots
 from admin.common import AppContext, admin_only
-from medgemma.training import dashboard as train_report
 from medgemma.models import adapters
 from medgemma.models.presets import PRESETS
+from medgemma.training import dashboard as train_report
 from medgemma.training.config import LONG_POLICIES, PRECISIONS, QUANTIZATIONS, SCHEDULERS
 
 HELP = ("Fine-tune a LoRA adapter without a terminal: upload a JSON, JSONL or CSV file (question/answer, "

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from medgemma.config import load_settings  # noqa: E402
 from medgemma.chat.pipeline import ChatSettings, answer  # noqa: E402
 from medgemma.chat.services import Services  # noqa: E402
+from medgemma.config import load_settings  # noqa: E402
 
 QUESTIONS = [
     "What are the symptoms of restless legs syndrome?", "How is high blood pressure treated?",

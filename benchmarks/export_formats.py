@@ -64,9 +64,9 @@ def main() -> int:
 
 
 def evaluate(settings, args, root: Path) -> None:
-    from medgemma.models.adapters import get_adapter
     from medgemma.evaluation.runner import run_eval
     from medgemma.export.artifact_eval import evaluate_artifact
+    from medgemma.models.adapters import get_adapter
 
     info = get_adapter(settings, args.adapter)
     rag = args.rag == "on"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from medgemma.chat.prompts import completion_prompt  # noqa: E402
 from medgemma.config import load_settings  # noqa: E402
 from medgemma.models.backends import LlamaCppBackend, TransformersBackend  # noqa: E402
 from medgemma.models.presets import gguf_file, hf_model_path, resolve_model  # noqa: E402
-from medgemma.chat.prompts import completion_prompt  # noqa: E402
 from medgemma.types import Chunk, GenerationParams, GenerationStats, Hit  # noqa: E402
 
 PASSAGE = ("Restless legs syndrome (RLS) is a neurological disorder that causes an irresistible urge to "

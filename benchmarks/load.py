@@ -161,9 +161,9 @@ def serve(real: bool) -> None:
     from live_app import fake_services
     from live_app import serve as serve_app
 
-    from medgemma.config import load_settings
     from medgemma.chat.pipeline import ChatSettings, answer
     from medgemma.chat.services import Services
+    from medgemma.config import load_settings
 
     settings = load_settings(overrides={"chat_rate_per_minute": 1_000_000})
     if real:

@@ -25,10 +25,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from medgemma.knowledge.chunking import embedding_text  # noqa: E402
 from medgemma.config import load_settings  # noqa: E402
 from medgemma.errors import IndexNotReady  # noqa: E402
 from medgemma.knowledge.base import KnowledgeBase  # noqa: E402
+from medgemma.knowledge.chunking import embedding_text  # noqa: E402
 
 DEV = REPO / "data" / "retrieval_dev.jsonl"
 
@@ -106,8 +106,8 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 def bench_latency(args: argparse.Namespace) -> None:
     """Query latency p50/p95 for raw FAISS, dense, BM25 and hybrid at several index sizes."""
     from medgemma.knowledge.chunking import Chunker
-    from medgemma.knowledge.store import Snapshot, build_faiss, index_type
     from medgemma.knowledge.retrieve import Retriever
+    from medgemma.knowledge.store import Snapshot, build_faiss, index_type
     from medgemma.types import Chunk
 
     settings = settings_for(Path(tempfile.mkdtemp()) / "home")

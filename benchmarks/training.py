@@ -55,10 +55,10 @@ def _peak_mb() -> float:
 def run_variant(variant: str, model: str, steps: int, batch: int, max_length: int) -> dict:
     """Runs inside the child process; returns the measurements. Both variants train on the rows that
     medgemma.train_data.prepare_data writes for this config (deterministic for a seed)."""
-    from medgemma.training import trainer as train
-    from medgemma.training import data as train_data
     from medgemma.config import load_settings
     from medgemma.storage import read_jsonl
+    from medgemma.training import data as train_data
+    from medgemma.training import trainer as train
 
     settings = load_settings()
     path, template = train.resolve_base(model, settings)

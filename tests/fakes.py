@@ -8,8 +8,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
-from medgemma.models.presets import PRESETS
 from medgemma.chat.prompts import render_gemma
+from medgemma.models.presets import PRESETS
 from medgemma.types import Chunk, GenerationParams, GenerationStats, Hit, Verdict
 
 GOUT = ("Gout is a form of arthritis caused by too much uric acid in the blood. It causes sudden, severe "

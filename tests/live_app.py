@@ -19,8 +19,8 @@ from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 from gradio.utils import get_upload_folder
 
 from app import CSS, build_app
-from medgemma.config import Settings
 from medgemma.chat.services import Services
+from medgemma.config import Settings
 
 GOUT_ANSWER = "Gout is caused by too much uric acid in the blood [1]."
 API = "/gradio_api"

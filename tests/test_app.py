@@ -12,9 +12,9 @@ from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 from gradio_client import Client
 
 from app import build_app
+from medgemma.chat.services import Services
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected
-from medgemma.chat.services import Services
 from medgemma.storage import read_jsonl
 
 

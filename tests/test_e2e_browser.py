@@ -15,8 +15,8 @@ from fakes import FakeGuard, ScriptedBackend
 from live_app import serve
 from pdf_factory import text_pdf
 
-from medgemma.config import load_settings
 from medgemma.chat.services import Services
+from medgemma.config import load_settings
 
 pytestmark = pytest.mark.e2e
 

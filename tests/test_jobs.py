@@ -12,9 +12,9 @@ import time
 import pytest
 
 from medgemma import jobs
-from medgemma.training import trainer as train
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected, UserFacingError
+from medgemma.training import trainer as train
 
 
 def _wait(predicate, timeout=180.0, step=0.2):

@@ -17,7 +17,10 @@ _EXPORTS = {
     "Services": "services",
     "record_feedback": "feedback", "good_examples": "feedback",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ChatSettings", "Prompt", "Services", "Verification", "answer", "build_prompt", "extractive_answer",
+    "good_examples", "record_feedback", "verify",
+]
 
 if TYPE_CHECKING:
     from medgemma.chat.citations import Verification, extractive_answer, verify

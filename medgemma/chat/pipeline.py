@@ -14,10 +14,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from medgemma.chat import citations
-from medgemma.chat import prompts
-from medgemma.errors import IndexNotReady
+from medgemma.chat import citations, prompts
 from medgemma.chat.services import Services
+from medgemma.errors import IndexNotReady
 from medgemma.types import Event, GenerationParams, GenerationStats, Hit, Verdict
 
 logger = logging.getLogger(__name__)

@@ -60,8 +60,8 @@ class Services:
     def embedder(self):
         with self._lock:
             if self._embedder is None:
-                from medgemma.models.devices import pick_device
                 from medgemma.knowledge.embeddings import default_embedding_model, get_embedder
+                from medgemma.models.devices import pick_device
 
                 device = pick_device(self.settings.device)
                 name = default_embedding_model(self.settings.embedding_model, device)

@@ -76,8 +76,8 @@ def _print_summary(summary: dict) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from medgemma import jobs
-    from medgemma.evaluation.suites import get_suite
     from medgemma.evaluation.runner import run_eval, run_name
+    from medgemma.evaluation.suites import get_suite
 
     settings = settings_from(args)
     suite = get_suite(args.suite)

@@ -28,8 +28,8 @@ def _prepare(args: argparse.Namespace) -> int:
     for name, path in prepare(settings, args.model, convert=args.convert).items():
         say(f"{name}: {path}")
     if args.embeddings:
-        from medgemma.models.devices import pick_device
         from medgemma.knowledge.embeddings import default_embedding_model, resolve_embedding_path
+        from medgemma.models.devices import pick_device
 
         emb = default_embedding_model(settings.embedding_model, pick_device(settings.device))
         say(f"{emb}: {resolve_embedding_path(emb, settings.path('models'))}")

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 from medgemma import jobs
-from medgemma.training import datasets
-from medgemma.models import adapters
 from medgemma.commands import print_json, say
 from medgemma.config import load_settings
 from medgemma.errors import ConfigError
+from medgemma.models import adapters
+from medgemma.training import datasets
 
 
 def _settings(args: argparse.Namespace):

@@ -18,8 +18,8 @@ import pandas as pd
 from medgemma import jobs
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
-from medgemma.evaluation.suites import get_suite
 from medgemma.evaluation.runner import compare_runs, list_eval_runs, load_eval_run, run_name
+from medgemma.evaluation.suites import get_suite
 
 Z95 = 1.959964
 # Summary metrics that are fractions of examples (accuracy-like): Wilson intervals apply.

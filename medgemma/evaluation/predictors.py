@@ -17,9 +17,9 @@ from medgemma.evaluation.suites import Example, Suite, normalize_url
 from medgemma.types import GenerationParams, GenerationStats, Hit
 
 if TYPE_CHECKING:
+    from medgemma.chat.services import Services
     from medgemma.config import Settings
     from medgemma.models.backends import Backend
-    from medgemma.chat.services import Services
 
 MC_SYSTEM = ("You are a medical expert taking a multiple-choice exam. Read the question and the options, "
              "then reply with the letter of the single best option, for example \"Answer: B\".")

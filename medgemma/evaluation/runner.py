@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from medgemma.evaluation import metrics
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
+from medgemma.evaluation import metrics
 from medgemma.evaluation.predictors import Prediction, Predictor, make_predictor
 from medgemma.evaluation.suites import Example, Suite, get_suite, load_suite
 from medgemma.storage import append_jsonl, atomic_write_json, atomic_write_text, read_json, read_jsonl

@@ -45,8 +45,8 @@ def evaluate_artifact(settings: Settings, path: str | Path, suite: str, rag: boo
                       limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
                       progress: Any = None, data: str | Path | None = None, mode: str = "auto") -> dict[str, Any]:
     """Run `suite` on the exported model at `path` and return the summary (the run is kept on disk)."""
-    from medgemma.evaluation.runner import run_eval
     from medgemma.chat.services import Services
+    from medgemma.evaluation.runner import run_eval
 
     kind, model, adapter = artifact_model(path)
     services = None

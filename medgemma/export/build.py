@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medgemma.export import verify
+from medgemma.chat.prompts import chat_template_for
 from medgemma.config import Settings
 from medgemma.errors import FeatureUnavailable, UserFacingError
+from medgemma.export import verify
 from medgemma.export.verify import Check, Reference
 from medgemma.models.presets import ModelSpec
-from medgemma.chat.prompts import chat_template_for
 from medgemma.storage import atomic_write_json, read_json
 
 logger = logging.getLogger(__name__)

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from medgemma import jobs
-from medgemma.models.adapters import MANIFEST as ADAPTER_MANIFEST
-from medgemma.models.adapters import get_adapter
 from medgemma.config import Settings
 from medgemma.errors import InputRejected, UserFacingError
 from medgemma.export.build import Builder, Source, VerificationFailed
 from medgemma.export.card import MANIFEST, CardInfo, dataset_names, latest_evals, write_card_and_manifest
+from medgemma.models.adapters import MANIFEST as ADAPTER_MANIFEST
+from medgemma.models.adapters import get_adapter
 from medgemma.storage import process_exists, read_json, safe_join
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,12 @@ _EXPORTS = {
     "Store": "store", "Snapshot": "store",
     "check_count": "uploads", "check_file": "uploads",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Builder", "Chunker", "DocumentInfo", "Embedder", "FileStatus", "KnowledgeBase", "Retriever",
+    "Snapshot", "Source", "StarterSource", "Store", "check_count", "check_file", "chunk_documents",
+    "default_embedding_model", "find_starter", "get_embedder", "is_supported", "normalize_text",
+    "read_documents",
+]
 
 if TYPE_CHECKING:
     from medgemma.knowledge.base import DocumentInfo, KnowledgeBase

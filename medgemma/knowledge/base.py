@@ -14,15 +14,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from medgemma.knowledge import corpus
-from medgemma.knowledge import ingest
-from medgemma.knowledge import uploads
-from medgemma.knowledge.chunking import OVERLAP_TOKENS, Chunker, tokenizer_counter
 from medgemma.config import Settings
 from medgemma.errors import IndexNotReady, IngestError, InputRejected, UserFacingError
-from medgemma.knowledge.store import Snapshot, Store
+from medgemma.knowledge import corpus, ingest, uploads
 from medgemma.knowledge.builder import Builder, FileStatus, ProgressFn, Reporter, Source, rebuild_store
+from medgemma.knowledge.chunking import OVERLAP_TOKENS, Chunker, tokenizer_counter
 from medgemma.knowledge.retrieve import Mode, Retriever
+from medgemma.knowledge.store import Snapshot, Store
 from medgemma.types import Hit
 
 __all__ = ["DocumentInfo", "FileStatus", "KnowledgeBase", "ProgressFn"]

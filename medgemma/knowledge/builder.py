@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from medgemma.knowledge.chunking import Chunker, embedding_text
 from medgemma.errors import IndexNotReady, IngestError
+from medgemma.knowledge.chunking import Chunker, embedding_text
 from medgemma.knowledge.store import DocEntry, Snapshot, Store
 from medgemma.types import Chunk, Document
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medgemma.knowledge.chunking import normalize_text
 from medgemma.errors import IngestError
+from medgemma.knowledge.chunking import normalize_text
 from medgemma.types import Document
 
 logger = logging.getLogger(__name__)

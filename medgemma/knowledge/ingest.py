@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medgemma.errors import IngestError
 from medgemma.knowledge import corpus
 from medgemma.knowledge.chunking import normalize_text
-from medgemma.errors import IngestError
 from medgemma.types import Document
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,11 @@ _EXPORTS = {
     "pick_device": "devices", "pick_dtype": "devices",
     "PRESETS": "presets", "ModelSpec": "presets", "resolve_model": "presets", "prepare": "presets",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AdapterInfo", "Backend", "ModelSpec", "PRESETS", "active_adapter_path", "choose_backend",
+    "get_adapter", "list_adapters", "load_backend", "pick_device", "pick_dtype", "prepare",
+    "resolve_model",
+]
 
 if TYPE_CHECKING:
     from medgemma.models.adapters import AdapterInfo, active_adapter_path, get_adapter, list_adapters

@@ -16,10 +16,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from medgemma.chat.prompts import RENDERERS
 from medgemma.config import Settings
 from medgemma.errors import ModelNotAvailable
 from medgemma.models.presets import ModelSpec, gguf_file, hf_model_path, resolve_model
-from medgemma.chat.prompts import RENDERERS
 from medgemma.types import GenerationParams, GenerationStats
 
 logger = logging.getLogger(__name__)

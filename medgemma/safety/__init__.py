@@ -19,7 +19,10 @@ _EXPORTS = {
     "normalize": "text",
     "emergency_text": "responses", "refusal_text": "responses",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ClassifierHook", "LearnedLayer", "SafetyGuard", "crisis_line", "emergency_number", "emergency_text",
+    "findings", "normalize", "output_findings", "refusal_text",
+]
 
 if TYPE_CHECKING:
     from medgemma.safety.guard import SafetyGuard, crisis_line, emergency_number

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from medgemma.safety import patterns as P
 from medgemma.config import Settings, load_settings
+from medgemma.safety import patterns as P
 from medgemma.safety.learned import LABELS, ClassifierHook, LearnedLayer
 from medgemma.safety.rules import RuleFindings, findings, output_findings
 from medgemma.storage import append_jsonl

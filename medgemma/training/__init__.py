@@ -20,7 +20,10 @@ _EXPORTS = {
     "start_run": "dashboard", "run_progress": "dashboard", "runs_table": "dashboard",
     "adapters_table": "dashboard",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Example", "TrainConfig", "adapters_table", "load_config", "load_file", "load_source", "parse_spec",
+    "prepare_data", "preview", "resume_run", "run_progress", "runs_table", "start", "start_run", "train",
+]
 
 if TYPE_CHECKING:
     from medgemma.training.config import TrainConfig, load_config

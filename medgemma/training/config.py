@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from medgemma.training.datasets import FILE_TYPES
 from medgemma.errors import ConfigError
+from medgemma.training.datasets import FILE_TYPES
 from medgemma.training.sources import BUILTINS, parse_spec
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")

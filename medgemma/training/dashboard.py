@@ -14,12 +14,12 @@ from typing import Any
 import pandas as pd
 
 from medgemma import jobs
-from medgemma.training import datasets
-from medgemma.models import adapters
 from medgemma.config import Settings
 from medgemma.errors import InputRejected, ModelNotAvailable
-from medgemma.training.sources import parse_spec
+from medgemma.models import adapters
+from medgemma.training import datasets
 from medgemma.training.config import FIELDS, TrainConfig, from_dict
+from medgemma.training.sources import parse_spec
 
 SOURCE_LABELS = {
     "medquad-rag": "MedQuAD RAG-aware (question + passages → answer citing [n])",

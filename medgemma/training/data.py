@@ -11,11 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from medgemma.training import datasets
-from medgemma.training import sources
 from medgemma.config import Settings
 from medgemma.errors import ConfigError
 from medgemma.storage import atomic_write_json, read_jsonl, write_jsonl
+from medgemma.training import datasets, sources
 from medgemma.training.config import TrainConfig
 
 DATA = "data"

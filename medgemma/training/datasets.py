@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medgemma.chat.prompts import build
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
-from medgemma.chat.prompts import build
 from medgemma.storage import atomic_write_bytes
 
 FILE_TYPES = (".json", ".jsonl", ".csv")

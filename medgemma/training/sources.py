@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from medgemma.chat.prompts import build
 from medgemma.config import Settings
 from medgemma.training.datasets import DatasetError, Example, load_file
-from medgemma.chat.prompts import build
 from medgemma.types import Chunk, Hit
 
 BUILTINS = ("medquad", "medquad-rag", "pubmedqa", "medsafetybench", "feedback")

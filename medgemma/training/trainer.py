@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from medgemma import jobs
-from medgemma.training import datasets
-from medgemma.training import sources
-from medgemma.models.adapters import write_manifest
-from medgemma.config import Settings
-from medgemma.models.devices import cuda_supports_bf16, pick_device, torch_dtype
-from medgemma.errors import ConfigError, ModelNotAvailable
 from medgemma.chat.prompts import RENDERERS
+from medgemma.config import Settings
+from medgemma.errors import ConfigError, ModelNotAvailable
+from medgemma.models.adapters import write_manifest
+from medgemma.models.devices import cuda_supports_bf16, pick_device, torch_dtype
 from medgemma.storage import write_jsonl
+from medgemma.training import datasets, sources
 from medgemma.training.config import TrainConfig, from_dict, load_config  # noqa: F401 - re-exported
 from medgemma.training.data import DATA, hf_dataset, prepare_data, token_counter
 

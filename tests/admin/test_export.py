@@ -10,8 +10,8 @@ import pytest
 from test_export import make_adapter
 
 from app import build_app
-from medgemma.export import exporter as export
 from medgemma.config import load_settings
+from medgemma.export import exporter as export
 
 PASSWORD = "correct horse battery"
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 
-from medgemma.config import load_settings
 from medgemma.chat.pipeline import NO_SOURCE, ChatSettings, answer, prompt_style, retrieval_query
 from medgemma.chat.services import Services
+from medgemma.config import load_settings
 
 
 def run(question, text="Gout is caused by too much uric acid in the blood [1].", history=(),

@@ -8,9 +8,9 @@ import time
 import pytest
 from test_evaluate import ExtractivePredictor, OverlapBackend, TfidfSearch, heldout_rows, keyword_guard
 
-from medgemma.evaluation import dashboard as er
 from medgemma.config import load_settings
 from medgemma.errors import ConfigError, InputRejected
+from medgemma.evaluation import dashboard as er
 from medgemma.evaluation.predictors import GenerativePredictor, SafetyPredictor
 from medgemma.evaluation.runner import load_eval_run, run_eval
 

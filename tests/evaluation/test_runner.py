@@ -12,9 +12,9 @@ from collections import Counter
 
 import pytest
 
-from medgemma.evaluation import suites as es
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected
+from medgemma.evaluation import suites as es
 from medgemma.evaluation.predictors import (
     ANSWER_PREFIX,
     GenerativePredictor,
@@ -312,9 +312,9 @@ def test_real_pipeline_run_measures_citations_and_support(shared_data, models_ca
     """Long-form QA through the real chat pipeline, model and embedder; the knowledge base and the
     guard are stand-ins with their interfaces (TF-IDF over real held-out MedQuAD pages, keywords)."""
     pytest.importorskip("llama_cpp")
-    from medgemma.evaluation.predictors import PipelinePredictor
     from medgemma.chat.pipeline import ChatSettings
     from medgemma.chat.services import Services
+    from medgemma.evaluation.predictors import PipelinePredictor
     from medgemma.types import Verdict
 
     (models_cache / "models").mkdir(exist_ok=True)

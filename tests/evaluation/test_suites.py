@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from medgemma.evaluation import suites as es
 from medgemma.config import load_settings
 from medgemma.errors import ConfigError
+from medgemma.evaluation import suites as es
 from medgemma.storage import write_jsonl
 
 

@@ -15,12 +15,12 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from medgemma.models.adapters import write_manifest
 from medgemma.cli import main
 from medgemma.config import load_settings
 from medgemma.errors import FeatureUnavailable, InputRejected, UserFacingError
-from medgemma.export.exporter import ExportDiskError, export, list_exports, read_export
 from medgemma.export.card import MANIFEST, sha256_file
+from medgemma.export.exporter import ExportDiskError, export, list_exports, read_export
+from medgemma.models.adapters import write_manifest
 from medgemma.types import GenerationParams
 
 GREEDY = GenerationParams(max_new_tokens=8, temperature=0.0, seed=0, repetition_penalty=1.0)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from pdf_factory import text_pdf
 
-from medgemma.knowledge import builder as indexing
 from medgemma.cli import main
 from medgemma.config import load_settings
-from medgemma.knowledge.embeddings import Embedder
 from medgemma.errors import IndexNotReady, InputRejected, UserFacingError
+from medgemma.knowledge import builder as indexing
 from medgemma.knowledge.base import KnowledgeBase
+from medgemma.knowledge.embeddings import Embedder
 from tests.knowledge.test_ingest import PUBMED_XML
 
 pytestmark = pytest.mark.slow

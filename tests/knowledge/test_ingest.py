@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pdf_factory import blank_pdf, text_pdf
 
-from medgemma.knowledge import corpus
 from medgemma.errors import IngestError
+from medgemma.knowledge import corpus
 from medgemma.knowledge.ingest import ColumnMap, decode_text, expand_paths, file_kind, read_documents
 
 MEDQUAD_XML = """<?xml version="1.0" encoding="UTF-8"?>

@@ -8,9 +8,9 @@ import json
 import pytest
 from pdf_factory import text_pdf
 
-from medgemma.knowledge import uploads
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected
+from medgemma.knowledge import uploads
 
 GOOD = [
     ("notes.txt", b"Influenza is a contagious respiratory illness.\n"),

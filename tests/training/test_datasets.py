@@ -7,12 +7,11 @@ import re
 
 import pytest
 
-from medgemma.training import datasets
-from medgemma.training import sources
-from medgemma.config import load_settings
-from medgemma.training.datasets import DatasetError, Example
 from medgemma.chat.prompts import SYSTEM_PROMPT, render_gemma
+from medgemma.config import load_settings
 from medgemma.storage import append_jsonl
+from medgemma.training import datasets, sources
+from medgemma.training.datasets import DatasetError, Example
 
 
 def _gemma(messages, gen):

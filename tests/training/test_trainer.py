@@ -9,13 +9,13 @@ import shutil
 import pytest
 
 from medgemma import jobs
-from medgemma.models import adapters
 from medgemma.cli import main
 from medgemma.config import REPO_ROOT, load_settings
-from medgemma.training.datasets import DatasetError
 from medgemma.errors import ConfigError, InputRejected
-from medgemma.training.trainer import TrainConfig, choose_precision, last_checkpoint, train
+from medgemma.models import adapters
 from medgemma.training.config import from_dict, load_config
+from medgemma.training.datasets import DatasetError
+from medgemma.training.trainer import TrainConfig, choose_precision, last_checkpoint, train
 
 ROWS = [
     ("What is diabetes?", "Diabetes is a disease in which blood glucose levels are above normal."),
