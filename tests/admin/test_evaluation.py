@@ -12,7 +12,7 @@ import gradio as gr
 import plotly.graph_objects as go
 import pytest
 from gradio_client import Client
-from test_eval_report import make_runs
+from tests.evaluation.test_dashboard import make_runs
 
 from app import build_app
 from medgemma.config import load_settings

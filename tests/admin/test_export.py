@@ -7,7 +7,7 @@ import time
 
 import gradio as gr
 import pytest
-from test_export import make_adapter
+from tests.export.test_exporter import make_adapter
 
 from app import build_app
 from medgemma.config import load_settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_evaluate import ExtractivePredictor, OverlapBackend, TfidfSearch, heldout_rows, keyword_guard
+from tests.evaluation.test_runner import ExtractivePredictor, OverlapBackend, TfidfSearch, heldout_rows, keyword_guard
 
 from medgemma.config import load_settings
 from medgemma.errors import ConfigError, InputRejected

@@ -19,7 +19,7 @@ from medgemma.knowledge.retrieve import (
     unique_in_order,
 )
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 TOPICS = ["Tinnitus", "Gout", "Hiccups", "Hives", "Raynaud's Disease", "Rosacea", "Bedwetting", "Color Blindness",
           "Dry Mouth", "Lactose Intolerance", "Constipation", "Fibromyalgia", "Shingles", "Asthma"]
 

@@ -26,7 +26,7 @@ from medgemma.knowledge.store import (
 )
 from medgemma.types import Chunk
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DIM = 8
 
 

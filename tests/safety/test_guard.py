@@ -17,7 +17,7 @@ from medgemma.safety.learned import LABELS, fit_softmax, in_train_split, public_
 from medgemma.safety.rules import findings
 from medgemma.storage import read_jsonl
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEV = [json.loads(line) for line in (REPO / "data" / "safety_dev.jsonl").read_text(encoding="utf-8").splitlines()]
 TRAIN = [json.loads(line) for line in (REPO / "data" / "safety_train.jsonl").read_text(encoding="utf-8").splitlines()]
 
