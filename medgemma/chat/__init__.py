@@ -7,8 +7,9 @@ Public names are imported lazily.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from medgemma import lazy_exports
 
 _EXPORTS = {
     "ChatSettings": "pipeline", "answer": "pipeline",
@@ -31,8 +32,4 @@ if TYPE_CHECKING:
     from medgemma.chat.services import Services
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module, attr = _EXPORTS[name] if isinstance(_EXPORTS[name], tuple) else (_EXPORTS[name], name)
-        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -8,8 +8,9 @@ Public names are imported lazily.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from medgemma import lazy_exports
 
 _EXPORTS = {
     "SUITES": "suites", "Suite": "suites", "Example": "suites", "get_suite": "suites", "load_suite": "suites",
@@ -30,7 +31,4 @@ if TYPE_CHECKING:
     from medgemma.evaluation.suites import SUITES, Example, Suite, get_suite, load_suite
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -9,8 +9,9 @@ Public names are imported lazily, so `import medgemma.export` does not import to
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from medgemma import lazy_exports
 
 _EXPORTS = {
     "FORMATS": "exporter", "ExportResult": "exporter", "export": "exporter", "list_exports": "exporter",
@@ -32,7 +33,4 @@ if TYPE_CHECKING:
     from medgemma.export.tensorrt import check_available
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

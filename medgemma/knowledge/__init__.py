@@ -7,8 +7,9 @@ Public names are imported lazily, so `import medgemma.knowledge` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from medgemma import lazy_exports
 
 _EXPORTS = {
     "KnowledgeBase": "base", "DocumentInfo": "base",
@@ -40,7 +41,4 @@ if TYPE_CHECKING:
     from medgemma.knowledge.uploads import check_count, check_file
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

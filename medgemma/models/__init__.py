@@ -7,8 +7,9 @@ Public names are imported lazily, so `import medgemma.models` does not import to
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from medgemma import lazy_exports
 
 _EXPORTS = {
     "AdapterInfo": "adapters", "list_adapters": "adapters", "get_adapter": "adapters",
@@ -30,7 +31,4 @@ if TYPE_CHECKING:
     from medgemma.models.presets import PRESETS, ModelSpec, prepare, resolve_model
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -8,8 +8,9 @@ Public names are imported lazily, so `import medgemma.training` does not import 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from medgemma import lazy_exports
 
 _EXPORTS = {
     "TrainConfig": "config", "load_config": "config",
@@ -34,7 +35,4 @@ if TYPE_CHECKING:
     from medgemma.training.trainer import resume_run, start, train
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
