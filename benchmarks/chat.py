@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from medgemma.chat.events import Done, Token  # noqa: E402
 from medgemma.chat.pipeline import ChatSettings, answer  # noqa: E402
 from medgemma.chat.services import Services  # noqa: E402
 from medgemma.config import load_settings  # noqa: E402
@@ -56,16 +57,16 @@ def main() -> None:
         first = None
         done = None
         for ev in answer(q, [], chat, services):
-            if ev.kind == "token" and first is None:
+            if isinstance(ev, Token) and first is None:
                 first = time.perf_counter() - t0
-            if ev.kind == "done":
-                done = ev.data
-        timings = done["timings"]
-        gen = timings.get("generation", {})
-        rows["total"].append(timings["total_s"])
-        rows["safety"].append(timings["safety_s"])
-        rows["retrieval"].append(timings.get("retrieval_s", 0.0))
-        rows["verify"].append(timings.get("verification_s", 0.0))
+            if isinstance(ev, Done):
+                done = ev
+        timings = done.timings
+        gen = timings.stats()
+        rows["total"].append(timings.total_s)
+        rows["safety"].append(timings.safety_s)
+        rows["retrieval"].append(timings.retrieval_s or 0.0)
+        rows["verify"].append(timings.verification_s or 0.0)
         rows["ttft"].append(first or 0.0)
         rows["tok_s"].append(gen.get("tok_per_s", 0.0))
         # raw llama.cpp on the same final prompt the pipeline built

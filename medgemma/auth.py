@@ -9,9 +9,9 @@ import hmac
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 
+from medgemma.chat.limits import RateLimiter
 from medgemma.config import Settings, env_var
 from medgemma.errors import AuthError
 from medgemma.storage import append_jsonl
@@ -43,7 +43,7 @@ class AdminAuth:
         self._digest = hashlib.sha256(settings.admin_password.encode()).digest() if settings.admin_password else b""
         self._allowed_users = {u.strip().lower() for u in settings.admin_users.split(",") if u.strip()}
         self._sessions: dict[str, AdminSession] = {}
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._failures = RateLimiter(MAX_FAILURES, FAILURE_WINDOW_S)  # failed logins per client
         self._lock = threading.Lock()
 
     @property
@@ -66,13 +66,9 @@ class AdminAuth:
                 "MEDGEMMA_ADMIN_PASSWORD=... (or MEDGEMMA_ADMIN_USERS=hf-username on a Space with OAuth).")
 
     def _check_rate(self, client: str) -> None:
-        now = time.monotonic()
-        q = self._failures[client]
-        while q and now - q[0] > FAILURE_WINDOW_S:
-            q.popleft()
-        if len(q) >= MAX_FAILURES:
-            wait = int(FAILURE_WINDOW_S - (now - q[0])) + 1
-            raise AuthError(f"Too many failed logins from this client; try again in {wait} s.")
+        wait = self._failures.wait_s(client)
+        if wait > 0:
+            raise AuthError(f"Too many failed logins from this client; try again in {int(wait) + 1} s.")
 
     def login(self, password: str, client: str = "local") -> AdminSession:
         """Check a password (constant-time) and open a session; failures are rate limited per client."""
@@ -82,10 +78,10 @@ class AdminAuth:
             self._check_rate(client)
             given = hashlib.sha256(password.encode() if isinstance(password, str) else b"").digest()
             if not hmac.compare_digest(given, self._digest):
-                self._failures[client].append(time.monotonic())
+                self._failures.record(client)
                 self.audit("admin", "login_failed", {"client": _hash(client)})
                 raise AuthError("Wrong admin password.")
-            self._failures.pop(client, None)
+            self._failures.reset(client)
             return self._open("admin", {"client": _hash(client)})
 
     def login_oauth(self, username: str | None) -> AdminSession:

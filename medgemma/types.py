@@ -1,7 +1,7 @@
 """types.py holds the small dataclasses that flow between modules.
 
-Build: Document -> Chunk -> (index). Ask: Verdict, Hit, Citation, Event.
-Nothing here does work; modules own behaviour.
+Build: Document -> Chunk -> (index). Ask: Verdict, Hit, Citation, Passage; the chat's Events are in
+medgemma/chat/events.py. Nothing here does work; modules own behaviour.
 """
 
 from __future__ import annotations
@@ -69,13 +69,33 @@ class Citation:
     page: int | None = None
 
     def link(self) -> str:
-        """Where the user can open the source: the URL, else 'file, page N'."""
+        """Where the user can open the source: the URL, else 'file, page N' (the one place this is built)."""
         if self.url:
             return self.url
         return f"{self.source}, page {self.page}" if self.page else self.source
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Passage(Citation):
+    """A retrieved passage numbered [n] for one answer, with its scores (the Sources panel, the evidence)."""
+
+    section: str = ""
+    score: float = 0.0
+    dense: float | None = None
+    bm25: float | None = None
+    snippet: str = ""
+    text: str = ""
+
+    @classmethod
+    def from_hit(cls, n: int, hit: Hit) -> Passage:
+        c = hit.chunk
+        return cls(n=n, doc_id=c.doc_id, chunk_id=c.chunk_id, title=c.title or c.source, url=c.url,
+                   source=c.source, page=c.page, section=c.section, score=round(hit.score, 4),
+                   dense=None if hit.dense is None else round(hit.dense, 4),
+                   bm25=None if hit.bm25 is None else round(hit.bm25, 4), snippet=c.text[:300], text=c.text)
 
 
 VerdictLabel = Literal["allowed", "emergency", "personal_advice", "harmful"]
@@ -97,20 +117,6 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "reasons": list(self.reasons), "rules": list(self.rules),
                 "score": self.score}
-
-
-EventKind = Literal[
-    "status", "sources", "token", "citations", "refusal", "emergency", "safety", "done", "error"
-]
-
-
-@dataclass(frozen=True)
-class Event:
-    """One step of an answer, streamed by `pipeline.answer` to the UI, the CLI and the tests."""
-
-    kind: EventKind
-    text: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The guarded, cited answer to one chat turn: pipeline stages, prompts, citations and their
-verification, the shared Services (model, knowledge base, embedder, guard) and answer feedback.
+"""The guarded, cited answer to one chat turn: pipeline stages and their typed events, prompts, citations
+and their verification, the checks on what a visitor sends (question, rate, stop), the shared Services
+(model, knowledge base, embedder, guard) and answer feedback.
 
 It knows nothing of Gradio: the Chat tab, the CLI and the evaluation runner read the same Events.
 Public names are imported lazily.
@@ -12,24 +13,42 @@ from typing import TYPE_CHECKING
 from medgemma import lazy_exports
 
 _EXPORTS = {
-    "ChatSettings": "pipeline", "answer": "pipeline",
+    "ChatSettings": "pipeline", "Turn": "pipeline", "answer": "pipeline",
+    **{name: "events" for name in ("Answer", "Done", "Emergency", "Event", "Refusal", "Safety", "Sources", "Status",
+                                   "Timings", "Token")},
+    "RateLimiter": "limits", "clean_question": "limits", "StopSignals": "stops",
     "Prompt": "prompts", "build_prompt": ("prompts", "build"),
     "Verification": "citations", "verify": "citations", "extractive_answer": "citations",
     "Services": "services",
     "record_feedback": "feedback", "good_examples": "feedback",
 }
 __all__ = [
-    "ChatSettings", "Prompt", "Services", "Verification", "answer", "build_prompt", "extractive_answer",
-    "good_examples", "record_feedback", "verify",
+    "Answer", "ChatSettings", "Done", "Emergency", "Event", "Prompt", "RateLimiter", "Refusal", "Safety", "Services",
+    "Sources", "Status", "StopSignals", "Timings", "Token", "Turn", "Verification", "answer", "build_prompt",
+    "clean_question", "extractive_answer", "good_examples", "record_feedback", "verify",
 ]
 
 if TYPE_CHECKING:
     from medgemma.chat.citations import Verification, extractive_answer, verify
+    from medgemma.chat.events import (
+        Answer,
+        Done,
+        Emergency,
+        Event,
+        Refusal,
+        Safety,
+        Sources,
+        Status,
+        Timings,
+        Token,
+    )
     from medgemma.chat.feedback import good_examples, record_feedback
-    from medgemma.chat.pipeline import ChatSettings, answer
+    from medgemma.chat.limits import RateLimiter, clean_question
+    from medgemma.chat.pipeline import ChatSettings, Turn, answer
     from medgemma.chat.prompts import Prompt
     from medgemma.chat.prompts import build as build_prompt
     from medgemma.chat.services import Services
+    from medgemma.chat.stops import StopSignals
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,7 +1,8 @@
-"""chat/pipeline.py answers one chat turn: safety -> retrieval -> prompt -> generation -> citations -> safety.
+"""chat/pipeline.py answers one chat turn in named stages that share one Turn record:
+guard input -> retrieve -> generate -> verify -> guard output, then Done.
 
-`answer(...)` yields typed Events and knows nothing of Gradio; the Chat tab, the CLI, the evaluation
-runner and the tests consume the same events.
+`answer(...)` yields the typed events of medgemma/chat/events.py and knows nothing of Gradio; the Chat
+tab, the CLI, the evaluation runner and the tests consume the same events.
 """
 
 from __future__ import annotations
@@ -10,14 +11,27 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from medgemma.chat import citations, prompts
+from medgemma.chat.citations import Verification
+from medgemma.chat.events import (
+    Answer,
+    Done,
+    Emergency,
+    Event,
+    Refusal,
+    Safety,
+    Sources,
+    Status,
+    Timings,
+    Token,
+)
 from medgemma.chat.services import Services
 from medgemma.errors import IndexNotReady
-from medgemma.types import Event, GenerationParams, GenerationStats, Hit, Verdict
+from medgemma.types import Citation, GenerationParams, GenerationStats, Hit, Passage, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -70,16 +84,164 @@ def prompt_style(setting: str, instruct: bool, has_adapter: bool) -> str:
     return "chat" if instruct or has_adapter else "completion"
 
 
-def _hit_payload(hits: Sequence[Hit]) -> list[dict[str, Any]]:
-    rows = []
-    for n, h in enumerate(hits, 1):
-        c = h.chunk
-        rows.append({"n": n, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "title": c.title or c.source,
-                     "url": c.url, "source": c.source, "page": c.page, "section": c.section,
-                     "score": round(h.score, 4), "dense": None if h.dense is None else round(h.dense, 4),
-                     "bm25": None if h.bm25 is None else round(h.bm25, 4), "snippet": c.text[:300],
-                     "text": c.text})
-    return rows
+@dataclass
+class Turn:
+    """One question on its way through the stages; each stage reads and fills its part.
+
+    A stage that answers on its own (emergency, refusal, no source, stopped) sets `finished`.
+    """
+
+    question: str
+    history: list[dict]
+    chat: ChatSettings
+    stop: threading.Event | None = None
+    started: float = field(default_factory=time.perf_counter)
+    timings: Timings = field(default_factory=Timings)
+    verdict: Verdict = field(default_factory=lambda: Verdict("allowed"))
+    query: str | None = None  # None until retrieval ran
+    hits: list[Hit] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    model: str | None = None  # None until a model was loaded
+    backend: str | None = None
+    adapter: str = ""
+    generated: str | None = None  # the raw draft; None until generation ran
+    draft: str = ""  # the draft without a dangling list lead-in
+    check: Verification = field(default_factory=Verification)
+    mode: str = "none"
+    out_verdict: Verdict | None = None
+    text: str = ""  # the final answer
+    finished: bool = False
+
+    def finish(self, text: str, mode: str) -> None:
+        self.text, self.mode, self.finished = text, mode, True
+
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def cited(self) -> tuple[Citation, ...]:
+        return tuple(citations.citation_for(n, self.hits[n - 1]) for n in self.check.cited_numbers)
+
+    def evidence(self) -> dict[str, Any]:
+        """The evidence record a visitor can download: what was asked, found, generated and checked."""
+        record: dict[str, Any] = {"question": self.question, "settings": asdict(self.chat),
+                                  "safety_input": self.verdict.to_dict()}
+        if self.query is not None:
+            record.update(retrieval_query=self.query, passages=[p.to_dict() for p in self.passages])
+        if self.model is not None:
+            record.update(model=self.model, backend=self.backend, adapter=self.adapter)
+        if self.generated is not None:
+            record["generated"] = self.generated
+        if self.out_verdict is not None:
+            record["safety_output"] = self.out_verdict.to_dict()
+        return {**record, "answer": self.text, "citations": [c.to_dict() for c in self.cited()],
+                "support": round(self.check.support, 4), "mode": self.mode, "safety": self.verdict.label,
+                "timings": self.timings.to_dict()}
+
+    def done(self) -> Done:
+        self.timings.total_s = _since(self.started)
+        return Done(text=self.text, mode=self.mode, safety=self.verdict.label, timings=self.timings,
+                    evidence=self.evidence(), citations=self.cited(), sentences=tuple(self.check.sentences),
+                    support=round(self.check.support, 4), passages=tuple(self.passages), draft=self.draft,
+                    model=self.model, backend=self.backend, adapter=self.adapter)
+
+
+Stage = Callable[[Turn, Services], Iterator[Event]]
+
+
+def _since(t: float) -> float:
+    return round(time.perf_counter() - t, 4)
+
+
+def guard_input(turn: Turn, services: Services) -> Iterator[Event]:
+    """Safety on the way in: emergencies and refusals answer at once, before retrieval or generation."""
+    guard = services.guard()
+    turn.verdict = guard.check_input(turn.question, turn.history, session_id=turn.chat.session_id)
+    turn.timings.safety_s = _since(turn.started)
+    if turn.verdict.label == "emergency":
+        turn.finish(guard.emergency_response(turn.verdict), "none")
+        yield Emergency(turn.text, turn.verdict)
+    elif turn.verdict.label == "harmful":
+        turn.finish(guard.refusal_response(turn.verdict), "none")
+        yield Refusal(turn.text, turn.verdict)
+    elif turn.verdict.label == "personal_advice":
+        yield Safety(guard.personal_advice_note(), turn.verdict)
+
+
+def retrieve(turn: Turn, services: Services) -> Iterator[Event]:
+    """The passages for the question (a follow-up borrows the previous question); none is an answer too."""
+    yield Status("Searching the knowledge base ...")
+    t = time.perf_counter()
+    turn.query = retrieval_query(turn.question, turn.history)
+    try:
+        turn.hits = list(services.knowledge().search(turn.query, k=turn.chat.k, min_score=turn.chat.min_score))
+    except IndexNotReady as exc:
+        yield Status(str(exc))
+    turn.timings.retrieval_s = _since(t)
+    turn.passages = [Passage.from_hit(n, h) for n, h in enumerate(turn.hits, 1)]
+    yield Sources(tuple(turn.passages))
+    if not turn.hits and not turn.chat.answer_without_sources:
+        yield Token(NO_SOURCE)
+        turn.finish(NO_SOURCE, "no_source")
+
+
+def generate(turn: Turn, services: Services) -> Iterator[Event]:
+    """The model's draft from the passages, streamed as Tokens; a stop signal ends the turn here."""
+    yield Status("Writing the answer ...")
+    chat, backend = turn.chat, services.backend(turn.chat.model, turn.chat.adapter)
+    turn.model, turn.backend, turn.adapter = backend.spec.name, backend.name, backend.adapter or ""
+    style = prompt_style(services.settings.prompt_style, backend.spec.instruct, bool(backend.adapter))
+    prompt = prompts.build(turn.question, turn.hits, turn.history, count_tokens=backend.count_tokens, style=style,
+                           budget_tokens=max(512, services.settings.context_window - chat.max_new_tokens - 64))
+    params = GenerationParams(max_new_tokens=chat.max_new_tokens, temperature=chat.temperature,
+                              seed=chat.seed, stop=prompt.stop)
+    turn.timings.generation, turn.generated = GenerationStats(), ""
+    if chat.mode != "extractive":
+        text = prompt.completion or backend.render(prompt.messages)
+        for piece in backend.stream(text, params, turn.timings.generation, turn.stop):
+            turn.generated += piece
+            yield Token(piece)
+    turn.draft = citations.drop_dangling_lead_in(turn.generated)
+    if turn.stopped():
+        logger.info("answer stopped by the visitor after %d tokens", turn.timings.generation.tokens)
+        turn.finish(turn.generated, "stopped")
+        yield Status("Stopped.")
+
+
+def _quotes(turn: Turn, services: Services) -> Verification:
+    """The extractive fallback: the passage sentences closest to the question, each with its [n], verified."""
+    embed = services.embedder().encode
+    quoted = citations.extractive_answer(turn.question, turn.hits, embed=embed)
+    return citations.verify(quoted, turn.hits, embed=embed)
+
+
+def verify(turn: Turn, services: Services) -> Iterator[Event]:
+    """Map [n] markers to passages and check each sentence; quote the sources when the draft is unsupported."""
+    t = time.perf_counter()
+    turn.check, turn.mode = citations.verify(turn.draft, turn.hits, embed=services.embedder().encode), "generative"
+    if turn.chat.mode == "extractive" or (turn.chat.mode == "auto" and turn.check.support < turn.chat.min_support):
+        quotes = _quotes(turn, services)
+        if quotes.sentences:
+            turn.check, turn.mode = quotes, "extractive"
+    turn.timings.verification_s = _since(t)
+    yield from ()
+
+
+def guard_output(turn: Turn, services: Services) -> Iterator[Event]:
+    """Safety on the way out: a flagged answer is replaced by quotes; personal questions get a reminder."""
+    guard = services.guard()
+    turn.out_verdict = guard.check_output(turn.check.render(mark_unsupported=False))
+    if not turn.out_verdict.allowed:
+        yield Safety(guard.personal_advice_note(), turn.out_verdict)
+        if turn.mode != "extractive":
+            turn.check, turn.mode = _quotes(turn, services), "extractive"
+    turn.text = turn.check.render(mark_unsupported=False)
+    if turn.verdict.label == "personal_advice":
+        turn.text = f"{turn.text}\n\n{CLINICIAN_NOTE}"
+    yield Answer(turn.text, tuple(turn.check.sentences), turn.cited(), round(turn.check.support, 4), turn.mode,
+                 tuple(turn.check.dropped_markers), turn.draft)
+
+
+STAGES: tuple[Stage, ...] = (guard_input, retrieve, generate, verify, guard_output)
 
 
 def answer(
@@ -89,104 +251,13 @@ def answer(
     services: Services,
     stop_event: threading.Event | None = None,
 ) -> Iterator[Event]:
-    """Stream one answer as Events: status, safety/emergency/refusal, sources, tokens, citations, done."""
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    record: dict[str, Any] = {"question": question, "settings": asdict(chat)}
+    """Stream one answer as Events through the stages; the last event is always Done.
 
-    def done(answer_text: str, **data: Any) -> Event:
-        timings["total_s"] = round(time.perf_counter() - t0, 4)
-        payload = {"answer": answer_text, "timings": timings, "citations": [], "support": 0.0,
-                   "mode": "none", **data}
-        payload["evidence"] = {**record, **{k: payload[k] for k in
-                                            ("answer", "citations", "support", "mode", "safety")
-                                            if k in payload}, "timings": timings}
-        return Event("done", answer_text, payload)
-
-    # 1. Safety on the way in: emergencies answer at once, before retrieval or generation.
-    guard = services.guard()
-    verdict: Verdict = guard.check_input(question, list(history), session_id=chat.session_id)
-    timings["safety_s"] = round(time.perf_counter() - t0, 4)
-    record["safety_input"] = verdict.to_dict()
-    if verdict.label == "emergency":
-        text = guard.emergency_response(verdict)
-        yield Event("emergency", text, {"verdict": verdict.to_dict()})
-        yield done(text, safety=verdict.label, verdict=verdict.to_dict())
-        return
-    if verdict.label == "harmful":
-        text = guard.refusal_response(verdict)
-        yield Event("refusal", text, {"verdict": verdict.to_dict()})
-        yield done(text, safety=verdict.label, verdict=verdict.to_dict())
-        return
-    if verdict.label == "personal_advice":
-        yield Event("safety", guard.personal_advice_note(), {"verdict": verdict.to_dict()})
-
-    # 2. Retrieval.
-    yield Event("status", "Searching the knowledge base ...")
-    t = time.perf_counter()
-    query = retrieval_query(question, history)
-    try:
-        hits = services.knowledge().search(query, k=chat.k, min_score=chat.min_score)
-    except IndexNotReady as exc:
-        hits = []
-        yield Event("status", str(exc))
-    timings["retrieval_s"] = round(time.perf_counter() - t, 4)
-    record.update(retrieval_query=query, passages=_hit_payload(hits))
-    yield Event("sources", "", {"hits": _hit_payload(hits)})
-    if not hits and not chat.answer_without_sources:
-        yield Event("token", NO_SOURCE)
-        yield done(NO_SOURCE, safety=verdict.label, mode="no_source")
-        return
-
-    # 3. Prompt and generation.
-    yield Event("status", "Writing the answer ...")
-    backend = services.backend(chat.model, chat.adapter)
-    record.update(model=backend.spec.name, backend=backend.name, adapter=backend.adapter or "")
-    style = prompt_style(services.settings.prompt_style, backend.spec.instruct, bool(backend.adapter))
-    prompt = prompts.build(question, hits, history, count_tokens=backend.count_tokens, style=style,
-                           budget_tokens=max(512, services.settings.context_window - chat.max_new_tokens - 64))
-    text = prompt.completion or backend.render(prompt.messages)
-    stats = GenerationStats()
-    params = GenerationParams(max_new_tokens=chat.max_new_tokens, temperature=chat.temperature,
-                              seed=chat.seed, stop=prompt.stop)
-    generated = ""
-    if chat.mode != "extractive":
-        for piece in backend.stream(text, params, stats, stop_event):
-            generated += piece
-            yield Event("token", piece)
-    timings.update(generation={**stats.to_dict()})
-    record["generated"] = generated
-    generated = citations.drop_dangling_lead_in(generated)
-
-    # 4. Citations and verification; extractive fallback when the draft is mostly unsupported.
-    t = time.perf_counter()
-    embed = services.embedder().encode
-    check = citations.verify(generated, hits, embed=embed)
-    mode = "generative"
-    if chat.mode == "extractive" or (chat.mode == "auto" and check.support < chat.min_support):
-        extract = citations.extractive_answer(question, hits, embed=embed)
-        if extract:
-            check = citations.verify(extract, hits, embed=embed)
-            mode = "extractive"
-    timings["verification_s"] = round(time.perf_counter() - t, 4)
-    cited = [citations.citation_for(n, hits[n - 1]) for n in check.cited_numbers]
-    final = check.render(mark_unsupported=False)
-
-    # 5. Safety on the way out.
-    out_verdict = guard.check_output(final)
-    record["safety_output"] = out_verdict.to_dict()
-    if not out_verdict.allowed:
-        yield Event("safety", guard.personal_advice_note(), {"verdict": out_verdict.to_dict()})
-        extract = citations.extractive_answer(question, hits, embed=embed)
-        check = citations.verify(extract, hits, embed=embed)
-        cited = [citations.citation_for(n, hits[n - 1]) for n in check.cited_numbers]
-        final, mode = check.render(mark_unsupported=False), "extractive"
-    if verdict.label == "personal_advice":
-        final = f"{final}\n\n{CLINICIAN_NOTE}"
-    sentences = [asdict(s) for s in check.sentences]
-    yield Event("citations", final, {"citations": [c.to_dict() for c in cited], "sentences": sentences,
-                                     "support": round(check.support, 4), "mode": mode,
-                                     "dropped_markers": check.dropped_markers, "draft": generated})
-    yield done(final, citations=[c.to_dict() for c in cited], support=round(check.support, 4),
-               mode=mode, sentences=sentences, safety=verdict.label, draft=generated,
-               model=record["model"], backend=record["backend"], adapter=record["adapter"])
+    Setting `stop_event` (the visitor pressed Stop) ends generation and the turn with what was written.
+    """
+    turn = Turn(question, list(history), chat, stop=stop_event)
+    for stage in STAGES:
+        yield from stage(turn, services)
+        if turn.finished:
+            break
+    yield turn.done()

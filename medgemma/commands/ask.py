@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Any
 
 from medgemma.commands import add_common, print_json, say, settings_from
+
+if TYPE_CHECKING:
+    from medgemma.chat.events import Done, Event
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,56 +29,69 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    from medgemma.chat.events import Done
+    from medgemma.chat.limits import clean_question
     from medgemma.chat.pipeline import ChatSettings, answer
     from medgemma.chat.services import Services
 
     settings = settings_from(args, backend=args.backend)
-    services = Services(settings)
+    question = clean_question(args.question, settings)  # the same checks as the Chat tab and its API
     chat = ChatSettings.from_settings(settings, k=args.k, min_score=args.min_score,
                                       max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                                       model=args.model, adapter=args.adapter, mode=args.mode,
                                       session_id="cli")
-    final = None
-    streamed = False
-    for event in answer(args.question, [], chat, services):
-        if args.json:
-            if event.kind == "done":
-                final = event
-            continue
-        if event.kind == "token":
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
-            streamed = True
-        elif event.kind in {"emergency", "refusal"}:
-            say(event.text)
-        elif event.kind == "safety":
-            say(f"[safety] {event.text}", err=True)
-        elif event.kind == "status":
-            say(f"[{event.text}]", err=True)
-        elif event.kind == "done":
+    final, streamed = None, False
+    for event in answer(question, [], chat, Services(settings)):
+        if isinstance(event, Done):
             final = event
+        elif not args.json:
+            streamed = _show(event) or streamed
     if final is None:
         return 1
-    data = final.data
     if args.json:
-        gen = data.get("timings", {}).get("generation", {})
-        print_json({
-            "answer": data["answer"], "citations": data.get("citations", []),
-            "support": data.get("support", 0.0), "safety": data.get("safety", "allowed"),
-            "mode": data.get("mode"), "model": data.get("model"), "backend": data.get("backend"),
-            "adapter": data.get("adapter", ""),
-            "timings": {**data.get("timings", {}), "ttft_s": gen.get("ttft_s"), "tokens": gen.get("tokens"),
-                        "tok_per_s": gen.get("tok_per_s")},
-        })
+        print_json(_as_json(final))
         return 0
     if streamed:
         say()
-    if data.get("mode") in {"generative", "extractive"}:
-        say("\n--- verified answer" + (" (extractive: quoted from the sources)"
-                                           if data["mode"] == "extractive" else "") + " ---")
-        say(data["answer"])
-        say(f"support: {data.get('support', 0):.0%}")
-        for c in data.get("citations", []):
-            where = c["url"] or (f"{c['source']}, page {c['page']}" if c.get("page") else c["source"])
-            say(f"[{c['n']}] {c['title']} — {where}")
+    _show_verified(final)
     return 0
+
+
+def _show(event: Event) -> bool:
+    """Stream one event to the terminal; True when it wrote answer text to stdout."""
+    from medgemma.chat.events import Emergency, Refusal, Safety, Status, Token
+
+    match event:
+        case Token(text=text):
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return True
+        case Emergency(text=text) | Refusal(text=text):
+            say(text)
+        case Safety(text=text):
+            say(f"[safety] {text}", err=True)
+        case Status(text=text):
+            say(f"[{text}]", err=True)
+    return False
+
+
+def _as_json(done: Done) -> dict[str, Any]:
+    gen = done.timings.stats()
+    return {
+        "answer": done.text, "citations": [c.to_dict() for c in done.citations], "support": done.support,
+        "safety": done.safety, "mode": done.mode, "model": done.model, "backend": done.backend,
+        "adapter": done.adapter,
+        "timings": {**done.timings.to_dict(), "ttft_s": gen.get("ttft_s"), "tokens": gen.get("tokens"),
+                    "tok_per_s": gen.get("tok_per_s")},
+    }
+
+
+def _show_verified(done: Done) -> None:
+    if done.mode not in {"generative", "extractive"}:
+        return
+    say("\n--- verified answer" + (" (extractive: quoted from the sources)"
+                                       if done.mode == "extractive" else "") + " ---")
+    say(done.text)
+    say(f"support: {done.support:.0%}")
+    for c in done.citations:
+        say(f"[{c.n}] {c.title} — {c.link()}")

@@ -142,24 +142,24 @@ class PipelinePredictor:
         return {"model": self.chat.model or self.services.settings.model, "adapter": adapter or ""}
 
     def predict(self, example: Example) -> Prediction:
+        from medgemma.chat.events import Done, Token
         from medgemma.chat.pipeline import answer
 
         t0 = time.perf_counter()
-        ttft, data = 0.0, {}
+        ttft, done = 0.0, None
         for event in answer(example.question, [], self.chat, self.services):
-            if event.kind == "token" and not ttft:
+            if isinstance(event, Token) and not ttft:
                 ttft = time.perf_counter() - t0
-            elif event.kind == "done":
-                data = event.data
+            elif isinstance(event, Done):
+                done = event
         latency = time.perf_counter() - t0
-        gen = (data.get("timings") or {}).get("generation") or {}
-        passages = [p.get("chunk_id", "") for p in (data.get("evidence") or {}).get("passages", [])]
+        gen = done.timings.stats()  # answer() always ends with Done
         return Prediction(
-            text=data.get("answer", ""), latency_s=latency, ttft_s=ttft, tokens=int(gen.get("tokens", 0)),
-            tok_per_s=float(gen.get("tok_per_s", 0.0)), citations=list(data.get("citations") or []),
-            sentences=list(data.get("sentences") or []), support=data.get("support"), passages=passages,
-            label=data.get("safety", ""),
-            extra={"mode": data.get("mode", ""), "timings": data.get("timings", {})},
+            text=done.text, latency_s=latency, ttft_s=ttft, tokens=int(gen.get("tokens", 0)),
+            tok_per_s=float(gen.get("tok_per_s", 0.0)), citations=[c.to_dict() for c in done.citations],
+            sentences=[asdict(s) for s in done.sentences], support=done.support,
+            passages=[p.chunk_id for p in done.passages], label=done.safety,
+            extra={"mode": done.mode, "timings": done.timings.to_dict()},
         )
 
 

@@ -78,6 +78,19 @@ def list_adapters(settings: Settings) -> list[AdapterInfo]:
     return sorted(found, key=lambda a: (a.created, a.name), reverse=True)
 
 
+def adapter_choices(settings: Settings, active: str | None = None, base: bool = False) -> list[tuple[str, str]]:
+    """(label, value) pairs for an adapter dropdown; the value is the adapter folder.
+
+    With `active`, the list opens with "the admin's active adapter" (value `active`, the caller's sentinel);
+    with `base`, with "Base model (no adapter)" (value "").
+    """
+    choices = [("Active adapter (chosen by the admin)", active)] if active is not None else []
+    if base:
+        choices.append(("Base model (no adapter)", ""))
+    return choices + [(f"{a.name} (base {Path(a.base_model).name or a.base_model})", str(a.path))
+                      for a in list_adapters(settings)]
+
+
 def get_adapter(settings: Settings, name: str) -> AdapterInfo:
     """An adapter by run id / name, or by the path of its folder."""
     for info in list_adapters(settings):

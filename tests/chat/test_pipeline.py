@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 
+from medgemma.chat.events import Answer, Done, Sources, Token
 from medgemma.chat.pipeline import NO_SOURCE, ChatSettings, answer, prompt_style, retrieval_query
 from medgemma.chat.services import Services
 from medgemma.config import load_settings
@@ -27,37 +28,44 @@ def kinds(events):
     return [e.kind for e in events]
 
 
+def only(events, cls):
+    [event] = [e for e in events if isinstance(e, cls)]
+    return event
+
+
 def test_grounded_answer_streams_then_cites():
     events, backend = run("What causes gout?")
     assert kinds(events)[0] == "status" and "sources" in kinds(events) and kinds(events)[-1] == "done"
-    tokens = "".join(e.text for e in events if e.kind == "token")
+    tokens = "".join(e.text for e in events if isinstance(e, Token))
     assert tokens == "Gout is caused by too much uric acid in the blood [1]."
-    done = events[-1].data
-    assert done["mode"] == "generative" and done["support"] == 1.0
-    assert done["citations"][0]["n"] == 1 and done["citations"][0]["url"].startswith("https://medlineplus")
-    assert done["evidence"]["passages"][0]["chunk_id"] == "c1"
+    done = events[-1]
+    assert isinstance(done, Done) and done.mode == "generative" and done.support == 1.0
+    assert done.citations[0].n == 1 and done.citations[0].url.startswith("https://medlineplus")
+    assert done.evidence["passages"][0]["chunk_id"] == "c1" and done.passages[0].chunk_id == "c1"
+    assert (done.model, done.backend, done.adapter) == ("smollm2-135m-instruct", "scripted", "")
     assert "[1] Gout" in backend.prompts[0]
 
 
 def test_unsupported_draft_falls_back_to_extractive_quotes():
     events, _ = run("What causes gout?", text="The moon is made of cheese. Jupiter is large.")
-    done = events[-1].data
-    assert done["mode"] == "extractive" and done["support"] == 1.0
-    assert "uric acid" in done["answer"] and "[1]" in done["answer"]
-    assert done["draft"].startswith("The moon")
+    done = events[-1]
+    assert done.mode == "extractive" and done.support == 1.0
+    assert "uric acid" in done.text and "[1]" in done.text
+    assert done.draft.startswith("The moon") and done.evidence["generated"].startswith("The moon")
 
 
 def test_generative_mode_keeps_unsupported_draft_but_flags_it():
     events, _ = run("What causes gout?", text="The moon is made of cheese.", mode="generative")
-    done = events[-1].data
-    assert done["mode"] == "generative" and done["support"] == 0.0 and done["citations"] == []
-    assert done["sentences"][0]["supported"] is False
+    done = events[-1]
+    assert done.mode == "generative" and done.support == 0.0 and done.citations == ()
+    assert done.sentences[0].supported is False
 
 
 def test_invalid_markers_are_dropped():
     events, _ = run("What causes gout?", text="Gout is caused by too much uric acid in the blood [9].")
-    cit = [e for e in events if e.kind == "citations"][0].data
-    assert cit["dropped_markers"] == [9] and [c["n"] for c in cit["citations"]] == [1]
+    verified = only(events, Answer)
+    assert verified.dropped_markers == (9,) and [c.n for c in verified.citations] == [1]
+    assert verified.text == events[-1].text
 
 
 def test_emergency_answers_before_retrieval_and_generation():
@@ -65,7 +73,9 @@ def test_emergency_answers_before_retrieval_and_generation():
     events, backend = run("my dad's face is drooping", knowledge=kb)
     assert kinds(events) == ["emergency", "done"]
     assert kb.queries == [] and backend.prompts == []
-    assert events[-1].data["safety"] == "emergency"
+    assert events[-1].safety == "emergency" and events[-1].mode == "none" and events[-1].model is None
+    assert events[0].text == "Call 911 now." and events[-1].evidence["safety_input"]["label"] == "emergency"
+    assert "passages" not in events[-1].evidence
 
 
 def test_harmful_is_refused_without_the_model():
@@ -76,24 +86,25 @@ def test_harmful_is_refused_without_the_model():
 def test_personal_advice_gets_note_and_clinician_reminder():
     events, _ = run("How much ibuprofen should i take for my gout?")
     assert "safety" in kinds(events)
-    assert "talk to a doctor" in events[-1].data["answer"]
+    assert "talk to a doctor" in events[-1].text
 
 
 def test_output_guard_replaces_flagged_answer():
     events, _ = run("What causes gout?", guard=FakeGuard(output_label="personal_advice"))
-    assert events[-1].data["mode"] == "extractive"
+    assert events[-1].mode == "extractive" and events[-1].evidence["safety_output"]["label"] == "personal_advice"
+    assert [e.verdict.label for e in events if e.kind == "safety"] == ["personal_advice"]
 
 
 def test_no_source_above_threshold_says_so():
     events, backend = run("What causes gout?", knowledge=FakeKnowledge(hits=[]))
-    assert events[-1].data["mode"] == "no_source" and events[-1].text == NO_SOURCE
+    assert events[-1].mode == "no_source" and events[-1].text == NO_SOURCE
     assert backend.prompts == []
 
 
 def test_threshold_filters_weak_passages():
     kb = FakeKnowledge()
     events, _ = run("What causes gout?", knowledge=kb, min_score=0.5)
-    assert len(events[[e.kind for e in events].index("sources")].data["hits"]) == 1
+    assert len(only(events, Sources).passages) == 1
 
 
 def test_follow_up_uses_conversation_for_retrieval():
@@ -111,3 +122,40 @@ def test_follow_up_uses_conversation_for_retrieval():
 ])
 def test_prompt_style(setting, instruct, adapter, expected):
     assert prompt_style(setting, instruct, adapter) == expected
+
+
+def test_stop_event_ends_generation_and_the_turn():
+    """The visitor's Stop: the backend streams no further token, nothing is verified, Done says 'stopped'."""
+    import threading
+
+    settings = load_settings()
+    backend = ScriptedBackend("Gout is caused by too much uric acid in the blood [1].")
+    services = Services(settings, knowledge=FakeKnowledge(), guard=FakeGuard(), backend=backend)
+    stop, events = threading.Event(), []
+    for event in answer("What causes gout?", [], ChatSettings.from_settings(settings), services, stop):
+        events.append(event)
+        if isinstance(event, Token):
+            stop.set()  # pressed after the first word
+    done = events[-1]
+    assert [e.text for e in events if isinstance(e, Token)] == ["Gout"]
+    assert done.mode == "stopped" and done.text == "Gout" and done.citations == ()
+    assert "answer" not in kinds(events) and done.timings.verification_s is None
+    assert done.evidence["mode"] == "stopped" and done.timings.stats()["tokens"] == 1
+
+
+def test_done_carries_timings_and_the_evidence_record():
+    events, _ = run("What causes gout?")
+    done = events[-1]
+    assert list(done.timings.to_dict()) == ["safety_s", "retrieval_s", "generation", "verification_s", "total_s"]
+    assert done.timings.stats()["tokens"] == 12  # one per word of the scripted answer
+    assert set(done.evidence) == {"question", "settings", "safety_input", "retrieval_query", "passages", "model",
+                                  "backend", "adapter", "generated", "safety_output", "answer", "citations",
+                                  "support", "mode", "safety", "timings"}
+    assert done.evidence["citations"] == [c.to_dict() for c in done.citations]
+    assert kinds(events) == ["status", "sources", "status", *["token"] * 12, "answer", "done"]
+
+
+def test_extractive_mode_quotes_without_generating():
+    events, backend = run("What causes gout?", mode="extractive")
+    assert backend.prompts == [] and "token" not in kinds(events)
+    assert events[-1].mode == "extractive" and "[1]" in events[-1].text
