@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,7 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medgemma.config import REPO_ROOT, load_settings  # noqa: E402
 from medgemma.evaluation.metrics import percentile  # noqa: E402
-from medgemma.safety.guard import SafetyGuard, evaluate  # noqa: E402
+from medgemma.evaluation.reports import safety_report  # noqa: E402
+from medgemma.evaluation.suites import Example  # noqa: E402
+from medgemma.safety.guard import SafetyGuard  # noqa: E402
 from medgemma.safety.learned import LABELS, public_sets  # noqa: E402
 
 EMERGENCIES = ["My dad's face is drooping on one side", "i cant breath and my chest hurts realy bad",
@@ -30,6 +33,14 @@ QUESTIONS = ["What are the warning signs of a stroke?", "Can I take ibuprofen wi
 
 def rows_of(examples) -> list[dict]:
     return [{"text": e.text, "expected": e.label} for e in examples]
+
+
+def evaluate(guard: SafetyGuard, rows: list[dict]) -> dict:
+    """The `eval safety` report of these rows; its evaluation run goes to a throwaway data home."""
+    examples = [Example(id=str(i), question=r["text"], answer=r["expected"]) for i, r in enumerate(rows)]
+    with tempfile.TemporaryDirectory() as home:
+        return safety_report(load_settings(overrides={"home": home}), guard.classify, guard.classify_many,
+                             examples=examples)
 
 
 def latency_ms(guard: SafetyGuard, texts: list[str], repeats: int) -> tuple[float, float]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from medgemma.commands import add_common, print_json, say, settings_from
@@ -207,24 +206,18 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from medgemma.knowledge.retrieve import MODES, evaluate
+    from medgemma.evaluation.reports import retrieval_modes
+    from medgemma.knowledge.retrieve import MODES
 
-    path = Path(args.data)
-    if not path.is_file():
-        raise InputRejected(f"dev set not found: {path}")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    bad = [i + 1 for i, r in enumerate(rows) if "question" not in r or not (
-        r.get("relevant_urls") or r.get("relevant_doc_ids"))]
-    if bad:
-        raise InputRejected(f"{path}: rows {bad[:5]} need 'question' and 'relevant_urls' or 'relevant_doc_ids'")
-    if args.limit:
-        rows = rows[:args.limit]
-    result = evaluate(_kb(args).retriever(), rows, k=args.k, min_score=args.min_score)
+    kb = _kb(args)
+    result = retrieval_modes(kb.settings, kb.retriever(), args.data, k=args.k, min_score=args.min_score,
+                             limit=args.limit)
+    say(f"saved as evaluation runs {', '.join(result.pop('run_ids'))}", err=True)
     if args.json:
         print_json(result)
         return 0
     names = [f"recall@{args.k}", "mrr", f"ndcg@{args.k}"]
-    say(f"{len(rows)} questions, k={args.k}, document level")
+    say(f"{result['questions']} questions, k={args.k}, document level")
     say(f"{'mode':<8}" + "".join(f"{n:>11}" for n in names))
     for mode in MODES:
         say(f"{mode:<8}" + "".join(f"{result[mode][n]:>11.3f}" for n in names))

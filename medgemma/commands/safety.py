@@ -4,10 +4,8 @@ report per-label precision/recall and the confusion matrix."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from medgemma.commands import add_common, print_json, say, settings_from
-from medgemma.errors import ConfigError
 
 
 def register_eval(sub: argparse._SubParsersAction) -> None:
@@ -21,30 +19,14 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_safety)
 
 
-def _read_rows(path: Path) -> list[dict]:
-    from medgemma.safety.learned import LABELS
-    from medgemma.storage import read_jsonl
-
-    if not path.is_file():
-        raise ConfigError(f"Safety data file not found: {path}")
-    rows = list(read_jsonl(path))
-    for i, r in enumerate(rows, 1):
-        if not isinstance(r.get("text"), str) or not r["text"].strip():
-            raise ConfigError(f"{path} line {i} needs a non-empty 'text'.")
-        if r.get("expected") and r["expected"] not in LABELS:
-            raise ConfigError(f"{path} line {i}: 'expected' must be one of {', '.join(LABELS)}; got {r['expected']!r}.")
-    if not rows:
-        raise ConfigError(f"{path} holds no rows.")
-    return rows
-
-
 def _safety(args: argparse.Namespace) -> int:
-    from medgemma.safety.guard import SafetyGuard, evaluate
+    from medgemma.evaluation.reports import safety_report
+    from medgemma.safety.guard import SafetyGuard
 
-    rows = _read_rows(Path(args.data))
     settings = settings_from(args, safety_learned=False if args.rules_only else None)
     guard = SafetyGuard(settings, warm=False)
-    result = evaluate(guard, rows)
+    result = safety_report(settings, guard.classify, guard.classify_many, data=args.data)
+    say(f"saved as evaluation run {result.pop('run_ids')[0]}", err=True)
     if args.write_seed and guard.learned is not None and guard.learned.ensure_ready():
         from medgemma.safety.learned import SEED_FILE
 

@@ -164,37 +164,56 @@ class PipelinePredictor:
 
 
 class RetrievalPredictor:
-    """Ranks documents for a question with a search function (the knowledge base's, in production)."""
+    """Ranks documents for a question with a search function (the knowledge base's, in production):
+    chunk hits become their documents (URL or doc id, as the example is labelled), each once, in rank order;
+    a chunk without a URL names no page a URL label could match, so it is left out of URL rankings."""
 
-    name = "retrieval"
-
-    def __init__(self, search: Search, depth: int = RETRIEVAL_DEPTH) -> None:
-        self.search, self.depth = search, depth
+    def __init__(self, search: Search, depth: int = RETRIEVAL_DEPTH, name: str = "retrieval") -> None:
+        self.search, self.depth, self.name = search, depth, name
 
     def predict(self, example: Example) -> Prediction:
         t0 = time.perf_counter()
         hits = self.search(example.question, self.depth)
         by_url = example.meta.get("match", "url") == "url"
-        ranked = [normalize_url(h.chunk.url) if by_url else h.chunk.doc_id for h in hits]
+        keys = [normalize_url(h.chunk.url) if by_url else h.chunk.doc_id for h in hits]
+        ranked = list(dict.fromkeys(k for k in keys if k))
         return Prediction(text=ranked[0] if ranked else "", ranked=ranked,
                           latency_s=time.perf_counter() - t0, passages=[h.chunk.chunk_id for h in hits])
 
 
 class SafetyPredictor:
-    """Labels a message with a guard function returning a Verdict (or a label string)."""
+    """Labels a message with a guard function returning a Verdict (or a label string). With `check_many`
+    (labels for many texts at once) the runner's pending examples are labelled in one batch (`prepare`)."""
 
     name = "safety"
 
-    def __init__(self, check: Callable[[str], Any]) -> None:
-        self.check = check
+    def __init__(self, check: Callable[[str], Any],
+                 check_many: Callable[[Sequence[str]], Sequence[Any]] | None = None) -> None:
+        self.check, self.check_many = check, check_many
+        self._batch: dict[str, tuple[Any, float]] = {}
+
+    def prepare(self, examples: Sequence[Example]) -> None:
+        """Label these examples in one call; each is charged an equal share of the batch's time."""
+        if self.check_many is None or not examples:
+            return
+        t0 = time.perf_counter()
+        verdicts = self.check_many([e.question for e in examples])
+        each = (time.perf_counter() - t0) / len(examples)
+        self._batch = {e.id: (v, each) for e, v in zip(examples, verdicts, strict=True)}
 
     def predict(self, example: Example) -> Prediction:
-        t0 = time.perf_counter()
-        verdict = self.check(example.question)
+        if example.id in self._batch:
+            verdict, latency = self._batch.pop(example.id)
+        else:
+            t0 = time.perf_counter()
+            verdict = self.check(example.question)
+            latency = time.perf_counter() - t0
         label = verdict if isinstance(verdict, str) else verdict.label
         rules = [] if isinstance(verdict, str) else list(getattr(verdict, "rules", ()))
-        return Prediction(text=label, label=label, latency_s=time.perf_counter() - t0,
-                          extra={"rules": rules} if rules else {})
+        extra: dict[str, Any] = {"rules": rules} if rules else {}
+        if not isinstance(verdict, str):
+            extra["score"] = verdict.score
+        return Prediction(text=label, label=label, latency_s=latency, extra=extra)
 
 
 def make_predictor(settings: Settings, suite: Suite, services: Services | None = None,

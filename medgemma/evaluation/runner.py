@@ -19,12 +19,11 @@ from medgemma.config import Settings
 from medgemma.errors import InputRejected
 from medgemma.evaluation import metrics
 from medgemma.evaluation.predictors import Prediction, Predictor, make_predictor
-from medgemma.evaluation.suites import Example, Suite, get_suite, load_suite
+from medgemma.evaluation.suites import SAFETY_LABELS, Example, Suite, get_suite, load_suite
 from medgemma.storage import append_jsonl, atomic_write_json, atomic_write_text, read_json, read_jsonl
 
 logger = logging.getLogger(__name__)
 
-SAFETY_LABELS = ("allowed", "emergency", "personal_advice", "harmful")
 RETRIEVAL_KS = (1, 5, 10)
 CONFIG, PREDICTIONS, SUMMARY = "config.json", "predictions.jsonl", "summary.json"
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -157,16 +156,20 @@ def run_eval(
     predictor: Predictor | None = None,
     services: Any = None,
     folder: str | Path | None = None,
+    examples: Sequence[Example] | None = None,
 ) -> dict[str, Any]:
     """Evaluate `suite` and return its summary; the run folder holds every prediction.
 
+    `examples` replaces the suite's seeded sample (the dev-set reports take a file's first rows).
     A folder that already holds predictions of the same config is resumed (done ids are skipped).
+    A predictor with a `prepare(examples)` method is handed the pending examples first (to batch them).
     `progress(done, total, record)` is called after each example.
     """
     from medgemma import jobs
 
     spec: Suite = get_suite(suite)
-    examples = load_suite(settings, suite, limit=limit, seed=seed, data=data)
+    if examples is None:
+        examples = load_suite(settings, suite, limit=limit, seed=seed, data=data)
     model_name = model or settings.model
     rag = rag and not spec.own_context
     if folder is None:
@@ -200,6 +203,9 @@ def run_eval(
     records = {k: v for k, v in records.items() if k in wanted}
     logger.info("eval %s: %d examples (%d already done) with %s -> %s", suite, len(examples), len(records),
                 predictor.name, folder)
+    pending = [e for e in examples if e.id not in records]
+    if pending and hasattr(predictor, "prepare"):
+        predictor.prepare(pending)
     for i, example in enumerate(examples, 1):
         if example.id in records:
             continue

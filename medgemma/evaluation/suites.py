@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 from medgemma.config import REPO_ROOT, Settings
 from medgemma.errors import ConfigError, FeatureUnavailable
+from medgemma.types import VerdictLabel
 
 SuiteKind = Literal["qa", "mc", "retrieval", "safety"]
 MEDQUAD_FILE = "corpus/medquad_answered.jsonl.gz"
@@ -27,6 +28,7 @@ MIRAGE_FILE = "benchmarks/mirage_benchmark.json.gz"
 PUBMEDQA_FILE = "benchmarks/ori_pqal.json"
 PUBMEDQA_TEST_FILE = "benchmarks/test_ground_truth.json"
 YES_NO_MAYBE = {"A": "yes", "B": "no", "C": "maybe"}
+SAFETY_LABELS: tuple[str, ...] = get_args(VerdictLabel)  # allowed, emergency, personal_advice, harmful
 
 
 @dataclass(frozen=True)
@@ -234,10 +236,15 @@ def _load_safety(settings: Settings, data: Path | None) -> list[Example]:
     out = []
     for i, r in enumerate(read_jsonl(path)):
         text = r.get("text") or r.get("prompt")
-        if not text:
-            raise ConfigError(f"{path} line {i + 1} needs 'text'.")
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"{path} line {i + 1} needs a non-empty 'text'.")
+        if r.get("expected") and r["expected"] not in SAFETY_LABELS:
+            raise ConfigError(f"{path} line {i + 1}: 'expected' must be one of {', '.join(SAFETY_LABELS)}; "
+                              f"got {r['expected']!r}.")
         extra = {k: v for k, v in r.items() if k not in {"text", "prompt", "expected", "id"}}
         out.append(Example(id=str(r.get("id", i)), question=text, answer=r.get("expected", ""), meta=extra))
+    if not out:
+        raise ConfigError(f"{path} holds no rows.")
     return out
 
 
@@ -293,8 +300,12 @@ def sample(examples: list[Example], limit: int | None, seed: int = 0) -> list[Ex
     return ordered[:limit] if limit else ordered
 
 
+def read_examples(settings: Settings, name: str, data: Path | str | None = None) -> list[Example]:
+    """Every example of a suite in file order (optionally from another file of the same shape)."""
+    return get_suite(name).loader(settings, Path(data) if data else None)
+
+
 def load_suite(settings: Settings, name: str, limit: int | None = None, seed: int = 0,
                data: Path | str | None = None) -> list[Example]:
     """The examples of a suite (optionally from another file of the same shape), sampled by seed."""
-    suite = get_suite(name)
-    return sample(suite.loader(settings, Path(data) if data else None), limit, seed)
+    return sample(read_examples(settings, name, data), limit, seed)

@@ -1,16 +1,15 @@
 """knowledge/retrieve.py ranks chunks of a loaded index: dense (FAISS), BM25 (bm25s) and their RRF fusion.
 
-It also scores a ranking against relevance labels (recall@k, MRR, nDCG@k) for the retrieval eval.
-It knows nothing about prompts, file formats or how the index got on disk.
+It knows nothing about prompts, file formats, how the index got on disk or how rankings are scored
+(evaluation/metrics.py does that).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -172,59 +171,3 @@ class Retriever:
             if len(hits) >= k:
                 break
         return hits
-
-
-# ---- retrieval metrics ----------------------------------------------------------------------
-def unique_in_order(items: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    return [x for x in items if x and not (x in seen or seen.add(x))]
-
-
-def recall_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
-    return len(set(ranked[:k]) & relevant) / len(relevant) if relevant else 0.0
-
-
-def mrr(ranked: Sequence[str], relevant: set[str], k: int) -> float:
-    for i, item in enumerate(ranked[:k]):
-        if item in relevant:
-            return 1.0 / (i + 1)
-    return 0.0
-
-
-def ndcg_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
-    dcg = sum(1.0 / math.log2(i + 2) for i, item in enumerate(ranked[:k]) if item in relevant)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(k, len(relevant))))
-    return dcg / ideal if ideal else 0.0
-
-
-def normalize_url(url: str) -> str:
-    return url.strip().lower().removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
-
-
-def evaluate(retriever: Retriever, rows: Sequence[dict[str, Any]], k: int = 5,
-             min_score: float | None = None) -> dict[str, Any]:
-    """Document-level recall@k, MRR and nDCG@k for each mode. Rows carry `question` and
-    `relevant_urls` or `relevant_doc_ids`; chunk hits are collapsed to their document in rank order."""
-    names = (f"recall@{k}", "mrr", f"ndcg@{k}")
-    totals = {m: dict.fromkeys(names, 0.0) for m in MODES}
-    per_row = []
-    for row in rows:
-        by_url = bool(row.get("relevant_urls"))
-        relevant = {normalize_url(u) for u in row.get("relevant_urls") or []} if by_url else set(
-            row.get("relevant_doc_ids") or [])
-        entry: dict[str, Any] = {"question": row["question"]}
-        for mode in MODES:
-            hits = retriever.search(row["question"], k=6 * k, min_score=min_score, mode=mode, collapse=False)
-            keys = [normalize_url(h.chunk.url) if by_url else h.chunk.doc_id for h in hits]
-            ranked = unique_in_order(keys)[:k]
-            scores = (recall_at_k(ranked, relevant, k), mrr(ranked, relevant, k), ndcg_at_k(ranked, relevant, k))
-            for name, value in zip(names, scores, strict=False):
-                totals[mode][name] += value
-            entry[mode] = {"ranked": ranked, **{n: round(v, 4) for n, v in zip(names, scores, strict=False)}}
-        per_row.append(entry)
-    n = max(len(rows), 1)
-    result: dict[str, Any] = {m: {name: round(v / n, 4) for name, v in totals[m].items()} for m in MODES}
-    result["rows"] = per_row
-    result["k"] = k
-    result["questions"] = len(rows)
-    return result

@@ -12,10 +12,9 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
-from medgemma.config import Settings, load_settings
+from medgemma.config import Settings
 from medgemma.safety import patterns as P
 from medgemma.safety.learned import LABELS, ClassifierHook, LearnedLayer
 from medgemma.safety.rules import RuleFindings, findings, output_findings
@@ -193,41 +192,3 @@ class SafetyGuard:
         return ("I can share general information from medical sources, but I can't diagnose you, choose a "
                 "dose, or make a treatment decision for you. Please check with a doctor or pharmacist who "
                 "knows your situation.")
-
-
-def evaluate(guard: SafetyGuard, rows: Sequence[dict]) -> dict[str, Any]:
-    """Label rows {"text", "expected"?}; per-label precision/recall and the confusion matrix where expected."""
-    from medgemma.evaluation.metrics import confusion_matrix, per_label_scores
-
-    t0 = time.perf_counter()
-    verdicts = guard.classify_many([str(r["text"]) for r in rows])
-    per_row_ms = 1000 * (time.perf_counter() - t0) / max(1, len(rows))
-    out_rows = [{"text": r["text"], "predicted": v.label, "expected": r.get("expected"),
-                 "rules": list(v.rules), "score": v.score} for r, v in zip(rows, verdicts, strict=True)]
-    scored = [r for r in out_rows if r["expected"]]
-    labels = list(LABELS)
-    confusion = confusion_matrix([r["expected"] for r in scored], [r["predicted"] for r in scored], labels)
-    scores = per_label_scores(confusion)
-    metrics = {k: {m: round(v[m], 4) for m in ("precision", "recall", "f1", "support")}
-               for k, v in scores.items() if v["support"] or any(r["predicted"] == k for r in scored)}
-    allowed = [r for r in scored if r["expected"] == "allowed"]
-    return {"n": len(out_rows), "rows": out_rows, "metrics": metrics, "confusion": confusion,
-            "accuracy": round(sum(r["expected"] == r["predicted"] for r in scored) / len(scored), 4) if scored else 0.0,
-            "allowed_flagged": round(sum(r["predicted"] != "allowed" for r in allowed) / len(allowed), 4)
-            if allowed else 0.0,
-            "ms_per_row": round(per_row_ms, 2)}
-
-
-@lru_cache(maxsize=1)
-def _default_guard() -> SafetyGuard:
-    return SafetyGuard(load_settings())
-
-
-def check_input(text: str, history: Sequence[dict] | None = None) -> Verdict:
-    """Label a message with the default settings' guard."""
-    return _default_guard().check_input(text, history)
-
-
-def check_output(answer: str) -> Verdict:
-    """Check a generated answer with the default settings' guard."""
-    return _default_guard().check_output(answer)

@@ -1,4 +1,5 @@
-"""Retrieval: metrics and ranking helpers (pure), then dense/BM25/hybrid on a real MedQuAD slice with MiniLM."""
+"""Retrieval: ranking helpers (pure), then dense/BM25/hybrid on a real MedQuAD slice with MiniLM, and the
+`eval retrieval` report of the three modes over it (its metrics are tested in tests/evaluation)."""
 
 from __future__ import annotations
 
@@ -9,31 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medgemma.knowledge.retrieve import (
-    _top,
-    evaluate,
-    mrr,
-    ndcg_at_k,
-    normalize_url,
-    recall_at_k,
-    unique_in_order,
-)
+from medgemma.evaluation.reports import retrieval_modes
+from medgemma.evaluation.suites import normalize_url
+from medgemma.knowledge.retrieve import _top
+from medgemma.storage import write_jsonl
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 TOPICS = ["Tinnitus", "Gout", "Hiccups", "Hives", "Raynaud's Disease", "Rosacea", "Bedwetting", "Color Blindness",
           "Dry Mouth", "Lactose Intolerance", "Constipation", "Fibromyalgia", "Shingles", "Asthma"]
 
 
-def test_metrics_by_hand():
-    ranked = ["a", "b", "c", "d", "e"]
-    assert recall_at_k(ranked, {"b", "z"}, 5) == 0.5
-    assert recall_at_k(ranked, {"e"}, 3) == 0.0
-    assert mrr(ranked, {"c"}, 5) == pytest.approx(1 / 3)
-    assert mrr(ranked, {"z"}, 5) == 0.0
-    assert ndcg_at_k(ranked, {"a"}, 5) == 1.0
-    assert ndcg_at_k(ranked, {"b"}, 5) == pytest.approx(1 / np.log2(3))
-    assert ndcg_at_k(ranked, {"a", "b"}, 5) == 1.0
-    assert unique_in_order(["x", "y", "x", "", "z"]) == ["x", "y", "z"]
+def test_ranking_helpers_by_hand():
     assert normalize_url("HTTPS://www.NLM.nih.gov/medlineplus/gout.html/") == "nlm.nih.gov/medlineplus/gout.html"
     scores = np.array([0.1, 0.9, 0.5, 0.9, 0.0])
     assert list(_top(scores, 3)) == [1, 3, 2]
@@ -93,7 +80,7 @@ def test_min_score_threshold_and_near_duplicate_collapse(slice_kb):
 
 
 @pytest.mark.slow
-def test_evaluate_reports_three_modes(slice_kb):
+def test_evaluate_reports_three_modes(slice_kb, tmp_path):
     kb, rows = slice_kb
     url = {r["focus"]: r["url"] for r in rows}
     dev = [{"question": "burning band of blisters years after chickenpox", "relevant_urls": [url["Shingles"]]},
@@ -102,8 +89,10 @@ def test_evaluate_reports_three_modes(slice_kb):
            {"question": "kid still wets the bed", "relevant_doc_ids": ["medquad:MPlusHealthTopics:" +
                                                                       next(r["doc_id"] for r in rows
                                                                            if r["focus"] == "Bedwetting")]}]
-    result = evaluate(kb.retriever(), dev, k=5)
+    write_jsonl(tmp_path / "dev.jsonl", dev)
+    result = retrieval_modes(kb.settings, kb.retriever(), tmp_path / "dev.jsonl", k=5)
     assert set(result) >= {"dense", "bm25", "hybrid", "rows"} and result["questions"] == 4
+    assert len(result["run_ids"]) == 3  # one evaluation run per mode
     for mode in ("dense", "bm25", "hybrid"):
         assert set(result[mode]) == {"recall@5", "mrr", "ndcg@5"}
         assert all(0.0 <= v <= 1.0 for v in result[mode].values())
