@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from medgemma.errors import ConfigError
+from medgemma.storage import read_yaml
 
 ENV_PREFIX = "MEDGEMMA_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -160,20 +159,6 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError(f"Setting 'temperature' must be within 0..5; got {values['temperature']}.")
     if not 0.0 < values["top_p"] <= 1.0:
         raise ConfigError(f"Setting 'top_p' must be within (0, 1]; got {values['top_p']}.")
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML settings file; unknown keys and secrets in files are errors."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"Config file not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Config file {p} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"Config file {p} must hold a mapping of setting names to values.")
-    return data
 
 
 def load_settings(

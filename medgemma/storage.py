@@ -1,6 +1,5 @@
-"""storage.py owns safe file writes under the data home: atomic replace, JSONL appends, path checks.
-
-It knows nothing about what is stored. No pickle anywhere in the project: JSON, JSONL, safetensors, FAISS.
+"""storage.py owns safe file writes under the data home (atomic replace, JSONL appends, path checks) and the
+one YAML reader. It knows nothing about what is stored. No pickle anywhere: JSON, JSONL, YAML, safetensors, FAISS.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from medgemma.errors import InputRejected
+from medgemma.errors import ConfigError, InputRejected
 
 _APPEND_LOCK = threading.Lock()
 
@@ -50,6 +49,29 @@ def read_json(path: Path, default: Any = None) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return default
+
+
+def read_yaml(path: str | Path, what: str = "Config file") -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (an empty file is {}). `what` names the file in errors:
+    ConfigError when it is missing, is not valid YAML (naming the line) or holds something else."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{what} not found: {p}")
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else text.count("\n", 0, getattr(exc, "position", 0)) + 1
+        reason = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{what} {p} is not valid YAML (line {line}: {reason}).") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {p} must hold a mapping of names to values, not a {type(data).__name__}.")
+    return data
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:

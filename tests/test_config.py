@@ -67,6 +67,27 @@ def test_unknown_key_and_secret_in_yaml_are_refused(tmp_path):
         load_settings(broken)
 
 
+@pytest.mark.parametrize("text,message", [
+    ("a: 1\nb: [unclosed\n", r"c\.yaml is not valid YAML \(line 3: expected ',' or ']'"),
+    ("a: 1\n\tb: 2\n", r"c\.yaml is not valid YAML \(line 2: found character '\\t'"),
+    ("a: \"x\x07\"\n", r"c\.yaml is not valid YAML \(line 1: special characters"),
+    ("- a\n- b\n", r"c\.yaml must hold a mapping of names to values, not a list"),
+    ("just words\n", r"c\.yaml must hold a mapping of names to values, not a str"),
+])
+def test_one_yaml_reader_names_the_file_and_the_line(tmp_path, text, message):
+    from medgemma.storage import read_yaml
+    from medgemma.training.config import load_config
+
+    (tmp_path / "c.yaml").write_text(text)
+    for read in (read_yaml, load_settings, load_config):
+        with pytest.raises(ConfigError, match=message):
+            read(tmp_path / "c.yaml")
+    (tmp_path / "empty.yaml").write_text("# nothing set\n")
+    assert read_yaml(tmp_path / "empty.yaml") == {}
+    with pytest.raises(ConfigError, match="Training config not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
 def test_secrets_never_in_repr_or_public_dict(monkeypatch):
     monkeypatch.setenv("MEDGEMMA_ADMIN_PASSWORD", "s3cret-value")
     s = load_settings()

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from medgemma.errors import ConfigError
+from medgemma.storage import read_yaml
 from medgemma.training.datasets import FILE_TYPES
 from medgemma.training.sources import BUILTINS, parse_spec
 
@@ -137,16 +136,7 @@ def load_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
     """A YAML recipe (or the defaults) with flag overrides applied; None overrides are ignored."""
     values: dict[str, Any] = {}
     if path:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"Training config not found: {p}")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"Training config {p} is not valid YAML: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"Training config {p} must be a mapping of setting names to values.")
-        values.update(loaded)
+        values.update(read_yaml(path, "Training config"))
     values.update({k: v for k, v in overrides.items() if v is not None})
     return from_dict(values)
 
