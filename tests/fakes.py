@@ -6,6 +6,7 @@ They replace the knowledge base, the safety guard and the model when the pipelin
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 
 from medgemma.chat.prompts import render_gemma
@@ -66,13 +67,14 @@ class FakeGuard:
 
 
 class ScriptedBackend:
-    """A model that streams a fixed answer, token by token (the pipeline's view of a backend)."""
+    """A model that streams a fixed answer, token by token (the pipeline's view of a backend); `delay_s`
+    between words lets a test act mid-stream. It honours the stop event as the real backends do."""
 
     name = "scripted"
     adapter = ""
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self, text: str, delay_s: float = 0.0) -> None:
+        self.text, self.delay_s = text, delay_s
         self.spec = PRESETS["smollm2-135m-instruct"]
         self.prompts: list[str] = []
 
@@ -90,4 +92,6 @@ class ScriptedBackend:
                 return
             if stats is not None:
                 stats.tokens += 1
+            if self.delay_s:
+                time.sleep(self.delay_s)
             yield word if i == 0 else " " + word

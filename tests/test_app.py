@@ -119,3 +119,32 @@ def test_public_chat_only_loads_offered_models_and_adapters(tmp_path):
     for opts in ({"model": "/etc/passwd"}, {"model": "some-org/huge-model"}, {"adapter": "/tmp/evil"}):
         with pytest.raises(InputRejected, match="not offered here"):
             check_options(ctx, opts)
+
+
+def test_stop_stops_that_visitors_answer_on_the_server(tmp_path):
+    """The Stop button's handler, called as the page calls it (its own session hash, no queue): the visitor's
+    answer stops streaming on the server and ends unverified, while another visitor's answer is written in full."""
+    from live_app import direct_call, serve
+
+    settings = load_settings(env={"MEDGEMMA_HOME": str(tmp_path)})
+    slow = ScriptedBackend("Gout is caused by too much uric acid in the blood [1]. " * 6, delay_s=0.05)
+    services = Services(settings, knowledge=FakeKnowledge(), guard=FakeGuard(), backend=slow)
+    with serve(settings, services) as app:
+        [stop_fn] = [i for i, f in app.demo.fns.items() if f.name == "stop"]
+        me, other = Client(app.url, verbose=False), Client(app.url, verbose=False)
+        try:
+            mine = me.submit("What causes gout?", [], api_name="/chat")
+            theirs = other.submit("What causes gout?", [], api_name="/chat")
+            for update in mine:
+                if any(m["role"] == "assistant" and not m.get("metadata") and text_of(m) for m in update[0]):
+                    break  # the first words are on screen
+            status, _ = direct_call(app.url, stop_fn, [None], session_hash=me.session_hash)
+            assert status == 200
+            mine_final, theirs_final = mine.result()[0], theirs.result()[0]
+        finally:
+            me.close()
+            other.close()
+    [stopped] = [text_of(m) for m in mine_final if m["role"] == "assistant" and not m.get("metadata")]
+    [written] = [text_of(m) for m in theirs_final if m["role"] == "assistant" and not m.get("metadata")]
+    assert "Support:" not in stopped and len(stopped.split()) < 30
+    assert "Support:" in written and written.count("uric acid") >= 1

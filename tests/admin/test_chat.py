@@ -1,0 +1,122 @@
+"""The Chat tab's handlers, called as Gradio calls them: the question checks and rate limit on the server,
+events mapped to messages and panels, and Stop reaching only that visitor's answer. The pipeline is real;
+its collaborators are the fakes of fakes.py. tests/test_app.py drives the same tab over HTTP."""
+
+from __future__ import annotations
+
+import copy
+import json
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
+
+from admin.chat import ChatTab, ChatView, build_tab, last_question, plain_history
+from admin.common import AppContext
+from medgemma.auth import AdminAuth
+from medgemma.chat.events import Emergency, Sources, Token
+from medgemma.chat.services import Services
+from medgemma.config import load_settings
+from medgemma.types import Passage, Verdict
+
+ANSWER = "Gout is caused by too much uric acid in the blood [1]."
+
+
+@pytest.fixture
+def tab() -> ChatTab:
+    settings = load_settings(env={"MEDGEMMA_CHAT_RATE_PER_MINUTE": "3", "MEDGEMMA_MAX_QUESTION_CHARS": "100"})
+    services = Services(settings, knowledge=FakeKnowledge(), guard=FakeGuard(), backend=ScriptedBackend(ANSWER))
+    with gr.Blocks():
+        return build_tab(AppContext(settings, services, AdminAuth(settings)))
+
+
+def visitor(name: str) -> SimpleNamespace:
+    return SimpleNamespace(session_hash=name)  # what gr.Request gives a handler
+
+
+def ask(tab: ChatTab, question: str, who: str = "alice", st: dict | None = None) -> list[dict]:
+    """Every update respond yields, as Gradio would send it at that moment (the history list grows in place)."""
+    return [{k: copy.deepcopy(v) for k, v in u.items()} for u in tab.respond(question, [], st or {}, {}, visitor(who))]
+
+
+def answers(history: list[dict]) -> list[str]:
+    return [m["content"] for m in history if m["role"] == "assistant" and not m.get("metadata")]
+
+
+def test_respond_streams_then_shows_the_verified_answer_and_the_evidence(tab):
+    updates = ask(tab, "  What causes\x00 gout? ")
+    first, last = updates[0], updates[-1]
+    assert first[tab.chatbot] == [{"role": "user", "content": "What causes  gout?"}] and first[tab.box] == ""
+    assert first[tab.emergency_panel]["visible"] is False and first[tab.evidence]["visible"] is False
+    assert len(updates) > 5 and tab.emergency_panel not in last  # no emergency: the panel is left alone
+    [text] = answers(last[tab.chatbot])
+    assert '[[1]](https://medlineplus.gov/gout.html "Gout")' in text and "Support: 100%" in text
+    panels = [m["metadata"]["title"] for m in last[tab.chatbot] if m.get("metadata")]
+    assert panels == ["📚 Sources (2)"]
+    st = last[tab.state]
+    assert st["last"]["question"] == "What causes  gout?" and "uric acid" in st["last"]["answer"]
+    record = json.loads(open(last[tab.evidence]["value"], encoding="utf-8").read())
+    assert record["mode"] == "generative" and record["passages"][0]["chunk_id"] == "c1"
+
+
+def test_questions_are_checked_and_rate_limited_per_visitor(tab):
+    for bad, message in (("   ", "Type a question first"), ("x" * 101, r"too long \(over 100 characters\)")):
+        with pytest.raises(gr.Error, match=message):
+            ask(tab, bad)
+    for _ in range(3):
+        ask(tab, "What causes gout?")
+    with pytest.raises(gr.Error, match="Too many messages: at most 3 per minute"):
+        ask(tab, "What causes gout?")
+    assert answers(ask(tab, "What causes gout?", who="bob")[-1][tab.chatbot])  # bob has his own budget
+
+
+def test_a_crafted_request_cannot_pick_a_model_that_is_not_offered(tab):
+    with pytest.raises(gr.Error, match="not offered here"):
+        list(tab.respond("What causes gout?", [], {}, {"model": "/etc/passwd"}, visitor("eve")))
+
+
+def test_stop_ends_only_that_visitors_answer_on_the_server(tab):
+    """Two visitors' answers stream side by side; Alice's Stop sets her signal only: her backend stream
+    ends at once and her turn ends 'stopped', while Bob's answer is written in full and verified."""
+    mine = tab.respond("What causes gout?", [], {}, {}, visitor("alice"))
+    theirs = tab.respond("What causes gout?", [], {}, {}, visitor("bob"))
+    for gen in (mine, theirs):
+        while not answers(next(gen)[tab.chatbot]):  # up to the first streamed word
+            pass
+    tab.stop({}, visitor("alice"))
+    mine_last, theirs_last = list(mine)[-1], list(theirs)[-1]
+    assert answers(mine_last[tab.chatbot]) == ["Gout"] and mine_last[tab.state]["last"]["mode"] == "stopped"
+    assert theirs_last[tab.state]["last"]["mode"] == "generative"
+    assert "uric acid" in answers(theirs_last[tab.chatbot])[0]
+    assert not tab.stops.stop("alice") and not tab.stops.stop("bob")  # finished answers leave no signal
+
+
+def test_feedback_clear_and_retry(tab):
+    st = ask(tab, "What causes gout?")[-1][tab.state]
+    note, comment = tab.rate_up(st, "clear")
+    assert note == "Thanks — your feedback was saved. (with comment)" and comment == ""
+    with pytest.raises(gr.Error, match="no answer to rate"):
+        tab.rate_down({}, "")
+    cleared = tab.clear()
+    assert cleared[tab.chatbot] == [] and cleared[tab.state] == {} and cleared[tab.feedback_note] == ""
+    history = [{"role": "user", "content": "What is gout?"}, {"role": "assistant", "content": "Gout is..."},
+               {"role": "assistant", "content": "2 passages", "metadata": {"title": "📚 Sources (2)"}}]
+    assert tab.retry(history) == ("What is gout?", []) == last_question(history)
+    assert plain_history(history) == history[:2]
+
+
+def test_chat_view_maps_events_to_messages_and_the_emergency_panel():
+    view = ChatView([{"role": "user", "content": "help"}])
+    verdict = Verdict("emergency", ("stroke sign",), ("emergency.stroke",), 1.0)
+    view.apply(Emergency("Call 911 now.", verdict))
+    assert view.emergency == "## 🚨 Emergency\nCall 911 now."
+    assert view.history[1] == {"role": "assistant", "content": "Call 911 now."}
+    assert "stroke sign" in view.history[2]["content"] and "emergency.stroke" in view.history[2]["content"]
+    view = ChatView([])
+    view.apply(Sources((Passage(1, "d", "c", "Local leaflet", source="leaflet.pdf", page=3, score=0.5),)))
+    view.apply(Token("Rest"))
+    view.apply(Token(" helps."))
+    assert view.history[0]["metadata"]["title"] == "📚 Sources (1)"
+    assert "**[1]** Local leaflet" in view.history[0]["content"] and "leaflet.pdf, page 3" in view.history[0]["content"]
+    assert view.history[1]["content"] == "Rest helps."
