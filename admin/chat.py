@@ -36,7 +36,8 @@ DISCLAIMER = ("⚕️ **This assistant gives general medical information from ci
               "not replace a clinician, cannot diagnose you or choose doses or treatments.** In an "
               "emergency call your local emergency number.")
 ACTIVE = "__active__"
-HIDDEN = gr.update(visible=False)
+def hidden() -> dict:
+    return gr.update(visible=False)
 
 
 def plain_history(history: list[dict]) -> list[dict]:
@@ -244,8 +245,8 @@ class ChatTab:
     @ui_errors
     def respond(self, message: str, history: list[dict], st: dict, opts: dict, request: gr.Request):
         turn = self._begin(message, history, st, opts, request)
-        yield {self.chatbot: turn.view.history, self.emergency_panel: HIDDEN, self.state: turn.state(),
-               self.evidence: HIDDEN, self.box: ""}
+        yield {self.chatbot: turn.view.history, self.emergency_panel: hidden(), self.state: turn.state(),
+               self.evidence: hidden(), self.box: ""}
         stop = self.stops.start(turn.key)
         try:
             for event in answer(turn.question, turn.prior, turn.chat, self.ctx.services, stop):
@@ -273,7 +274,7 @@ class ChatTab:
         return last_question(history or [])
 
     def clear(self) -> dict:
-        return {self.chatbot: [], self.state: {}, self.emergency_panel: HIDDEN, self.evidence: HIDDEN,
+        return {self.chatbot: [], self.state: {}, self.emergency_panel: hidden(), self.evidence: hidden(),
                 self.feedback_note: ""}
 
     @ui_errors
