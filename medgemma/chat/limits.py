@@ -30,16 +30,32 @@ def clean_question(text: object, settings: Settings) -> str:
 class RateLimiter:
     """At most `limit` events per `window_s` seconds per key; thread-safe, forgets keys that go quiet."""
 
+    SWEEP_EVERY = 1000  # events between sweeps of keys whose window has passed
+
     def __init__(self, limit: int, window_s: float = 60.0) -> None:
         self.limit, self.window_s = limit, window_s
         self._hits: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
+        self._since_sweep = 0
 
     def _recent(self, key: str, now: float) -> deque[float]:
         q = self._hits[key]
         while q and now - q[0] > self.window_s:
             q.popleft()
         return q
+
+    def _count(self, key: str, now: float) -> None:
+        self._hits[key].append(now)
+        self._since_sweep += 1
+        if self._since_sweep >= self.SWEEP_EVERY:
+            self._since_sweep = 0
+            for stale in [k for k, q in self._hits.items() if not q or now - q[-1] > self.window_s]:
+                del self._hits[stale]
+
+    def keys(self) -> int:
+        """How many keys it remembers (each holds at most `limit` timestamps)."""
+        with self._lock:
+            return len(self._hits)
 
     def wait_s(self, key: str) -> float:
         """Seconds until `key` may act again; 0.0 when it may act now."""
@@ -54,7 +70,7 @@ class RateLimiter:
     def record(self, key: str) -> None:
         """Count one event for `key`."""
         with self._lock:
-            self._hits[key].append(time.monotonic())
+            self._count(key, time.monotonic())
 
     def reset(self, key: str) -> None:
         with self._lock:
@@ -68,4 +84,4 @@ class RateLimiter:
             if len(q) >= self.limit:
                 per = "minute" if self.window_s == 60 else f"{self.window_s:g} s"
                 raise InputRejected(f"Too many messages: at most {self.limit} per {per}. Please wait a moment.")
-            q.append(now)
+            self._count(key, now)

@@ -61,3 +61,12 @@ def test_stop_reaches_only_that_visitors_answer():
     assert stops.stop("me") and newer.is_set()
     stops.finish("me", newer)
     assert not stops.stop("me")
+
+
+def test_rate_limiter_forgets_visitors_whose_window_passed(clock):
+    limiter = RateLimiter(5, window_s=60)
+    for i in range(RateLimiter.SWEEP_EVERY - 1):
+        limiter.take(f"visitor-{i}")
+    clock[0] += 61
+    limiter.take("newcomer")  # the sweep runs with this one
+    assert limiter.keys() == 1
