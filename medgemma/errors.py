@@ -1,6 +1,6 @@
-"""errors.py owns the one exception family whose messages are safe to show to a user.
-
-Anything that is not a `UserFacingError` is a bug: the UI logs it and shows a generic message.
+"""errors.py owns the one exception family whose messages are safe to show to a user: every exception a
+user can see is defined here. Anything that is not a `UserFacingError` is a bug: the UI logs it and shows
+a generic message. It knows nothing about where each one is raised.
 """
 
 from __future__ import annotations
@@ -36,3 +36,23 @@ class AuthError(UserFacingError):
 
 class FeatureUnavailable(UserFacingError):
     """A feature cannot run on this machine (e.g. TensorRT without CUDA); the message says what is missing."""
+
+
+class DatasetError(InputRejected):
+    """A training dataset file or source cannot be used as it is; the message says which rows or columns."""
+
+
+class Cancelled(UserFacingError):
+    """A background job was cancelled (SIGTERM from `jobs.stop`); raised inside the job process."""
+
+
+class ExportDiskError(UserFacingError):
+    """The export folder is full, read-only or not writable."""
+
+
+class VerificationFailed(UserFacingError):
+    """The exported files do not reproduce the PyTorch model within tolerance."""
+
+
+class PublishError(UserFacingError):
+    """An upload to the Hugging Face Hub could not happen (no network, token rejected, no permission)."""

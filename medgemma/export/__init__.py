@@ -18,18 +18,18 @@ _EXPORTS = {
     "read_export": "exporter",
     "evaluate_artifact": "artifact_eval",
     # `publish` and the format modules are submodules: `from medgemma.export import publish`
-    "plan": "publish", "PublishError": "publish",
+    "plan": "publish",
     "check_available": "tensorrt",
 }
 __all__ = [
-    "ExportResult", "FORMATS", "PublishError", "check_available", "evaluate_artifact", "export",
+    "ExportResult", "FORMATS", "check_available", "evaluate_artifact", "export",
     "list_exports", "plan", "read_export",
 ]
 
 if TYPE_CHECKING:
     from medgemma.export.artifact_eval import evaluate_artifact
     from medgemma.export.exporter import FORMATS, ExportResult, export, list_exports, read_export
-    from medgemma.export.publish import PublishError, plan
+    from medgemma.export.publish import plan
     from medgemma.export.tensorrt import check_available
 
 

@@ -31,10 +31,6 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 GGUF_QUANT = {"gguf-q8_0": "q8_0", "gguf-q4_k_m": "q4_k_m"}
 
 
-class VerificationFailed(UserFacingError):
-    """The exported files do not reproduce the PyTorch model within tolerance."""
-
-
 @dataclass
 class Source:
     """What an export starts from: a finished adapter and the base model it was trained on."""

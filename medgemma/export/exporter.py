@@ -23,8 +23,8 @@ from typing import Any
 
 from medgemma import jobs
 from medgemma.config import Settings
-from medgemma.errors import InputRejected, UserFacingError
-from medgemma.export.build import Builder, Source, VerificationFailed
+from medgemma.errors import ExportDiskError, InputRejected, UserFacingError, VerificationFailed
+from medgemma.export.build import Builder, Source
 from medgemma.export.card import MANIFEST, CardInfo, dataset_names, latest_evals, write_card_and_manifest
 from medgemma.models.adapters import MANIFEST as ADAPTER_MANIFEST
 from medgemma.models.adapters import get_adapter
@@ -49,10 +49,6 @@ _DISK_PER_PARAM = {"lora": 0.0, "merged-fp16": 2, "merged-fp32": 4, "gguf": 6, "
 QUANT_WARNING = ("q4_k_m of a fine-tuned 270M model can lose what it learned; q8_0 keeps it. "
                  "Evaluate the exported file before you ship it.")
 Progress = Callable[[float, str], None]
-
-
-class ExportDiskError(UserFacingError):
-    """The export folder is full, read-only or not writable."""
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from medgemma.config import env_var
-from medgemma.errors import InputRejected, UserFacingError
+from medgemma.errors import InputRejected, PublishError, UserFacingError
 from medgemma.export.card import MANIFEST, sha256_file
 from medgemma.storage import read_json
 
@@ -27,10 +27,6 @@ REPO_ID = re.compile(rf"^{_PART}/{_PART}$")
 Progress = Callable[[float, str], None]
 OFFLINE = ("Cannot publish: the Hugging Face Hub is in offline mode here (HF_HUB_OFFLINE=1) or there is no "
            "network. Use the dry run to check the upload, then publish from a machine with internet access.")
-
-
-class PublishError(UserFacingError):
-    """The upload could not happen (no network, token rejected, no permission)."""
 
 
 @dataclass

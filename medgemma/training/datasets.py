@@ -18,7 +18,7 @@ from typing import Any
 
 from medgemma.chat.prompts import build
 from medgemma.config import Settings
-from medgemma.errors import InputRejected
+from medgemma.errors import DatasetError
 from medgemma.storage import atomic_write_bytes
 
 FILE_TYPES = (".json", ".jsonl", ".csv")
@@ -30,10 +30,6 @@ FORMATS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 Renderer = Callable[[Sequence[dict], bool], str]
-
-
-class DatasetError(InputRejected):
-    """A dataset file or source cannot be used as it is; the message says which rows or columns."""
 
 
 @dataclass(frozen=True)

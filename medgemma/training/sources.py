@@ -20,7 +20,8 @@ from typing import Any
 
 from medgemma.chat.prompts import build
 from medgemma.config import Settings
-from medgemma.training.datasets import DatasetError, Example, load_file
+from medgemma.errors import DatasetError
+from medgemma.training.datasets import Example, load_file
 from medgemma.types import Chunk, Hit
 
 BUILTINS = ("medquad", "medquad-rag", "pubmedqa", "medsafetybench", "feedback")

@@ -17,9 +17,9 @@ import yaml
 
 from medgemma.cli import main
 from medgemma.config import load_settings
-from medgemma.errors import FeatureUnavailable, InputRejected, UserFacingError
+from medgemma.errors import ExportDiskError, FeatureUnavailable, InputRejected, UserFacingError
 from medgemma.export.card import MANIFEST, sha256_file
-from medgemma.export.exporter import ExportDiskError, export, list_exports, read_export
+from medgemma.export.exporter import export, list_exports, read_export
 from medgemma.models.adapters import write_manifest
 from medgemma.types import GenerationParams
 

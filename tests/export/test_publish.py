@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from medgemma.errors import InputRejected
+from medgemma.errors import InputRejected, PublishError
 from medgemma.export.card import CardInfo, write_card_and_manifest
-from medgemma.export.publish import PublishError, publish, validate_repo_id
+from medgemma.export.publish import publish, validate_repo_id
 
 SECRET = "hf_abcdefghijklmnopqrstuvwxyz012345"
 

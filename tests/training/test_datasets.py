@@ -9,9 +9,10 @@ import pytest
 
 from medgemma.chat.prompts import SYSTEM_PROMPT, render_gemma
 from medgemma.config import load_settings
+from medgemma.errors import DatasetError
 from medgemma.storage import append_jsonl
 from medgemma.training import datasets, sources
-from medgemma.training.datasets import DatasetError, Example
+from medgemma.training.datasets import Example
 
 
 def _gemma(messages, gen):

@@ -11,10 +11,9 @@ import pytest
 from medgemma import jobs
 from medgemma.cli import main
 from medgemma.config import REPO_ROOT, load_settings
-from medgemma.errors import ConfigError, InputRejected
+from medgemma.errors import ConfigError, DatasetError, InputRejected
 from medgemma.models import adapters
 from medgemma.training.config import from_dict, load_config
-from medgemma.training.datasets import DatasetError
 from medgemma.training.trainer import TrainConfig, choose_precision, last_checkpoint, train
 
 ROWS = [
