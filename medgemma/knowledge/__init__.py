@@ -17,7 +17,7 @@ _EXPORTS = {
     "Chunker": "chunking", "chunk_documents": "chunking", "normalize_text": "chunking",
     "StarterSource": "corpus", "find_starter": "corpus",
     "Embedder": "embeddings", "get_embedder": "embeddings", "default_embedding_model": "embeddings",
-    "read_documents": "ingest", "is_supported": "ingest",
+    "read_documents": "ingest", "is_supported": "uploads",
     "Retriever": "retrieve",
     "Store": "store", "Snapshot": "store",
     "check_count": "uploads", "check_file": "uploads",
@@ -35,10 +35,10 @@ if TYPE_CHECKING:
     from medgemma.knowledge.chunking import Chunker, chunk_documents, normalize_text
     from medgemma.knowledge.corpus import StarterSource, find_starter
     from medgemma.knowledge.embeddings import Embedder, default_embedding_model, get_embedder
-    from medgemma.knowledge.ingest import is_supported, read_documents
+    from medgemma.knowledge.ingest import read_documents
     from medgemma.knowledge.retrieve import Retriever
     from medgemma.knowledge.store import Snapshot, Store
-    from medgemma.knowledge.uploads import check_count, check_file
+    from medgemma.knowledge.uploads import check_count, check_file, is_supported
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

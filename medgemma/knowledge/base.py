@@ -191,24 +191,14 @@ class KnowledgeBase:
                 sources.append(Source(pack.key, pack.hash, pack.kind, pack.load))
             else:
                 expanded.extend(ingest.expand_paths([p]))
-        if limits and len(expanded) + len(sources) > self.settings.max_upload_files:
-            raise InputRejected(f"{len(expanded) + len(sources)} files given; at most "
-                                f"{self.settings.max_upload_files} per upload.")
+        if limits:
+            uploads.check_count(len(expanded) + len(sources), self.settings)
         for path, name in expanded:
-            try:
-                size_mb = path.stat().st_size / 1e6
-            except OSError:
-                statuses[name] = FileStatus(name, "failed", message="file not found")
-                continue
-            if limits and size_mb > self.settings.max_upload_mb:
-                statuses[name] = FileStatus(name, "failed", message=(
-                    f"too large ({size_mb:.1f} MB; the limit is {self.settings.max_upload_mb} MB)"))
-                continue
-            if not ingest.is_supported(path):
-                statuses[name] = FileStatus(name, "failed", message=(
-                    f"unsupported file type (use {', '.join(sorted(ingest.SUPPORTED_SUFFIXES))})"))
-                continue
-            if limits and (problem := uploads.file_problem(path, self.settings, name)):  # type by content
+            if limits:  # caps, then the type judged by content
+                problem = uploads.file_problem(path, self.settings, name)
+            else:
+                problem = uploads.type_problem(name) if path.exists() else "file not found"
+            if problem:
                 statuses[name] = FileStatus(name, "failed", message=problem)
                 continue
             sources.append(Source(name, ingest.file_hash(path), "file",

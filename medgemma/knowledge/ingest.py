@@ -21,14 +21,13 @@ from typing import Any
 from medgemma.errors import IngestError
 from medgemma.knowledge import corpus
 from medgemma.knowledge.chunking import normalize_text
+from medgemma.knowledge.uploads import CSV_KINDS, KNOWN_KINDS, TEXT_KINDS, is_supported, kind_of, type_problem
 from medgemma.types import Document
 
 logger = logging.getLogger(__name__)
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # font-encoding chatter on every other PDF
 
-TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
-RECORD_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv", ".tsv"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES | {".pdf", ".xml"}
+SUPPORTED_SUFFIXES = KNOWN_KINDS  # the kinds read here; knowledge/uploads.py decides which they are
 
 TEXT_KEYS = ("text", "content", "contents", "body", "answer", "abstract", "passage", "document",
              "page_content", "summary", "description")
@@ -44,18 +43,6 @@ class ColumnMap:
     text: str = ""
     title: str = ""
     url: str = ""
-
-
-def file_kind(name: str) -> str:
-    """The format suffix of a file name, looking through a trailing .gz ('x.jsonl.gz' -> '.jsonl')."""
-    path = Path(name.lower())
-    if path.suffix == ".gz":
-        path = path.with_suffix("")
-    return path.suffix
-
-
-def is_supported(path: Path) -> bool:
-    return file_kind(path.name) in SUPPORTED_SUFFIXES
 
 
 def file_hash(path: Path) -> str:
@@ -115,7 +102,7 @@ def read_text_file(data: bytes, name: str) -> list[Document]:
     doc_id = slug(name)
     title = _pretty_title(name)
     sections: list[tuple[str, list[str]]] = [("", [])]
-    markdown = file_kind(name) in {".md", ".markdown"}
+    markdown = kind_of(name) in {".md", ".markdown"}
     for line in text.split("\n"):
         m = _HEADING.match(line) if markdown else None
         if m:
@@ -217,7 +204,7 @@ def read_csv(data: bytes, name: str, columns: ColumnMap) -> list[Document]:
     text = decode_text(data)
     if not text.strip():
         raise IngestError("the file is empty")
-    if file_kind(name) == ".tsv":
+    if kind_of(name) == ".tsv":
         delimiter = "\t"
     else:
         try:
@@ -286,11 +273,9 @@ def read_documents(path: Path, columns: ColumnMap | None = None, name: str | Non
     """Parse one file into Documents, choosing the reader from its extension (looking through .gz)."""
     path = Path(path)
     name = name or path.name
-    kind = file_kind(name)
-    if kind not in SUPPORTED_SUFFIXES:
-        raise IngestError(
-            f"unsupported file type '{kind or name}' (use {', '.join(sorted(SUPPORTED_SUFFIXES))})"
-        )
+    kind = kind_of(name)
+    if problem := type_problem(name):
+        raise IngestError(problem)
     if not path.is_file():
         raise IngestError("file not found")
     if path.stat().st_size == 0:
@@ -303,9 +288,9 @@ def read_documents(path: Path, columns: ColumnMap | None = None, name: str | Non
         raise IngestError("the file is empty")
     if kind == ".pdf":
         return read_pdf(data, name)
-    if kind in TEXT_SUFFIXES:
+    if kind in TEXT_KINDS:
         return read_text_file(data, name)
-    if kind in {".csv", ".tsv"}:
+    if kind in CSV_KINDS:
         return read_csv(data, name, columns)
     if kind == ".json":
         return read_json(data, name, columns)

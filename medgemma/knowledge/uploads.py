@@ -1,7 +1,7 @@
-"""knowledge/uploads.py checks uploaded files before anything parses them: count and size caps from the settings,
-and the file type judged by content (magic bytes, decodability), not by the name alone.
-
-It knows nothing about indexes or Gradio; `knowledge/ingest.py` still does the full parse afterwards.
+"""knowledge/uploads.py owns every check of uploaded files before anything parses them: the kinds of file the
+knowledge base reads, count and size caps from the settings, and the type judged by content (magic bytes,
+decodability), not by the name alone. It knows nothing about indexes, training or Gradio; the readers
+(knowledge/ingest.py, training/datasets.py) still do the full parse afterwards.
 """
 
 from __future__ import annotations
@@ -39,6 +39,36 @@ def kind_of(name: str) -> str:
     return path.suffix
 
 
+def type_problem(name: str) -> str | None:
+    """Why a file of this name is refused by its type (looking through .gz), or None for a kind read here."""
+    kind = kind_of(name)
+    if kind not in KNOWN_KINDS:
+        return f"unsupported file type '{kind or name}' (use {', '.join(sorted(KNOWN_KINDS))}, or .gz of them)"
+    return None
+
+
+def is_supported(path: str | Path) -> bool:
+    """Is this file (by its name) of a kind the knowledge base reads? Folders are expanded to these."""
+    return type_problem(Path(path).name) is None
+
+
+def size_problem(path: str | Path, settings: Settings) -> str | None:
+    """Why this file is refused before it is read: missing, not a regular file, over settings.max_upload_mb,
+    or empty; None when its size is fine."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return "file not found"
+    if not path.is_file():
+        return "not a regular file"
+    if size > settings.max_upload_mb * 1_000_000:
+        return f"too large ({size / 1e6:.1f} MB; the limit is {settings.max_upload_mb} MB)"
+    if size == 0:
+        return "the file is empty"
+    return None
+
+
 def check_count(count: int, settings: Settings) -> None:
     """Refuse an upload of more files than settings.max_upload_files."""
     if count > settings.max_upload_files:
@@ -49,20 +79,10 @@ def file_problem(path: str | Path, settings: Settings, name: str | None = None) 
     """Why this uploaded file is refused (size, type, content), or None when it looks like what it says."""
     path = Path(path)
     name = name or path.name
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return "file not found"
-    if not path.is_file():
-        return "not a regular file"
-    limit = settings.max_upload_mb * 1_000_000
-    if size > limit:
-        return f"too large ({size / 1e6:.1f} MB; the limit is {settings.max_upload_mb} MB)"
-    if size == 0:
-        return "the file is empty"
-    kind = kind_of(name)
-    if kind not in KNOWN_KINDS:
-        return f"unsupported file type '{kind or name}' (use {', '.join(sorted(KNOWN_KINDS))}, or .gz of them)"
+    problem = size_problem(path, settings) or type_problem(name)
+    if problem:
+        return problem
+    kind, size, limit = kind_of(name), path.stat().st_size, settings.max_upload_mb * 1_000_000
     try:
         if name.lower().endswith(".gz"):
             head, whole = _gunzip_head(path, limit * GZIP_RATIO_CAP)

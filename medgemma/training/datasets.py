@@ -19,6 +19,7 @@ from typing import Any
 from medgemma.chat.prompts import build
 from medgemma.config import Settings
 from medgemma.errors import DatasetError
+from medgemma.knowledge.uploads import size_problem
 from medgemma.storage import atomic_write_bytes
 
 FILE_TYPES = (".json", ".jsonl", ".csv")
@@ -187,8 +188,11 @@ def _all_keys(rows: Sequence[dict]) -> list[str]:
 
 
 def store_upload(settings: Settings, source: str | Path, name: str = "") -> Path:
-    """Copy an uploaded dataset (checked readable first) to <home>/datasets/, where background runs find it."""
+    """Copy an uploaded dataset (checked first: the upload size cap, then readable rows) to <home>/datasets/,
+    where background runs find it."""
     source = Path(source)
+    if problem := size_problem(source, settings):
+        raise DatasetError(f"Dataset {name or source.name}: {problem}.")
     read_rows(source)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(name or source.name).stem).strip("-.") or "dataset"
     target = settings.path("datasets", f"{stem}{source.suffix.lower()}")

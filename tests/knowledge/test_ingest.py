@@ -11,7 +11,8 @@ from pdf_factory import blank_pdf, text_pdf
 
 from medgemma.errors import IngestError
 from medgemma.knowledge import corpus
-from medgemma.knowledge.ingest import ColumnMap, decode_text, expand_paths, file_kind, read_documents
+from medgemma.knowledge.ingest import ColumnMap, decode_text, expand_paths, read_documents
+from medgemma.knowledge.uploads import kind_of
 
 MEDQUAD_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <Document id="0000001" source="NIDDK" url="http://www.niddk.nih.gov/acromegaly.aspx">
@@ -132,7 +133,7 @@ def test_tsv_json_jsonl_and_gzip(tmp_path):
     assert doc.doc_id == "pubmedqa.json#123" and doc.text == "Abs text."
     lines = "\n".join(json.dumps({"text": f"Line {i} text.", "url": f"https://e.org/{i}"}) for i in range(3))
     gz = write(tmp_path / "recs.jsonl.gz", gzip.compress(lines.encode()))
-    assert file_kind(gz.name) == ".jsonl"
+    assert kind_of(gz.name) == ".jsonl"
     docs = read_documents(gz)
     assert len(docs) == 3 and docs[2].url == "https://e.org/2"
 

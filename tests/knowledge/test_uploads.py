@@ -9,7 +9,7 @@ import pytest
 from pdf_factory import text_pdf
 
 from medgemma.config import load_settings
-from medgemma.errors import InputRejected
+from medgemma.errors import IngestError, InputRejected
 from medgemma.knowledge import uploads
 
 GOOD = [
@@ -103,3 +103,24 @@ def test_long_json_lines_file_is_sniffed_not_read_whole(tmp_path, settings):
     line = json.dumps({"text": "a" + "é" * 300}, ensure_ascii=False) + "\n"
     path.write_text(line * 1000, encoding="utf-8")  # ~600 KB; the sniff cuts a line (and a character)
     assert uploads.file_problem(path, settings) is None
+
+
+def test_kinds_and_sizes_checked_before_any_reader(tmp_path, settings):
+    from medgemma.knowledge.ingest import expand_paths, read_documents
+
+    assert uploads.type_problem("notes.md.gz") is None and uploads.type_problem("Data.CSV") is None
+    assert "unsupported file type '.pptx'" in uploads.type_problem("slides.pptx")
+    assert "unsupported file type 'README'" in uploads.type_problem("README")
+    (tmp_path / "docs").mkdir()
+    for name in ("a.txt", "b.pptx", "c.jsonl.gz"):
+        (tmp_path / "docs" / name).write_bytes(b"x")
+    assert [n for _, n in expand_paths([tmp_path / "docs"])] == ["docs/a.txt", "docs/c.jsonl.gz"]
+    with pytest.raises(IngestError, match=r"unsupported file type '\.pptx'"):  # the reader asks uploads.py too
+        read_documents(tmp_path / "docs" / "b.pptx")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert uploads.size_problem(empty, settings) == "the file is empty"
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"a" * 1_100_000)
+    assert uploads.size_problem(big, settings) == "too large (1.1 MB; the limit is 1 MB)"
+    assert uploads.size_problem(tmp_path / "docs" / "a.txt", settings) is None

@@ -164,3 +164,17 @@ def test_feedback_uses_only_thumbs_up():
 def test_feedback_without_good_answers_is_a_clear_error():
     with pytest.raises(DatasetError, match="'feedback' produced no examples"):
         sources.load_source("feedback", load_settings())
+
+
+def test_store_upload_checks_the_upload_cap_then_the_rows(tmp_path):
+    settings = load_settings(overrides={"max_upload_mb": 1})
+    good = _write(tmp_path / "qa.csv", "question,answer\nWhat is flu?,A virus.\n")
+    stored = datasets.store_upload(settings, good, "My QA.csv")
+    assert stored == settings.path("datasets", "My-QA.csv") and stored.read_text() == good.read_text()
+    big = _write(tmp_path / "big.csv", "question,answer\n" + "What is flu?,A virus.\n" * 60_000)
+    with pytest.raises(DatasetError, match=r"Dataset big\.csv: too large \(1\.3 MB; the limit is 1 MB\)"):
+        datasets.store_upload(settings, big)
+    with pytest.raises(DatasetError, match=r"Dataset empty\.jsonl: the file is empty"):
+        datasets.store_upload(settings, _write(tmp_path / "empty.jsonl", ""))
+    with pytest.raises(DatasetError, match=r"\.json, \.jsonl or \.csv"):
+        datasets.store_upload(settings, _write(tmp_path / "notes.txt", "words"))
