@@ -100,6 +100,26 @@ def admin_only(ctx: AppContext, action: str, *, audit: bool = True) -> Callable[
     return decorate
 
 
+def admin_method(action: str, *, audit: bool = True) -> Callable[[Callable], Callable]:
+    """`admin_only` for a method of a tab object (which has `ctx`): the token is the first argument after
+    self, and the method receives the AdminSession in its place."""
+    def decorate(method: Callable) -> Callable:
+        if inspect.isgeneratorfunction(method):
+            @functools.wraps(method)
+            def gen_wrapper(self: Any, token: Any, *args: Any, **kwargs: Any):
+                yield from admin_only(self.ctx, action, audit=audit)(functools.partial(method, self))(
+                    token, *args, **kwargs)
+            gen_wrapper.admin_action = action
+            return gen_wrapper
+
+        @functools.wraps(method)
+        def wrapper(self: Any, token: Any, *args: Any, **kwargs: Any):
+            return admin_only(self.ctx, action, audit=audit)(functools.partial(method, self))(token, *args, **kwargs)
+        wrapper.admin_action = action
+        return wrapper
+    return decorate
+
+
 def client_key(request: gr.Request | None) -> str:
     """A per-client key for rate limits: the client address (or 'local')."""
     if request is None:

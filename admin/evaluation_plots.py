@@ -1,4 +1,4 @@
-"""evaluation_plots.py draws the Evaluation tab's plotly figures from eval_report's tables.
+"""evaluation_plots.py draws the Evaluation tab's plotly figures from evaluation/dashboard.py's tables.
 
 Pure functions from data frames / dicts to figures; no Gradio, no file access.
 """
@@ -61,9 +61,3 @@ def latency_boxes(frame: pd.DataFrame) -> go.Figure:
     fig.update_layout(height=440, title="Latency distribution", legend={"orientation": "h", "y": -0.15})
     fig.update_xaxes(showticklabels=False)
     return fig
-
-
-def progress_bar(done: int, total: int, width: int = 30) -> str:
-    """A text progress bar for Markdown: ███░░░ 12/40."""
-    filled = int(width * done / total) if total else 0
-    return "█" * filled + "░" * (width - filled) + f" {done}/{total or '?'}"

@@ -1,7 +1,8 @@
-"""knowledge.py is the admin Knowledge base tab: upload files (per-file status, progress), search with
-dense/BM25/fused scores, the documents list with delete, and rebuild / starter build as background jobs.
+"""knowledge.py is the admin Knowledge base tab: uploads, rebuilds and the starter build as index jobs (the
+shared job panel: progress, log, cancel, the equivalent command; per-file status when an upload ends),
+search with dense/BM25/fused scores, and the documents list with delete.
 
-All logic lives in medgemma.knowledge; every handler checks the admin session itself.
+All logic lives in medgemma.knowledge and medgemma.jobs; every handler checks the admin session itself.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from typing import Any
 
 import gradio as gr
 
-from admin.common import AppContext, admin_only
-from medgemma.knowledge import base as knowledge
-from medgemma.knowledge.ingest import SUPPORTED_SUFFIXES, ColumnMap
+from admin.common import AppContext, admin_method
+from admin.job_panel import JobPanel, Updates
+from medgemma import jobs
+from medgemma.jobs import JobProgress
+from medgemma.knowledge.base import KnowledgeBase
+from medgemma.knowledge.ingest import SUPPORTED_SUFFIXES
 
-HELP = ("Add your own documents (TXT, Markdown, JSON, JSONL, CSV, PDF, MedQuAD or PubMed XML; `.gz` too). "
+HELP = ("Add your own documents (TXT, Markdown, JSON, JSONL, CSV, PDF, MedQuAD or PubMed XML; `.gz` too); "
+        "they are indexed by a background job whose progress shows below. "
         "Unchanged files are skipped, changed ones replaced. Each upload is limited to {files} files of "
         "{mb} MB. A rebuild re-embeds everything in the background; the chat keeps answering from the "
         "previous index until the new one is complete.")
@@ -24,7 +29,7 @@ DOC_HEADERS = ["doc id", "title", "source", "chunks", "url", "file"]
 DOC_LIMIT = 200
 
 
-def _summary(stats: dict[str, Any]) -> str:
+def summary_text(stats: dict[str, Any]) -> str:
     build = stats.get("build") or {}
     line = ""
     if build.get("state") == "building":
@@ -41,16 +46,7 @@ def _summary(stats: dict[str, Any]) -> str:
     return text + line
 
 
-def _job_status(p: dict[str, Any]) -> str:
-    text = f"**{p['run_id']}** — {p['state']}"
-    if p["active"] and p["message"]:
-        text += f"  \n{p['message']} ({p['fraction']:.0%})"
-    if p["error"]:
-        text += f"  \n⚠️ {p['error']}"
-    return text
-
-
-def _hit_rows(hits) -> list[list[Any]]:
+def hit_rows(hits) -> list[list[Any]]:
     rows = []
     for h in hits:
         c = h.chunk
@@ -60,27 +56,87 @@ def _hit_rows(hits) -> list[list[Any]]:
     return rows
 
 
-def build_tab(ctx: AppContext) -> None:
-    settings, token = ctx.settings, ctx.admin_token
-    kb = knowledge.KnowledgeBase(settings)
-    gr.Markdown(HELP.format(files=settings.max_upload_files, mb=settings.max_upload_mb))
-    summary = gr.Markdown("", elem_id="kb-summary")
+class KnowledgeTab:
+    """The Knowledge base tab's components (set by build_tab) and its handlers, each guarded on the server."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx, self.settings = ctx, ctx.settings
+        self.kb = KnowledgeBase(ctx.settings)
+
+    def listing(self, text: str = "") -> Updates:
+        rows, total = self.kb.find_documents(text or "", DOC_LIMIT)
+        note = f"{total:,} documents" + (f" (showing {len(rows)}; filter to narrow)" if total > len(rows) else "")
+        return {self.summary: summary_text(self.kb.stats()), self.note: note,
+                self.docs: [[d.doc_id, d.title, d.source, d.chunks, d.url, d.source_key] for d in rows]}
+
+    def view(self, p: JobProgress) -> Updates:
+        return {self.summary: summary_text(self.kb.stats())}
+
+    def finished(self, p: JobProgress, text: str = "") -> Updates:
+        """The job's last tick: an upload's per-file statuses, and the documents as they are now."""
+        if p.state == "done" and p.config.get("action") == "add" and (snap := self.kb.snapshot()) is not None:
+            self.kb.warm(snap)  # searches from this process see the new documents at once
+        files = p.metrics.get("files")
+        rows = {self.statuses: [[f["name"], f["status"], f["documents"], f["chunks"], f["message"]]
+                                for f in files]} if files is not None else {}
+        return {**self.listing(text), **rows}
+
+    def start(self, args: dict[str, Any]) -> Updates:
+        return self.panel.started(jobs.start(self.settings, "index", args))
+
+    @admin_method("kb-add")
+    def on_add(self, session: Any, files: list[str] | None, text: str, title: str, url: str) -> Updates:
+        """Check the files and index them as a background `index add` job; its last tick fills the table."""
+        columns = {"text": text or "", "title": title or "", "url": url or ""}
+        return {**self.start({"action": "add", "files": files or [], "columns": columns}), self.statuses: []}
+
+    @admin_method("kb-search", audit=False)
+    def on_search(self, session: Any, text: str, top_k: float | None, threshold: float | None) -> list[list[Any]]:
+        return hit_rows(self.kb.search(text, k=int(top_k or 5), min_score=-1.0 if threshold is None else threshold))
+
+    @admin_method("kb-list", audit=False)
+    def on_refresh(self, session: Any, text: str) -> Updates:
+        return self.listing(text)
+
+    @admin_method("kb-delete")
+    def on_delete(self, session: Any, doc_id: str, text: str) -> Updates:
+        if not (doc_id or "").strip():
+            raise gr.Error("Enter the doc id (or file name) to delete.")
+        removed = self.kb.remove(doc_id.strip())
+        gr.Info(f"Deleted {removed} document(s).")
+        return {self.delete_id: "", **self.listing(text)}
+
+    @admin_method("kb-rebuild")
+    def on_rebuild(self, session: Any) -> Updates:
+        return self.start({"action": "rebuild"})
+
+    @admin_method("kb-starter")
+    def on_starter(self, session: Any) -> Updates:
+        return self.start({"action": "starter"})
+
+
+def build_tab(ctx: AppContext) -> KnowledgeTab:
+    """Lay out the Knowledge base tab and wire its events (every admin handler takes the admin token first)."""
+    tab, token = KnowledgeTab(ctx), ctx.admin_token
+    gr.Markdown(HELP.format(files=ctx.settings.max_upload_files, mb=ctx.settings.max_upload_mb))
+    tab.summary = gr.Markdown("", elem_id="kb-summary")
     with gr.Row():
         upload = gr.File(file_count="multiple", label="Documents", scale=3, elem_id="kb-upload",
                          file_types=sorted(SUPPORTED_SUFFIXES | {".gz"}))
         with gr.Column(scale=2):
             with gr.Accordion("Columns for CSV / JSON (blank: guess)", open=False):
-                text_col = gr.Textbox("", label="Text column")
-                title_col = gr.Textbox("", label="Title column")
-                url_col = gr.Textbox("", label="URL column")
+                columns = [gr.Textbox("", label=f"{what} column") for what in ("Text", "Title", "URL")]
             add = gr.Button("Add to knowledge base", variant="primary", elem_id="kb-add")
-    statuses = gr.Dataframe(headers=STATUS_HEADERS, label="Per-file status", interactive=False, wrap=True)
+    tab.panel = JobPanel(ctx, "kb", [("rebuild", "Rebuild everything", "secondary"),
+                                     ("starter", "Build starter corpus", "secondary")],
+                         view=tab.view, finished=tab.finished, idle="No index job was started from this page.")
+    tab.statuses = gr.Dataframe(headers=STATUS_HEADERS, label="Per-file status", interactive=False, wrap=True)
 
     gr.Markdown("### Search")
     with gr.Row():
         query = gr.Textbox("", label="Question", scale=4, elem_id="kb-query")
         k = gr.Number(5, precision=0, minimum=1, maximum=50, label="Top k", scale=1)
-        min_score = gr.Number(settings.retrieval_min_score, label="Min dense score", scale=1)
+        min_score = gr.Number(ctx.settings.retrieval_min_score, label="Min dense score", scale=1)
         search = gr.Button("Search", scale=1, elem_id="kb-search")
     hits = gr.Dataframe(headers=HIT_HEADERS, label="Hits (fused = reciprocal-rank fusion of dense and BM25)",
                         interactive=False, wrap=True)
@@ -89,100 +145,26 @@ def build_tab(ctx: AppContext) -> None:
     with gr.Row():
         doc_filter = gr.Textbox("", label="Filter (id, title, source or file)", scale=4)
         refresh = gr.Button("↻ Refresh", scale=1, elem_id="kb-refresh")
-    docs_note = gr.Markdown("")
-    docs = gr.Dataframe(headers=DOC_HEADERS, interactive=False, wrap=True, max_height=500)
+    tab.note = gr.Markdown("")
+    tab.docs = gr.Dataframe(headers=DOC_HEADERS, interactive=False, wrap=True, max_height=500)
     with gr.Row():
-        delete_id = gr.Textbox("", label="Delete: a doc id, or a file name to delete all its documents", scale=4)
+        tab.delete_id = gr.Textbox("", label="Delete: a doc id, or a file name to delete all its documents", scale=4)
         delete = gr.Button("🗑 Delete", variant="stop", scale=1, elem_id="kb-delete")
 
-    gr.Markdown("### Rebuild")
-    with gr.Row():
-        rebuild = gr.Button("Rebuild everything", elem_id="kb-rebuild")
-        starter = gr.Button("Build starter corpus", elem_id="kb-starter")
-        cancel = gr.Button("■ Cancel", variant="stop", elem_id="kb-cancel")
-    job_status = gr.Markdown("")
-    command = gr.Code("", language="shell", label="Equivalent command", interactive=False)
-    log = gr.Textbox("", label="Log (tail)", lines=6, max_lines=6, autoscroll=True, interactive=False)
-    watched = gr.State("")
-    timer = gr.Timer(2.0, active=False)
-
-    # ---- handlers: thin; each calls one medgemma function ---------------------------------------
-    def doc_table(text: str) -> tuple[list[list[Any]], str]:
-        rows, total = kb.find_documents(text or "", DOC_LIMIT)
-        note = f"{total:,} documents" + (f" (showing {len(rows)}; filter to narrow)" if total > len(rows) else "")
-        return [[d.doc_id, d.title, d.source, d.chunks, d.url, d.source_key] for d in rows], note
-
-    @admin_only(ctx, "kb-add")
-    def on_add(session, files: list[str] | None, text: str, title: str, url: str,
-               progress=gr.Progress()):  # noqa: B008 - Gradio injects the progress tracker
-        if not files:
-            raise gr.Error("Choose one or more files first.")
-        result = kb.add_files(files, lambda f, m: progress(f, desc=m), columns=ColumnMap(text, title, url))
-        rows = [[s.name, s.status, s.documents, s.chunks, s.message] for s in result]
-        return rows, _summary(kb.stats()), *doc_table("")
-
-    @admin_only(ctx, "kb-search", audit=False)
-    def on_search(session, text: str, top_k: float | None, threshold: float | None):
-        return _hit_rows(kb.search(text, k=int(top_k or 5), min_score=-1.0 if threshold is None else threshold))
-
-    @admin_only(ctx, "kb-list", audit=False)
-    def on_refresh(session, text: str):
-        return _summary(kb.stats()), *doc_table(text)
-
-    @admin_only(ctx, "kb-delete")
-    def on_delete(session, doc_id: str, text: str):
-        if not (doc_id or "").strip():
-            raise gr.Error("Enter the doc id (or file name) to delete.")
-        removed = kb.remove(doc_id.strip())
-        gr.Info(f"Deleted {removed} document(s).")
-        return "", _summary(kb.stats()), *doc_table(text)
-
-    def start_job(action: str):
-        info = knowledge.start_index_job(settings, action)
-        return info.run_id, f"**{info.run_id}** — {info.state}", info.command, "", gr.Timer(active=True)
-
-    @admin_only(ctx, "kb-rebuild")
-    def on_rebuild(session):
-        return start_job("rebuild")
-
-    @admin_only(ctx, "kb-starter")
-    def on_starter(session):
-        return start_job("starter")
-
-    @admin_only(ctx, "kb-poll", audit=False)
-    def on_poll(session, run_id: str):
-        if not run_id:
-            return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip()
-        p = knowledge.index_job_progress(settings, run_id)
-        return (_job_status(p), p["command"], p["log"], gr.Timer(active=p["active"]), _summary(kb.stats()))
-
-    @admin_only(ctx, "kb-cancel")
-    def on_cancel(session, run_id: str):
-        if not run_id:
-            raise gr.Error("No index job was started from this page.")
-        p = knowledge.cancel_index_job(settings, run_id)
-        return _job_status(p), p["log"], gr.Timer(active=False)
-
-    # ---- wiring: every admin handler takes the admin token first --------------------------------
-    add.click(on_add, [token, upload, text_col, title_col, url_col], [statuses, summary, docs, docs_note],
-              api_name="kb_add", concurrency_limit=1)
-    search.click(on_search, [token, query, k, min_score], [hits], api_name="kb_search")
-    query.submit(on_search, [token, query, k, min_score], [hits], api_visibility="undocumented")
-    refresh.click(on_refresh, [token, doc_filter], [summary, docs, docs_note], api_name="kb_documents")
-    doc_filter.submit(on_refresh, [token, doc_filter], [summary, docs, docs_note], api_visibility="undocumented")
-    delete.click(on_delete, [token, delete_id, doc_filter], [delete_id, summary, docs, docs_note],
-                 api_name="kb_delete")
-    job_outputs = [watched, job_status, command, log, timer]
-    rebuild.click(on_rebuild, [token], job_outputs, api_name="kb_rebuild", concurrency_limit=1)
-    starter.click(on_starter, [token], job_outputs, api_name="kb_starter", concurrency_limit=1)
-    timer.tick(on_poll, [token, watched], [job_status, command, log, timer, summary],
-               api_visibility="private", queue=False, show_progress="hidden")
-    cancel.click(on_cancel, [token, watched], [job_status, log, timer], api_name="kb_cancel")
+    listed = [tab.summary, tab.docs, tab.note]
+    outputs = tab.panel.wire([*listed, tab.statuses], poll_inputs=[doc_filter])
+    add.click(tab.on_add, [token, upload, *columns], outputs, api_name="kb_add", concurrency_limit=1)
+    search.click(tab.on_search, [token, query, k, min_score], [hits], api_name="kb_search")
+    query.submit(tab.on_search, [token, query, k, min_score], [hits], api_visibility="undocumented")
+    refresh.click(tab.on_refresh, [token, doc_filter], listed, api_name="kb_documents")
+    doc_filter.submit(tab.on_refresh, [token, doc_filter], listed, api_visibility="undocumented")
+    delete.click(tab.on_delete, [token, tab.delete_id, doc_filter], [tab.delete_id, *listed], api_name="kb_delete")
+    for key in ("rebuild", "starter"):
+        tab.panel.buttons[key].click(getattr(tab, f"on_{key}"), [token], outputs, api_name=f"kb_{key}",
+                                     concurrency_limit=1)
 
     def on_login(tok: str | None):  # fill the summary and the list when an admin logs in
-        return on_refresh(tok, "") if tok else (gr.skip(), gr.skip(), gr.skip())
+        return tab.on_refresh(tok, "") if tok else tuple(gr.skip() for _ in listed)
 
-    token.change(on_login, [token], [summary, docs, docs_note], api_visibility="private")
-    ctx.extras["knowledge"] = {"on_add": on_add, "on_search": on_search, "on_refresh": on_refresh,
-                               "on_delete": on_delete, "on_rebuild": on_rebuild, "on_starter": on_starter,
-                               "on_poll": on_poll, "on_cancel": on_cancel}
+    token.change(on_login, [token], listed, api_visibility="private")
+    return tab

@@ -1,5 +1,5 @@
-"""training_plots.py draws the Training tab's live chart (loss and learning rate per step) and its text
-gauges (progress bar, ETA). Pure functions from metric rows to figures and strings; no Gradio, no files.
+"""training_plots.py draws the Training tab's live chart (loss and learning rate per step) and writes
+durations (ETA). Pure functions from metric rows to figures and strings; no Gradio, no files.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from admin.evaluation_plots import empty, progress_bar
+from admin.evaluation_plots import empty
 
-__all__ = ["curve_figure", "duration", "empty", "progress_bar"]
+__all__ = ["curve_figure", "duration", "empty"]
 
 
 def curve_figure(curve: Sequence[dict[str, Any]], title: str = "") -> go.Figure:

@@ -97,7 +97,7 @@ def test_chat_keeps_answering_while_an_admin_job_runs(tmp_path, shared_data):
             user.close()
             for job in jobs.list_runs(settings, "index"):  # never leave a build running after a failure
                 if job.pid and jobs.pid_alive(job.pid):
-                    jobs.cancel(job.folder, grace_s=2.0)
+                    jobs.stop(job.folder, grace_s=2.0)
     print(f"\n[admin job] start handler returned in {handler_s:.2f} s (job pid {run.pid}); chat latency: first "
           f"answer {before[0]:.2f} s (loads the embedder), then {max(before[1:]):.2f} s max; during the index "
           f"build ({progress.get('message')}) {max(during):.2f} s max ({len(during)} answers, all with sources)")

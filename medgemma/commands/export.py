@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (default: <home>/exports/<adapter>-<format>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export in --out")
     p.add_argument("--detach", action="store_true", help="run in the background and print the run id")
-    p.add_argument("--job", help=argparse.SUPPRESS)  # the run folder when started by jobs.start
+    p.add_argument("--job", help=argparse.SUPPRESS)  # the run folder when started as a job
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(handler=cmd_export)
 
@@ -78,7 +78,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     if args.detach:
-        run = export.start(settings, args.adapter, args.format, args.out, args.overwrite)
+        job_id = jobs.start(settings, "export", {"adapter": args.adapter, "format": args.format,
+                                                 "out": args.out or "", "overwrite": args.overwrite})
+        run = jobs.find_run(settings, job_id, "export")
         if args.json:
             print_json(run.to_dict())
         else:

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from medgemma.commands import add_common, print_json, say, settings_from
 from medgemma.errors import InputRejected
 
 
-def _progress(quiet: bool):
-    state = {"last": ""}
+def _progress(quiet: bool, run_folder: str = ""):
+    """Progress lines on stderr; in a job, also {fraction, message} records in its metrics.jsonl (at
+    most two a second, and the last one)."""
+    state = {"last": "", "logged": 0.0}
 
     def report(fraction: float, message: str) -> None:
         line = f"[{fraction:6.1%}] {message}"
         if not quiet and line != state["last"]:
             say(line, err=True)
             state["last"] = line
+        if run_folder and (fraction >= 1.0 or time.monotonic() - state["logged"] >= 0.5):
+            from medgemma import jobs
+
+            state["logged"] = time.monotonic()
+            jobs.log_metrics(Path(run_folder), {"fraction": round(fraction, 4), "message": message})
 
     return report
 
@@ -55,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--url-column", default="", help="record field holding the URL")
     p.add_argument("--limits", action="store_true", help="apply the upload limits (max_upload_mb/files)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--run-folder", default="", help="run as a background job recorded in this folder")
     p.set_defaults(handler=_add)
 
     p = isub.add_parser("remove", help="remove documents (by doc id) or all documents of a source file")
@@ -114,7 +123,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _build_now(args: argparse.Namespace) -> int:
     kb = _kb(args, starter_corpus=args.starter_corpus)
-    progress = _progress(args.quiet)
+    progress = _progress(args.quiet, args.run_folder)
     if args.rebuild:
         result = kb.rebuild(progress)
         if args.json:
@@ -133,6 +142,19 @@ def _build_now(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
+    if not args.run_folder:
+        return _add_now(args)
+    from medgemma import jobs
+
+    folder = Path(args.run_folder)
+    with jobs.job_context(folder, kind="index"):
+        code = _add_now(args, lambda statuses: jobs.set_result(folder, files=[s.to_dict() for s in statuses]))
+        if code:
+            raise InputRejected("no file could be indexed; see the per-file statuses")
+    return code
+
+
+def _add_now(args: argparse.Namespace, record=None) -> int:
     from medgemma.knowledge.ingest import ColumnMap
 
     kb = _kb(args)
@@ -140,8 +162,10 @@ def _add(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise InputRejected(f"not found: {', '.join(missing)}")
-    return _print_statuses(kb.add_files(args.paths, _progress(args.quiet), columns=columns,
-                                        limits=args.limits), args.json)
+    statuses = kb.add_files(args.paths, _progress(args.quiet, args.run_folder), columns=columns, limits=args.limits)
+    if record is not None:
+        record(statuses)
+    return _print_statuses(statuses, args.json)
 
 
 def _remove(args: argparse.Namespace) -> int:

@@ -90,7 +90,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.detach:
         if args.resume:
             raise ConfigError("Use `python -m medgemma runs resume RUN_ID` to resume in the background.")
-        return _print_run(train.start(cfg, settings, Path(args.out) if args.out else None), args.json)
+        job_id = jobs.start(settings, "train", {"config": cfg.to_dict(), "folder": args.out or ""})
+        return _print_run(jobs.find_run(settings, job_id, "train"), args.json)
     folder = Path(args.out) if args.out else jobs.run_folder(settings, "train", jobs.new_run_id(cfg.name))
     with jobs.job_context(folder, kind="train", config=cfg.to_dict()):
         manifest = train.train(cfg, settings, folder, resume=args.resume)
@@ -148,14 +149,14 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_cancel(args: argparse.Namespace) -> int:
-    run = jobs.find_run(_settings(args), args.run_id)
-    return _print_run(jobs.cancel(run.folder), args.json)
+    settings = _settings(args)
+    jobs.cancel(settings, args.run_id)
+    return _print_run(jobs.find_run(settings, args.run_id), args.json)
 
 
 def cmd_runs_resume(args: argparse.Namespace) -> int:
-    from medgemma.training import trainer as train
-
-    return _print_run(train.resume_run(_settings(args), args.run_id), args.json)
+    settings = _settings(args)
+    return _print_run(jobs.find_run(settings, jobs.start(settings, "train", {"resume": args.run_id})), args.json)
 
 
 def cmd_adapters_list(args: argparse.Namespace) -> int:

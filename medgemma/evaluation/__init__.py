@@ -17,15 +17,13 @@ _EXPORTS = {
     "Prediction": "predictors", "make_predictor": "predictors",
     "run_eval": "runner", "list_eval_runs": "runner", "load_eval_run": "runner", "compare_runs": "runner",
     "export_run": "runner",
-    "start_eval_job": "dashboard",
 }
 __all__ = [
     "Example", "Prediction", "SUITES", "Suite", "compare_runs", "export_run", "get_suite",
-    "list_eval_runs", "load_eval_run", "load_suite", "make_predictor", "run_eval", "start_eval_job",
+    "list_eval_runs", "load_eval_run", "load_suite", "make_predictor", "run_eval",
 ]
 
 if TYPE_CHECKING:
-    from medgemma.evaluation.dashboard import start_eval_job
     from medgemma.evaluation.predictors import Prediction, make_predictor
     from medgemma.evaluation.runner import compare_runs, export_run, list_eval_runs, load_eval_run, run_eval
     from medgemma.evaluation.suites import SUITES, Example, Suite, get_suite, load_suite

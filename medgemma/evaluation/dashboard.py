@@ -1,9 +1,8 @@
 """evaluation/dashboard.py turns saved evaluation runs into tables for dashboards and reports: confidence
 intervals, per-metric rows, run comparisons, filtered per-example rows, latency samples, the safety
-confusion matrix, and starting an evaluation as a background job.
+confusion matrix, and the evaluation `job_spec` (how medgemma.jobs starts and reads one).
 
-It reads run folders through medgemma.evaluate and starts jobs through medgemma.jobs; it knows
-nothing about Gradio or plotting.
+It reads run folders through evaluation.runner; it knows nothing about Gradio or plotting.
 """
 
 from __future__ import annotations
@@ -238,8 +237,7 @@ def dashboard(settings: Settings, run_ids: Sequence[str]) -> dict[str, Any]:
 ACTIVE_ADAPTER = "(active)"
 
 
-def eval_argv(suite: str, model: str = "", adapter: str | None = None, rag: bool = True,
-              limit: int | None = None, seed: int = 0) -> list[str]:
+def _argv(suite: str, model: str, adapter: str | None, rag: bool, limit: int | None, seed: int) -> list[str]:
     """The `python -m medgemma` arguments of an evaluation run writing into the job's folder."""
     argv = ["eval", "run", "--suite", suite, "--rag", "on" if rag else "off"]
     if model:
@@ -253,41 +251,36 @@ def eval_argv(suite: str, model: str = "", adapter: str | None = None, rag: bool
     return [*argv, "--out", jobs.RUN_PLACEHOLDER, "--config", f"{jobs.RUN_PLACEHOLDER}/settings.yaml"]
 
 
-def start_eval_job(settings: Settings, suite: str, model: str = "", adapter: str | None = None,
-                   rag: bool = True, limit: int | None = None, seed: int = 0) -> jobs.RunInfo:
-    """Start `python -m medgemma eval run ...` as a background job (a run folder under runs/eval).
+def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
+    """`python -m medgemma eval run ...` from {suite, model, adapter, rag, limit, seed}.
 
-    `adapter` None means the admin's active adapter, "" the base model. The child reads the app's
-    settings from the run folder's settings.yaml, so it evaluates what this app would serve.
+    `adapter` None (or missing) means the admin's active adapter, "" the base model. The child reads the
+    app's settings from the run folder's settings.yaml, so it evaluates what this app would serve.
     """
+    suite, model, adapter = str(args.get("suite") or ""), str(args.get("model") or ""), args.get("adapter")
+    limit, seed = args.get("limit"), int(args.get("seed") or 0)
     spec = get_suite(suite)
     if limit is not None and int(limit) <= 0:
         raise InputRejected(f"The limit must be a positive number of examples; got {limit}.")
-    rag = bool(rag) and not spec.own_context and spec.kind in ("mc", "qa")
+    rag = bool(args.get("rag", True)) and not spec.own_context and spec.kind in ("mc", "qa")
     generative = spec.kind in ("mc", "qa")
     model_name = (model or settings.model) if generative else ""
-    run_id = jobs.new_run_id(run_name(suite, model_name or settings.model, adapter, rag, spec.kind))
     config = {"suite": suite, "kind": spec.kind, "description": spec.description, "primary": spec.primary,
               "model": model_name, "adapter": (adapter or "") if generative else "",
               "rag": rag if generative else None, "limit": int(limit) if limit else None, "seed": seed,
               "n": int(limit) if limit else None, "created": jobs.now_iso()}
-    argv = eval_argv(suite, model if generative else "", adapter if generative else None, rag, limit, seed)
-    return jobs.start(settings, "eval", argv, config, run_id=run_id)
+    argv = _argv(suite, model if generative else "", adapter if generative else None, rag, limit, seed)
+    return jobs.Launch(argv, config, name=run_name(suite, model_name or settings.model, adapter, rag, spec.kind))
 
 
-def job_progress(settings: Settings, run_id: str, log_chars: int = 6000) -> dict[str, Any]:
-    """A job's state, examples done of total, running mean of the primary score, log tail, command."""
-    info = jobs.get_run(jobs.run_folder(settings, "eval", run_id))
-    records = jobs.read_metrics(info.folder)
+def _read_job(settings: Settings, run: jobs.RunInfo, records: list[dict[str, Any]]) -> jobs.Reading:
+    """Examples done of total and the running mean of the primary score."""
     scores = [r["score"] for r in records if isinstance(r.get("score"), (int, float))]
     last = records[-1] if records else {}
-    return {"run_id": run_id, "state": info.state, "active": info.active, "error": info.error,
-            "done": int(last.get("done", 0)), "total": int(last.get("total") or info.config.get("n") or 0),
-            "score_mean": sum(scores) / len(scores) if scores else None, "primary": info.config.get("primary", ""),
-            "command": info.command, "log": jobs.tail_log(info.folder, log_chars), "result": info.result}
+    done, total = int(last.get("done", 0)), int(last.get("total") or run.config.get("n") or 0)
+    metrics = {"done": done, "total": total, "score_mean": sum(scores) / len(scores) if scores else None,
+               "primary": run.config.get("primary", "")}
+    return jobs.Reading(done / total if total else 0.0, f"{done}/{total or '?'} examples", metrics)
 
 
-def cancel_eval_job(settings: Settings, run_id: str) -> dict[str, Any]:
-    """Cancel a running evaluation job (its predictions so far stay on disk); returns its progress."""
-    jobs.cancel(jobs.run_folder(settings, "eval", run_id))
-    return job_progress(settings, run_id)
+job_spec = jobs.JobSpec("eval", _prepare_job, _read_job)

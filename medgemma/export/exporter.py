@@ -2,7 +2,7 @@
 
 Every export is built in a hidden staging folder next to the target, verified against the PyTorch model,
 given a model card and a manifest, and only then renamed into place: a failed or cancelled export leaves
-nothing half-written. It also lists exports and starts exports as background jobs. The per-format work is
+nothing half-written. It also lists exports and owns the export `job_spec` (medgemma.jobs). The per-format work is
 export/build.py; card and manifest are export/card.py; publishing is export/publish.py.
 """
 
@@ -330,35 +330,24 @@ def list_exports(settings: Settings) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["created"], reverse=True)
 
 
-def start(settings: Settings, adapter: str, fmt: str, out: str | Path | None = None,
-          overwrite: bool = False) -> jobs.RunInfo:
-    """Run an export as a background `python -m medgemma export` job (progress in metrics.jsonl)."""
+def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
+    """An export job's `python -m medgemma export` argv from {adapter, format, out, overwrite}; an unknown
+    format or adapter is named before a job starts. Progress goes to metrics.jsonl."""
+    adapter, fmt = str(args.get("adapter") or "").strip(), str(args.get("format") or "")
+    out, overwrite = args.get("out") or "", bool(args.get("overwrite"))
     if fmt not in FORMATS:
         raise InputRejected(f"Unknown export format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
     if fmt == "tensorrt":
         from medgemma.export.tensorrt import check_available
 
         check_available()
-    if not (adapter or "").strip():
+    if not adapter:
         raise InputRejected("Pick an adapter to export.")
     argv = ["export", "--adapter", adapter, "--format", fmt, "--config", "{run}/settings.yaml", "--job", "{run}"]
     argv += ["--out", str(out)] if out else []
     argv += ["--overwrite"] if overwrite else []
-    config = {"adapter": adapter, "format": fmt, "out": str(out or ""), "overwrite": overwrite}
-    name = get_adapter(settings, adapter.strip()).name  # also names an unknown adapter before a job starts
-    return jobs.start(settings, "export", argv, config, run_id=jobs.new_run_id(f"{name}-{fmt}"))
+    config = {"adapter": adapter, "format": fmt, "out": str(out), "overwrite": overwrite}
+    return jobs.Launch(argv, config, name=f"{get_adapter(settings, adapter).name}-{fmt}")
 
 
-def job_progress(settings: Settings, run_id: str, log_chars: int = 6000) -> dict[str, Any]:
-    """An export job's state, last progress fraction and message, log tail, command and result."""
-    info = jobs.get_run(jobs.run_folder(settings, "export", run_id))
-    last = (jobs.read_metrics(info.folder) or [{}])[-1]
-    return {"run_id": run_id, "state": info.state, "active": info.active, "error": info.error,
-            "fraction": float(last.get("fraction", 0.0)), "message": last.get("message", ""),
-            "command": info.command, "log": jobs.tail_log(info.folder, log_chars), "result": info.result}
-
-
-def cancel_job(settings: Settings, run_id: str) -> dict[str, Any]:
-    """Cancel a running export job (its staging folder is removed by the job); returns its progress."""
-    jobs.cancel(jobs.run_folder(settings, "export", run_id))
-    return job_progress(settings, run_id)
+job_spec = jobs.JobSpec("export", _prepare_job, jobs.read_fraction)

@@ -17,22 +17,21 @@ _EXPORTS = {
     "Example": "datasets", "load_file": "datasets", "preview": "datasets",
     "prepare_data": "data",
     "load_source": "sources", "parse_spec": "sources",
-    "train": "trainer", "start": "trainer", "resume_run": "trainer",
-    "start_run": "dashboard", "run_progress": "dashboard", "runs_table": "dashboard",
-    "adapters_table": "dashboard",
+    "train": "trainer",
+    "start_args": "dashboard", "runs_table": "dashboard", "adapters_table": "dashboard",
 }
 __all__ = [
     "Example", "TrainConfig", "adapters_table", "load_config", "load_file", "load_source", "parse_spec",
-    "prepare_data", "preview", "resume_run", "run_progress", "runs_table", "start", "start_run", "train",
+    "prepare_data", "preview", "runs_table", "start_args", "train",
 ]
 
 if TYPE_CHECKING:
     from medgemma.training.config import TrainConfig, load_config
-    from medgemma.training.dashboard import adapters_table, run_progress, runs_table, start_run
+    from medgemma.training.dashboard import adapters_table, runs_table, start_args
     from medgemma.training.data import prepare_data
     from medgemma.training.datasets import Example, load_file, preview
     from medgemma.training.sources import load_source, parse_spec
-    from medgemma.training.trainer import resume_run, start, train
+    from medgemma.training.trainer import train
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

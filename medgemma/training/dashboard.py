@@ -1,8 +1,6 @@
 """training/dashboard.py is the Training tab's back end: the form's values as a TrainConfig, dataset previews
-with token statistics, run progress (step, ETA, loss curve) and the runs and adapters tables.
-
-It starts runs through medgemma.train, reads them through medgemma.jobs and medgemma.adapters; it knows
-nothing about Gradio or plotting.
+with token statistics, the runs and adapters tables, and the train `job_spec` (how medgemma.jobs starts a
+run and reads its step, ETA and loss curve). It knows nothing about Gradio or plotting.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import pandas as pd
 
 from medgemma import jobs
 from medgemma.config import Settings
-from medgemma.errors import InputRejected, ModelNotAvailable
+from medgemma.errors import ConfigError, InputRejected, ModelNotAvailable
 from medgemma.models import adapters
 from medgemma.training import datasets
 from medgemma.training.config import FIELDS, TrainConfig, from_dict
@@ -82,14 +80,12 @@ def config_from_form(form: dict[str, Any], upload: str = "") -> TrainConfig:
     return from_dict(values)
 
 
-def start_run(settings: Settings, form: dict[str, Any], upload: str = "", pending: str = "") -> jobs.RunInfo:
-    """Validate the form and start `python -m medgemma train` in the background. `pending` is a file still
-    in the upload box whose stored copy (`upload`) is not there yet: it is stored first."""
-    from medgemma.training import trainer as train
-
+def start_args(settings: Settings, form: dict[str, Any], upload: str = "", pending: str = "") -> dict[str, Any]:
+    """The train job's arguments for the form (validated). `pending` is a file still in the upload box
+    whose stored copy (`upload`) is not there yet: it is stored first."""
     if pending and not upload and form.get("use_upload"):
         upload = str(datasets.store_upload(settings, pending, Path(str(pending)).name))
-    return train.start(config_from_form(form, upload), settings)
+    return {"config": config_from_form(form, upload).to_dict()}
 
 
 # ---- datasets -----------------------------------------------------------------------------------
@@ -130,41 +126,6 @@ def _last(metrics: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
     return next((m for m in reversed(metrics) if key in m), {})
 
 
-def run_progress(settings: Settings, run_id: str, log_chars: int = 6000) -> dict[str, Any]:
-    """Everything the tab shows about one training run: state, step, ETA, loss, curve, log and config."""
-    run = jobs.find_run(settings, run_id, "train")
-    metrics = jobs.read_metrics(run.folder)
-    last, last_loss = _last(metrics, "step"), _last(metrics, "loss")
-    max_steps = int(last.get("max_steps") or run.config.get("max_steps") or 0)
-    step = int(run.result.get("steps") or last.get("step") or 0)
-    curve = [{k: m[k] for k in ("step", "loss", "lr", "eval_loss") if k in m} for m in metrics if "step" in m]
-    return {"run_id": run.run_id, "state": run.state, "active": run.active, "error": run.error,
-            "command": run.command, "step": step, "max_steps": max_steps, "eta_s": last.get("eta_s"),
-            "s_per_step": last.get("s_per_step"), "loss": last_loss.get("loss"), "curve": curve,
-            "result": run.result, "config": run.config, "log": jobs.tail_log(run.folder, log_chars),
-            "resumable": not run.active and run.state != "done" and _has_checkpoint(run.folder)}
-
-
-def _has_checkpoint(folder: Path) -> bool:
-    from medgemma.training.trainer import last_checkpoint
-
-    return last_checkpoint(folder) is not None
-
-
-def cancel_run(settings: Settings, run_id: str) -> dict[str, Any]:
-    jobs.cancel(jobs.find_run(settings, run_id, "train").folder)
-    return run_progress(settings, run_id)
-
-
-def resume(settings: Settings, run_id: str) -> jobs.RunInfo:
-    """Continue a cancelled or failed run from its newest checkpoint (a finished run has nothing left)."""
-    from medgemma.training import trainer as train
-
-    if jobs.find_run(settings, run_id, "train").state == "done":
-        raise InputRejected(f"Run {run_id} has finished; its adapter is ready. Start a new run to train more.")
-    return train.resume_run(settings, run_id)
-
-
 def run_choices(settings: Settings) -> list[tuple[str, str]]:
     return [(f"{r.run_id} — {r.state}", r.run_id) for r in jobs.list_runs(settings, "train")]
 
@@ -181,6 +142,47 @@ def runs_table(settings: Settings) -> pd.DataFrame:
                      f"{step}/{total}", _r(r.result.get("final_loss", last.get("loss"))), _r(r.result.get("eval_loss")),
                      r.result.get("wall_s"), r.error])
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+# ---- the train job (medgemma.jobs) ----------------------------------------------------------------
+
+def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
+    """`python -m medgemma train` of {"config": TrainConfig fields, "folder": optional run folder}, or
+    {"resume": run id}: a cancelled or failed run continues from its newest checkpoint."""
+    from medgemma.training import trainer as train
+
+    if args.get("resume"):
+        run = jobs.find_run(settings, str(args["resume"]), "train")
+        if run.state == "done":
+            raise InputRejected(f"Run {run.run_id} has finished; its adapter is ready. Start a new run to train more.")
+        if run.active:
+            raise ConfigError(f"Run {run.run_id} is still {run.state}.")
+        return jobs.Launch(train.command_args(resume=True), from_dict(run.config).to_dict(), folder=run.folder)
+    cfg = train.absolute_paths(from_dict(dict(args.get("config") or {})))
+    folder = Path(args["folder"]) if args.get("folder") else None
+    return jobs.Launch(train.command_args(), cfg.to_dict(), name=cfg.name, folder=folder)
+
+
+def _read_job(settings: Settings, run: jobs.RunInfo, records: list[dict[str, Any]]) -> jobs.Reading:
+    """Step of max steps, ETA, speed, the latest loss, the loss/learning-rate curve, and whether a stopped
+    run can resume from a checkpoint."""
+    last, last_loss = _last(records, "step"), _last(records, "loss")
+    max_steps = int(last.get("max_steps") or run.config.get("max_steps") or 0)
+    step = int(run.result.get("steps") or last.get("step") or 0)
+    curve = [{k: m[k] for k in ("step", "loss", "lr", "eval_loss") if k in m} for m in records if "step" in m]
+    metrics = {"step": step, "max_steps": max_steps, "eta_s": last.get("eta_s"), "s_per_step": last.get("s_per_step"),
+               "loss": last_loss.get("loss"), "curve": curve,
+               "resumable": not run.active and run.state != "done" and _has_checkpoint(run.folder)}
+    return jobs.Reading(step / max_steps if max_steps else 0.0, f"step {step}/{max_steps or '?'}", metrics)
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    from medgemma.training.trainer import last_checkpoint
+
+    return last_checkpoint(folder) is not None
+
+
+job_spec = jobs.JobSpec("train", _prepare_job, _read_job)
 
 
 # ---- adapters -----------------------------------------------------------------------------------

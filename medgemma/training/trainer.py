@@ -2,7 +2,7 @@
 
 A run folder gets data/train.jsonl, checkpoints/checkpoint-N (resumable), metrics.jsonl (step, loss, lr,
 epoch, eta) and, when training finishes, adapter/ (a standard PEFT adapter plus medgemma.json).
-Job control (subprocess, status, cancel) is jobs.py; the data files are training/data.py; the adapter registry
+Job control (subprocess, status, cancel) is medgemma/jobs; the data files are training/data.py; the adapter registry
 is models/adapters.py.
 """
 
@@ -336,12 +336,6 @@ def command_args(resume: bool = False) -> list[str]:
             *(["--resume"] if resume else [])]
 
 
-def start(cfg: TrainConfig, settings: Settings, folder: Path | None = None) -> jobs.RunInfo:
-    """Start a training run as a subprocess (see jobs.start); returns at once."""
-    return jobs.start(settings, "train", command_args(), absolute_paths(cfg).to_dict(),
-                      run_id=jobs.new_run_id(cfg.name), folder=folder)
-
-
 def absolute_paths(cfg: TrainConfig) -> TrainConfig:
     """Data files and local model folders as absolute paths (the job runs from the repository root)."""
     def fix(spec: str) -> str:
@@ -352,12 +346,3 @@ def absolute_paths(cfg: TrainConfig) -> TrainConfig:
 
     model = str(Path(cfg.model).resolve()) if Path(cfg.model).is_dir() else cfg.model
     return cfg.replace(data=[fix(d) for d in cfg.data], model=model)
-
-
-def resume_run(settings: Settings, run_id: str) -> jobs.RunInfo:
-    """Restart a cancelled or failed run from its newest checkpoint, in the background."""
-    run = jobs.find_run(settings, run_id, "train")
-    if run.active:
-        raise ConfigError(f"Run {run_id} is still {run.state}.")
-    cfg = from_dict(run.config)
-    return jobs.start(settings, "train", command_args(resume=True), cfg.to_dict(), folder=run.folder)

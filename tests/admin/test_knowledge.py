@@ -1,5 +1,6 @@
 """The Knowledge base tab: handlers behind a real admin session on a real (tiny) index, closed without
-login, and the rebuild running as a background `python -m medgemma index build --rebuild` job."""
+login; uploads, the rebuild and the starter build run as background `python -m medgemma index ...` jobs
+whose progress the job panel shows (the per-file statuses of an upload come from the job's result)."""
 
 from __future__ import annotations
 
@@ -9,70 +10,102 @@ import gradio as gr
 import pytest
 from pdf_factory import text_pdf
 
+from admin import knowledge as knowledge_tab
 from app import build_app
+from medgemma import jobs
 from medgemma.config import load_settings
 
 PASSWORD = "correct horse battery"
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def app(monkeypatch):
+def app(monkeypatch, build_tab):
     monkeypatch.setenv("MEDGEMMA_ADMIN_PASSWORD", PASSWORD)
     settings = load_settings()
-    demo, ctx = build_app(settings)
-    return ctx, ctx.extras["knowledge"], ctx.auth.login(PASSWORD).token
+    tab, ctx = build_tab(knowledge_tab, settings)
+    return ctx, tab, ctx.auth.login(PASSWORD).token
 
 
 def test_handlers_refuse_without_a_session(app):
-    _, h, _ = app
-    calls = [(h["on_add"], ([], "", "", "")), (h["on_search"], ("flu", 5, 0.0)), (h["on_refresh"], ("",)),
-             (h["on_delete"], ("x", "")), (h["on_rebuild"], ()), (h["on_starter"], ()), (h["on_poll"], ("x",)),
-             (h["on_cancel"], ("x",))]
+    ctx, tab, _ = app
+    calls = [(tab.on_add, ([], "", "", "")), (tab.on_search, ("flu", 5, 0.0)), (tab.on_refresh, ("",)),
+             (tab.on_delete, ("x", "")), (tab.on_rebuild, ()), (tab.on_starter, ()), (tab.panel.on_poll, ("x",)),
+             (tab.panel.on_cancel, ("x",))]
     for fn, args in calls:
         for token in (None, "forged-token"):
             with pytest.raises(gr.Error, match="Admin login required"):
                 fn(token, *args)
+    assert not ctx.settings.path("runs").exists()
 
 
+def test_bad_uploads_are_named_before_any_job_starts(app, tmp_path):
+    ctx, tab, token = app
+    (tmp_path / "empty.md").write_text("")
+    (tmp_path / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    with pytest.raises(gr.Error, match="Choose one or more files"):
+        tab.on_add(token, [], "", "", "")
+    with pytest.raises(gr.Error, match=r"No file can be added: empty.md: the file is empty; photo.txt: .*PNG"):
+        tab.on_add(token, [str(tmp_path / "empty.md"), str(tmp_path / "photo.txt")], "", "", "")
+    many = [str(tmp_path / "empty.md")] * (ctx.settings.max_upload_files + 1)
+    with pytest.raises(gr.Error, match=f"at most {ctx.settings.max_upload_files} per upload"):
+        tab.on_add(token, many, "", "", "")
+    with pytest.raises(gr.Error, match="No index job was started"):
+        tab.panel.on_cancel(token, "")
+    assert not ctx.settings.path("runs").exists() and not ctx.settings.path("uploads").exists()
+
+
+def _until_done(tab, token, job_id, timeout=300.0):
+    """Tick like the browser's timer until the job ends; returns the last tick's updates."""
+    deadline = time.time() + timeout
+    while True:
+        out = tab.panel.on_poll(token, job_id, "")
+        if not out[tab.panel.timer].active:
+            return out
+        assert time.time() < deadline, out[tab.panel.log]
+        time.sleep(1)
+
+
+@pytest.mark.slow
 def test_upload_search_list_delete_and_rebuild_job(app, tmp_path):
-    ctx, h, token = app
+    ctx, tab, token = app
+    panel = tab.panel
     (tmp_path / "flu.txt").write_text("Influenza spreads by droplets. A yearly flu vaccine is the best protection.")
     (tmp_path / "empty.md").write_text("")
     text_pdf(tmp_path / "gout.pdf", [["Gout causes sudden pain and swelling in the big toe joint."]])
-    rows, summary, docs, note = h["on_add"](token, [str(tmp_path / n) for n in ("flu.txt", "empty.md", "gout.pdf")],
-                                            "", "", "")
+    out = tab.on_add(token, [str(tmp_path / n) for n in ("flu.txt", "empty.md", "gout.pdf")], "", "", "")
+    job_id = out[panel.watched]
+    assert out[panel.timer].active and "python -m medgemma index add" in out[panel.command]
+    assert str(ctx.settings.path("uploads", job_id, "flu.txt")) in out[panel.command]  # copies in the data home
+    out = _until_done(tab, token, job_id)
+    rows, summary, docs, note = out[tab.statuses], out[tab.summary], out[tab.docs], out[tab.note]
+    assert "— done" in out[panel.status], out[panel.log]
     assert [r[:2] for r in rows] == [["flu.txt", "indexed"], ["empty.md", "failed"], ["gout.pdf", "indexed"]]
     assert "empty" in rows[1][4] and "**2 documents, 2 chunks**" in summary
     assert {d[0] for d in docs} == {"flu.txt", "gout.pdf"} and note == "2 documents"
 
-    [hit] = h["on_search"](token, "my big toe is swollen", 1, 0.0)
+    [hit] = tab.on_search(token, "my big toe is swollen", 1, 0.0)  # this process sees the job's index at once
     assert hit[1] == "gout" and hit[2] == "gout.pdf, page 1" and hit[3] > 0 and hit[4] > 0.3
-    assert h["on_search"](token, "tax returns for small businesses", 3, 0.9) == []
-    with pytest.raises(gr.Error, match="Choose one or more files"):
-        h["on_add"](token, [], "", "", "")
+    assert tab.on_search(token, "tax returns for small businesses", 3, 0.9) == []
     with pytest.raises(gr.Error, match="No document or source named"):
-        h["on_delete"](token, "missing.txt", "")
+        tab.on_delete(token, "missing.txt", "")
 
-    summary, docs, note = h["on_refresh"](token, "flu")
-    assert [d[0] for d in docs] == ["flu.txt"] and note == "1 documents"
-    _, summary, docs, _ = h["on_delete"](token, "flu.txt", "")
-    assert [d[0] for d in docs] == ["gout.pdf"] and "**1 documents, 1 chunks**" in summary
+    out = tab.on_refresh(token, "flu")
+    assert [d[0] for d in out[tab.docs]] == ["flu.txt"] and out[tab.note] == "1 documents"
+    out = tab.on_delete(token, "flu.txt", "")
+    assert [d[0] for d in out[tab.docs]] == ["gout.pdf"] and "**1 documents, 1 chunks**" in out[tab.summary]
 
-    run_id, status, command, _, timer = h["on_rebuild"](token)
-    assert "index build --rebuild" in command and timer.active
+    out = tab.on_rebuild(token)
+    job_id = out[panel.watched]
+    assert "index build --rebuild" in out[panel.command] and out[panel.timer].active
     with pytest.raises(gr.Error, match="still running"):
-        h["on_starter"](token)
-    deadline = time.time() + 300
-    while True:
-        status, command, log, timer, summary = h["on_poll"](token, run_id)
-        if not timer.active or time.time() > deadline:
-            break
-        time.sleep(2)
-    assert "— done" in status, log
-    assert "generation 3" in summary and "**1 documents, 1 chunks**" in summary
+        tab.on_starter(token)
+    out = _until_done(tab, token, job_id)
+    assert "— done" in out[panel.status], out[panel.log]
+    assert "generation 3" in out[tab.summary] and "**1 documents, 1 chunks**" in out[tab.summary]
+    assert jobs.progress(ctx.settings, job_id).fraction == 1.0
 
 
+@pytest.mark.slow
 def test_http_endpoints_closed_without_login_and_upload_works(app, tmp_path):
     import socket
 
@@ -98,9 +131,17 @@ def test_http_endpoints_closed_without_login_and_upload_works(app, tmp_path):
                 client.predict(*args, api_name=name)
         assert not settings.path("index").exists()  # nothing was written
         assert "Logged in" in client.predict(PASSWORD, api_name="/admin_login")[0]
-        statuses, summary, docs, note = client.predict([handle_file(str(tmp_path / "flu.txt"))], "", "", "",
-                                                       api_name="/kb_add")
-        assert statuses["data"][0][:2] == ["flu.txt", "indexed"] and note == "1 documents"
+        status, command, *_ = client.predict([handle_file(str(tmp_path / "flu.txt"))], "", "", "",
+                                             api_name="/kb_add")
+        job_id = status.split("**")[1]  # the upload runs as an index job
+        assert "index add" in command and jobs.find_run(settings, job_id, "index").kind == "index"
+        deadline = time.time() + 300
+        while jobs.progress(settings, job_id).active and time.time() < deadline:
+            time.sleep(1)
+        done = jobs.progress(settings, job_id)
+        assert done.state == "done" and done.metrics["files"][0]["status"] == "indexed", done.log
+        summary, docs, note = client.predict("", api_name="/kb_documents")
+        assert [d[0] for d in docs["data"]] == ["flu.txt"] and note == "1 documents"
         hits = client.predict("how do I avoid the flu", 3, 0.0, api_name="/kb_search")
         assert hits["data"][0][1] == "flu" and float(hits["data"][0][4]) > 0.3
         client.close()

@@ -8,6 +8,7 @@ import time
 import pytest
 from tests.evaluation.test_runner import ExtractivePredictor, OverlapBackend, TfidfSearch, heldout_rows, keyword_guard
 
+from medgemma import jobs
 from medgemma.config import load_settings
 from medgemma.errors import ConfigError, InputRejected
 from medgemma.evaluation import dashboard as er
@@ -106,36 +107,42 @@ def test_safety_confusion_and_run_listing(settings):
         er.dashboard(settings, ["no-such-run"])
 
 
-# ---------------------------------------------------------------- jobs
-def wait_for(settings, run_id: str, timeout: float = 120.0) -> dict:
+# ---------------------------------------------------------------- jobs (through medgemma.jobs)
+def wait_for(settings, run_id: str, timeout: float = 120.0) -> jobs.JobProgress:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        progress = er.job_progress(settings, run_id)
-        if not progress["active"]:
+        progress = jobs.progress(settings, run_id)
+        if not progress.active:
             return progress
         time.sleep(0.5)
     raise AssertionError(f"job {run_id} still running after {timeout} s")
 
 
-def test_eval_argv_is_the_cli_command():
-    argv = er.eval_argv("mirage-medqa", "gemma-3-270m", "", rag=False, limit=5)
+def test_eval_job_argv_is_the_cli_command(settings):
+    launch = er.job_spec.prepare(settings, {"suite": "mirage-medqa", "model": "gemma-3-270m", "adapter": "",
+                                            "rag": False, "limit": 5})
+    argv = launch.argv
     assert argv[:6] == ["eval", "run", "--suite", "mirage-medqa", "--rag", "off"]
     assert argv[argv.index("--adapter") + 1] == "" and argv[argv.index("--limit") + 1] == "5"
     assert argv[-4:] == ["--out", "{run}", "--config", "{run}/settings.yaml"]
-    assert "--adapter" not in er.eval_argv("medquad", adapter=None)
+    assert launch.config["n"] == 5 and launch.config["primary"] and launch.name
+    assert "--adapter" not in er.job_spec.prepare(settings, {"suite": "medquad", "adapter": None}).argv
 
 
 def test_a_failing_job_reports_its_error(settings):
-    info = er.start_eval_job(settings, "mirage-bioasq", model="no-such-model", rag=False, limit=2)
-    assert info.command.startswith("python -m medgemma eval run --suite mirage-bioasq --rag off --model no-such-model")
-    assert info.run_id in {run_id for _, run_id in er.run_choices(settings)}  # listed while it runs
-    progress = wait_for(settings, info.run_id)
-    assert progress["state"] == "failed" and "no-such-model" in progress["error"]
-    assert "no-such-model" in progress["log"]
+    job_id = jobs.start(settings, "eval", {"suite": "mirage-bioasq", "model": "no-such-model", "rag": False,
+                                           "limit": 2})
+    started = jobs.progress(settings, job_id)
+    assert started.command.startswith("python -m medgemma eval run --suite mirage-bioasq --rag off --model "
+                                      "no-such-model")
+    assert job_id in {run_id for _, run_id in er.run_choices(settings)}  # listed while it runs
+    progress = wait_for(settings, job_id)
+    assert progress.state == "failed" and "no-such-model" in progress.error
+    assert "no-such-model" in progress.log
     with pytest.raises(ConfigError):
-        er.start_eval_job(settings, "no-such-suite")
+        jobs.start(settings, "eval", {"suite": "no-such-suite"})
     with pytest.raises(InputRejected):
-        er.start_eval_job(settings, "mirage-bioasq", limit=0)
+        jobs.start(settings, "eval", {"suite": "mirage-bioasq", "limit": 0})
 
 
 @pytest.mark.slow
@@ -144,19 +151,19 @@ def test_job_runs_the_default_model_and_can_be_cancelled(settings, models_cache,
     pytest.importorskip("llama_cpp")
     (models_cache / "models").mkdir(exist_ok=True)
     (isolated_home / "models").symlink_to(models_cache / "models", target_is_directory=True)
-    info = er.start_eval_job(settings, "mirage-bioasq", rag=False, limit=2, adapter="")
-    progress = wait_for(settings, info.run_id, timeout=300)
-    assert progress["state"] == "done" and progress["done"] == progress["total"] == 2
-    run = load_eval_run(settings, info.run_id)
+    job_id = jobs.start(settings, "eval", {"suite": "mirage-bioasq", "rag": False, "limit": 2, "adapter": ""})
+    progress = wait_for(settings, job_id, timeout=300)
+    assert progress.state == "done" and progress.metrics["done"] == progress.metrics["total"] == 2
+    run = load_eval_run(settings, job_id)
     assert run["summary"]["n"] == 2 and run["config"]["predictor"] == "llamacpp:gemma-3-270m"
 
-    long = er.start_eval_job(settings, "mirage-medqa", rag=False, limit=200)
+    long = jobs.start(settings, "eval", {"suite": "mirage-medqa", "rag": False, "limit": 200})
     deadline = time.monotonic() + 300
-    while er.job_progress(settings, long.run_id)["done"] < 1 and time.monotonic() < deadline:
+    while jobs.progress(settings, long).metrics["done"] < 1 and time.monotonic() < deadline:
         time.sleep(0.5)
-    cancelled = er.cancel_eval_job(settings, long.run_id)
-    assert cancelled["state"] == "cancelled" and not cancelled["active"]
-    kept = load_eval_run(settings, long.run_id)
+    cancelled = jobs.cancel(settings, long)
+    assert cancelled.state == "cancelled" and not cancelled.active
+    kept = load_eval_run(settings, long)
     assert kept["summary"] == {} and 1 <= len(kept["predictions"]) < 200
 
 

@@ -1,4 +1,5 @@
-"""jobs.py runs long admin work (training, evaluation, export) as `python -m medgemma ...` subprocesses.
+"""jobs/runs.py is the process layer of jobs: run folders, status.json, starting `python -m medgemma ...`
+detached, stopping it, and `job_context` for the child side.
 
 Each run has a folder under settings.path("runs", kind, run_id) holding config.json/config.yaml,
 status.json, log.txt and metrics.jsonl; status is read back from files and pid liveness, so runs
@@ -26,7 +27,7 @@ from typing import Any
 import yaml
 
 from medgemma.config import REPO_ROOT, Settings
-from medgemma.errors import InputRejected, UserFacingError
+from medgemma.errors import Cancelled, InputRejected, UserFacingError
 from medgemma.storage import (
     append_jsonl,
     atomic_write_json,
@@ -46,10 +47,6 @@ RUN_PLACEHOLDER = "{run}"
 
 # Popen objects of the jobs this process started, so their exit is reaped and seen at once.
 _CHILDREN: dict[int, subprocess.Popen] = {}
-
-
-class Cancelled(UserFacingError):
-    """The job was cancelled (SIGTERM from `cancel`); raised inside the job process."""
 
 
 @dataclass(frozen=True)
@@ -152,8 +149,8 @@ def create_run(settings: Settings, kind: str, config: dict[str, Any], run_id: st
     return folder
 
 
-def start(settings: Settings, kind: str, argv: Sequence[str], config: dict[str, Any],
-          run_id: str = "", folder: Path | None = None) -> RunInfo:
+def launch(settings: Settings, kind: str, argv: Sequence[str], config: dict[str, Any],
+           run_id: str = "", folder: Path | None = None) -> RunInfo:
     """Create a run folder and start `python -m medgemma *argv` detached, logging to log.txt.
 
     "{run}" inside argv is replaced by the run folder, so the verb can write its files there.
@@ -233,7 +230,7 @@ def tail_log(folder: Path, max_chars: int = 20_000) -> str:
 
 # ---- cancelling ------------------------------------------------------------------------------
 
-def cancel(folder: Path, grace_s: float = 15.0) -> RunInfo:
+def stop(folder: Path, grace_s: float = 15.0) -> RunInfo:
     """SIGTERM the job's process group, SIGKILL it after grace_s; the status ends as cancelled."""
     run = get_run(folder)
     if not run.active:
@@ -352,7 +349,7 @@ def _raise_cancelled(signum: int, frame: Any) -> None:
 
 
 def _log_to_file(folder: Path) -> logging.Handler | None:
-    """Send log records to log.txt unless stderr already goes there (a job started by `start`)."""
+    """Send log records to log.txt unless stderr already goes there (a job started by `launch`)."""
     log = folder / LOG_FILE
     log.touch()
     with contextlib.suppress(OSError):
