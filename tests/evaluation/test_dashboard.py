@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.evaluation.test_runner import ExtractivePredictor, OverlapBackend, TfidfSearch, heldout_rows, keyword_guard
 
 from medgemma import jobs
 from medgemma.config import load_settings
@@ -14,6 +13,13 @@ from medgemma.errors import ConfigError, InputRejected
 from medgemma.evaluation import dashboard as er
 from medgemma.evaluation.predictors import GenerativePredictor, SafetyPredictor
 from medgemma.evaluation.runner import load_eval_run, run_eval
+from tests.evaluation.test_runner import (
+    ExtractivePredictor,
+    OverlapBackend,
+    TfidfSearch,
+    heldout_rows,
+    keyword_guard,
+)
 
 
 @pytest.fixture
