@@ -161,8 +161,10 @@ def test_kill_9_during_training_then_resume_finishes_the_run(killed_and_resumed)
     assert result["metrics"]["steps"] == 24 and Path(result["adapter"]).is_dir()
     assert jobs.get_run(folder).state == "done"
     steps = [m["step"] for m in jobs.read_metrics(folder) if "loss" in m]
-    after = steps[steps.index(killed["last_step"]) + 1:] if killed["last_step"] in steps else steps
-    # the resumed process starts after the checkpoint, not from step 1
+    # the resumed process logs from where the step count first goes back (or, if the killed one logged
+    # nothing past its checkpoint, from the first step after it); it starts after the checkpoint, not at 1
+    restart = next((i for i in range(1, len(steps)) if steps[i] <= steps[i - 1]), None)
+    after = steps[restart:] if restart is not None else [s for s in steps if s > killed["checkpoint"]]
     assert after[0] == killed["checkpoint"] + 1 and after[-1] == 24, after[:5]
     state = json.loads((last_checkpoint(folder) / "trainer_state.json").read_text())
     assert state["global_step"] == 24
