@@ -5,7 +5,6 @@ Chat up front (public); admin tabs behind a server-side login. Run: `make run` (
 
 from __future__ import annotations
 
-import importlib
 import logging
 import socket
 import threading
@@ -13,7 +12,7 @@ import threading
 import gradio as gr
 
 from admin import auth as auth_ui
-from admin import chat
+from admin import chat, evaluation, export, knowledge, training
 from admin.common import AppContext
 from medgemma.auth import AdminAuth
 from medgemma.chat.services import Services
@@ -22,23 +21,11 @@ from medgemma.logs import setup_logging
 
 logger = logging.getLogger("medgemma.app")
 
-ADMIN_TABS = [("Knowledge base", "admin.knowledge"), ("Training", "admin.training"),
-              ("Evaluation", "admin.evaluation"), ("Export", "admin.export")]
+ADMIN_TABS = [("Knowledge base", knowledge), ("Training", training), ("Evaluation", evaluation), ("Export", export)]
 CSS = """
 #emergency-panel {border: 3px solid #c0392b; background: #fdecea; padding: 12px; border-radius: 8px;}
 #disclaimer {font-size: 0.9em;}
 """
-
-
-def _admin_tab(ctx: AppContext, title: str, module_name: str) -> None:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        gr.Markdown(f"### {title}: coming\nThis tab is not built yet.")
-        return
-    module.build_tab(ctx)
 
 
 def build_app(settings: Settings, services: Services | None = None) -> tuple[gr.Blocks, AppContext]:
@@ -54,9 +41,9 @@ def build_app(settings: Settings, services: Services | None = None) -> tuple[gr.
             with gr.Tab("Admin", id="admin"):
                 area = auth_ui.build_login(ctx)
                 with area, gr.Tabs():
-                    for title, module_name in ADMIN_TABS:
+                    for title, tab in ADMIN_TABS:
                         with gr.Tab(title):
-                            _admin_tab(ctx, title, module_name)
+                            tab.build_tab(ctx)
         if ctx.auth.oauth_enabled:  # after the Hugging Face redirect, the profile arrives with the page load
             demo.load(ctx.extras["oauth_login"], None, ctx.extras["oauth_login_outputs"], api_visibility="private")
     return demo, ctx
@@ -64,19 +51,20 @@ def build_app(settings: Settings, services: Services | None = None) -> tuple[gr.
 
 def start_starter_index(ctx: AppContext) -> threading.Thread:
     """Build the starter knowledge base in the background on first run; the chat answers from what
-    is ready and shows how far the build is (the Chat tab polls ctx.extras['starter_status'])."""
-    kb = ctx.services.knowledge()
-    status = {"text": ""}
+    is ready and shows how far the build is (the Chat tab polls ctx.services.starter_status)."""
+    services = ctx.services
+    kb = services.knowledge()
 
     def progress(fraction: float, message: str) -> None:
-        status["text"] = "" if fraction >= 1.0 else f"📚 Building the knowledge base: {message} ({fraction:.0%})"
+        services.starter_status = "" if fraction >= 1.0 else (
+            f"📚 Building the knowledge base: {message} ({fraction:.0%})")
 
     def work() -> None:
         result = kb.ensure_starter_index(progress)
         if result.get("state") == "failed":
-            status["text"] = f"⚠️ The starter knowledge base could not be built: {result.get('message')}"
+            services.starter_status = f"⚠️ The starter knowledge base could not be built: {result.get('message')}"
         elif result.get("state") == "ready":
-            status["text"] = ""
+            services.starter_status = ""
         logger.info("Starter knowledge base: %s", result)
 
     def warm() -> None:  # load the guard and the model now, so the first question is fast
@@ -86,7 +74,6 @@ def start_starter_index(ctx: AppContext) -> threading.Thread:
         except Exception:  # noqa: BLE001 - the chat reports the error when it is used
             logger.exception("Warm-up failed")
 
-    ctx.extras["starter_status"] = lambda: status["text"]
     threading.Thread(target=warm, name="warm-up", daemon=True).start()
     thread = threading.Thread(target=work, name="starter-index", daemon=True)
     thread.start()

@@ -296,8 +296,7 @@ class ChatTab:
                 self.adapter: gr.update(choices=chat_adapter_choices(self.ctx))}
 
     def kb_text(self) -> str:
-        starter = self.ctx.extras.get("starter_status")
-        return starter() if callable(starter) else ""
+        return self.ctx.services.starter_status
 
     def wire(self) -> None:
         inputs = [self.box, self.chatbot, self.state, self.options]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 
 import pytest
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
@@ -148,3 +150,30 @@ def test_stop_stops_that_visitors_answer_on_the_server(tmp_path):
     [written] = [text_of(m) for m in theirs_final if m["role"] == "assistant" and not m.get("metadata")]
     assert "Support:" not in stopped and len(stopped.split()) < 30
     assert "Support:" in written and written.count("uric acid") >= 1
+
+
+def test_starter_build_status_is_a_services_attribute(tmp_path):
+    from app import start_starter_index
+
+    class StarterKnowledge(FakeKnowledge):
+        def __init__(self):
+            super().__init__()
+            self.go = threading.Event()
+
+        def ensure_starter_index(self, progress):
+            progress(0.25, "embedding 100 chunks")
+            self.go.wait(30)
+            return {"state": "failed", "message": "disk full"}
+
+    settings = load_settings(env={"MEDGEMMA_HOME": str(tmp_path)})
+    kb = StarterKnowledge()
+    services = Services(settings, knowledge=kb, guard=FakeGuard(), backend=ScriptedBackend("x"))
+    demo, ctx = build_app(settings, services)
+    thread = start_starter_index(ctx)
+    deadline = time.time() + 30
+    while not services.starter_status and time.time() < deadline:
+        time.sleep(0.01)
+    assert services.starter_status == "📚 Building the knowledge base: embedding 100 chunks (25%)"
+    kb.go.set()
+    thread.join(30)
+    assert services.starter_status == "⚠️ The starter knowledge base could not be built: disk full"

@@ -1,17 +1,22 @@
-"""chat/services.py holds the process-wide shared resources: the loaded model, the knowledge base, the
-embedder and the safety guard, each loaded lazily and swapped under a lock (e.g. a new adapter).
+"""chat/services.py holds the process-wide shared state: the loaded model, the knowledge base with its loaded
+indexes and embedders (one KnowledgeState), the safety guard and the starter build's status line, each
+loaded lazily and swapped under a lock (e.g. a new adapter).
 
-It knows nothing about the UI; the app, the CLI and the evaluation runner all use one Services.
+It knows nothing about the UI; the app, the CLI and the evaluation runner each use one Services (tests
+build their own), and pass it to what needs it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medgemma.config import Settings
 from medgemma.models.backends import Backend, load_backend
+
+if TYPE_CHECKING:
+    from medgemma.knowledge.state import KnowledgeState
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +32,10 @@ class Services:
             (settings.model, settings.adapter) if backend is not None else None)
         self._fixed_backend = backend is not None
         self._knowledge: Any = knowledge
+        self._knowledge_state: KnowledgeState | None = None
         self._guard: Any = guard
         self._embedder: Any = None
+        self.starter_status = ""  # one line on the starter index build for the Chat tab; "" once it is ready
 
     # ---- model ------------------------------------------------------------------
     def active_adapter(self) -> str:
@@ -57,29 +64,41 @@ class Services:
         return self._backend_key
 
     # ---- knowledge base, embedder, safety ---------------------------------------
+    def knowledge_state(self) -> KnowledgeState:
+        """The loaded index generations, retrievers and embedders this process shares (made on first use)."""
+        with self._lock:
+            if self._knowledge_state is None:
+                from medgemma.knowledge.state import KnowledgeState
+
+                self._knowledge_state = KnowledgeState()
+            return self._knowledge_state
+
     def embedder(self):
+        """The configured embedding model (the one the index uses), loaded once."""
         with self._lock:
             if self._embedder is None:
-                from medgemma.knowledge.embeddings import default_embedding_model, get_embedder
+                from medgemma.knowledge.embeddings import default_embedding_model
                 from medgemma.models.devices import pick_device
 
                 device = pick_device(self.settings.device)
                 name = default_embedding_model(self.settings.embedding_model, device)
-                self._embedder = get_embedder(name, self.settings.path("models"), device)
+                self._embedder = self.knowledge_state().embedders.get(name, self.settings.path("models"), device)
             return self._embedder
 
     def knowledge(self):
+        """The default knowledge base, over this process's KnowledgeState."""
         with self._lock:
             if self._knowledge is None:
                 from medgemma.knowledge.base import KnowledgeBase
 
-                self._knowledge = KnowledgeBase(self.settings)
+                self._knowledge = KnowledgeBase(self.settings, state=self.knowledge_state())
             return self._knowledge
 
     def guard(self):
+        """The safety guard; its learned layer shares this process's embedders."""
         with self._lock:
             if self._guard is None:
                 from medgemma.safety.guard import SafetyGuard
 
-                self._guard = SafetyGuard(self.settings)
+                self._guard = SafetyGuard(self.settings, embedders=self.knowledge_state().embedders)
             return self._guard

@@ -1,7 +1,7 @@
 """knowledge/base.py is the knowledge-base facade: add files, remove, list, stats, search, rebuild, starter build.
 
 It picks the models, hands builds to knowledge/builder.py and serves searches from the newest complete index
-generation (cached per process, safe during a background build); its `job_spec` runs uploads, rebuilds and
+generation (kept in a KnowledgeState shared by the process, safe during a background build); its `job_spec` runs uploads, rebuilds and
 the starter build as index jobs (medgemma.jobs). It knows nothing about Gradio or prompts.
 """
 
@@ -23,17 +23,13 @@ from medgemma.knowledge import corpus, ingest, uploads
 from medgemma.knowledge.builder import Builder, FileStatus, ProgressFn, Reporter, Source, rebuild_store
 from medgemma.knowledge.chunking import OVERLAP_TOKENS, Chunker, tokenizer_counter
 from medgemma.knowledge.retrieve import Mode, Retriever
+from medgemma.knowledge.state import KnowledgeState
 from medgemma.knowledge.store import Snapshot, Store
 from medgemma.types import Hit
 
 __all__ = ["DocumentInfo", "FileStatus", "KnowledgeBase", "ProgressFn"]
 
 logger = logging.getLogger(__name__)
-
-_STARTER_LOCK = threading.Lock()
-_READY: dict[Path, Retriever] = {}  # per store: the newest retriever that is fully loaded
-_READY_LOCK = threading.Lock()
-_LOADING: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -53,12 +49,14 @@ class DocumentInfo:
 
 
 class KnowledgeBase:
-    """One named index under the data home. Cheap to construct: loaded indexes are cached per process."""
+    """One named index under the data home. Cheap to construct: loaded indexes and models live in the
+    `state` it is given (Services passes the process's one), or in a state of its own."""
 
-    def __init__(self, settings: Settings, name: str = "default") -> None:
+    def __init__(self, settings: Settings, name: str = "default", state: KnowledgeState | None = None) -> None:
         self.settings = settings
         self.name = name
-        self.store = Store(settings.path("index", name))
+        self.state = state if state is not None else KnowledgeState()
+        self.store = Store(settings.path("index", name), self.state.snapshots)
 
     # ---- models ---------------------------------------------------------------------------
     def _device(self) -> str:
@@ -72,9 +70,8 @@ class KnowledgeBase:
         return default_embedding_model(self.settings.embedding_model, self._device())
 
     def _embedder(self, name: str | None = None):
-        from medgemma.knowledge.embeddings import get_embedder
-
-        return get_embedder(name or self.embedding_model(), self.settings.path("models"), self._device())
+        return self.state.embedders.get(name or self.embedding_model(), self.settings.path("models"),
+                                        self._device())
 
     def _chunker(self, embedder) -> Chunker:
         max_tokens = max(64, min(200, int(embedder.max_seq_length) - 40))
@@ -94,11 +91,7 @@ class KnowledgeBase:
             retriever.bm25()
             with snap.lock:
                 retriever = snap.cache.setdefault("retriever", retriever)
-        key = self.store.root.resolve()
-        with _READY_LOCK:
-            ready = _READY.get(key)
-            if ready is None or ready.snapshot.generation <= snap.generation:
-                _READY[key] = retriever
+        self.state.publish(self.store.root.resolve(), retriever)
         return retriever
 
     def retriever(self) -> Retriever:
@@ -114,14 +107,10 @@ class KnowledgeBase:
         if "retriever" in snap.cache:
             return snap.cache["retriever"]
         key = self.store.root.resolve()
-        with _READY_LOCK:
-            ready = _READY.get(key)
-            loading = ready is not None and key in _LOADING
-            if ready is not None and not loading:
-                _LOADING.add(key)
+        ready, load_newer = self.state.ready(key)
         if ready is None:
             return self.warm(snap)
-        if not loading:
+        if load_newer:
             threading.Thread(target=self._warm_in_background, args=(snap, key), daemon=True,
                              name="kb-reload").start()
         return ready
@@ -132,8 +121,7 @@ class KnowledgeBase:
         except Exception:  # the previous index keeps serving; the next search retries
             logger.exception("loading index generation %d failed", snap.generation)
         finally:
-            with _READY_LOCK:
-                _LOADING.discard(key)
+            self.state.loaded(key)
 
     def search(self, query: str, k: int | None = None, min_score: float | None = None,
                mode: Mode = "hybrid") -> list[Hit]:
@@ -249,7 +237,7 @@ class KnowledgeBase:
         Meant for a background thread on first start; returns the final state, never raises."""
         if self.settings.starter_corpus == "none":
             return {"state": "skipped", "message": "starter_corpus is none"}
-        if not _STARTER_LOCK.acquire(blocking=False):
+        if not self.state.starter_lock.acquire(blocking=False):
             return {"state": "building", "message": "the starter index is already being built"}
         try:
             with self.store.exclusive("starter") as mine:
@@ -262,7 +250,7 @@ class KnowledgeBase:
             self.store.write_status(state="failed", message=message)
             return {"state": "failed", "message": message}
         finally:
-            _STARTER_LOCK.release()
+            self.state.starter_lock.release()
 
     def _build_starter(self, progress: ProgressFn | None) -> dict[str, Any]:
         snap = self.store.load()

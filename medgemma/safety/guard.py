@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medgemma.config import Settings
 from medgemma.safety import patterns as P
@@ -20,6 +20,9 @@ from medgemma.safety.learned import LABELS, ClassifierHook, LearnedLayer
 from medgemma.safety.rules import RuleFindings, findings, output_findings
 from medgemma.storage import append_jsonl
 from medgemma.types import Verdict
+
+if TYPE_CHECKING:
+    from medgemma.knowledge.embeddings import Embedders
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +61,10 @@ def hash_session(session_id: str) -> str:
 class SafetyGuard:
     """Rules first (fast, no model), then the learned layer and the optional classifier for the rest."""
 
-    def __init__(self, settings: Settings, warm: bool = True) -> None:
+    def __init__(self, settings: Settings, warm: bool = True, embedders: Embedders | None = None) -> None:
+        """`embedders` shares already loaded models with the learned layer (Services passes its own)."""
         self.settings = settings
-        self.learned = LearnedLayer(settings) if settings.safety_learned else None
+        self.learned = LearnedLayer(settings, embedders=embedders) if settings.safety_learned else None
         self.classifier = ClassifierHook(settings.safety_model, settings.device) if settings.safety_model else None
         self._warm = warm
         self._warm_started = False

@@ -17,13 +17,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from medgemma.config import REPO_ROOT, Settings
 from medgemma.errors import ModelNotAvailable
 from medgemma.storage import atomic_write_bytes, atomic_write_json, read_json, read_jsonl
+
+if TYPE_CHECKING:
+    from medgemma.knowledge.embeddings import Embedders
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +153,12 @@ def softmax(z: np.ndarray) -> np.ndarray:
 class LearnedLayer:
     """Loads (or trains, when the training data changed) the regression; predicts label probabilities."""
 
-    def __init__(self, settings: Settings, train_file: Path = TRAIN_FILE) -> None:
+    def __init__(self, settings: Settings, train_file: Path = TRAIN_FILE,
+                 embedders: Embedders | None = None) -> None:
+        """`embedders` shares already loaded models (the index's MiniLM); without it the layer loads its own."""
         self.settings = settings
         self.train_file = train_file
+        self._embedders = embedders
         self.folder = settings.path("safety")
         self.weights: np.ndarray | None = None
         self.bias: np.ndarray | None = None
@@ -164,9 +170,10 @@ class LearnedLayer:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self._embedder is None:
-            from medgemma.knowledge.embeddings import get_embedder
+            from medgemma.knowledge.embeddings import Embedders
 
-            self._embedder = get_embedder(EMBEDDER, self.settings.path("models"))
+            self._embedders = self._embedders or Embedders()
+            self._embedder = self._embedders.get(EMBEDDER, self.settings.path("models"))
         return self._embedder.encode(texts, batch_size=64)
 
     def ensure_ready(self) -> bool:

@@ -64,9 +64,9 @@ def test_extractive_answer_quotes_passages_with_markers():
 
 @pytest.mark.slow
 def test_verification_with_real_embedder(tmp_path):
-    from medgemma.knowledge.embeddings import get_embedder
+    from medgemma.knowledge.embeddings import Embedder
 
-    emb = get_embedder("all-MiniLM-L6-v2", tmp_path)
+    emb = Embedder("all-MiniLM-L6-v2", tmp_path)
     v = citations.verify("People with anemia may have pale skin and feel tired. Paris is in France. "
                          "Gout is an infection of the lungs.", hits(), embed=emb.encode)
     assert v.sentences[0].supported and v.sentences[0].cited == [2]

@@ -130,9 +130,7 @@ def test_changed_embedding_model_forces_rebuild(tmp_path):
     manifest = json.loads(manifest_path.read_text())
     manifest["embedding_model"] = "an-older-model"
     manifest_path.write_text(json.dumps(manifest))
-    from medgemma.knowledge import store as index_module
-
-    index_module._CACHE.clear()
+    kb.state.snapshots.clear()  # read the edited manifest back, as a new process would
     assert "an-older-model" in kb.stats()["warning"]
     (tmp_path / "gout.txt").write_text(GOUT)
     messages: list[str] = []
@@ -220,9 +218,10 @@ def test_searches_keep_working_during_a_build(tmp_path):
     seen_generations = set()
     while builder.is_alive():
         try:
-            hits = KnowledgeBase(kb.settings).search("flu vaccine", k=1, min_score=0.0)
+            reader = KnowledgeBase(kb.settings, state=kb.state)  # another reader in this process
+            hits = reader.search("flu vaccine", k=1, min_score=0.0)
             assert hits and hits[0].chunk.doc_id == "flu.txt"
-            seen_generations.add(KnowledgeBase(kb.settings).snapshot().generation)
+            seen_generations.add(reader.snapshot().generation)
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
             break
