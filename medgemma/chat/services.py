@@ -60,9 +60,6 @@ class Services:
                 self._backend_key = key
             return self._backend
 
-    def loaded_model(self) -> tuple[str, str] | None:
-        return self._backend_key
-
     # ---- knowledge base, embedder, safety ---------------------------------------
     def knowledge_state(self) -> KnowledgeState:
         """The loaded index generations, retrievers and embedders this process shares (made on first use)."""

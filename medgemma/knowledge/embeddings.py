@@ -12,7 +12,7 @@ import shutil
 import sysconfig
 import threading
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -121,9 +121,6 @@ class Embedder:
     def tokenizer(self):
         return self._model.tokenizer
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._model.tokenizer.encode(text, add_special_tokens=False))
-
     def encode(
         self,
         texts: Sequence[str],
@@ -145,13 +142,10 @@ class Embedder:
                     progress(min(start + batch_size, total), total)
         return np.vstack(out)
 
-    def encode_one(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
-
 
 class Embedders:
     """The loaded embedders, one per model and device, each loaded on first use; whoever shares one shares
-    the models (the index, the citation verifier and the safety guard's learned layer all use MiniLM)."""
+    the models (on CPU the index, the citation verifier and the guard's learned layer all use MiniLM)."""
 
     def __init__(self) -> None:
         self._loaded: dict[tuple[str, str], Embedder] = {}
@@ -163,14 +157,3 @@ class Embedders:
             if key not in self._loaded:
                 self._loaded[key] = Embedder(name, models_dir, device)
             return self._loaded[key]
-
-
-def iter_batches(items: Iterable, size: int):
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

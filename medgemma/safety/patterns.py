@@ -30,9 +30,6 @@ PERSON = (r"(?:mom|mum|mommy|mother|dad|daddy|father|husband|wife|son|daughter|c
           r"hermano|hermana|hijo|hija|esposo|esposa|marido|mujer|papa|mama|padre|madre|abuelo|abuela|"
           r"bebe|nino|nina|amigo|amiga|novio|novia|tio|tia|vecino|vecina|companero|companera)")
 MY_PERSON = rf"(?:my|our|mi|mis|nuestro|nuestra) (?:[a-z0-9]+ ){{0,3}}?{PERSON}s?"
-THIRD = r"(?:he|she|they|him|her|his|hers|them|their|el|ella)"
-SUBJ = rf"(?:i|we|he|she|they|{MY_PERSON})"
-NOW = r"(?:right now|now|just|currently|at the moment|tonight|today|this morning|this minute|ahora|hoy)"
 
 # ---------------------------------------------------------------- emergencies (signs need a person, now)
 EMERGENCY_SIGNS = [

@@ -178,11 +178,6 @@ class Text:
         before = self.tokens[max(lo, i - window):i]
         return any(t in _NEGATORS for t in before)
 
-    def clause_text(self, start: int) -> str:
-        i = self.token_index(start)
-        lo, hi = self.clause_bounds(i)
-        return " ".join(self.tokens[lo:hi])
-
     def window(self, start: int, end: int, before: int = 7, after: int = 6) -> str:
         """The match and its neighbours within the clause (for tense and framing checks)."""
         i, j = self.token_index(start), self.token_index(end)
