@@ -15,8 +15,7 @@ from admin.common import AppContext, admin_method
 from admin.job_panel import JobPanel, Updates
 from medgemma import jobs
 from medgemma.jobs import JobProgress
-from medgemma.knowledge.base import KnowledgeBase
-from medgemma.knowledge.ingest import SUPPORTED_SUFFIXES
+from medgemma.knowledge.uploads import KNOWN_KINDS
 
 HELP = ("Add your own documents (TXT, Markdown, JSON, JSONL, CSV, PDF, MedQuAD or PubMed XML; `.gz` too); "
         "they are indexed by a background job whose progress shows below. "
@@ -61,7 +60,7 @@ class KnowledgeTab:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx, self.settings = ctx, ctx.settings
-        self.kb = KnowledgeBase(ctx.settings)
+        self.kb = ctx.services.knowledge()  # the chat's knowledge base: one index and one encoder in memory
 
     def listing(self, text: str = "") -> Updates:
         rows, total = self.kb.find_documents(text or "", DOC_LIMIT)
@@ -122,7 +121,7 @@ def build_tab(ctx: AppContext) -> KnowledgeTab:
     tab.summary = gr.Markdown("", elem_id="kb-summary")
     with gr.Row():
         upload = gr.File(file_count="multiple", label="Documents", scale=3, elem_id="kb-upload",
-                         file_types=sorted(SUPPORTED_SUFFIXES | {".gz"}))
+                         file_types=sorted(KNOWN_KINDS | {".gz"}))
         with gr.Column(scale=2):
             with gr.Accordion("Columns for CSV / JSON (blank: guess)", open=False):
                 columns = [gr.Textbox("", label=f"{what} column") for what in ("Text", "Title", "URL")]

@@ -22,6 +22,7 @@ from medgemma.models import adapters
 from medgemma.models.presets import PRESETS
 from medgemma.training import dashboard as train_report
 from medgemma.training.config import LONG_POLICIES, PRECISIONS, QUANTIZATIONS, SCHEDULERS
+from medgemma.training.datasets import FILE_TYPES
 
 HELP = ("Fine-tune a LoRA adapter without a terminal: upload a JSON, JSONL or CSV file (question/answer, "
         "instruction/input/output or chat `messages` columns) and/or pick built-in sources, set the "
@@ -215,7 +216,7 @@ def data_section(tab: TrainingTab) -> gr.File:
     fields, form0 = tab.fields, tab.form0
     with gr.Row():
         with gr.Column(scale=2):
-            upload = gr.File(label="Dataset file (JSON, JSONL or CSV)", file_types=[".json", ".jsonl", ".csv"],
+            upload = gr.File(label="Dataset file (JSON, JSONL or CSV)", file_types=list(FILE_TYPES),
                              elem_id="train-upload")
             fields["use_upload"] = gr.Checkbox(form0["use_upload"], label="Train on the uploaded file")
         with gr.Column(scale=3):

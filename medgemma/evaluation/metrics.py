@@ -214,10 +214,11 @@ def citation_rate(valid_citation_counts: Sequence[int]) -> float:
     return sum(1 for n in valid_citation_counts if n > 0) / len(valid_citation_counts)
 
 
-def supported_sentence_rate(per_answer: Sequence[Sequence[bool]]) -> float:
-    """Share of all answer sentences (pooled over answers) that the verifier marked supported."""
-    total = sum(len(flags) for flags in per_answer)
-    return sum(sum(bool(f) for f in flags) for flags in per_answer) / total if total else 0.0
+def supported_sentence_rate(per_answer: Sequence[tuple[int, int]]) -> float:
+    """Share of all answer sentences (pooled over answers) that the verifier marked supported, from each
+    answer's (supported sentences, sentences)."""
+    total = sum(n for _, n in per_answer)
+    return sum(s for s, _ in per_answer) / total if total else 0.0
 
 
 # ---------------------------------------------------------------- safety

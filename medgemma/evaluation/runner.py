@@ -125,9 +125,8 @@ def summarize(kind: str, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if cites:
         out["citation_rate"] = metrics.citation_rate(cites)
         out["model_citation_rate"] = _mean_of(records, "model_cited") or 0.0
-        total = sum(r["metrics"].get("sentences", 0) for r in records)
-        out["supported_sentence_rate"] = (sum(r["metrics"].get("supported_sentences", 0) for r in records)
-                                          / total if total else 0.0)
+        out["supported_sentence_rate"] = metrics.supported_sentence_rate(
+            [(r["metrics"].get("supported_sentences", 0), r["metrics"].get("sentences", 0)) for r in records])
         out["support_mean"] = metrics.mean(r.get("support") or 0.0 for r in records)
     out.update(metrics.latency_summary(records))
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}

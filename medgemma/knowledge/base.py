@@ -310,6 +310,7 @@ def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
     running = [r for r in jobs.list_runs(settings, "index") if r.active]
     if running:
         raise InputRejected(f"Index job {running[0].run_id} is still running; wait for it or cancel it.")
+    _prune_uploads(settings)
     run_id = jobs.new_run_id(f"index-{action}")
     argv = [*JOB_ACTIONS[action], "--index", name, "--quiet", "--run-folder", jobs.RUN_PLACEHOLDER]
     config: dict[str, Any] = {"action": action, "index": name}
@@ -321,6 +322,15 @@ def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
         argv += [a for key, value in columns.items() for a in (f"--{key}-column", value)]
         config["columns"] = columns
     return jobs.Launch(argv, config, run_id=run_id)
+
+
+def _prune_uploads(settings: Settings) -> None:
+    """Staged upload copies are read only by their job: with no index job running, none is needed any more
+    (the index keeps the documents' text), so a finished, failed or killed upload leaves no copy behind."""
+    root = settings.path("uploads")
+    if root.is_dir():
+        for folder in root.iterdir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stage_upload(settings: Settings, files: Iterable[str | Path], folder: Path

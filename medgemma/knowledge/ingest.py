@@ -21,13 +21,12 @@ from typing import Any
 from medgemma.errors import IngestError
 from medgemma.knowledge import corpus
 from medgemma.knowledge.chunking import normalize_text
-from medgemma.knowledge.uploads import CSV_KINDS, KNOWN_KINDS, TEXT_KINDS, is_supported, kind_of, type_problem
+from medgemma.knowledge.uploads import CSV_KINDS, TEXT_KINDS, is_supported, kind_of, type_problem
 from medgemma.types import Document
 
 logger = logging.getLogger(__name__)
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # font-encoding chatter on every other PDF
 
-SUPPORTED_SUFFIXES = KNOWN_KINDS  # the kinds read here; knowledge/uploads.py decides which they are
 
 TEXT_KEYS = ("text", "content", "contents", "body", "answer", "abstract", "passage", "document",
              "page_content", "summary", "description")

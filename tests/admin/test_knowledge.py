@@ -94,8 +94,10 @@ def test_upload_search_list_delete_and_rebuild_job(app, tmp_path):
     out = tab.on_delete(token, "flu.txt", "")
     assert [d[0] for d in out[tab.docs]] == ["gout.pdf"] and "**1 documents, 1 chunks**" in out[tab.summary]
 
+    upload_id = job_id
     out = tab.on_rebuild(token)
     job_id = out[panel.watched]
+    assert not ctx.settings.path("uploads", upload_id).exists()  # the next job drops a finished upload's copies
     assert "index build --rebuild" in out[panel.command] and out[panel.timer].active
     with pytest.raises(gr.Error, match="still running"):
         tab.on_starter(token)

@@ -144,7 +144,7 @@ def test_retrieval_counts_a_document_once():
 def test_citation_and_support_rates():
     assert m.citation_rate([0, 2, 1, 0]) == 0.5
     assert m.citation_rate([]) == 0.0
-    assert m.supported_sentence_rate([[True, False], [True, True, True], []]) == pytest.approx(4 / 5)
+    assert m.supported_sentence_rate([(1, 2), (3, 3), (0, 0)]) == pytest.approx(4 / 5)
     assert m.supported_sentence_rate([]) == 0.0
 
 
