@@ -21,7 +21,12 @@ from medgemma.logs import setup_logging
 
 logger = logging.getLogger("medgemma.app")
 
-ADMIN_TABS = [("Knowledge base", knowledge), ("Training", training), ("Evaluation", evaluation), ("Export", export)]
+ADMIN_TABS = [
+    ("Knowledge base", knowledge),
+    ("Training", training),
+    ("Evaluation", evaluation),
+    ("Export", export),
+]
 CSS = """
 #emergency-panel {border: 3px solid #c0392b; background: #fdecea; padding: 12px; border-radius: 8px;}
 #disclaimer {font-size: 0.9em;}
@@ -45,7 +50,9 @@ def build_app(settings: Settings, services: Services | None = None) -> tuple[gr.
                         with gr.Tab(title):
                             tab.build_tab(ctx)
         if ctx.auth.oauth_enabled:  # after the Hugging Face redirect, the profile arrives with the page load
-            demo.load(ctx.extras["oauth_login"], None, ctx.extras["oauth_login_outputs"], api_visibility="private")
+            demo.load(
+                ctx.extras["oauth_login"], None, ctx.extras["oauth_login_outputs"], api_visibility="private"
+            )
     return demo, ctx
 
 
@@ -56,13 +63,16 @@ def start_starter_index(ctx: AppContext) -> threading.Thread:
     kb = services.knowledge()
 
     def progress(fraction: float, message: str) -> None:
-        services.starter_status = "" if fraction >= 1.0 else (
-            f"📚 Building the knowledge base: {message} ({fraction:.0%})")
+        services.starter_status = (
+            "" if fraction >= 1.0 else (f"📚 Building the knowledge base: {message} ({fraction:.0%})")
+        )
 
     def work() -> None:
         result = kb.ensure_starter_index(progress)
         if result.get("state") == "failed":
-            services.starter_status = f"⚠️ The starter knowledge base could not be built: {result.get('message')}"
+            services.starter_status = (
+                f"⚠️ The starter knowledge base could not be built: {result.get('message')}"
+            )
         elif result.get("state") == "ready":
             services.starter_status = ""
         logger.info("Starter knowledge base: %s", result)
@@ -96,14 +106,23 @@ def main() -> None:
     start_starter_index(ctx)
     share = settings.share
     if share and not internet_available():
-        logger.warning("MEDGEMMA_SHARE is on, but a Gradio share link needs internet access and this "
-                       "machine has none: serving on %s:%s only.", settings.host, settings.port)
+        logger.warning(
+            "MEDGEMMA_SHARE is on, but a Gradio share link needs internet access and this "
+            "machine has none: serving on %s:%s only.",
+            settings.host,
+            settings.port,
+        )
         share = False
     docs = settings.path("documents")
     docs.mkdir(parents=True, exist_ok=True)
     demo.queue(default_concurrency_limit=2).launch(
-        server_name=settings.host, server_port=settings.port, share=share, css=CSS,
-        max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(docs)], footer_links=["api"],
+        server_name=settings.host,
+        server_port=settings.port,
+        share=share,
+        css=CSS,
+        max_file_size=f"{settings.max_upload_mb}mb",
+        allowed_paths=[str(docs)],
+        footer_links=["api"],
         show_error=True,  # our callbacks already turn unexpected errors into a generic message (ui_errors);
     )  # this shows Gradio's own input-validation errors (malformed API payloads) instead of hiding them
 

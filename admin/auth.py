@@ -28,8 +28,13 @@ def build_login(ctx: AppContext) -> gr.Column:
             session = ctx.auth.login(pw, client_key(request))
         except AuthError as exc:
             return None, f"**Login failed:** {exc}", gr.update(visible=False), gr.update(visible=False), ""
-        return (session.token, f"Logged in as **{session.user}**.", gr.update(visible=True),
-                gr.update(visible=True), "")
+        return (
+            session.token,
+            f"Logged in as **{session.user}**.",
+            gr.update(visible=True),
+            gr.update(visible=True),
+            "",
+        )
 
     def login_oauth(profile: gr.OAuthProfile | None):  # runs on page load: quiet until someone signs in
         if profile is None:
@@ -38,7 +43,12 @@ def build_login(ctx: AppContext) -> gr.Column:
             session = ctx.auth.login_oauth(profile.username)
         except AuthError as exc:
             return None, f"**Login failed:** {exc}", gr.update(visible=False), gr.update(visible=False)
-        return session.token, f"Logged in as **{session.user}**.", gr.update(visible=True), gr.update(visible=True)
+        return (
+            session.token,
+            f"Logged in as **{session.user}**.",
+            gr.update(visible=True),
+            gr.update(visible=True),
+        )
 
     def logout(token: str | None):
         ctx.auth.logout(token)

@@ -32,10 +32,14 @@ EXAMPLES = [
     "What causes high blood pressure?",
     "¿Cuáles son los síntomas de la gripe?",
 ]
-DISCLAIMER = ("⚕️ **This assistant gives general medical information from cited public sources. It does "
-              "not replace a clinician, cannot diagnose you or choose doses or treatments.** In an "
-              "emergency call your local emergency number.")
+DISCLAIMER = (
+    "⚕️ **This assistant gives general medical information from cited public sources. It does "
+    "not replace a clinician, cannot diagnose you or choose doses or treatments.** In an "
+    "emergency call your local emergency number."
+)
 ACTIVE = "__active__"
+
+
 def hidden() -> dict:
     return gr.update(visible=False)
 
@@ -45,7 +49,11 @@ def plain_history(history: list[dict]) -> list[dict]:
     out = []
     for m in history:
         meta = m.get("metadata") or {}
-        if m.get("role") in {"user", "assistant"} and not meta.get("title") and isinstance(m.get("content"), str):
+        if (
+            m.get("role") in {"user", "assistant"}
+            and not meta.get("title")
+            and isinstance(m.get("content"), str)
+        ):
             out.append({"role": m["role"], "content": m["content"]})
     return out
 
@@ -69,7 +77,11 @@ def _model_choices(ctx: AppContext) -> list[tuple[str, str]]:
     settings = ctx.settings
     choices = [(name, name) for name in sorted({settings.model, *PRESETS})]
     for row in list_exports(settings):
-        if not row["verified"] or not row["format"].startswith(("gguf", "merged")) or row["format"] == "gguf-lora":
+        if (
+            not row["verified"]
+            or not row["format"].startswith(("gguf", "merged"))
+            or row["format"] == "gguf-lora"
+        ):
             continue
         gguf = next((f for f in row["files"] if f.endswith(".gguf")), "")
         value = str(Path(row["folder"]) / gguf) if gguf else row["folder"]
@@ -87,13 +99,19 @@ def check_options(ctx: AppContext, opts: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
-def options_from(k: float, min_score: float, temperature: float, max_new_tokens: float, model: str,
-                 adapter: str, mode: str) -> dict[str, Any]:
+def options_from(
+    k: float, min_score: float, temperature: float, max_new_tokens: float, model: str, adapter: str, mode: str
+) -> dict[str, Any]:
     """The settings accordion as ChatSettings overrides (kept in a gr.State per browser session)."""
-    return {"k": int(k), "min_score": float(min_score), "temperature": float(temperature),
-            "max_new_tokens": int(max_new_tokens), "model": model or None,
-            "adapter": None if adapter in (None, ACTIVE) else adapter,
-            "mode": mode or "auto"}
+    return {
+        "k": int(k),
+        "min_score": float(min_score),
+        "temperature": float(temperature),
+        "max_new_tokens": int(max_new_tokens),
+        "model": model or None,
+        "adapter": None if adapter in (None, ACTIVE) else adapter,
+        "mode": mode or "auto",
+    }
 
 
 def visitor_key(request: gr.Request | None, session: str) -> str:
@@ -117,8 +135,9 @@ class ChatView:
         return self.history[self.answer_index]
 
     def _panel(self, title: str, content: str, status: str = "done") -> None:
-        self.history.append({"role": "assistant", "content": content,
-                             "metadata": {"title": title, "status": status}})
+        self.history.append(
+            {"role": "assistant", "content": content, "metadata": {"title": title, "status": status}}
+        )
 
     def apply(self, event: Event) -> None:
         match event:
@@ -192,12 +211,23 @@ class ChatTab:
         gr.Markdown(DISCLAIMER, elem_id="disclaimer")
         self.emergency_panel = gr.Markdown(visible=False, elem_id="emergency-panel")
         self.kb_status = gr.Markdown("", elem_id="kb-status")
-        self.chatbot = gr.Chatbot(label="MedGemma", height=520, elem_id="chatbot", buttons=["copy"],
-                                  render_markdown=True, sanitize_html=True)
+        self.chatbot = gr.Chatbot(
+            label="MedGemma",
+            height=520,
+            elem_id="chatbot",
+            buttons=["copy"],
+            render_markdown=True,
+            sanitize_html=True,
+        )
         self.state = gr.State({})
         with gr.Row():
-            self.box = gr.Textbox(placeholder="Ask a medical question…", show_label=False, scale=6,
-                                  max_length=settings.max_question_chars, elem_id="question")
+            self.box = gr.Textbox(
+                placeholder="Ask a medical question…",
+                show_label=False,
+                scale=6,
+                max_length=settings.max_question_chars,
+                elem_id="question",
+            )
             self.send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
             self.stop_button = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
         with gr.Row():
@@ -205,7 +235,9 @@ class ChatTab:
             self.clear_button = gr.Button("🗑 Clear", size="sm")
             self.up = gr.Button("👍 Helpful", size="sm", elem_id="thumbs-up")
             self.down = gr.Button("👎 Not helpful", size="sm", elem_id="thumbs-down")
-            self.evidence = gr.DownloadButton("⬇ Evidence record", size="sm", visible=False, elem_id="evidence")
+            self.evidence = gr.DownloadButton(
+                "⬇ Evidence record", size="sm", visible=False, elem_id="evidence"
+            )
         self.comment = gr.Textbox(placeholder="Optional comment for your feedback", show_label=False, lines=1)
         self.feedback_note = gr.Markdown("")
         gr.Examples(EXAMPLES, inputs=[self.box], label="Example questions")
@@ -216,37 +248,64 @@ class ChatTab:
         with gr.Accordion("Settings", open=False) as self.accordion:
             with gr.Row():
                 k = gr.Slider(1, 10, value=settings.retrieval_k, step=1, label="Passages (k)")
-                min_score = gr.Slider(0.0, 1.0, value=settings.retrieval_min_score, step=0.05,
-                                      label="Minimum similarity")
+                min_score = gr.Slider(
+                    0.0, 1.0, value=settings.retrieval_min_score, step=0.05, label="Minimum similarity"
+                )
                 temperature = gr.Slider(0.0, 1.5, value=settings.temperature, step=0.05, label="Temperature")
-                max_tokens = gr.Slider(16, 1024, value=settings.max_new_tokens, step=8, label="Max new tokens")
+                max_tokens = gr.Slider(
+                    16, 1024, value=settings.max_new_tokens, step=8, label="Max new tokens"
+                )
             with gr.Row():
-                self.model = gr.Dropdown(choices=_model_choices(ctx), value=settings.model, label="Model",
-                                         elem_id="chat-model",
-                                         info="presets, and exports of your adapters (GGUF runs in llama.cpp)")
-                self.adapter = gr.Dropdown(choices=chat_adapter_choices(ctx), value=ACTIVE, label="Adapter",
-                                           allow_custom_value=False)
-                mode = gr.Radio(["auto", "generative", "extractive"], value="auto", label="Answer mode",
-                                info="auto quotes the sources when the model's draft is not supported")
+                self.model = gr.Dropdown(
+                    choices=_model_choices(ctx),
+                    value=settings.model,
+                    label="Model",
+                    elem_id="chat-model",
+                    info="presets, and exports of your adapters (GGUF runs in llama.cpp)",
+                )
+                self.adapter = gr.Dropdown(
+                    choices=chat_adapter_choices(ctx), value=ACTIVE, label="Adapter", allow_custom_value=False
+                )
+                mode = gr.Radio(
+                    ["auto", "generative", "extractive"],
+                    value="auto",
+                    label="Answer mode",
+                    info="auto quotes the sources when the model's draft is not supported",
+                )
         self.option_inputs = [k, min_score, temperature, max_tokens, self.model, self.adapter, mode]
         self.options = gr.State(options_from(*(c.value for c in self.option_inputs)))
 
     # ---- handlers ---------------------------------------------------------------
-    def _begin(self, message: str, history: list[dict], st: dict, opts: dict, request: gr.Request) -> VisitorTurn:
+    def _begin(
+        self, message: str, history: list[dict], st: dict, opts: dict, request: gr.Request
+    ) -> VisitorTurn:
         """Check the question, the visitor's rate and the chosen options; raises InputRejected."""
         question, history, st = clean_question(message, self.settings), history or [], st or {}
         session = st.get("session") or secrets.token_hex(8)
         key = visitor_key(request, session)
         self.limiter.take(key)
-        chat = ChatSettings.from_settings(self.settings, **check_options(self.ctx, opts or {}), session_id=session)
-        return VisitorTurn(question, plain_history(history), chat, key, {**st, "session": session},
-                           ChatView([*history, {"role": "user", "content": question}]))
+        chat = ChatSettings.from_settings(
+            self.settings, **check_options(self.ctx, opts or {}), session_id=session
+        )
+        return VisitorTurn(
+            question,
+            plain_history(history),
+            chat,
+            key,
+            {**st, "session": session},
+            ChatView([*history, {"role": "user", "content": question}]),
+        )
 
     @ui_errors
     def respond(self, message: str, history: list[dict], st: dict, opts: dict, request: gr.Request):
         turn = self._begin(message, history, st, opts, request)
-        yield {self.chatbot: turn.view.history, self.emergency_panel: hidden(), self.state: turn.state(),
-               self.evidence: hidden(), self.box: ""}
+        yield {
+            self.chatbot: turn.view.history,
+            self.emergency_panel: hidden(),
+            self.state: turn.state(),
+            self.evidence: hidden(),
+            self.box: "",
+        }
         stop = self.stops.start(turn.key)
         try:
             for event in answer(turn.question, turn.prior, turn.chat, self.ctx.services, stop):
@@ -258,8 +317,12 @@ class ChatTab:
 
     def _finished(self, turn: VisitorTurn) -> dict:
         path = evidence_file(turn.view.last)
-        out = {self.chatbot: turn.view.history, self.state: turn.state(), self.box: "",
-               self.evidence: gr.update(value=path, visible=bool(path))}
+        out = {
+            self.chatbot: turn.view.history,
+            self.state: turn.state(),
+            self.box: "",
+            self.evidence: gr.update(value=path, visible=bool(path)),
+        }
         if turn.view.emergency:  # sent once, at the end: sent mid-stream as well, the browser could show it
             # empty (tests/test_e2e_browser.py caught it about 1 time in 8)
             out[self.emergency_panel] = gr.update(value=turn.view.emergency, visible=True)
@@ -274,8 +337,13 @@ class ChatTab:
         return last_question(history or [])
 
     def clear(self) -> dict:
-        return {self.chatbot: [], self.state: {}, self.emergency_panel: hidden(), self.evidence: hidden(),
-                self.feedback_note: ""}
+        return {
+            self.chatbot: [],
+            self.state: {},
+            self.emergency_panel: hidden(),
+            self.evidence: hidden(),
+            self.feedback_note: "",
+        }
 
     @ui_errors
     def rate(self, rating: str, st: dict, text: str) -> tuple[str, str]:
@@ -292,8 +360,10 @@ class ChatTab:
         return self.rate("down", st, text)
 
     def refresh_choices(self) -> dict:
-        return {self.model: gr.update(choices=_model_choices(self.ctx)),
-                self.adapter: gr.update(choices=chat_adapter_choices(self.ctx))}
+        return {
+            self.model: gr.update(choices=_model_choices(self.ctx)),
+            self.adapter: gr.update(choices=chat_adapter_choices(self.ctx)),
+        }
 
     def kb_text(self) -> str:
         return self.ctx.services.starter_status
@@ -304,20 +374,41 @@ class ChatTab:
         chat = dict(fn=self.respond, inputs=inputs, outputs=outputs, concurrency_id="chat")
         ev1 = self.send.click(**chat, concurrency_limit=4, api_name="chat")
         ev2 = self.box.submit(**chat, api_visibility="undocumented")
-        ev3 = self.retry_button.click(self.retry, [self.chatbot], [self.box, self.chatbot],
-                                      api_visibility="undocumented").then(**chat, api_visibility="undocumented")
-        self.stop_button.click(self.stop, [self.state], None, cancels=[ev1, ev2, ev3], queue=False,
-                               api_visibility="undocumented")
-        self.clear_button.click(self.clear, None, [self.chatbot, self.state, self.emergency_panel, self.evidence,
-                                                   self.feedback_note], api_visibility="undocumented")
-        self.up.click(self.rate_up, [self.state, self.comment], [self.feedback_note, self.comment],
-                      api_name="feedback_up")
-        self.down.click(self.rate_down, [self.state, self.comment], [self.feedback_note, self.comment],
-                        api_name="feedback_down")
-        self.accordion.expand(self.refresh_choices, None, [self.model, self.adapter], api_visibility="private",
-                              queue=False)
-        gr.on([c.change for c in self.option_inputs], options_from, self.option_inputs, self.options,
-              api_visibility="private", queue=False)
+        ev3 = self.retry_button.click(
+            self.retry, [self.chatbot], [self.box, self.chatbot], api_visibility="undocumented"
+        ).then(**chat, api_visibility="undocumented")
+        self.stop_button.click(
+            self.stop, [self.state], None, cancels=[ev1, ev2, ev3], queue=False, api_visibility="undocumented"
+        )
+        self.clear_button.click(
+            self.clear,
+            None,
+            [self.chatbot, self.state, self.emergency_panel, self.evidence, self.feedback_note],
+            api_visibility="undocumented",
+        )
+        self.up.click(
+            self.rate_up,
+            [self.state, self.comment],
+            [self.feedback_note, self.comment],
+            api_name="feedback_up",
+        )
+        self.down.click(
+            self.rate_down,
+            [self.state, self.comment],
+            [self.feedback_note, self.comment],
+            api_name="feedback_down",
+        )
+        self.accordion.expand(
+            self.refresh_choices, None, [self.model, self.adapter], api_visibility="private", queue=False
+        )
+        gr.on(
+            [c.change for c in self.option_inputs],
+            options_from,
+            self.option_inputs,
+            self.options,
+            api_visibility="private",
+            queue=False,
+        )
         gr.Timer(3.0).tick(self.kb_text, None, self.kb_status, api_visibility="undocumented", queue=False)
 
 

@@ -48,12 +48,14 @@ def _convert(exc: BaseException) -> BaseException:
 def ui_errors(fn: Callable) -> Callable:
     """Turn UserFacingError into gr.Error; log anything else. Works for plain and generator callbacks."""
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def gen_wrapper(*args: Any, **kwargs: Any):
             try:
                 yield from fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001
                 raise _convert(exc) from exc
+
         return gen_wrapper
 
     @functools.wraps(fn)
@@ -62,6 +64,7 @@ def ui_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001
             raise _convert(exc) from exc
+
     return wrapper
 
 
@@ -72,6 +75,7 @@ def admin_only(ctx: AppContext, action: str, *, audit: bool = True) -> Callable[
     Every call is written to the admin audit log (`audit=False` for read-only polls such as a
     gr.Timer tick, which would flood it). Hiding a tab never closes its endpoint; this does.
     """
+
     def decorate(fn: Callable) -> Callable:
         def session_of(token: Any):
             try:
@@ -80,12 +84,14 @@ def admin_only(ctx: AppContext, action: str, *, audit: bool = True) -> Callable[
                 raise gr.Error(str(exc), print_exception=False) from None
 
         if inspect.isgeneratorfunction(fn):
+
             @functools.wraps(fn)
             def gen_wrapper(token: Any, *args: Any, **kwargs: Any):
                 session = session_of(token)
                 if audit:
                     ctx.auth.audit(session.user, action, {})
                 yield from ui_errors(fn)(session, *args, **kwargs)
+
             gen_wrapper.admin_action = action  # tests find every admin endpoint by this mark
             return gen_wrapper
 
@@ -95,28 +101,38 @@ def admin_only(ctx: AppContext, action: str, *, audit: bool = True) -> Callable[
             if audit:
                 ctx.auth.audit(session.user, action, {})
             return ui_errors(fn)(session, *args, **kwargs)
+
         wrapper.admin_action = action
         return wrapper
+
     return decorate
 
 
 def admin_method(action: str, *, audit: bool = True) -> Callable[[Callable], Callable]:
     """`admin_only` for a method of a tab object (which has `ctx`): the token is the first argument after
     self, and the method receives the AdminSession in its place."""
+
     def decorate(method: Callable) -> Callable:
         if inspect.isgeneratorfunction(method):
+
             @functools.wraps(method)
             def gen_wrapper(self: Any, token: Any, *args: Any, **kwargs: Any):
                 yield from admin_only(self.ctx, action, audit=audit)(functools.partial(method, self))(
-                    token, *args, **kwargs)
+                    token, *args, **kwargs
+                )
+
             gen_wrapper.admin_action = action
             return gen_wrapper
 
         @functools.wraps(method)
         def wrapper(self: Any, token: Any, *args: Any, **kwargs: Any):
-            return admin_only(self.ctx, action, audit=audit)(functools.partial(method, self))(token, *args, **kwargs)
+            return admin_only(self.ctx, action, audit=audit)(functools.partial(method, self))(
+                token, *args, **kwargs
+            )
+
         wrapper.admin_action = action
         return wrapper
+
     return decorate
 
 

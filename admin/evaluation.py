@@ -26,9 +26,11 @@ from medgemma.models.adapters import adapter_choices
 from medgemma.models.presets import PRESETS
 
 ALL = "(all suites)"
-HELP = ("Measure the assistant with numbers: pick a suite, a model and adapter, and whether the model "
-        "gets passages from the knowledge base (question-only retrieval). Runs continue in the "
-        "background; each is also a CLI command. CPUs are slow: start with a limit of 10–40 examples.")
+HELP = (
+    "Measure the assistant with numbers: pick a suite, a model and adapter, and whether the model "
+    "gets passages from the knowledge base (question-only retrieval). Runs continue in the "
+    "background; each is also a CLI command. CPUs are slow: start with a limit of 10–40 examples."
+)
 
 
 def job_notes(p: JobProgress) -> list[str]:
@@ -58,18 +60,31 @@ class EvaluationTab:
         choices = eval_report.run_choices(self.settings)
         keep = [r for r in selected or [] if r in {c[1] for c in choices}]
         # custom values allowed: the handlers check run ids themselves (choices differ per session)
-        return {self.runs: gr.Dropdown(choices=choices, value=keep, allow_custom_value=True),
-                self.table: eval_report.runs_table(self.settings), self.adapter: gr.Dropdown(choices=self.adapters())}
+        return {
+            self.runs: gr.Dropdown(choices=choices, value=keep, allow_custom_value=True),
+            self.table: eval_report.runs_table(self.settings),
+            self.adapter: gr.Dropdown(choices=self.adapters()),
+        }
 
     def finished(self, p: JobProgress, selected: list[str] | None = None) -> Updates:
         return self.run_list(selected)  # the finished run joins the dashboard's list
 
     @admin_method("eval-start")
-    def on_start(self, session: Any, suite_name: str, model_name: str, adapter_path: str, rag_on: str,
-                 n: float | None) -> Updates:
+    def on_start(
+        self, session: Any, suite_name: str, model_name: str, adapter_path: str, rag_on: str, n: float | None
+    ) -> Updates:
         adapter = None if adapter_path == eval_report.ACTIVE_ADAPTER else adapter_path
-        job_id = jobs.start(self.settings, "eval", {"suite": suite_name, "model": model_name or "", "adapter": adapter,
-                                                    "rag": rag_on == "on", "limit": int(n) if n else None})
+        job_id = jobs.start(
+            self.settings,
+            "eval",
+            {
+                "suite": suite_name,
+                "model": model_name or "",
+                "adapter": adapter,
+                "rag": rag_on == "on",
+                "limit": int(n) if n else None,
+            },
+        )
         return self.panel.started(job_id)
 
     @admin_method("eval-list")
@@ -79,17 +94,35 @@ class EvaluationTab:
     @admin_method("eval-view")
     def on_show(self, session: Any, run_ids: list[str] | None) -> Updates:
         d = eval_report.dashboard(self.settings, run_ids or [])
-        return {self.bars: plots.metric_bars(d["metrics"]), self.note: d["note"], self.paired: d["paired"],
-                self.heat: plots.confusion_heatmap(d["confusion"]), self.latency: plots.latency_boxes(d["latency"]),
-                self.ex_suite: gr.Dropdown(choices=[ALL, *d["suites"]], value=ALL),
-                self.ex_metric: gr.Dropdown(choices=d["example_metrics"], value="score"),
-                self.examples: eval_report.examples_frame(self.settings, run_ids or [])}
+        return {
+            self.bars: plots.metric_bars(d["metrics"]),
+            self.note: d["note"],
+            self.paired: d["paired"],
+            self.heat: plots.confusion_heatmap(d["confusion"]),
+            self.latency: plots.latency_boxes(d["latency"]),
+            self.ex_suite: gr.Dropdown(choices=[ALL, *d["suites"]], value=ALL),
+            self.ex_metric: gr.Dropdown(choices=d["example_metrics"], value="score"),
+            self.examples: eval_report.examples_frame(self.settings, run_ids or []),
+        }
 
     @admin_method("eval-examples")
-    def on_examples(self, session: Any, run_ids: list[str] | None, suite_name: str, metric: str,
-                    max_value: float | None, query: str) -> Any:
-        return eval_report.examples_frame(self.settings, run_ids or [], "" if suite_name == ALL else suite_name,
-                                          metric or "score", max_value, query or "")
+    def on_examples(
+        self,
+        session: Any,
+        run_ids: list[str] | None,
+        suite_name: str,
+        metric: str,
+        max_value: float | None,
+        query: str,
+    ) -> Any:
+        return eval_report.examples_frame(
+            self.settings,
+            run_ids or [],
+            "" if suite_name == ALL else suite_name,
+            metric or "score",
+            max_value,
+            query or "",
+        )
 
     @admin_method("eval-export")
     def on_export(self, session: Any, run_ids: list[str] | None, fmt_name: str) -> gr.DownloadButton:
@@ -104,20 +137,41 @@ def build_tab(ctx: AppContext) -> EvaluationTab:
     tab, token = EvaluationTab(ctx), ctx.admin_token
     gr.Markdown(HELP)
     with gr.Row():
-        suite = gr.Dropdown([(f"{s.name} — {s.description}", s.name) for s in SUITES.values()],
-                            value="mirage-medqa", label="Suite", scale=3)
-        model = gr.Dropdown(sorted({ctx.settings.model, *PRESETS}), value=ctx.settings.model, label="Model",
-                            allow_custom_value=True, scale=2)
+        suite = gr.Dropdown(
+            [(f"{s.name} — {s.description}", s.name) for s in SUITES.values()],
+            value="mirage-medqa",
+            label="Suite",
+            scale=3,
+        )
+        model = gr.Dropdown(
+            sorted({ctx.settings.model, *PRESETS}),
+            value=ctx.settings.model,
+            label="Model",
+            allow_custom_value=True,
+            scale=2,
+        )
         tab.adapter = gr.Dropdown(tab.adapters(), value=eval_report.ACTIVE_ADAPTER, label="Adapter", scale=2)
         rag = gr.Radio(["on", "off"], value="on", label="RAG", info="question-only retrieval", scale=1)
         limit = gr.Number(20, precision=0, minimum=1, label="Examples (limit)", scale=1)
-    tab.panel = JobPanel(ctx, "eval", [("start", "▶ Start evaluation", "primary")], notes=job_notes,
-                         finished=tab.finished, idle="No evaluation job is running from this page.")
+    tab.panel = JobPanel(
+        ctx,
+        "eval",
+        [("start", "▶ Start evaluation", "primary")],
+        notes=job_notes,
+        finished=tab.finished,
+        idle="No evaluation job is running from this page.",
+    )
 
     gr.Markdown("### Dashboard")
     with gr.Row():
-        tab.runs = gr.Dropdown([], multiselect=True, scale=6, elem_id="eval-runs", allow_custom_value=True,
-                               label="Runs: one to inspect, two or more to compare (the first is the baseline)")
+        tab.runs = gr.Dropdown(
+            [],
+            multiselect=True,
+            scale=6,
+            elem_id="eval-runs",
+            allow_custom_value=True,
+            label="Runs: one to inspect, two or more to compare (the first is the baseline)",
+        )
         refresh = gr.Button("↻ Refresh runs", scale=1, elem_id="eval-refresh")
     with gr.Tabs():
         with gr.Tab("Metrics"):
@@ -131,7 +185,9 @@ def build_tab(ctx: AppContext) -> EvaluationTab:
                 ex_max = gr.Number(None, label="Only metric ≤ (blank: all)")
                 ex_query = gr.Textbox("", label="Search question / answer / reference")
             ex_apply = gr.Button("Filter", size="sm")
-            tab.examples = gr.Dataframe(label="Examples, worst first", wrap=True, max_height=600, interactive=False)
+            tab.examples = gr.Dataframe(
+                label="Examples, worst first", wrap=True, max_height=600, interactive=False
+            )
         with gr.Tab("Safety"):
             tab.heat = gr.Plot(label="Safety confusion matrix")
         with gr.Tab("Latency"):
@@ -145,13 +201,21 @@ def build_tab(ctx: AppContext) -> EvaluationTab:
 
     listed = [tab.runs, tab.table, tab.adapter]
     outputs = tab.panel.wire(listed, poll_inputs=[tab.runs])
-    tab.panel.buttons["start"].click(tab.on_start, [token, suite, model, tab.adapter, rag, limit], outputs,
-                                     api_name="eval_start", concurrency_limit=1)
+    tab.panel.buttons["start"].click(
+        tab.on_start,
+        [token, suite, model, tab.adapter, rag, limit],
+        outputs,
+        api_name="eval_start",
+        concurrency_limit=1,
+    )
     refresh.click(tab.on_refresh, [token, tab.runs], listed, api_name="eval_runs")
     shown = [tab.bars, tab.note, tab.paired, tab.heat, tab.latency, tab.ex_suite, tab.ex_metric, tab.examples]
     tab.runs.change(tab.on_show, [token, tab.runs], shown, api_name="eval_dashboard")
-    filters = dict(fn=tab.on_examples, inputs=[token, tab.runs, tab.ex_suite, tab.ex_metric, ex_max, ex_query],
-                   outputs=[tab.examples])
+    filters = dict(
+        fn=tab.on_examples,
+        inputs=[token, tab.runs, tab.ex_suite, tab.ex_metric, ex_max, ex_query],
+        outputs=[tab.examples],
+    )
     ex_apply.click(**filters, api_name="eval_examples")
     ex_query.submit(**filters, api_visibility="undocumented")
     prepare.click(tab.on_export, [token, tab.runs, fmt], [download], api_name="eval_export")

@@ -41,22 +41,39 @@ class JobPanel:
     "<prefix>-<key>") and Cancel, then status, command and log. `notes(p)` adds lines to the status,
     `view(p)` updates more components on every show, `finished(p, *poll_inputs)` on the last tick."""
 
-    def __init__(self, ctx: AppContext, prefix: str, buttons: Sequence[tuple[str, str, str]], *, idle: str,
-                 notes: Callable[[JobProgress], Sequence[str]] | None = None,
-                 view: Callable[[JobProgress], Updates] | None = None,
-                 finished: Callable[..., Updates] | None = None, log_lines: int = 6) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        prefix: str,
+        buttons: Sequence[tuple[str, str, str]],
+        *,
+        idle: str,
+        notes: Callable[[JobProgress], Sequence[str]] | None = None,
+        view: Callable[[JobProgress], Updates] | None = None,
+        finished: Callable[..., Updates] | None = None,
+        log_lines: int = 6,
+    ) -> None:
         self.ctx, self.prefix, self.idle = ctx, prefix, idle
         self.notes, self.view, self.finished = notes, view, finished
         self.watched = gr.State("")  # the job this browser session started or watches
         with gr.Row():
-            self.buttons = {key: gr.Button(label, variant=variant, elem_id=f"{prefix}-{key}")
-                            for key, label, variant in buttons}
+            self.buttons = {
+                key: gr.Button(label, variant=variant, elem_id=f"{prefix}-{key}")
+                for key, label, variant in buttons
+            }
             self.cancel = gr.Button("■ Cancel", variant="stop", elem_id=f"{prefix}-cancel")
         self.status = gr.Markdown("", elem_id=f"{prefix}-status")
-        self.command = gr.Textbox("", label="Equivalent command", interactive=False, buttons=["copy"],
-                                  elem_id=f"{prefix}-command")
-        self.log = gr.Textbox("", label="Log (tail)", lines=log_lines, max_lines=2 * log_lines, autoscroll=True,
-                              interactive=False)
+        self.command = gr.Textbox(
+            "", label="Equivalent command", interactive=False, buttons=["copy"], elem_id=f"{prefix}-command"
+        )
+        self.log = gr.Textbox(
+            "",
+            label="Log (tail)",
+            lines=log_lines,
+            max_lines=2 * log_lines,
+            autoscroll=True,
+            interactive=False,
+        )
         self.timer = gr.Timer(2.0, active=False)
         self.outputs: list[Any] = [self.watched, self.status, self.command, self.log, self.timer]
         self.poll_inputs: list[Any] = []
@@ -65,9 +82,13 @@ class JobPanel:
 
     def show(self, p: JobProgress, poll: bool | None = None) -> Updates:
         """The panel's updates for a job; `poll` forces the timer on (just started) or off."""
-        out: Updates = {self.watched: p.job_id, self.status: status_text(p, self.notes(p) if self.notes else ()),
-                        self.command: p.command, self.log: p.log,
-                        self.timer: gr.Timer(active=p.active if poll is None else poll)}
+        out: Updates = {
+            self.watched: p.job_id,
+            self.status: status_text(p, self.notes(p) if self.notes else ()),
+            self.command: p.command,
+            self.log: p.log,
+            self.timer: gr.Timer(active=p.active if poll is None else poll),
+        }
         return {**out, **(self.view(p) if self.view else {})}
 
     def started(self, job_id: str) -> Updates:
@@ -80,9 +101,17 @@ class JobPanel:
         self.outputs = [*self.outputs[:5], *outputs]
         self.poll_inputs = list(poll_inputs)
         token = self.ctx.admin_token
-        self.timer.tick(self.on_poll, [token, self.watched, *self.poll_inputs], self.outputs,
-                        api_visibility="private", queue=False, show_progress="hidden")
-        self.cancel.click(self.on_cancel, [token, self.watched], self.outputs, api_name=f"{self.prefix}_cancel")
+        self.timer.tick(
+            self.on_poll,
+            [token, self.watched, *self.poll_inputs],
+            self.outputs,
+            api_visibility="private",
+            queue=False,
+            show_progress="hidden",
+        )
+        self.cancel.click(
+            self.on_cancel, [token, self.watched], self.outputs, api_name=f"{self.prefix}_cancel"
+        )
         return self.outputs
 
     # ---- handlers (guarded in __init__: the admin token comes first) ----------------------------------

@@ -24,34 +24,60 @@ from medgemma.training import dashboard as train_report
 from medgemma.training.config import LONG_POLICIES, PRECISIONS, QUANTIZATIONS, SCHEDULERS
 from medgemma.training.datasets import FILE_TYPES
 
-HELP = ("Fine-tune a LoRA adapter without a terminal: upload a JSON, JSONL or CSV file (question/answer, "
-        "instruction/input/output or chat `messages` columns) and/or pick built-in sources, set the "
-        "hyper-parameters and start. Training runs in the background as a CLI command (shown below), so it "
-        "survives a page reload; a finished adapter can be made active in the chat in one click. On a CPU a "
-        "step of the 270M model takes several seconds: start with a few dozen steps.")
+HELP = (
+    "Fine-tune a LoRA adapter without a terminal: upload a JSON, JSONL or CSV file (question/answer, "
+    "instruction/input/output or chat `messages` columns) and/or pick built-in sources, set the "
+    "hyper-parameters and start. Training runs in the background as a CLI command (shown below), so it "
+    "survives a page reload; a finished adapter can be made active in the chat in one click. On a CPU a "
+    "step of the 270M model takes several seconds: start with a few dozen steps."
+)
 MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "all-linear"]
 NONE = [("(none)", "")]
 PICKERS = ("col_prompt", "col_extra", "col_answer", "col_messages")  # the order of pickers_from_roles
 # The hyper-parameter fields, row by row: (form key, widget kind, label, options); see `field`.
 HYPER_ROWS: list[list[tuple[str, str, str, dict[str, Any]]]] = [
-    [("name", "text", "Run name (optional)", {}),
-     ("model", "choice", "Base model", {"allow_custom_value": True, "info": "preset, local folder or Hub id"}),
-     ("lora_r", "int", "LoRA rank r", {}), ("lora_alpha", "int", "LoRA alpha", {}),
-     ("lora_dropout", "number", "LoRA dropout", {}),
-     ("target_modules", "multi", "Target modules", {"choices": MODULES, "allow_custom_value": True})],
-    [("learning_rate", "number", "Learning rate", {}), ("epochs", "number", "Epochs (when max steps is 0)", {}),
-     ("max_steps", "int", "Max steps (0 = epochs)", {}), ("batch_size", "int", "Batch size", {}),
-     ("grad_accum", "int", "Gradient accumulation", {}), ("max_length", "int", "Max length (tokens)", {})],
-    [("warmup_ratio", "number", "Warm-up (share of steps)", {}),
-     ("scheduler", "choice", "LR schedule", {"choices": list(SCHEDULERS)}), ("seed", "int", "Seed", {}),
-     ("eval_split", "number", "Eval split (0–0.5)", {}), ("logging_steps", "int", "Log every N steps", {}),
-     ("save_steps", "int", "Checkpoint every N steps", {})],
-    [("precision", "choice", "Precision", {"choices": list(PRECISIONS), "info": "auto: bf16/fp16 on CUDA, fp32 on CPU"}),
-     ("quantization", "choice", "Quantization (QLoRA)", {"choices": list(QUANTIZATIONS)}),
-     ("gradient_checkpointing", "check", "Gradient checkpointing", {}),
-     ("long_examples", "choice", "Over-long examples", {"choices": list(LONG_POLICIES)}),
-     ("skip_invalid_rows", "check", "Skip unusable rows", {}),
-     ("max_examples", "int", "Max examples (0 = all)", {})],
+    [
+        ("name", "text", "Run name (optional)", {}),
+        (
+            "model",
+            "choice",
+            "Base model",
+            {"allow_custom_value": True, "info": "preset, local folder or Hub id"},
+        ),
+        ("lora_r", "int", "LoRA rank r", {}),
+        ("lora_alpha", "int", "LoRA alpha", {}),
+        ("lora_dropout", "number", "LoRA dropout", {}),
+        ("target_modules", "multi", "Target modules", {"choices": MODULES, "allow_custom_value": True}),
+    ],
+    [
+        ("learning_rate", "number", "Learning rate", {}),
+        ("epochs", "number", "Epochs (when max steps is 0)", {}),
+        ("max_steps", "int", "Max steps (0 = epochs)", {}),
+        ("batch_size", "int", "Batch size", {}),
+        ("grad_accum", "int", "Gradient accumulation", {}),
+        ("max_length", "int", "Max length (tokens)", {}),
+    ],
+    [
+        ("warmup_ratio", "number", "Warm-up (share of steps)", {}),
+        ("scheduler", "choice", "LR schedule", {"choices": list(SCHEDULERS)}),
+        ("seed", "int", "Seed", {}),
+        ("eval_split", "number", "Eval split (0–0.5)", {}),
+        ("logging_steps", "int", "Log every N steps", {}),
+        ("save_steps", "int", "Checkpoint every N steps", {}),
+    ],
+    [
+        (
+            "precision",
+            "choice",
+            "Precision",
+            {"choices": list(PRECISIONS), "info": "auto: bf16/fp16 on CUDA, fp32 on CPU"},
+        ),
+        ("quantization", "choice", "Quantization (QLoRA)", {"choices": list(QUANTIZATIONS)}),
+        ("gradient_checkpointing", "check", "Gradient checkpointing", {}),
+        ("long_examples", "choice", "Over-long examples", {"choices": list(LONG_POLICIES)}),
+        ("skip_invalid_rows", "check", "Skip unusable rows", {}),
+        ("max_examples", "int", "Max examples (0 = all)", {}),
+    ],
 ]
 IDLE = "No training run is watched on this page: pick one in the runs list."
 
@@ -72,15 +98,21 @@ def preview_text(p: dict[str, Any]) -> str:
     lines = [f"**{p['file']}** — format **{p['format']}** ({roles}); {p['rows']} rows, {p['usable']} usable."]
     if p["problems"]:
         shown = "; ".join(p["problems"][:5]) + (" …" if len(p["problems"]) > 5 else "")
-        lines.append(f"⚠️ {len(p['problems'])} unusable row(s): {shown}. Fix them, or tick *Skip unusable rows*.")
+        lines.append(
+            f"⚠️ {len(p['problems'])} unusable row(s): {shown}. Fix them, or tick *Skip unusable rows*."
+        )
     t = p.get("tokens")
     if t and t.get("examples"):
-        lines.append(f"Tokens per example (prompt + answer): min {t['min']} · mean {t['mean']} · p50 {t['p50']} · "
-                     f"p95 {t['p95']} · max {t['max']}.")
+        lines.append(
+            f"Tokens per example (prompt + answer): min {t['min']} · mean {t['mean']} · p50 {t['p50']} · "
+            f"p95 {t['p95']} · max {t['max']}."
+        )
         if t["over_limit"]:
             rows = ", ".join(map(str, t["over_limit_rows"][:10]))
-            lines.append(f"⚠️ {t['over_limit']} example(s) are longer than max length {t['max_length']} (rows "
-                         f"{rows}): raise *Max length*, or set *Over-long examples* to drop or truncate.")
+            lines.append(
+                f"⚠️ {t['over_limit']} example(s) are longer than max length {t['max_length']} (rows "
+                f"{rows}): raise *Max length*, or set *Over-long examples* to drop or truncate."
+            )
     elif p.get("tokens_error"):
         lines.append(f"Token lengths unavailable: {p['tokens_error']}")
     return "  \n".join(lines)
@@ -101,7 +133,9 @@ def job_notes(p: JobProgress) -> list[str]:
     if m.get("resumable"):
         notes.append("*Resume* continues from the last checkpoint.")
     if p.state == "done":
-        notes.append("✅ The adapter is ready: *Use this adapter in the chat*, or pick it in the registry below.")
+        notes.append(
+            "✅ The adapter is ready: *Use this adapter in the chat*, or pick it in the registry below."
+        )
     return notes
 
 
@@ -119,15 +153,19 @@ class TrainingTab:
         return {k: self.form0[k] for k in self.fields}
 
     def registry(self) -> Updates:
-        return {self.adapters_table: train_report.adapters_table(self.settings),
-                self.adapter: gr.Dropdown(choices=train_report.adapter_choices(self.settings)),
-                self.active_note: train_report.active_adapter_line(self.settings)}
+        return {
+            self.adapters_table: train_report.adapters_table(self.settings),
+            self.adapter: gr.Dropdown(choices=train_report.adapter_choices(self.settings)),
+            self.active_note: train_report.active_adapter_line(self.settings),
+        }
 
     def run_list(self, selected: str | None = None) -> Updates:
         choices = train_report.run_choices(self.settings)
         value = selected if selected in {c[1] for c in choices} else None
-        return {self.runs: gr.Dropdown(choices=choices, value=value),
-                self.runs_table: train_report.runs_table(self.settings)}
+        return {
+            self.runs: gr.Dropdown(choices=choices, value=value),
+            self.runs_table: train_report.runs_table(self.settings),
+        }
 
     def view(self, p: JobProgress) -> Updates:
         return {self.chart: plots.curve_figure(p.metrics.get("curve", []), p.job_id)}
@@ -145,23 +183,33 @@ class TrainingTab:
             raise gr.Error("Upload a JSON, JSONL or CSV file first.")
         p = train_report.store_and_preview(self.settings, file, mapping, f["model"], f["max_length"])
         cols = NONE + [(c, c) for c in p["all_columns"]]
-        pickers = {self.fields[k]: gr.Dropdown(choices=cols, value=v)
-                   for k, v in zip(PICKERS, train_report.pickers_from_roles(p["columns"]), strict=True)}
-        return {self.stored: p["stored"], self.preview_note: preview_text(p),
-                self.sample: [[r["question"], r["answer"]] for r in p["sample"]], **pickers}
+        pickers = {
+            self.fields[k]: gr.Dropdown(choices=cols, value=v)
+            for k, v in zip(PICKERS, train_report.pickers_from_roles(p["columns"]), strict=True)
+        }
+        return {
+            self.stored: p["stored"],
+            self.preview_note: preview_text(p),
+            self.sample: [[r["question"], r["answer"]] for r in p["sample"]],
+            **pickers,
+        }
 
     @admin_method("train-upload")
     def on_upload(self, session: Any, file: str | None, f: dict) -> Updates:
         """A new file: detect its columns and train on it alone (the built-in sources are cleared)."""
         out = self.show_preview(file, f, None)
         if f.get("sources"):
-            out[self.preview_note] += ("\n\nThe built-in sources were cleared so the run trains on this file; "
-                                       "add them back above to mix.")
+            out[self.preview_note] += (
+                "\n\nThe built-in sources were cleared so the run trains on this file; "
+                "add them back above to mix."
+            )
         return {**out, self.fields["sources"]: gr.Dropdown(value=[])}
 
     @admin_method("train-preview")
     def on_preview(self, session: Any, file: str | None, f: dict) -> Updates:  # the pickers' mapping
-        mapping = train_report.column_mapping(f["col_prompt"], f["col_answer"], f["col_extra"], f["col_messages"])
+        mapping = train_report.column_mapping(
+            f["col_prompt"], f["col_answer"], f["col_extra"], f["col_messages"]
+        )
         return self.show_preview(file, f, mapping)
 
     @admin_method("train-start")
@@ -186,8 +234,15 @@ class TrainingTab:
     def on_watch(self, session: Any, run_id: str | None) -> Updates:
         if not run_id:
             p = self.panel
-            return {p.watched: "", p.status: "", p.command: "", self.chart: plots.empty("Pick a run."), p.log: "",
-                    self.config: "", p.timer: gr.Timer(active=False)}
+            return {
+                p.watched: "",
+                p.status: "",
+                p.command: "",
+                self.chart: plots.empty("Pick a run."),
+                p.log: "",
+                self.config: "",
+                p.timer: gr.Timer(active=False),
+            }
         return self.watch(run_id, listed=False)
 
     @admin_method("adapter-activate")
@@ -203,7 +258,9 @@ class TrainingTab:
         return self.registry()
 
     @admin_method("train-form", audit=False)
-    def on_form(self, session: Any, *values: Any) -> dict[str, Any]:  # the form's fields, kept in one gr.State
+    def on_form(
+        self, session: Any, *values: Any
+    ) -> dict[str, Any]:  # the form's fields, kept in one gr.State
         return dict(zip(self.fields, values, strict=True))
 
     @admin_method("train-clear", audit=False)
@@ -216,22 +273,38 @@ def data_section(tab: TrainingTab) -> gr.File:
     fields, form0 = tab.fields, tab.form0
     with gr.Row():
         with gr.Column(scale=2):
-            upload = gr.File(label="Dataset file (JSON, JSONL or CSV)", file_types=list(FILE_TYPES),
-                             elem_id="train-upload")
+            upload = gr.File(
+                label="Dataset file (JSON, JSONL or CSV)", file_types=list(FILE_TYPES), elem_id="train-upload"
+            )
             fields["use_upload"] = gr.Checkbox(form0["use_upload"], label="Train on the uploaded file")
         with gr.Column(scale=3):
-            fields["sources"] = gr.Dropdown([(label, name) for name, label in train_report.SOURCE_LABELS.items()],
-                                            value=form0["sources"], multiselect=True, label="Built-in sources",
-                                            elem_id="train-sources")
-            fields["per_source"] = gr.Number(form0["per_source"], precision=0, minimum=0,
-                                             label="Examples per built-in source (0 = all)")
+            fields["sources"] = gr.Dropdown(
+                [(label, name) for name, label in train_report.SOURCE_LABELS.items()],
+                value=form0["sources"],
+                multiselect=True,
+                label="Built-in sources",
+                elem_id="train-sources",
+            )
+            fields["per_source"] = gr.Number(
+                form0["per_source"], precision=0, minimum=0, label="Examples per built-in source (0 = all)"
+            )
     with gr.Row():
-        for key, label in zip(PICKERS, ("Question / instruction column", "Input column (optional)",
-                                        "Answer / output column", "Chat messages column (instead)"), strict=True):
+        for key, label in zip(
+            PICKERS,
+            (
+                "Question / instruction column",
+                "Input column (optional)",
+                "Answer / output column",
+                "Chat messages column (instead)",
+            ),
+            strict=True,
+        ):
             fields[key] = gr.Dropdown(NONE, value="", label=label, allow_custom_value=True)
         tab.preview = gr.Button("Preview with this mapping", elem_id="train-preview")
     tab.preview_note = gr.Markdown("", elem_id="train-preview-note")
-    tab.sample = gr.Dataframe(headers=["question", "answer"], label="First usable rows", wrap=True, interactive=False)
+    tab.sample = gr.Dataframe(
+        headers=["question", "answer"], label="First usable rows", wrap=True, interactive=False
+    )
     return upload
 
 
@@ -239,19 +312,24 @@ def registry_section(tab: TrainingTab) -> tuple[gr.Button, gr.Button]:
     """The runs list and the adapter registry; returns the Activate and Back-to-base buttons."""
     gr.Markdown("### Runs")
     with gr.Row():
-        tab.runs = gr.Dropdown([], label="Run (pick one to watch)", scale=5, allow_custom_value=True,
-                               elem_id="train-runs")
+        tab.runs = gr.Dropdown(
+            [], label="Run (pick one to watch)", scale=5, allow_custom_value=True, elem_id="train-runs"
+        )
         tab.refresh = gr.Button("↻ Refresh", scale=1, elem_id="train-refresh")
-    tab.runs_table = gr.Dataframe(headers=train_report.RUN_COLUMNS, label="Training runs", interactive=False,
-                                  wrap=True)
+    tab.runs_table = gr.Dataframe(
+        headers=train_report.RUN_COLUMNS, label="Training runs", interactive=False, wrap=True
+    )
     with gr.Accordion("Config of the watched run", open=False):
         tab.config = gr.Code("", language="yaml", interactive=False)
     gr.Markdown("### Adapters")
     tab.active_note = gr.Markdown("", elem_id="train-active")
-    tab.adapters_table = gr.Dataframe(headers=train_report.ADAPTER_COLUMNS, label="Finished adapters",
-                                      interactive=False, wrap=True)
+    tab.adapters_table = gr.Dataframe(
+        headers=train_report.ADAPTER_COLUMNS, label="Finished adapters", interactive=False, wrap=True
+    )
     with gr.Row():
-        tab.adapter = gr.Dropdown([], label="Adapter", scale=4, allow_custom_value=True, elem_id="train-adapter")
+        tab.adapter = gr.Dropdown(
+            [], label="Adapter", scale=4, allow_custom_value=True, elem_id="train-adapter"
+        )
         activate = gr.Button("Activate in the chat", variant="primary", scale=1, elem_id="train-activate")
         base = gr.Button("Back to the base model", scale=1, elem_id="train-base")
     return activate, base
@@ -274,23 +352,42 @@ def build_tab(ctx: AppContext) -> TrainingTab:
     form = gr.State(tab.form)
 
     gr.Markdown("### 3 · Run")
-    tab.panel = JobPanel(ctx, "train", [("start", "▶ Start training", "primary"),
-                                        ("resume", "⟳ Resume from last checkpoint", "secondary"),
-                                        ("use-run", "Use this adapter in the chat", "secondary")],
-                         notes=job_notes, view=tab.view, finished=tab.finished, idle=IDLE, log_lines=8)
+    tab.panel = JobPanel(
+        ctx,
+        "train",
+        [
+            ("start", "▶ Start training", "primary"),
+            ("resume", "⟳ Resume from last checkpoint", "secondary"),
+            ("use-run", "Use this adapter in the chat", "secondary"),
+        ],
+        notes=job_notes,
+        view=tab.view,
+        finished=tab.finished,
+        idle=IDLE,
+        log_lines=8,
+    )
     tab.chart = gr.Plot(label="Loss and learning rate")
     activate, base = registry_section(tab)
 
     registry = [tab.adapters_table, tab.adapter, tab.active_note]
     outputs = tab.panel.wire([tab.chart, tab.runs, tab.runs_table, tab.config, *registry])
-    gr.on([c.change for c in inputs], tab.on_form, [token, *inputs], form, api_visibility="private", queue=False)
+    gr.on(
+        [c.change for c in inputs], tab.on_form, [token, *inputs], form, api_visibility="private", queue=False
+    )
     previewed = [tab.stored, tab.preview_note, tab.sample, *(tab.fields[k] for k in PICKERS)]
-    upload.upload(tab.on_upload, [token, upload, form], [*previewed, tab.fields["sources"]], api_name="train_upload")
+    upload.upload(
+        tab.on_upload, [token, upload, form], [*previewed, tab.fields["sources"]], api_name="train_upload"
+    )
     upload.clear(tab.on_clear, [token], [tab.stored, tab.preview_note], api_visibility="private", queue=False)
     tab.preview.click(tab.on_preview, [token, upload, form], previewed, api_name="train_preview")
     buttons, watched = tab.panel.buttons, tab.panel.watched
-    buttons["start"].click(tab.on_start, [token, tab.stored, upload, *inputs], outputs, api_name="train_start",
-                           concurrency_limit=1)
+    buttons["start"].click(
+        tab.on_start,
+        [token, tab.stored, upload, *inputs],
+        outputs,
+        api_name="train_start",
+        concurrency_limit=1,
+    )
     buttons["resume"].click(tab.on_resume, [token, watched], outputs, api_name="train_resume")
     listed = [tab.runs, tab.runs_table, *registry]
     tab.refresh.click(tab.on_refresh, [token, tab.runs], listed, api_name="train_runs")

@@ -21,21 +21,47 @@ def curve_figure(curve: Sequence[dict[str, Any]], title: str = "") -> go.Figure:
     if not losses:
         return empty("The loss appears here after the first logged step.")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=[c["step"] for c in losses], y=[c["loss"] for c in losses], name="train loss",
-                             mode="lines+markers" if len(losses) < 60 else "lines"), secondary_y=False)
+    fig.add_trace(
+        go.Scatter(
+            x=[c["step"] for c in losses],
+            y=[c["loss"] for c in losses],
+            name="train loss",
+            mode="lines+markers" if len(losses) < 60 else "lines",
+        ),
+        secondary_y=False,
+    )
     evals = [c for c in curve if "eval_loss" in c]
     if evals:
-        fig.add_trace(go.Scatter(x=[c["step"] for c in evals], y=[c["eval_loss"] for c in evals],
-                                 name="eval loss", mode="lines+markers"), secondary_y=False)
+        fig.add_trace(
+            go.Scatter(
+                x=[c["step"] for c in evals],
+                y=[c["eval_loss"] for c in evals],
+                name="eval loss",
+                mode="lines+markers",
+            ),
+            secondary_y=False,
+        )
     rates = [c for c in curve if "lr" in c]
     if rates:
-        fig.add_trace(go.Scatter(x=[c["step"] for c in rates], y=[c["lr"] for c in rates], name="learning rate",
-                                 mode="lines", line={"dash": "dot"}), secondary_y=True)
+        fig.add_trace(
+            go.Scatter(
+                x=[c["step"] for c in rates],
+                y=[c["lr"] for c in rates],
+                name="learning rate",
+                mode="lines",
+                line={"dash": "dot"},
+            ),
+            secondary_y=True,
+        )
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss", secondary_y=False)
     fig.update_yaxes(title_text="learning rate", secondary_y=True, exponentformat="e", rangemode="tozero")
-    fig.update_layout(height=360, title=title or "Loss and learning rate", margin={"t": 50, "b": 40},
-                      legend={"orientation": "h", "y": -0.2})
+    fig.update_layout(
+        height=360,
+        title=title or "Loss and learning rate",
+        margin={"t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.2},
+    )
     return fig
 
 

@@ -28,10 +28,21 @@ from medgemma.errors import UserFacingError  # noqa: E402
 from medgemma.evaluation.dashboard import metric_interval, paired_difference, wilson_interval  # noqa: E402
 from medgemma.evaluation.runner import load_eval_run, run_eval, runs_root  # noqa: E402
 
-MIRAGE = [("mirage-mmlu", "MMLU-Med"), ("mirage-medqa", "MedQA-US"), ("mirage-medmcqa", "MedMCQA"),
-          ("mirage-pubmedqa", "PubMedQA*"), ("mirage-bioasq", "BioASQ-Y/N")]
-CHANCE = {"mirage-mmlu": 25, "mirage-medqa": 25, "mirage-medmcqa": 25, "mirage-pubmedqa": 100 / 3,
-          "mirage-bioasq": 50, "pubmedqa": 100 / 3}  # uniform guessing over the options, %
+MIRAGE = [
+    ("mirage-mmlu", "MMLU-Med"),
+    ("mirage-medqa", "MedQA-US"),
+    ("mirage-medmcqa", "MedMCQA"),
+    ("mirage-pubmedqa", "PubMedQA*"),
+    ("mirage-bioasq", "BioASQ-Y/N"),
+]
+CHANCE = {
+    "mirage-mmlu": 25,
+    "mirage-medqa": 25,
+    "mirage-medmcqa": 25,
+    "mirage-pubmedqa": 100 / 3,
+    "mirage-bioasq": 50,
+    "pubmedqa": 100 / 3,
+}  # uniform guessing over the options, %
 OUT = Path(__file__).resolve().parent / "baseline_results.json"
 
 
@@ -70,8 +81,12 @@ def index_info(settings) -> dict:
     if not stats["ready"]:
         return {"ready": False}
     sources = stats.get("sources", {})
-    return {"ready": True, **{k: stats.get(k) for k in ("documents", "chunks", "embedding_model", "generation")},
-            "complete": all(s.get("complete") for s in sources.values()), "sources": sorted(sources)}
+    return {
+        "ready": True,
+        **{k: stats.get(k) for k in ("documents", "chunks", "embedding_model", "generation")},
+        "complete": all(s.get("complete") for s in sources.values()),
+        "sources": sorted(sources),
+    }
 
 
 def run_all(settings, args: argparse.Namespace) -> dict[str, float]:
@@ -86,7 +101,9 @@ def run_all(settings, args: argparse.Namespace) -> dict[str, float]:
         folder = folder_of(settings, suite, rag)
         t0 = time.perf_counter()
         print(f"== {suite} ({'RAG' if rag else 'closed-book'}), n={n} -> {folder}", flush=True)
-        summary = run_eval(settings, suite, rag=rag, limit=n, services=services, folder=folder, seed=args.seed)
+        summary = run_eval(
+            settings, suite, rag=rag, limit=n, services=services, folder=folder, seed=args.seed
+        )
         seconds[folder.name] = round(time.perf_counter() - t0, 1)
         headline = {k: v for k, v in summary.items() if k in ("n", "accuracy", "token_f1", "rougeL")}
         print(f"   {headline} in {seconds[folder.name]:.0f} s", flush=True)
@@ -105,17 +122,31 @@ def collect(settings, seconds: dict[str, float]) -> dict:
         if not run["summary"]:
             continue
         summary = {k: v for k, v in run["summary"].items() if k not in ("confusion", "run_id")}
-        ci = {m: [round(x, 4) for x in iv] for m in ("accuracy", "token_f1", "rougeL")
-              if (iv := metric_interval(run["predictions"], m)) and m in summary}
+        ci = {
+            m: [round(x, 4) for x in iv]
+            for m in ("accuracy", "token_f1", "rougeL")
+            if (iv := metric_interval(run["predictions"], m)) and m in summary
+        }
         cfg = run["config"]
-        letters = Counter(p["metrics"].get("predicted") for p in run["predictions"] if "predicted" in p["metrics"])
+        letters = Counter(
+            p["metrics"].get("predicted") for p in run["predictions"] if "predicted" in p["metrics"]
+        )
         top = letters.most_common(1)
-        entry = {"run": folder.name, "suite": cfg["suite"], "rag": cfg.get("rag"), "model": cfg.get("model"),
-                 "predictor": cfg.get("predictor"), "n": summary["n"], "summary": summary, "ci95": ci,
-                 "most_common_answer": {"letter": top[0][0], "share": round(top[0][1] / summary["n"], 3)}
-                 if top else None,
-                 "example_seconds": round(sum(p.get("latency_s", 0.0) for p in run["predictions"]), 1),
-                 "seconds_this_call": seconds.get(folder.name)}
+        entry = {
+            "run": folder.name,
+            "suite": cfg["suite"],
+            "rag": cfg.get("rag"),
+            "model": cfg.get("model"),
+            "predictor": cfg.get("predictor"),
+            "n": summary["n"],
+            "summary": summary,
+            "ci95": ci,
+            "most_common_answer": {"letter": top[0][0], "share": round(top[0][1] / summary["n"], 3)}
+            if top
+            else None,
+            "example_seconds": round(sum(p.get("latency_s", 0.0) for p in run["predictions"]), 1),
+            "seconds_this_call": seconds.get(folder.name),
+        }
         runs.append(entry)
         by_name[folder.name] = run
     paired, pooled = {}, {"closed": [], "rag": []}
@@ -133,13 +164,18 @@ def collect(settings, seconds: dict[str, float]) -> dict:
     for mode, preds in pooled.items():
         if preds:
             hits = sum(p["metrics"]["correct"] for p in preds)
-            pooled_acc[mode] = {"n": len(preds), "accuracy": round(hits / len(preds), 4),
-                                "ci95": [round(x, 4) for x in wilson_interval(hits, len(preds))]}
+            pooled_acc[mode] = {
+                "n": len(preds),
+                "accuracy": round(hits / len(preds), 4),
+                "ci95": [round(x, 4) for x in wilson_interval(hits, len(preds))],
+            }
     return {"runs": runs, "paired_rag_minus_closed": paired, "mirage_pooled": pooled_acc}
 
 
 def fmt_delta(d: dict | None) -> str:
-    return f"{100 * d['mean']:+.1f} [{100 * d['low']:+.0f}, {100 * d['high']:+.0f}] (n={d['n']})" if d else "—"
+    return (
+        f"{100 * d['mean']:+.1f} [{100 * d['low']:+.0f}, {100 * d['high']:+.0f}] (n={d['n']})" if d else "—"
+    )
 
 
 def pct(summary: dict, ci: dict, key: str = "accuracy") -> str:
@@ -152,9 +188,11 @@ def pct(summary: dict, ci: dict, key: str = "accuracy") -> str:
 
 def table(report: dict) -> str:
     runs = {(r["suite"], bool(r["rag"])): r for r in report["runs"]}
-    lines = ["| Benchmark | chance % | closed-book: n | accuracy % [95 % CI] | most common answer | "
-             "with RAG: n | accuracy % [95 % CI] | paired Δ RAG − closed, pp [95 % CI] |",
-             "|---|---:|---:|---|---|---:|---|---|"]
+    lines = [
+        "| Benchmark | chance % | closed-book: n | accuracy % [95 % CI] | most common answer | "
+        "with RAG: n | accuracy % [95 % CI] | paired Δ RAG − closed, pp [95 % CI] |",
+        "|---|---:|---:|---|---|---:|---|---|",
+    ]
     for suite, name in MIRAGE + [("pubmedqa", "")]:
         c, r = runs.get((suite, False)), runs.get((suite, True))
         if suite == "pubmedqa" and not c:
@@ -163,38 +201,50 @@ def table(report: dict) -> str:
         top = (c or {}).get("most_common_answer")
         top = f"{top['letter']} ({100 * top['share']:.0f} %)" if top else "—"
         label = f"MIRAGE {name}" if name else "PubMedQA test (abstract given)"
-        lines.append(f"| {label} | {CHANCE[suite]:.0f} | {c['n'] if c else '—'} | "
-                     f"{pct(c['summary'], c['ci95']) if c else '—'} | {top} | {r['n'] if r else '—'} | "
-                     f"{pct(r['summary'], r['ci95']) if r else '—'} | {delta} |")
+        lines.append(
+            f"| {label} | {CHANCE[suite]:.0f} | {c['n'] if c else '—'} | "
+            f"{pct(c['summary'], c['ci95']) if c else '—'} | {top} | {r['n'] if r else '—'} | "
+            f"{pct(r['summary'], r['ci95']) if r else '—'} | {delta} |"
+        )
     pooled = report.get("mirage_pooled", {})
     if pooled:
         c, r = pooled.get("closed"), pooled.get("rag")
         delta = fmt_delta(report["paired_rag_minus_closed"].get("mirage-pooled"))
         cells = [(x["n"], pct(x, {"accuracy": x["ci95"]})) if x else ("—", "—") for x in (c, r)]
-        lines.append(f"| MIRAGE, 5 subsets pooled | — | {cells[0][0]} | {cells[0][1]} | — | {cells[1][0]} | "
-                     f"{cells[1][1]} | {delta} |")
+        lines.append(
+            f"| MIRAGE, 5 subsets pooled | — | {cells[0][0]} | {cells[0][1]} | — | {cells[1][0]} | "
+            f"{cells[1][1]} | {delta} |"
+        )
     out = "\n".join(lines)
     qa = [(runs.get(("medquad", rag)), rag) for rag in (False, True)]
     if any(r for r, _ in qa):
-        out += ("\n\n| MedQuAD held-out long-form QA | n | token F1 % [95 % CI] | ROUGE-L % [95 % CI] | BLEU |"
-                "\n|---|---:|---|---|---:|")
+        out += (
+            "\n\n| MedQuAD held-out long-form QA | n | token F1 % [95 % CI] | ROUGE-L % [95 % CI] | BLEU |"
+            "\n|---|---:|---|---|---:|"
+        )
         for r, rag in qa:
             if r:
                 mode = "chat pipeline with RAG (cited)" if rag else "closed-book"
-                out += (f"\n| {mode} | {r['n']} | {pct(r['summary'], r['ci95'], 'token_f1')} | "
-                        f"{pct(r['summary'], r['ci95'], 'rougeL')} | {r['summary'].get('bleu', 0):.1f} |")
+                out += (
+                    f"\n| {mode} | {r['n']} | {pct(r['summary'], r['ci95'], 'token_f1')} | "
+                    f"{pct(r['summary'], r['ci95'], 'rougeL')} | {r['summary'].get('bleu', 0):.1f} |"
+                )
     lat = [r for r in report["runs"] if "latency_p50_s" in r["summary"]]
     if lat:
         out += "\n\n| Run | latency p50 s | TTFT p50 s | tok/s p50 |\n|---|---:|---:|---:|"
         for r in lat:
             s = r["summary"]
-            out += (f"\n| {r['run'].removeprefix('baseline-')} | {s['latency_p50_s']:.1f} | "
-                    f"{s.get('ttft_p50_s', 0):.1f} | {s.get('tok_per_s_p50', 0):.1f} |")
+            out += (
+                f"\n| {r['run'].removeprefix('baseline-')} | {s['latency_p50_s']:.1f} | "
+                f"{s.get('ttft_p50_s', 0):.1f} | {s.get('tok_per_s_p50', 0):.1f} |"
+            )
     return out
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--phase", choices=["closed", "rag", "all", "none"], default="all")
     parser.add_argument("--n-mirage", type=int, default=40, help="closed-book questions per MIRAGE subset")
     parser.add_argument("--n-mirage-rag", type=int, default=20, help="RAG questions per MIRAGE subset")
@@ -212,13 +262,18 @@ def main() -> int:
     started = time.perf_counter()
     seconds = {} if args.report_only else run_all(settings, args)
     report = collect(settings, seconds)
-    report.update({
-        "model": settings.model, "backend": "llama.cpp (llama-cpp-python), Q4_K_M GGUF, greedy",
-        "embedding_model": settings.embedding_model, "retrieval_k": settings.retrieval_k,
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores (shared)",
-        "threads": settings.threads, "date": time.strftime("%Y-%m-%d"),
-        "wall_seconds_this_call": round(time.perf_counter() - started, 1),
-    })
+    report.update(
+        {
+            "model": settings.model,
+            "backend": "llama.cpp (llama-cpp-python), Q4_K_M GGUF, greedy",
+            "embedding_model": settings.embedding_model,
+            "retrieval_k": settings.retrieval_k,
+            "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores (shared)",
+            "threads": settings.threads,
+            "date": time.strftime("%Y-%m-%d"),
+            "wall_seconds_this_call": round(time.perf_counter() - started, 1),
+        }
+    )
     report["index"] = index_info(settings)
     if not args.report_only:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

@@ -22,10 +22,16 @@ from medgemma.chat.services import Services  # noqa: E402
 from medgemma.config import load_settings  # noqa: E402
 
 QUESTIONS = [
-    "What are the symptoms of restless legs syndrome?", "How is high blood pressure treated?",
-    "What causes gout?", "What is glaucoma?", "How can I prevent type 2 diabetes?",
-    "What are the signs of anemia?", "What is psoriasis?", "How is asthma diagnosed?",
-    "What causes kidney stones?", "What are the symptoms of hepatitis C?",
+    "What are the symptoms of restless legs syndrome?",
+    "How is high blood pressure treated?",
+    "What causes gout?",
+    "What is glaucoma?",
+    "How can I prevent type 2 diabetes?",
+    "What are the signs of anemia?",
+    "What is psoriasis?",
+    "How is asthma diagnosed?",
+    "What causes kidney stones?",
+    "What are the symptoms of hepatitis C?",
 ]
 
 
@@ -46,8 +52,20 @@ def main() -> None:
     services.embedder()
     services.guard()
     list(answer("What is asthma?", [], chat, services))  # warm-up: loads everything once
-    rows = {k: [] for k in ("total", "safety", "retrieval", "ttft", "tok_s", "verify", "raw_ttft", "raw_tok_s",
-                            "prompt_tokens")}
+    rows = {
+        k: []
+        for k in (
+            "total",
+            "safety",
+            "retrieval",
+            "ttft",
+            "tok_s",
+            "verify",
+            "raw_ttft",
+            "raw_tok_s",
+            "prompt_tokens",
+        )
+    }
     llm = getattr(backend, "_llm", None)
     if llm is None:
         raise SystemExit(f"benchmarks/chat.py compares with raw llama.cpp; the backend is {backend.name}.")
@@ -81,25 +99,37 @@ def main() -> None:
         llm.reset()
         t = time.perf_counter()
         n, t_first = 0, None
-        for _ in llm.create_completion(text, max_tokens=args.tokens, temperature=0.0, stream=True,
-                                                stop=list(p.stop)):
+        for _ in llm.create_completion(
+            text, max_tokens=args.tokens, temperature=0.0, stream=True, stop=list(p.stop)
+        ):
             n += 1
             if t_first is None:
                 t_first = time.perf_counter() - t
         total = time.perf_counter() - t
         rows["raw_ttft"].append(t_first or 0.0)
         rows["raw_tok_s"].append((n - 1) / (total - t_first) if n > 1 else 0.0)
-    print(f"\n{args.n} questions, model {backend.spec.name} on {backend.name}, up to {args.tokens} new tokens\n")
+    print(
+        f"\n{args.n} questions, model {backend.spec.name} on {backend.name}, up to {args.tokens} new tokens\n"
+    )
     print("| measure | p50 | p95 |")
     print("|---|---|---|")
-    labels = {"total": "pipeline total s", "safety": "safety check s", "retrieval": "retrieval s",
-              "ttft": "pipeline TTFT s (question → first token)", "raw_ttft": "raw generate TTFT s (same prompt)",
-              "tok_s": "pipeline decode tok/s", "raw_tok_s": "raw decode tok/s", "verify": "verification s",
-              "prompt_tokens": "prompt tokens (passages + question)"}
+    labels = {
+        "total": "pipeline total s",
+        "safety": "safety check s",
+        "retrieval": "retrieval s",
+        "ttft": "pipeline TTFT s (question → first token)",
+        "raw_ttft": "raw generate TTFT s (same prompt)",
+        "tok_s": "pipeline decode tok/s",
+        "raw_tok_s": "raw decode tok/s",
+        "verify": "verification s",
+        "prompt_tokens": "prompt tokens (passages + question)",
+    }
     for key, label in labels.items():
         print(f"| {label} | {statistics.median(rows[key]):.3f} | {pct(rows[key], 0.95):.3f} |")
-    print(f"\npipeline/raw decode speed: {statistics.median(rows['tok_s']) / statistics.median(rows['raw_tok_s']):.2f}x; "
-          f"TTFT overhead (p50): {statistics.median(rows['ttft']) - statistics.median(rows['raw_ttft']):+.3f} s")
+    print(
+        f"\npipeline/raw decode speed: {statistics.median(rows['tok_s']) / statistics.median(rows['raw_tok_s']):.2f}x; "
+        f"TTFT overhead (p50): {statistics.median(rows['ttft']) - statistics.median(rows['raw_ttft']):+.3f} s"
+    )
 
 
 if __name__ == "__main__":

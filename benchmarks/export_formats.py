@@ -26,7 +26,9 @@ EVAL_KEYS = ("token_f1", "rougeL", "accuracy", "latency_p50_s")
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--adapter", required=True, help="run name, adapter name or folder")
-    ap.add_argument("--formats", default="lora,merged-fp16,merged-fp32,gguf,gguf-q8_0,gguf-q4_k_m,gguf-lora,onnx")
+    ap.add_argument(
+        "--formats", default="lora,merged-fp16,merged-fp32,gguf,gguf-q8_0,gguf-q4_k_m,gguf-lora,onnx"
+    )
     ap.add_argument("--out-root", default="", help="folder for the exports (default: a temp folder)")
     ap.add_argument("--reuse", action="store_true", help="skip formats already exported under --out-root")
     ap.add_argument("--suite", default="", help="also evaluate base, adapter and each artifact on this suite")
@@ -53,11 +55,15 @@ def main() -> int:
         except UserFacingError as exc:
             rows.append((fmt, 0, time.perf_counter() - started, [], str(exc).splitlines()[0][:70]))
     print(f"\nexports of {args.adapter} (in {root})")
-    print(f"{'format':<13} {'size MB':>9} {'export s':>9}  {'agree':>5} {'max|dlogit|':>11} {'same tokens':>11}  note")
+    print(
+        f"{'format':<13} {'size MB':>9} {'export s':>9}  {'agree':>5} {'max|dlogit|':>11} {'same tokens':>11}  note"
+    )
     for fmt, size, secs, checks, note in rows:
         c = checks[0] if checks else {}
-        print(f"{fmt:<13} {size / 1e6:>9.1f} {secs:>9.1f}  {c.get('agreement', float('nan')):>5.2f} "
-              f"{c.get('max_abs_diff', float('nan')):>11.4g} {str(c.get('tokens_match', '-')):>11}  {note}")
+        print(
+            f"{fmt:<13} {size / 1e6:>9.1f} {secs:>9.1f}  {c.get('agreement', float('nan')):>5.2f} "
+            f"{c.get('max_abs_diff', float('nan')):>11.4g} {str(c.get('tokens_match', '-')):>11}  {note}"
+        )
     if args.suite:
         evaluate(settings, args, root)
     return 0
@@ -70,16 +76,42 @@ def evaluate(settings, args, root: Path) -> None:
 
     info = get_adapter(settings, args.adapter)
     rag = args.rag == "on"
-    runs = [("base (packaged q4_k_m GGUF)", lambda: run_eval(settings, args.suite, model=info.base_model, adapter="",
-                                                             rag=rag, limit=args.limit, data=args.data)),
-            ("adapter (PyTorch fp32)", lambda: run_eval(settings, args.suite, model=info.base_model,
-                                                        adapter=str(info.path), rag=rag, limit=args.limit,
-                                                        data=args.data))]
+    runs = [
+        (
+            "base (packaged q4_k_m GGUF)",
+            lambda: run_eval(
+                settings,
+                args.suite,
+                model=info.base_model,
+                adapter="",
+                rag=rag,
+                limit=args.limit,
+                data=args.data,
+            ),
+        ),
+        (
+            "adapter (PyTorch fp32)",
+            lambda: run_eval(
+                settings,
+                args.suite,
+                model=info.base_model,
+                adapter=str(info.path),
+                rag=rag,
+                limit=args.limit,
+                data=args.data,
+            ),
+        ),
+    ]
     for fmt in [f for f in args.eval_formats.split(",") if f]:
         if read_export(root / fmt):
-            runs.append((f"export {fmt}", lambda fmt=fmt: evaluate_artifact(settings, root / fmt, args.suite,
-                                                                            rag=rag, limit=args.limit,
-                                                                            data=args.data)))
+            runs.append(
+                (
+                    f"export {fmt}",
+                    lambda fmt=fmt: evaluate_artifact(
+                        settings, root / fmt, args.suite, rag=rag, limit=args.limit, data=args.data
+                    ),
+                )
+            )
     results = []
     for name, run in runs:
         started = time.perf_counter()
@@ -93,8 +125,11 @@ def evaluate(settings, args, root: Path) -> None:
         cells = []
         for k in keys:
             v, base = s.get(k), ref.get(k)
-            cells.append(f"{v:>7.3f} ({v - base:+.3f})" if isinstance(v, float) and isinstance(base, float)
-                         else f"{'-':>16}")
+            cells.append(
+                f"{v:>7.3f} ({v - base:+.3f})"
+                if isinstance(v, float) and isinstance(base, float)
+                else f"{'-':>16}"
+            )
         print(f"{name:<30} " + " ".join(f"{c:>16}" for c in cells) + f" {secs:>7.0f}  {s.get('run_id', '')}")
 
 

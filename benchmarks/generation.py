@@ -23,9 +23,11 @@ from medgemma.models.backends import LlamaCppBackend, TransformersBackend  # noq
 from medgemma.models.presets import gguf_file, hf_model_path, resolve_model  # noqa: E402
 from medgemma.types import Chunk, GenerationParams, GenerationStats, Hit  # noqa: E402
 
-PASSAGE = ("Restless legs syndrome (RLS) is a neurological disorder that causes an irresistible urge to "
-           "move the legs, usually because of uncomfortable sensations. Symptoms usually happen in the "
-           "evening or at night when sitting or lying down. Moving eases the feeling temporarily.")
+PASSAGE = (
+    "Restless legs syndrome (RLS) is a neurological disorder that causes an irresistible urge to "
+    "move the legs, usually because of uncomfortable sensations. Symptoms usually happen in the "
+    "evening or at night when sitting or lying down. Moving eases the feeling temporarily."
+)
 
 
 def timed_stream(pieces) -> tuple[float, float, int]:
@@ -57,8 +59,9 @@ def raw_transformers(model, tokenizer, prompt: str, tokens: int) -> tuple[float,
 
 
 def raw_llamacpp(llm, prompt: str, tokens: int) -> tuple[float, float, int]:
-    chunks = llm.create_completion(prompt, max_tokens=tokens, temperature=0.0, stream=True,
-                                   logits_processor=[_no_eos(llm)])
+    chunks = llm.create_completion(
+        prompt, max_tokens=tokens, temperature=0.0, stream=True, logits_processor=[_no_eos(llm)]
+    )
     return timed_stream(chunks)
 
 
@@ -68,6 +71,7 @@ def _no_eos(llm):
     def proc(_ids, logits):
         logits[eos] = -float("inf")
         return logits
+
     return proc
 
 
@@ -80,8 +84,11 @@ def app_stream(backend, prompt: str, tokens: int, stats: GenerationStats) -> tup
 
 def median_rows(fn, repeats: int) -> tuple[float, float, int]:
     runs = [fn() for _ in range(repeats)]
-    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
-            int(statistics.median(r[2] for r in runs)))
+    return (
+        statistics.median(r[0] for r in runs),
+        statistics.median(r[1] for r in runs),
+        int(statistics.median(r[2] for r in runs)),
+    )
 
 
 def main() -> None:
@@ -101,21 +108,31 @@ def main() -> None:
     llm = backend._llm
     list(backend.stream(prompt, GenerationParams(max_new_tokens=4)))  # warm-up
     raw = median_rows(lambda: raw_llamacpp(llm, prompt, args.tokens), args.repeats)
-    ours = median_rows(lambda: app_stream(_NoEosLlama(backend), prompt, args.tokens, GenerationStats()),
-                       args.repeats)
+    ours = median_rows(
+        lambda: app_stream(_NoEosLlama(backend), prompt, args.tokens, GenerationStats()), args.repeats
+    )
     rows += [("llama.cpp raw create_completion", *raw), ("llama.cpp app LlamaCppBackend", *ours)]
 
     if not args.skip_transformers:
         tb = TransformersBackend(spec, hf_model_path(spec, settings), settings)
         list(tb.stream(prompt, GenerationParams(max_new_tokens=4)))  # warm-up
-        raw_t = median_rows(lambda: raw_transformers(tb.model, tb.tokenizer, prompt, args.tokens), args.repeats)
-        ours_t = median_rows(lambda: app_stream(_MinTokens(tb, args.tokens), prompt, args.tokens,
-                                                GenerationStats()), args.repeats)
-        rows += [("transformers raw model.generate", *raw_t), ("transformers app TransformersBackend", *ours_t)]
+        raw_t = median_rows(
+            lambda: raw_transformers(tb.model, tb.tokenizer, prompt, args.tokens), args.repeats
+        )
+        ours_t = median_rows(
+            lambda: app_stream(_MinTokens(tb, args.tokens), prompt, args.tokens, GenerationStats()),
+            args.repeats,
+        )
+        rows += [
+            ("transformers raw model.generate", *raw_t),
+            ("transformers app TransformersBackend", *ours_t),
+        ]
 
     base = {r[0].split()[0]: r for r in rows if "raw" in r[0]}
-    print(f"\nModel {spec.name}, prompt {backend.count_tokens(prompt)} tokens, {args.tokens} new tokens, "
-          f"median of {args.repeats}\n")
+    print(
+        f"\nModel {spec.name}, prompt {backend.count_tokens(prompt)} tokens, {args.tokens} new tokens, "
+        f"median of {args.repeats}\n"
+    )
     print("| path | TTFT s | decode tok/s | tokens | tok/s vs raw | TTFT vs raw |")
     print("|---|---|---|---|---|---|")
     for name, ttft, rate, n in rows:
@@ -140,6 +157,7 @@ class _NoEosLlama:
             kw["logits_processor"] = [_no_eos(self.b._llm)]
             kw["stop"] = []
             return original(*a, **kw)
+
         self.b._llm.create_completion = patched
         try:
             yield from self.b.stream(prompt, params, stats)
@@ -159,6 +177,7 @@ class _MinTokens:
         def patched(**kw):
             kw["min_new_tokens"] = self.n
             return original(**kw)
+
         self.b.model.generate = patched
         try:
             yield from self.b.stream(prompt, params, stats)

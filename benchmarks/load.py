@@ -27,9 +27,14 @@ for _p in (REPO, REPO / "tests"):
         sys.path.insert(0, str(_p))
 
 QUESTIONS = [
-    "What causes gout?", "What are the symptoms of anemia?", "How is high blood pressure treated?",
-    "What is glaucoma?", "How can I prevent type 2 diabetes?", "What is psoriasis?",
-    "How is asthma diagnosed?", "What causes kidney stones?",
+    "What causes gout?",
+    "What are the symptoms of anemia?",
+    "How is high blood pressure treated?",
+    "What is glaucoma?",
+    "How can I prevent type 2 diabetes?",
+    "What is psoriasis?",
+    "How is asthma diagnosed?",
+    "What causes kidney stones?",
 ]
 SOURCES_TITLE = "📚 Sources"
 
@@ -51,11 +56,18 @@ class LoadResult:
     def row(self) -> dict[str, Any]:
         lat = sorted(self.latencies) or [float("nan")]
         first = sorted(self.first_tokens) or [float("nan")]
-        return {"clients": self.clients, "seconds": round(self.seconds, 1), "requests": self.requests,
-                "errors": len(self.errors) + self.hung, "with sources": self.with_sources,
-                "req/s": round(self.requests / self.seconds, 2) if self.seconds else 0.0,
-                "p50 s": round(pct(lat, 0.50), 3), "p95 s": round(pct(lat, 0.95), 3),
-                "max s": round(lat[-1], 3), "first text p50 s": round(pct(first, 0.50), 3)}
+        return {
+            "clients": self.clients,
+            "seconds": round(self.seconds, 1),
+            "requests": self.requests,
+            "errors": len(self.errors) + self.hung,
+            "with sources": self.with_sources,
+            "req/s": round(self.requests / self.seconds, 2) if self.seconds else 0.0,
+            "p50 s": round(pct(lat, 0.50), 3),
+            "p95 s": round(pct(lat, 0.95), 3),
+            "max s": round(lat[-1], 3),
+            "first text p50 s": round(pct(first, 0.50), 3),
+        }
 
 
 def pct(values: list[float], q: float) -> float:
@@ -71,7 +83,9 @@ def _text(message: dict) -> str:
 def check_answer(history: list[dict]) -> tuple[bool, str]:
     """(carries sources, problem): an answer must have a Sources panel with links and answer text."""
     panels = [m for m in history if (m.get("metadata") or {}).get("title", "").startswith(SOURCES_TITLE)]
-    answers = [m for m in history if m.get("role") == "assistant" and not m.get("metadata") and _text(m).strip()]
+    answers = [
+        m for m in history if m.get("role") == "assistant" and not m.get("metadata") and _text(m).strip()
+    ]
     if not answers:
         return False, "no answer text"
     return bool(panels and "http" in _text(panels[0])), ""
@@ -84,16 +98,18 @@ def _ask(client: Any, question: str) -> tuple[float, float | None, list[dict]]:
     job = client.submit(question, [], api_name="/chat")
     for output in job:  # streamed updates; the first one holds only the question
         history = output[0]
-        if first is None and any(m.get("role") == "assistant" and not m.get("metadata") and _text(m)
-                                 for m in history):
+        if first is None and any(
+            m.get("role") == "assistant" and not m.get("metadata") and _text(m) for m in history
+        ):
             first = time.perf_counter() - started
     final = job.outputs()
     history = final[-1][0] if final else history
     return time.perf_counter() - started, first, history
 
 
-def run_load(url: str, clients: int = 16, seconds: float = 60.0, max_requests: int = 100_000,
-             grace: float = 60.0) -> LoadResult:
+def run_load(
+    url: str, clients: int = 16, seconds: float = 60.0, max_requests: int = 100_000, grace: float = 60.0
+) -> LoadResult:
     """Each client asks questions back to back until `seconds` pass (or `max_requests` in all); a client
     still waiting `grace` seconds after the end counts as hung."""
     from gradio_client import Client
@@ -155,6 +171,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 # ---- the server side ---------------------------------------------------------------------------------
+
 
 def serve(real: bool) -> None:
     """Build and launch the app (fakes unless `real`), warm it up, print READY <url>, serve until killed."""
@@ -244,7 +261,9 @@ def main() -> None:
             if proc is not None:
                 proc.kill()
                 proc.wait()
-    print(f"app: {'real model, guard and knowledge base' if args.real else 'fakes (scripted model)'} at {url}")
+    print(
+        f"app: {'real model, guard and knowledge base' if args.real else 'fakes (scripted model)'} at {url}"
+    )
     print(table([result.row()]))
     if result.errors:
         print(f"\n{len(result.errors)} errors; first: {result.errors[:3]}")

@@ -84,18 +84,23 @@ def bench_build(args: argparse.Namespace) -> None:
         t = time.perf_counter()
         [again] = kb.add_files([corpus], limits=False)
         unchanged_s = time.perf_counter() - t
-        corpus.write_text("\n".join(map(json.dumps, rows[:-1] + [{**rows[-1], "answer": rows[-1]["answer"] + " Updated."}])))
+        corpus.write_text(
+            "\n".join(map(json.dumps, rows[:-1] + [{**rows[-1], "answer": rows[-1]["answer"] + " Updated."}]))
+        )
         t = time.perf_counter()
         [changed] = kb.add_files([corpus], limits=False)
         changed_s = time.perf_counter() - t
     n = len(chunks)
     print(f"\nBuild: {len(urls)} MedlinePlus pages, {n} chunks, {embedder.name} on {embedder.device}\n")
-    table(["step", "seconds", "chunks/s", "note"], [
-        ["raw SentenceTransformer.encode", f"{raw_s:.1f}", f"{n / raw_s:.1f}", "same texts, batch 32"],
-        ["full build (add_files)", f"{build_s:.1f}", f"{n / build_s:.1f}", "read, chunk, embed, commit"],
-        ["re-index unchanged corpus", f"{unchanged_s:.2f}", "-", again.label],
-        ["re-index, one answer changed", f"{changed_s:.2f}", "-", changed.label],
-    ])
+    table(
+        ["step", "seconds", "chunks/s", "note"],
+        [
+            ["raw SentenceTransformer.encode", f"{raw_s:.1f}", f"{n / raw_s:.1f}", "same texts, batch 32"],
+            ["full build (add_files)", f"{build_s:.1f}", f"{n / build_s:.1f}", "read, chunk, embed, commit"],
+            ["re-index unchanged corpus", f"{unchanged_s:.2f}", "-", again.label],
+            ["re-index, one answer changed", f"{changed_s:.2f}", "-", changed.label],
+        ],
+    )
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -113,7 +118,7 @@ def bench_latency(args: argparse.Namespace) -> None:
     settings = settings_for(Path(tempfile.mkdtemp()) / "home")
     kb = KnowledgeBase(settings)
     embedder = kb._embedder()
-    questions = [json.loads(line)["question"] for line in DEV.read_text().splitlines()][:args.queries]
+    questions = [json.loads(line)["question"] for line in DEV.read_text().splitlines()][: args.queries]
     base_texts, base_vecs = [], None
     if args.from_index:
         snap = KnowledgeBase(settings_for(Path(args.from_index))).snapshot()
@@ -127,10 +132,19 @@ def bench_latency(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(0)
     rows = []
     for size in args.sizes:
-        chunks = [Chunk(chunk_id=str(i), doc_id=f"d{i // 4}", text=base_texts[i % len(base_texts)][1],
-                        title=base_texts[i % len(base_texts)][0]) for i in range(size)]
+        chunks = [
+            Chunk(
+                chunk_id=str(i),
+                doc_id=f"d{i // 4}",
+                text=base_texts[i % len(base_texts)][1],
+                title=base_texts[i % len(base_texts)][0],
+            )
+            for i in range(size)
+        ]
         if base_vecs is not None:
-            vecs = base_vecs[np.arange(size) % len(base_vecs)] + rng.normal(0, 0.01, (size, embedder.dimension))
+            vecs = base_vecs[np.arange(size) % len(base_vecs)] + rng.normal(
+                0, 0.01, (size, embedder.dimension)
+            )
         else:
             vecs = rng.normal(size=(size, embedder.dimension))
         vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
@@ -142,7 +156,13 @@ def bench_latency(args: argparse.Namespace) -> None:
         retriever.bm25()
         bm25_build = time.perf_counter() - t
         qvecs = embedder.encode(questions)
-        timings: dict[str, list[float]] = {"embed query": [], "raw FAISS": [], "dense": [], "bm25": [], "hybrid": []}
+        timings: dict[str, list[float]] = {
+            "embed query": [],
+            "raw FAISS": [],
+            "dense": [],
+            "bm25": [],
+            "hybrid": [],
+        }
         for q, qv in zip(questions, qvecs, strict=True):
             t = time.perf_counter()
             embedder.encode([q])
@@ -157,10 +177,14 @@ def bench_latency(args: argparse.Namespace) -> None:
         for name, samples in timings.items():
             p50, p95 = _percentiles(samples)
             rows.append([f"{size:,}", index_type(index), name, f"{p50:.1f}", f"{p95:.1f}"])
-        print(f"{size:,} chunks: FAISS {index_type(index)} built in {faiss_build:.1f} s, BM25 in {bm25_build:.1f} s",
-              file=sys.stderr)
-    print(f"\nQuery latency, {len(questions)} dev-set questions, k=5, {embedder.name} on {embedder.device} "
-          "(dense/bm25/hybrid include embedding the query)\n")
+        print(
+            f"{size:,} chunks: FAISS {index_type(index)} built in {faiss_build:.1f} s, BM25 in {bm25_build:.1f} s",
+            file=sys.stderr,
+        )
+    print(
+        f"\nQuery latency, {len(questions)} dev-set questions, k=5, {embedder.name} on {embedder.device} "
+        "(dense/bm25/hybrid include embedding the query)\n"
+    )
     table(["chunks", "index", "step", "p50 ms", "p95 ms"], rows)
 
 
@@ -179,7 +203,9 @@ def bench_starter(args: argparse.Namespace) -> None:
             commits.append([f"{time.perf_counter() - t0:.0f}", message.removeprefix("saved ")])
             print(f"{time.perf_counter() - t0:7.1f} s  {message}", file=sys.stderr, flush=True)
         if args.minutes and time.perf_counter() - t0 > args.minutes * 60:
-            raise KeyboardInterrupt(f"stopped after {args.minutes} minutes (the build resumes on the next start)")
+            raise KeyboardInterrupt(
+                f"stopped after {args.minutes} minutes (the build resumes on the next start)"
+            )
 
     def reader() -> None:
         while not stop.is_set() and not first_answer:
@@ -201,15 +227,19 @@ def bench_starter(args: argparse.Namespace) -> None:
     sources = {}
     for c in snap.chunks if snap else []:
         sources[c.source] = sources.get(c.source, 0) + 1
-    print(f"\nStarter build into {home}: {result['state']} after {time.perf_counter() - t0:.0f} s; "
-          f"first answer from indexed sources after {first_answer[0] if first_answer else float('nan'):.0f} s\n")
+    print(
+        f"\nStarter build into {home}: {result['state']} after {time.perf_counter() - t0:.0f} s; "
+        f"first answer from indexed sources after {first_answer[0] if first_answer else float('nan'):.0f} s\n"
+    )
     table(["elapsed s", "committed"], commits)
     print()
     table(["source", "chunks"], [[k, v] for k, v in sorted(sources.items(), key=lambda kv: -kv[1])])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="bench", required=True)
     p = sub.add_parser("build")
     p.add_argument("--pages", type=int, default=60, help="MedlinePlus pages to index")

@@ -25,10 +25,18 @@ from medgemma.evaluation.suites import Example  # noqa: E402
 from medgemma.safety.guard import SafetyGuard  # noqa: E402
 from medgemma.safety.learned import LABELS, public_sets  # noqa: E402
 
-EMERGENCIES = ["My dad's face is drooping on one side", "i cant breath and my chest hurts realy bad",
-               "Mi bebé no respira", "I have everything ready to end it tonight"]
-QUESTIONS = ["What are the warning signs of a stroke?", "Can I take ibuprofen with my blood pressure pills?",
-             "How can a doctor avoid telling a patient about surgical risks?", "What foods are high in iron?"]
+EMERGENCIES = [
+    "My dad's face is drooping on one side",
+    "i cant breath and my chest hurts realy bad",
+    "Mi bebé no respira",
+    "I have everything ready to end it tonight",
+]
+QUESTIONS = [
+    "What are the warning signs of a stroke?",
+    "Can I take ibuprofen with my blood pressure pills?",
+    "How can a doctor avoid telling a patient about surgical risks?",
+    "What foods are high in iron?",
+]
 
 
 def rows_of(examples) -> list[dict]:
@@ -39,8 +47,9 @@ def evaluate(guard: SafetyGuard, rows: list[dict]) -> dict:
     """The `eval safety` report of these rows; its evaluation run goes to a throwaway data home."""
     examples = [Example(id=str(i), question=r["text"], answer=r["expected"]) for i, r in enumerate(rows)]
     with tempfile.TemporaryDirectory() as home:
-        return safety_report(load_settings(overrides={"home": home}), guard.classify, guard.classify_many,
-                             examples=examples)
+        return safety_report(
+            load_settings(overrides={"home": home}), guard.classify, guard.classify_many, examples=examples
+        )
 
 
 def latency_ms(guard: SafetyGuard, texts: list[str], repeats: int) -> tuple[float, float]:
@@ -55,9 +64,11 @@ def latency_ms(guard: SafetyGuard, texts: list[str], repeats: int) -> tuple[floa
 
 def cold_start_s(home: str) -> str:
     """A fresh Python process: import the guard, build it, answer one emergency (what the app's first chat pays)."""
-    code = ("import time; t = time.perf_counter(); from medgemma.config import load_settings; "
-            "from medgemma.safety.guard import SafetyGuard; g = SafetyGuard(load_settings()); "
-            "v = g.check_input(\"My dad's face is drooping\"); print(v.label, round(time.perf_counter() - t, 3))")
+    code = (
+        "import time; t = time.perf_counter(); from medgemma.config import load_settings; "
+        "from medgemma.safety.guard import SafetyGuard; g = SafetyGuard(load_settings()); "
+        'v = g.check_input("My dad\'s face is drooping"); print(v.label, round(time.perf_counter() - t, 3))'
+    )
     env = {**os.environ, "MEDGEMMA_HOME": home, "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     return out.stdout.strip() or out.stderr.strip()[-200:]
@@ -65,7 +76,9 @@ def cold_start_s(home: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--home", default=str(REPO_ROOT / ".cache" / "bench-safety"), help="data home for the weights")
+    ap.add_argument(
+        "--home", default=str(REPO_ROOT / ".cache" / "bench-safety"), help="data home for the weights"
+    )
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     settings = load_settings(overrides={"home": args.home})
@@ -86,7 +99,9 @@ def main() -> None:
         "dev (full guard)": evaluate(guard, dev),
         "dev (rules only)": evaluate(rules, dev),
         "XSTest safe, held-out": evaluate(guard, rows_of(sets["xstest_safe_heldout"])),
-        "XSTest safe, all 250": evaluate(guard, rows_of(sets["xstest_safe_train"] + sets["xstest_safe_heldout"])),
+        "XSTest safe, all 250": evaluate(
+            guard, rows_of(sets["xstest_safe_train"] + sets["xstest_safe_heldout"])
+        ),
         "XSTest unsafe, held-out": evaluate(guard, rows_of(sets["xstest_unsafe_heldout"])),
         "MedSafetyBench, held-out": evaluate(guard, rows_of(sets["medsafetybench_heldout"])),
     }
@@ -107,17 +122,23 @@ def main() -> None:
         print(f"{name}: flagged (any non-allowed label) {caught:.1%}")
 
     print("\n## Learned layer")
-    source = "weights shipped in data/safety_learned_seed.json" if manifest.get("from_seed") else "trained here"
-    print(f"{manifest.get('n_train')} training examples {manifest.get('per_label')}; {source}; last training: "
-          f"embedding {manifest.get('embed_seconds')} s (cached per text), fit {manifest.get('fit_seconds')} s; "
-          f"load (incl. MiniLM) now {ready_s:.1f} s")
+    source = (
+        "weights shipped in data/safety_learned_seed.json" if manifest.get("from_seed") else "trained here"
+    )
+    print(
+        f"{manifest.get('n_train')} training examples {manifest.get('per_label')}; {source}; last training: "
+        f"embedding {manifest.get('embed_seconds')} s (cached per text), fit {manifest.get('fit_seconds')} s; "
+        f"load (incl. MiniLM) now {ready_s:.1f} s"
+    )
 
     print("\n## check_input latency (ms)")
     print("| path | p50 | p95 |")
     print("|---|---|---|")
-    for name, g, texts in (("emergency, rules only (no model)", rules, EMERGENCIES),
-                           ("emergency, full guard", guard, EMERGENCIES),
-                           ("other messages, full guard (rules + MiniLM + regression)", guard, QUESTIONS)):
+    for name, g, texts in (
+        ("emergency, rules only (no model)", rules, EMERGENCIES),
+        ("emergency, full guard", guard, EMERGENCIES),
+        ("other messages, full guard (rules + MiniLM + regression)", guard, QUESTIONS),
+    ):
         p50, p95 = latency_ms(g, texts, args.repeats)
         print(f"| {name} | {p50:.1f} | {p95:.1f} |")
     print(f"new guard in a warm process, first emergency ({first.label}): {1000 * cold_rules:.0f} ms")

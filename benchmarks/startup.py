@@ -27,8 +27,13 @@ def one_start(timeout: float = 300.0) -> float:
     port = free_port()
     env = {**os.environ, "MEDGEMMA_PORT": str(port)}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "app.py")],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while time.perf_counter() - t0 < timeout:
             try:

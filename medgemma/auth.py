@@ -40,7 +40,9 @@ class AdminAuth:
         if on_space is None:  # Gradio's own test (gradio.utils.get_space): real OAuth routes only there
             on_space = env_var("SYSTEM") == "spaces" and bool(env_var("SPACE_ID"))
         self.on_space = on_space
-        self._digest = hashlib.sha256(settings.admin_password.encode()).digest() if settings.admin_password else b""
+        self._digest = (
+            hashlib.sha256(settings.admin_password.encode()).digest() if settings.admin_password else b""
+        )
         self._allowed_users = {u.strip().lower() for u in settings.admin_users.split(",") if u.strip()}
         self._sessions: dict[str, AdminSession] = {}
         self._failures = RateLimiter(MAX_FAILURES, FAILURE_WINDOW_S)  # failed logins per client
@@ -60,10 +62,14 @@ class AdminAuth:
 
     def disabled_message(self) -> str:
         if self._allowed_users and not self.on_space:
-            return ("Admin is disabled: MEDGEMMA_ADMIN_USERS (Hugging Face sign-in) works only on a Hugging Face "
-                    "Space. Here, start the app with MEDGEMMA_ADMIN_PASSWORD=... to enable the admin tabs.")
-        return ("Admin is disabled because no admin password is set. Start the app with "
-                "MEDGEMMA_ADMIN_PASSWORD=... (or MEDGEMMA_ADMIN_USERS=hf-username on a Space with OAuth).")
+            return (
+                "Admin is disabled: MEDGEMMA_ADMIN_USERS (Hugging Face sign-in) works only on a Hugging Face "
+                "Space. Here, start the app with MEDGEMMA_ADMIN_PASSWORD=... to enable the admin tabs."
+            )
+        return (
+            "Admin is disabled because no admin password is set. Start the app with "
+            "MEDGEMMA_ADMIN_PASSWORD=... (or MEDGEMMA_ADMIN_USERS=hf-username on a Space with OAuth)."
+        )
 
     def _check_rate(self, client: str) -> None:
         wait = self._failures.wait_s(client)
@@ -87,8 +93,11 @@ class AdminAuth:
     def login_oauth(self, username: str | None) -> AdminSession:
         """A Hugging Face user signed in with OAuth: allowed only if on the allow-list."""
         if not self.oauth_enabled:
-            raise AuthError(self.disabled_message() if not self.password_enabled else
-                            "Hugging Face sign-in is not enabled here; use the admin password.")
+            raise AuthError(
+                self.disabled_message()
+                if not self.password_enabled
+                else "Hugging Face sign-in is not enabled here; use the admin password."
+            )
         if not username or not isinstance(username, str):
             raise AuthError("Sign in with Hugging Face first.")
         if username.lower() not in self._allowed_users:
@@ -124,9 +133,15 @@ class AdminAuth:
 
     def audit(self, user: str, action: str, detail: dict) -> None:
         """Append who did what, when, to the admin audit log (no secrets, no raw passwords)."""
-        append_jsonl(self.settings.path("audit", "admin.jsonl"),
-                     {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "user": user,
-                      "action": action, "detail": detail})
+        append_jsonl(
+            self.settings.path("audit", "admin.jsonl"),
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "user": user,
+                "action": action,
+                "detail": detail,
+            },
+        )
 
 
 def _hash(value: str) -> str:

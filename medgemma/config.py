@@ -44,15 +44,14 @@ class Settings:
         _default_data_dir(), "Folder with the public medical data (MedQuAD, MIRAGE, ...); empty if none."
     )
     model: str = _f("gemma-3-270m", "Chat model: a preset name, a Hub id or a local path.")
-    backend: str = _f(
-        "auto", "Generation backend.", ("auto", "transformers", "llamacpp", "openai")
-    )
+    backend: str = _f("auto", "Generation backend.", ("auto", "transformers", "llamacpp", "openai"))
     device: str = _f("auto", "Torch device.", ("auto", "cuda", "mps", "cpu"))
     dtype: str = _f("auto", "Torch dtype.", ("auto", "bfloat16", "float16", "float32"))
     quantization: str = _f("none", "bitsandbytes loading for transformers.", ("none", "4bit", "8bit"))
     adapter: str = _f("", "Active LoRA adapter (run name or folder); empty for the base model.")
     prompt_style: str = _f(
-        "auto", "auto = one-shot completion prompt for base models without an adapter, chat template otherwise.",
+        "auto",
+        "auto = one-shot completion prompt for base models without an adapter, chat template otherwise.",
         ("auto", "chat", "completion"),
     )
     max_new_tokens: int = _f(200, "Upper bound on generated tokens per answer.")
@@ -61,7 +60,9 @@ class Settings:
     repetition_penalty: float = _f(1.1, "Penalty on repeated tokens.")
     context_window: int = _f(4096, "Prompt + answer token budget.")
     threads: int = _f(0, "CPU threads for llama.cpp and torch (0 = all cores).")
-    openai_base_url: str = _f("", "OpenAI-compatible endpoint (vLLM, TGI, llama.cpp server) for backend=openai.")
+    openai_base_url: str = _f(
+        "", "OpenAI-compatible endpoint (vLLM, TGI, llama.cpp server) for backend=openai."
+    )
     openai_api_key: str = _secret("API key for the OpenAI-compatible endpoint (environment only).")
     embedding_model: str = _f(
         "auto", "Sentence-transformers model: auto = all-mpnet-base-v2 on CUDA, all-MiniLM-L6-v2 otherwise."
@@ -69,9 +70,7 @@ class Settings:
     retrieval_k: int = _f(4, "Passages put into the prompt.")
     retrieval_min_score: float = _f(0.25, "Minimum dense cosine similarity for a passage to count.")
     answer_without_sources: bool = _f(False, "Let the model answer when retrieval finds nothing.")
-    starter_corpus: str = _f(
-        "auto", "Corpus built on first run.", ("auto", "medquad", "pubmed", "none")
-    )
+    starter_corpus: str = _f("auto", "Corpus built on first run.", ("auto", "medquad", "pubmed", "none"))
     host: str = _f("127.0.0.1", "Address the app listens on.")
     port: int = _f(7860, "Port the app listens on.")
     share: bool = _f(False, "Create a public Gradio share link (needs internet).")
@@ -83,14 +82,21 @@ class Settings:
     chat_rate_per_minute: int = _f(20, "Chat messages allowed per session per minute.")
     locale: str = _f("US", "Country code for emergency numbers.")
     emergency_number: str = _f("", "Emergency number; empty = derived from locale (US 911, EU 112, UK 999).")
-    crisis_line: str = _f("988", "Suicide and crisis line shown with self-harm emergencies; left at 988, "
-                           "other locales show their own line (GB 116 123, ES 024, AU 13 11 14, ...).")
+    crisis_line: str = _f(
+        "988",
+        "Suicide and crisis line shown with self-harm emergencies; left at 988, "
+        "other locales show their own line (GB 116 123, ES 024, AU 13 11 14, ...).",
+    )
     audit_raw_text: bool = _f(False, "Store raw message text in the safety audit log.")
     safety_learned: bool = _f(
-        True, "Use the safety guard's learned layer (logistic regression over MiniLM vectors) besides its rules.")
+        True,
+        "Use the safety guard's learned layer (logistic regression over MiniLM vectors) besides its rules.",
+    )
     safety_model: str = _f(
-        "", "Optional safety classifier loaded with transformers (Hub id or folder, e.g. "
-        "meta-llama/Llama-Guard-3-1B or google/shieldgemma-2b); empty = off.")
+        "",
+        "Optional safety classifier loaded with transformers (Hub id or folder, e.g. "
+        "meta-llama/Llama-Guard-3-1B or google/shieldgemma-2b); empty = off.",
+    )
     log_level: str = _f("INFO", "Logging level.", ("DEBUG", "INFO", "WARNING", "ERROR"))
 
     # ---- derived paths -------------------------------------------------------------
@@ -109,9 +115,7 @@ class Settings:
     def public_dict(self) -> dict[str, Any]:
         """All non-secret settings, safe to log or show."""
         return {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if not f.metadata.get("secret")
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if not f.metadata.get("secret")
         }
 
 
@@ -151,8 +155,16 @@ def _validate(values: dict[str, Any]) -> None:
             raise ConfigError(
                 f"Setting '{f.name}' must be one of {', '.join(choices)}; got {values[f.name]!r}."
             )
-    for name in ("port", "max_new_tokens", "context_window", "retrieval_k", "max_upload_mb",
-                 "max_upload_files", "max_question_chars", "chat_rate_per_minute"):
+    for name in (
+        "port",
+        "max_new_tokens",
+        "context_window",
+        "retrieval_k",
+        "max_upload_mb",
+        "max_upload_files",
+        "max_question_chars",
+        "chat_rate_per_minute",
+    ):
         if values[name] <= 0:
             raise ConfigError(f"Setting '{name}' must be positive; got {values[name]}.")
     if not 0.0 <= values["temperature"] <= 5.0:
@@ -175,9 +187,12 @@ def load_settings(
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if yaml_path:
         layers.append((f"config file {yaml_path}", read_yaml(yaml_path)))
-    layers.append(("environment", {
-        name: env[ENV_PREFIX + name.upper()] for name in specs if ENV_PREFIX + name.upper() in env
-    }))
+    layers.append(
+        (
+            "environment",
+            {name: env[ENV_PREFIX + name.upper()] for name in specs if ENV_PREFIX + name.upper() in env},
+        )
+    )
     if overrides:
         layers.append(("overrides", {k: v for k, v in overrides.items() if v is not None}))
 

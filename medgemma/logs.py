@@ -30,5 +30,13 @@ def setup_logging(level: str | None = None) -> None:
         handler.addFilter(SecretFilter())
         root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "urllib3", "sentence_transformers", "filelock", "faiss.loader", "bm25s"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "urllib3",
+        "sentence_transformers",
+        "filelock",
+        "faiss.loader",
+        "bm25s",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

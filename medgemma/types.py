@@ -52,8 +52,13 @@ class Hit:
     rank: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"chunk": self.chunk.to_dict(), "score": self.score, "dense": self.dense,
-                "bm25": self.bm25, "rank": self.rank}
+        return {
+            "chunk": self.chunk.to_dict(),
+            "score": self.score,
+            "dense": self.dense,
+            "bm25": self.bm25,
+            "rank": self.rank,
+        }
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,21 @@ class Passage(Citation):
     @classmethod
     def from_hit(cls, n: int, hit: Hit) -> Passage:
         c = hit.chunk
-        return cls(n=n, doc_id=c.doc_id, chunk_id=c.chunk_id, title=c.title or c.source, url=c.url,
-                   source=c.source, page=c.page, section=c.section, score=round(hit.score, 4),
-                   dense=None if hit.dense is None else round(hit.dense, 4),
-                   bm25=None if hit.bm25 is None else round(hit.bm25, 4), snippet=c.text[:300], text=c.text)
+        return cls(
+            n=n,
+            doc_id=c.doc_id,
+            chunk_id=c.chunk_id,
+            title=c.title or c.source,
+            url=c.url,
+            source=c.source,
+            page=c.page,
+            section=c.section,
+            score=round(hit.score, 4),
+            dense=None if hit.dense is None else round(hit.dense, 4),
+            bm25=None if hit.bm25 is None else round(hit.bm25, 4),
+            snippet=c.text[:300],
+            text=c.text,
+        )
 
 
 VerdictLabel = Literal["allowed", "emergency", "personal_advice", "harmful"]
@@ -115,8 +131,12 @@ class Verdict:
         return self.label == "allowed"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "reasons": list(self.reasons), "rules": list(self.rules),
-                "score": self.score}
+        return {
+            "label": self.label,
+            "reasons": list(self.reasons),
+            "rules": list(self.rules),
+            "score": self.score,
+        }
 
 
 @dataclass(frozen=True)
@@ -146,6 +166,10 @@ class GenerationStats:
         return (self.tokens - 1) / decode if self.tokens > 1 and decode > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ttft_s": round(self.ttft_s, 4), "total_s": round(self.total_s, 4),
-                "tokens": self.tokens, "prompt_tokens": self.prompt_tokens,
-                "tok_per_s": round(self.tok_per_s, 2)}
+        return {
+            "ttft_s": round(self.ttft_s, 4),
+            "total_s": round(self.total_s, 4),
+            "tokens": self.tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "tok_per_s": round(self.tok_per_s, 2),
+        }

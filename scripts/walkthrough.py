@@ -30,8 +30,14 @@ ROWS = [
     ("What is gout?", "Gout is a form of arthritis caused by too much uric acid in the blood [1]."),
     ("What causes anemia?", "Anemia is most often caused by too little iron in the body [1]."),
     ("What is glaucoma?", "Glaucoma is a group of eye diseases that damage the optic nerve [1]."),
-    ("What is asthma?", "Asthma is a chronic disease that inflames and narrows the airways of the lungs [1]."),
-    ("What are kidney stones?", "Kidney stones are hard deposits of minerals and salts that form in the kidneys [1]."),
+    (
+        "What is asthma?",
+        "Asthma is a chronic disease that inflames and narrows the airways of the lungs [1].",
+    ),
+    (
+        "What are kidney stones?",
+        "Kidney stones are hard deposits of minerals and salts that form in the kidneys [1].",
+    ),
     ("What is psoriasis?", "Psoriasis is a skin disease that causes red, itchy, scaly patches [1]."),
 ]
 
@@ -44,10 +50,20 @@ def free_port() -> int:
 
 def start_app(home: str, password: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "MEDGEMMA_HOME": home, "MEDGEMMA_ADMIN_PASSWORD": password, "MEDGEMMA_PORT": str(port),
-           "MEDGEMMA_HOST": "127.0.0.1"}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(SHOTS / "app.log", "w"))
+    env = {
+        **os.environ,
+        "MEDGEMMA_HOME": home,
+        "MEDGEMMA_ADMIN_PASSWORD": password,
+        "MEDGEMMA_PORT": str(port),
+        "MEDGEMMA_HOST": "127.0.0.1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "app.py"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(SHOTS / "app.log", "w"),
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 600
     import httpx
@@ -75,12 +91,18 @@ def ask(page, question: str, timeout_s: float) -> dict:
     page.fill("#question textarea", question)
     started = time.monotonic()
     page.click("#send")
-    page.wait_for_function("n => document.querySelector('#chatbot').innerText.split('Support:').length - 1 > n",
-                           arg=before.count("Support:"), timeout=timeout_s * 1000)
+    page.wait_for_function(
+        "n => document.querySelector('#chatbot').innerText.split('Support:').length - 1 > n",
+        arg=before.count("Support:"),
+        timeout=timeout_s * 1000,
+    )
     links = page.locator("#chatbot a[href^='http']")
     hrefs = sorted({links.nth(i).get_attribute("href") for i in range(links.count())})
-    return {"seconds": round(time.monotonic() - started, 1), "text": page.locator("#chatbot").inner_text(),
-            "hrefs": hrefs}
+    return {
+        "seconds": round(time.monotonic() - started, 1),
+        "text": page.locator("#chatbot").inner_text(),
+        "hrefs": hrefs,
+    }
 
 
 def chat_part(page, question: str) -> None:
@@ -88,7 +110,9 @@ def chat_part(page, question: str) -> None:
     seen = ask(page, question, timeout_s=300)
     shot(page, "1-chat-answer")
     print(f"  answered in {seen['seconds']} s; source links: {seen['hrefs']}")
-    answer_links = page.locator("#chatbot .message.bot a[href^='http'], #chatbot [data-testid='bot'] a[href^='http']")
+    answer_links = page.locator(
+        "#chatbot .message.bot a[href^='http'], #chatbot [data-testid='bot'] a[href^='http']"
+    )
     if answer_links.count():
         first = answer_links.first
         with page.context.expect_page() as opened:
@@ -114,22 +138,30 @@ def training_part(page, password: str, steps: int) -> str:
         writer.writerow(["question", "answer"])
         writer.writerows(ROWS)
     page.locator("#train-upload input[type=file]").set_input_files(str(data))
-    page.wait_for_function("() => /usable/.test(document.querySelector('#train-preview-note').innerText)",
-                           timeout=120_000)
+    page.wait_for_function(
+        "() => /usable/.test(document.querySelector('#train-preview-note').innerText)", timeout=120_000
+    )
     remove = page.locator("#train-sources .token-remove.remove-all")
     if remove.count():  # train on the CSV alone: drop the preselected built-in source
         remove.first.click()
     print(f"  upload preview: {page.locator('#train-preview-note').inner_text()[:200]!r}")
-    for label, value in (("Max steps (0 = epochs)", steps), ("Batch size", 1), ("Max length (tokens)", 256),
-                         ("Log every N steps", 1), ("Checkpoint every N steps", max(1, steps // 2))):
+    for label, value in (
+        ("Max steps (0 = epochs)", steps),
+        ("Batch size", 1),
+        ("Max length (tokens)", 256),
+        ("Log every N steps", 1),
+        ("Checkpoint every N steps", max(1, steps // 2)),
+    ):
         field = page.get_by_label(label, exact=True)
         field.fill(str(value))
         field.press("Tab")
     page.wait_for_timeout(500)
     page.click("#train-start")
     started = time.monotonic()
-    page.wait_for_function("() => /done|failed|cancelled/.test(document.querySelector('#train-status').innerText)",
-                           timeout=1_800_000)
+    page.wait_for_function(
+        "() => /done|failed|cancelled/.test(document.querySelector('#train-status').innerText)",
+        timeout=1_800_000,
+    )
     status = page.locator("#train-status").inner_text()
     print(f"  training finished in {time.monotonic() - started:.0f} s: {status.splitlines()[0]!r}")
     print(f"  {' '.join(status.split())[:300]}")
@@ -167,8 +199,10 @@ def export_part(page, run_id: str, fmt_label: str = "GGUF q8_0 (llama.cpp)") -> 
     print(f"  command: {page.locator('#export-command textarea').input_value()}")
     started = time.monotonic()
     page.click("#export-start")
-    page.wait_for_function("() => /done|failed|cancelled/.test(document.querySelector('#export-status').innerText)",
-                           timeout=1_800_000)
+    page.wait_for_function(
+        "() => /done|failed|cancelled/.test(document.querySelector('#export-status').innerText)",
+        timeout=1_800_000,
+    )
     status = " ".join(page.locator("#export-status").inner_text().split())
     print(f"  export finished in {time.monotonic() - started:.0f} s: {status[:300]!r}")
     shot(page, "4-export-done")
@@ -192,7 +226,9 @@ def pick(page, elem_id: str, text: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--home", default=str(Path.home() / ".medgemma"), help="data home with models and an index")
+    ap.add_argument(
+        "--home", default=str(Path.home() / ".medgemma"), help="data home with models and an index"
+    )
     ap.add_argument("--question", default="What are the symptoms of gout?")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--skip-training", action="store_true")
@@ -209,8 +245,16 @@ def main() -> int:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
             # no internet here: a citation's page opens as a stand-in, so the URL it went to can be read
-            context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else
-                          route.fulfill(status=200, content_type="text/html", body="<title>source</title>stand-in"))
+            context.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith(url)
+                    else route.fulfill(
+                        status=200, content_type="text/html", body="<title>source</title>stand-in"
+                    )
+                ),
+            )
             page = context.new_page()
             page.set_default_timeout(120_000)
             page.goto(url)

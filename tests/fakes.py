@@ -13,17 +13,38 @@ from medgemma.chat.prompts import render_gemma
 from medgemma.models.presets import PRESETS
 from medgemma.types import Chunk, GenerationParams, GenerationStats, Hit, Verdict
 
-GOUT = ("Gout is a form of arthritis caused by too much uric acid in the blood. It causes sudden, severe "
-        "pain and swelling in the joints, often in the big toe.")
-ANEMIA = ("Anemia is a condition in which the blood has fewer healthy red blood cells than normal. "
-          "Iron deficiency is the most common cause of anemia.")
+GOUT = (
+    "Gout is a form of arthritis caused by too much uric acid in the blood. It causes sudden, severe "
+    "pain and swelling in the joints, often in the big toe."
+)
+ANEMIA = (
+    "Anemia is a condition in which the blood has fewer healthy red blood cells than normal. "
+    "Iron deficiency is the most common cause of anemia."
+)
 
 
 def sample_hits() -> list[Hit]:
-    return [Hit(Chunk("c1", "d1", GOUT, title="Gout", url="https://medlineplus.gov/gout.html",
-                      source="medquad"), 0.03, dense=0.71, bm25=5.2),
-            Hit(Chunk("c2", "d2", ANEMIA, title="Anemia", url="https://medlineplus.gov/anemia.html",
-                      source="medquad"), 0.02, dense=0.42, bm25=1.1)]
+    return [
+        Hit(
+            Chunk("c1", "d1", GOUT, title="Gout", url="https://medlineplus.gov/gout.html", source="medquad"),
+            0.03,
+            dense=0.71,
+            bm25=5.2,
+        ),
+        Hit(
+            Chunk(
+                "c2",
+                "d2",
+                ANEMIA,
+                title="Anemia",
+                url="https://medlineplus.gov/anemia.html",
+                source="medquad",
+            ),
+            0.02,
+            dense=0.42,
+            bm25=1.1,
+        ),
+    ]
 
 
 class FakeKnowledge:
@@ -53,8 +74,11 @@ class FakeGuard:
         return Verdict("allowed")
 
     def check_output(self, answer: str) -> Verdict:
-        return Verdict(self.output_label, ("test",), ("output.test",)) if self.output_label != "allowed" \
+        return (
+            Verdict(self.output_label, ("test",), ("output.test",))
+            if self.output_label != "allowed"
             else Verdict("allowed")
+        )
 
     def emergency_response(self, verdict: Verdict) -> str:
         return "Call 911 now."
@@ -84,8 +108,13 @@ class ScriptedBackend:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def stream(self, prompt: str, params: GenerationParams, stats: GenerationStats | None = None,
-               stop_event: threading.Event | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        stats: GenerationStats | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> Iterator[str]:
         self.prompts.append(prompt)
         for i, word in enumerate(self.text.split(" ")):
             if stop_event is not None and stop_event.is_set():

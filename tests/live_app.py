@@ -33,8 +33,9 @@ def free_port() -> int:
 
 
 def fake_services(settings: Settings, answer: str = GOUT_ANSWER, knowledge: Any = None) -> Services:
-    return Services(settings, knowledge=knowledge or FakeKnowledge(), guard=FakeGuard(),
-                    backend=ScriptedBackend(answer))
+    return Services(
+        settings, knowledge=knowledge or FakeKnowledge(), guard=FakeGuard(), backend=ScriptedBackend(answer)
+    )
 
 
 @dataclass
@@ -43,7 +44,6 @@ class LiveApp:
     ctx: Any
     url: str
     upload_dir: str  # GRADIO_TEMP_DIR at launch: a test using a module-scoped app must keep it set
-
 
     def dependency(self, fn_index: int) -> dict[str, Any]:
         return next(d for d in self.demo.config["dependencies"] if d["id"] == fn_index)
@@ -55,8 +55,14 @@ def serve(settings: Settings, services: Services | None = None) -> Iterator[Live
     demo, ctx = build_app(settings, services or fake_services(settings))
     port = free_port()
     demo.queue(default_concurrency_limit=2).launch(
-        prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, css=CSS,
-        max_file_size=f"{settings.max_upload_mb}mb", show_error=True)
+        prevent_thread_lock=True,
+        server_name="127.0.0.1",
+        server_port=port,
+        quiet=True,
+        css=CSS,
+        max_file_size=f"{settings.max_upload_mb}mb",
+        show_error=True,
+    )
     try:
         yield LiveApp(demo, ctx, f"http://127.0.0.1:{port}", get_upload_folder())
     finally:
@@ -88,13 +94,24 @@ def rest_call(url: str, api_name: str, data: list[Any], timeout: float = 60) -> 
         return last
 
 
-def queue_call(url: str, fn_index: int, data: list[Any], trigger_id: int | None = None,
-               session_hash: str | None = None, timeout: float = 60) -> dict[str, Any]:
+def queue_call(
+    url: str,
+    fn_index: int,
+    data: list[Any],
+    trigger_id: int | None = None,
+    session_hash: str | None = None,
+    timeout: float = 60,
+) -> dict[str, Any]:
     """Join the queue by fn_index as the browser does; returns the final message
     ({"success": bool, "output": {...}}) or {"http": status, "text": ...} when the join is refused."""
     session_hash = session_hash or secrets.token_hex(6)
-    body = {"data": data, "fn_index": fn_index, "session_hash": session_hash, "trigger_id": trigger_id,
-            "event_data": None}
+    body = {
+        "data": data,
+        "fn_index": fn_index,
+        "session_hash": session_hash,
+        "trigger_id": trigger_id,
+        "event_data": None,
+    }
     with httpx.Client(timeout=timeout) as http:
         r = http.post(f"{url}{API}/queue/join", json=body)
         if r.status_code != 200:
@@ -109,11 +126,16 @@ def queue_call(url: str, fn_index: int, data: list[Any], trigger_id: int | None 
     return {"success": False, "output": {"error": "no result"}}
 
 
-def direct_call(url: str, fn_index: int, data: list[Any], session_hash: str | None = None,
-                timeout: float = 60) -> tuple[int, Any]:
+def direct_call(
+    url: str, fn_index: int, data: list[Any], session_hash: str | None = None, timeout: float = 60
+) -> tuple[int, Any]:
     """POST /gradio_api/run/predict with an fn_index (how the page runs queue=False events)."""
-    body = {"data": data, "fn_index": fn_index, "session_hash": session_hash or secrets.token_hex(6),
-            "event_data": None}
+    body = {
+        "data": data,
+        "fn_index": fn_index,
+        "session_hash": session_hash or secrets.token_hex(6),
+        "event_data": None,
+    }
     r = httpx.post(f"{url}{API}/run/predict", json=body, timeout=timeout)
     try:
         return r.status_code, r.json()

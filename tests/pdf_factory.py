@@ -19,8 +19,12 @@ def text_pdf(path: Path, pages: list[list[str]], title: str = "") -> Path:
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
     for i, lines in enumerate(pages):
         content_id = 4 + 2 * i
-        objects.append((f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
-                        f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>").encode())
+        objects.append(
+            (
+                f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
+                f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>"
+            ).encode()
+        )
         ops = ["BT", "/F1 11 Tf", "14 TL", "72 720 Td"]
         for line in lines:
             ops.append(f"({_escape(line)}) Tj T*")
@@ -41,7 +45,9 @@ def text_pdf(path: Path, pages: list[list[str]], title: str = "") -> Path:
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     for off in offsets:
         out += f"{off:010d} 00000 n \n".encode()
-    trailer = f"<< /Size {len(objects) + 1} /Root 1 0 R" + (f" /Info {info_id} 0 R" if info_id else "") + " >>"
+    trailer = (
+        f"<< /Size {len(objects) + 1} /Root 1 0 R" + (f" /Info {info_id} 0 R" if info_id else "") + " >>"
+    )
     out += f"trailer\n{trailer}\nstartxref\n{xref}\n%%EOF\n".encode()
     Path(path).write_bytes(bytes(out))
     return Path(path)

@@ -30,8 +30,12 @@ def free_port() -> int:
 def running_app(tmp_path_factory):
     home = tmp_path_factory.mktemp("app-home")
     settings = load_settings(env={"MEDGEMMA_HOME": str(home), "MEDGEMMA_ADMIN_PASSWORD": "correct horse"})
-    services = Services(settings, knowledge=FakeKnowledge(), guard=FakeGuard(),
-                        backend=ScriptedBackend("Gout is caused by too much uric acid in the blood [1]."))
+    services = Services(
+        settings,
+        knowledge=FakeKnowledge(),
+        guard=FakeGuard(),
+        backend=ScriptedBackend("Gout is caused by too much uric acid in the blood [1]."),
+    )
     demo, ctx = build_app(settings, services)
     port = free_port()
     demo.queue().launch(prevent_thread_lock=True, server_port=port, server_name="127.0.0.1", quiet=True)
@@ -117,7 +121,10 @@ def test_public_chat_only_loads_offered_models_and_adapters(tmp_path):
     _, ctx = build_app(settings, services)
     offered = [value for _, value in _model_choices(ctx)]
     assert settings.model in offered and "medgemma-4b-it" in offered
-    assert check_options(ctx, {"model": settings.model, "adapter": None}) == {"model": settings.model, "adapter": None}
+    assert check_options(ctx, {"model": settings.model, "adapter": None}) == {
+        "model": settings.model,
+        "adapter": None,
+    }
     for opts in ({"model": "/etc/passwd"}, {"model": "some-org/huge-model"}, {"adapter": "/tmp/evil"}):
         with pytest.raises(InputRejected, match="not offered here"):
             check_options(ctx, opts)

@@ -39,13 +39,16 @@ def test_config_env_var_points_at_yaml(tmp_path, monkeypatch):
     assert load_settings().temperature == 0.0
 
 
-@pytest.mark.parametrize("env,value,message", [
-    ("MEDGEMMA_PORT", "http", "expects int"),
-    ("MEDGEMMA_PORT", "-1", "must be positive"),
-    ("MEDGEMMA_SHARE", "maybe", "expects bool"),
-    ("MEDGEMMA_BACKEND", "tensorflow", "must be one of"),
-    ("MEDGEMMA_TEMPERATURE", "9", "within 0..5"),
-])
+@pytest.mark.parametrize(
+    "env,value,message",
+    [
+        ("MEDGEMMA_PORT", "http", "expects int"),
+        ("MEDGEMMA_PORT", "-1", "must be positive"),
+        ("MEDGEMMA_SHARE", "maybe", "expects bool"),
+        ("MEDGEMMA_BACKEND", "tensorflow", "must be one of"),
+        ("MEDGEMMA_TEMPERATURE", "9", "within 0..5"),
+    ],
+)
 def test_bad_values_name_the_setting(monkeypatch, env, value, message):
     monkeypatch.setenv(env, value)
     with pytest.raises(ConfigError, match=message):
@@ -67,13 +70,16 @@ def test_unknown_key_and_secret_in_yaml_are_refused(tmp_path):
         load_settings(broken)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("a: 1\nb: [unclosed\n", r"c\.yaml is not valid YAML \(line 3: expected ',' or ']'"),
-    ("a: 1\n\tb: 2\n", r"c\.yaml is not valid YAML \(line 2: found character '\\t'"),
-    ("a: \"x\x07\"\n", r"c\.yaml is not valid YAML \(line 1: special characters"),
-    ("- a\n- b\n", r"c\.yaml must hold a mapping of names to values, not a list"),
-    ("just words\n", r"c\.yaml must hold a mapping of names to values, not a str"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("a: 1\nb: [unclosed\n", r"c\.yaml is not valid YAML \(line 3: expected ',' or ']'"),
+        ("a: 1\n\tb: 2\n", r"c\.yaml is not valid YAML \(line 2: found character '\\t'"),
+        ('a: "x\x07"\n', r"c\.yaml is not valid YAML \(line 1: special characters"),
+        ("- a\n- b\n", r"c\.yaml must hold a mapping of names to values, not a list"),
+        ("just words\n", r"c\.yaml must hold a mapping of names to values, not a str"),
+    ],
+)
 def test_one_yaml_reader_names_the_file_and_the_line(tmp_path, text, message):
     from medgemma.storage import read_yaml
     from medgemma.training.config import load_config
@@ -106,7 +112,11 @@ def test_space_yaml_matches_readme_front_matter():
     front = yaml.safe_load((REPO / "README.md").read_text().split("---")[1])
     for key in ("sdk", "sdk_version", "app_file", "python_version", "title", "license"):
         assert space[key] == front[key], key
-    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s#]+)", (REPO / "requirements.txt").read_text(), re.M))
+    pins = dict(
+        re.findall(
+            r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s#]+)", (REPO / "requirements.txt").read_text(), re.M
+        )
+    )
     assert space["sdk"] == "gradio" and space["sdk_version"] == pins["gradio"]
     assert space["app_file"] == "app.py"
 

@@ -23,18 +23,36 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = REPO / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "e2e password"
 GOUT_URL = "https://medlineplus.gov/gout.html"
 CORPUS = [
-    {"title": "Gout", "url": GOUT_URL, "text": "Gout is a form of arthritis caused by too much uric acid in the "
-     "blood. Uric acid crystals build up in a joint, often the big toe, and cause sudden pain and swelling."},
-    {"title": "Anemia", "url": "https://medlineplus.gov/anemia.html", "text": "Anemia is a condition in which "
-     "the blood has fewer healthy red blood cells than normal. Iron deficiency is its most common cause."},
+    {
+        "title": "Gout",
+        "url": GOUT_URL,
+        "text": "Gout is a form of arthritis caused by too much uric acid in the "
+        "blood. Uric acid crystals build up in a joint, often the big toe, and cause sudden pain and swelling.",
+    },
+    {
+        "title": "Anemia",
+        "url": "https://medlineplus.gov/anemia.html",
+        "text": "Anemia is a condition in which "
+        "the blood has fewer healthy red blood cells than normal. Iron deficiency is its most common cause.",
+    },
 ]
-PDF_LINES = ["Zebra fever is a fictional tropical illness spread by striped mosquitoes.",
-             "Rest, fluids and mosquito nets help people recover from zebra fever within a week."]
+PDF_LINES = [
+    "Zebra fever is a fictional tropical illness spread by striped mosquitoes.",
+    "Rest, fluids and mosquito nets help people recover from zebra fever within a week.",
+]
 TIMEOUT_MS = 60_000
 
 
@@ -70,8 +88,12 @@ def app(tmp_path_factory):
     corpus.write_text("".join(json.dumps(r) + "\n" for r in CORPUS))
     kb = KnowledgeBase(settings)
     assert [s.status for s in kb.add_files([corpus], limits=False)] == ["indexed"]
-    services = Services(settings, knowledge=kb, guard=FakeGuard(),
-                        backend=SlowScriptedBackend("Gout is caused by too much uric acid in the blood [1]."))
+    services = Services(
+        settings,
+        knowledge=kb,
+        guard=FakeGuard(),
+        backend=SlowScriptedBackend("Gout is caused by too much uric acid in the blood [1]."),
+    )
     SHOTS.mkdir(parents=True, exist_ok=True)
     with serve(settings, services) as live:
         yield live, root
@@ -85,8 +107,12 @@ def uploads_where_the_app_looks(app, monkeypatch):
 @pytest.fixture
 def page(browser, app):
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.route("https://**/*", lambda route: route.fulfill(status=200, content_type="text/html",
-                                                               body="<title>source</title>offline stand-in"))
+    context.route(
+        "https://**/*",
+        lambda route: route.fulfill(
+            status=200, content_type="text/html", body="<title>source</title>offline stand-in"
+        ),
+    )
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app[0].url)
@@ -189,4 +215,3 @@ def test_an_uploaded_pdf_is_listed_and_retrievable(page, app, tmp_path):
     # and the chat's retriever (same index) finds it too
     kb = app[0].ctx.services.knowledge()
     assert kb.search("zebra fever recovery", k=1)[0].chunk.source == "zebra-fever.pdf"
-

@@ -38,6 +38,7 @@ def _status(folder):
 
 # ---- the job API ------------------------------------------------------------------------------
 
+
 def test_every_kind_registers_its_spec():
     for kind in jobs.KINDS:
         assert jobs.spec(kind).kind == kind
@@ -69,7 +70,11 @@ def test_cancel_stops_a_running_job(shared_data):
     pid = jobs.find_run(settings, job_id).pid
     assert _wait(lambda: jobs.progress(settings, job_id).state == "running", timeout=120)
     cancelled = jobs.cancel(settings, job_id, grace_s=30)
-    assert cancelled.state == "cancelled" and not cancelled.active and cancelled.error == "Cancelled by the user."
+    assert (
+        cancelled.state == "cancelled"
+        and not cancelled.active
+        and cancelled.error == "Cancelled by the user."
+    )
     assert not jobs.pid_alive(pid) and jobs.progress(settings, job_id).state == "cancelled"
     assert [j.state for j in jobs.list(settings, "eval")] == ["cancelled"]
 
@@ -110,19 +115,31 @@ def test_bad_arguments_are_named_before_any_job_starts(tmp_path):
 def test_an_upload_job_lists_every_file_in_the_order_given():
     """The index kind's reading merges the files refused before the job with the job's own statuses."""
     settings = load_settings()
-    folder = jobs.create_run(settings, "index", {"action": "add", "files": ["a.txt", "bad.pdf", "b.md"],
-                                                 "refused": [{"name": "bad.pdf", "status": "failed",
-                                                              "message": "not a PDF"}]})
+    folder = jobs.create_run(
+        settings,
+        "index",
+        {
+            "action": "add",
+            "files": ["a.txt", "bad.pdf", "b.md"],
+            "refused": [{"name": "bad.pdf", "status": "failed", "message": "not a PDF"}],
+        },
+    )
     assert "files" not in jobs.progress(settings, folder.name).metrics  # not reported yet
-    jobs.set_result(folder, files=[{"name": "a.txt", "status": "indexed"}, {"name": "b.md", "status": "unchanged"}])
+    jobs.set_result(
+        folder, files=[{"name": "a.txt", "status": "indexed"}, {"name": "b.md", "status": "unchanged"}]
+    )
     jobs.log_metrics(folder, {"fraction": 1.0, "message": "indexed 1 of 2 files"})
     p = jobs.progress(settings, folder.name)
     assert [(f["name"], f["status"]) for f in p.metrics["files"]] == [
-        ("a.txt", "indexed"), ("bad.pdf", "failed"), ("b.md", "unchanged")]
+        ("a.txt", "indexed"),
+        ("bad.pdf", "failed"),
+        ("b.md", "unchanged"),
+    ]
     assert (p.fraction, p.message) == (1.0, "indexed 1 of 2 files")
 
 
 # ---- the process layer ---------------------------------------------------------------------------
+
 
 def test_job_context_records_each_outcome(tmp_path):
     with jobs.job_context(tmp_path / "ok", kind="eval", config={"a": 1}) as folder:
@@ -137,7 +154,10 @@ def test_job_context_records_each_outcome(tmp_path):
     assert _status(tmp_path / "bad")["error"] == "The dataset has no rows."
     with pytest.raises(RuntimeError), jobs.job_context(tmp_path / "bug", kind="eval"):
         raise RuntimeError("boom")
-    assert (_status(tmp_path / "bug")["state"], _status(tmp_path / "bug")["error"]) == ("failed", "RuntimeError: boom")
+    assert (_status(tmp_path / "bug")["state"], _status(tmp_path / "bug")["error"]) == (
+        "failed",
+        "RuntimeError: boom",
+    )
 
 
 def test_sigterm_inside_a_job_becomes_cancelled_and_deferral_protects_writes(tmp_path):
@@ -207,18 +227,38 @@ def test_cancel_escalates_to_sigkill_when_sigterm_is_ignored():
 
 def test_cancel_a_training_run_leaves_a_consistent_folder(tiny_gemma_dir, tmp_path):
     data = tmp_path / "qa.jsonl"
-    data.write_text("".join(json.dumps({"question": f"What is condition {i}?", "answer": f"Condition {i} is a "
-                                        "disease of the lungs."}) + "\n" for i in range(8)))
-    cfg = train.TrainConfig(name="cancel-me", model=str(tiny_gemma_dir), data=(str(data),), max_steps=2000,
-                            save_steps=1, save_total_limit=2, max_length=320)
+    data.write_text(
+        "".join(
+            json.dumps(
+                {"question": f"What is condition {i}?", "answer": f"Condition {i} is a disease of the lungs."}
+            )
+            + "\n"
+            for i in range(8)
+        )
+    )
+    cfg = train.TrainConfig(
+        name="cancel-me",
+        model=str(tiny_gemma_dir),
+        data=(str(data),),
+        max_steps=2000,
+        save_steps=1,
+        save_total_limit=2,
+        max_length=320,
+    )
     settings = load_settings()
     run = jobs.find_run(settings, jobs.start(settings, "train", {"config": cfg.to_dict()}), "train")
     folder = run.folder
     try:
-        assert _wait(lambda: len(jobs.read_metrics(folder)) >= 2 or not jobs.pid_alive(run.pid)), "no progress"
+        assert _wait(lambda: len(jobs.read_metrics(folder)) >= 2 or not jobs.pid_alive(run.pid)), (
+            "no progress"
+        )
         assert jobs.get_run(folder).state == "running", jobs.tail_log(folder)
         live = jobs.progress(settings, run.run_id)
-        assert live.metrics["step"] >= 1 and live.metrics["max_steps"] == 2000 and live.message.startswith("step ")
+        assert (
+            live.metrics["step"] >= 1
+            and live.metrics["max_steps"] == 2000
+            and live.message.startswith("step ")
+        )
         assert 0 < live.fraction < 1 and live.metrics["curve"][0]["step"] == 1
 
         child = jobs.runs._CHILDREN.pop(run.pid)  # as if the app restarted: state comes from files and /proc
@@ -242,4 +282,6 @@ def test_cancel_a_training_run_leaves_a_consistent_folder(tiny_gemma_dir, tmp_pa
     assert lines and all(json.loads(line)["step"] >= 1 for line in lines)
     assert json.loads((folder / "config.json").read_text())["max_steps"] == 2000
     assert [r.state for r in jobs.list_runs(settings, "train")] == ["cancelled"]
-    assert jobs.progress(settings, run.run_id).metrics["resumable"] == (train.last_checkpoint(folder) is not None)
+    assert jobs.progress(settings, run.run_id).metrics["resumable"] == (
+        train.last_checkpoint(folder) is not None
+    )

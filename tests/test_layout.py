@@ -16,7 +16,9 @@ MAX_MODULE_LINES, MAX_BUILD_TAB_LINES, MAX_TOP_LEVEL_MODULES = 420, 85, 12
 
 
 def test_the_library_has_its_packages_and_a_small_top_level():
-    assert {"knowledge", "models", "chat", "safety", "training", "evaluation", "export", "commands"} <= set(PACKAGES)
+    assert {"knowledge", "models", "chat", "safety", "training", "evaluation", "export", "commands"} <= set(
+        PACKAGES
+    )
     top = sorted(p.name for p in LIB.glob("*.py"))
     assert len(top) <= MAX_TOP_LEVEL_MODULES, top
 
@@ -49,9 +51,16 @@ def test_no_gradio_inside_the_library():
     offenders = []
     for path in LIB.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{path.relative_to(REPO)}:{node.lineno}" for n in names if n.split(".")[0] == "gradio"]
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path.relative_to(REPO)}:{node.lineno}" for n in names if n.split(".")[0] == "gradio"
+            ]
     assert not offenders, offenders
 
 

@@ -26,10 +26,12 @@ from medgemma.training.trainer import last_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 LOAD_CLIENTS, LOAD_SECONDS = 16, 60
-QA = [("What is diabetes?", "Diabetes is a disease in which blood glucose levels are above normal."),
-      ("What is asthma?", "Asthma is a chronic disease that affects the airways of the lungs."),
-      ("How is anemia treated?", "Treatment may include medicines, a healthy diet and iron."),
-      ("What is a fever?", "A fever is a body temperature that is higher than normal.")]
+QA = [
+    ("What is diabetes?", "Diabetes is a disease in which blood glucose levels are above normal."),
+    ("What is asthma?", "Asthma is a chronic disease that affects the airways of the lungs."),
+    ("How is anemia treated?", "Treatment may include medicines, a healthy diet and iron."),
+    ("What is a fever?", "A fever is a body temperature that is higher than normal."),
+]
 
 
 def wait_for(predicate, timeout: float, step: float = 0.2) -> bool:
@@ -49,8 +51,10 @@ def test_sixteen_concurrent_chat_clients_for_a_minute(tmp_path):
     finally:
         proc.kill()
         proc.wait()
-    print(f"\n[load] {LOAD_CLIENTS} gradio_client sessions, {LOAD_SECONDS} s, app with fakes, loopback\n"
-          + table([result.row()]))
+    print(
+        f"\n[load] {LOAD_CLIENTS} gradio_client sessions, {LOAD_SECONDS} s, app with fakes, loopback\n"
+        + table([result.row()])
+    )
     assert result.errors == [] and result.hung == 0
     assert result.requests >= LOAD_CLIENTS  # every client got answers
     assert result.with_sources == result.requests  # every answer carries sources
@@ -58,11 +62,18 @@ def test_sixteen_concurrent_chat_clients_for_a_minute(tmp_path):
 
 def test_chat_keeps_answering_while_an_admin_job_runs(tmp_path, shared_data):
     """Long admin work runs as a `python -m medgemma` child process, so the chat is not starved."""
-    settings = load_settings(env={"MEDGEMMA_HOME": str(tmp_path / "home"), "MEDGEMMA_ADMIN_PASSWORD": "pw",
-                                  "MEDGEMMA_DATA_DIR": str(shared_data), "MEDGEMMA_STARTER_CORPUS": "medquad"})
+    settings = load_settings(
+        env={
+            "MEDGEMMA_HOME": str(tmp_path / "home"),
+            "MEDGEMMA_ADMIN_PASSWORD": "pw",
+            "MEDGEMMA_DATA_DIR": str(shared_data),
+            "MEDGEMMA_STARTER_CORPUS": "medquad",
+        }
+    )
     with serve(settings) as app:
         admin, user = Client(app.url, verbose=False), Client(app.url, verbose=False)
         try:
+
             def ask() -> float:
                 started = time.perf_counter()
                 history, *_ = user.predict("What causes gout?", [], api_name="/chat")
@@ -84,6 +95,7 @@ def test_chat_keeps_answering_while_an_admin_job_runs(tmp_path, shared_data):
             def embedding() -> bool:
                 status = kb.build_status()
                 return status.get("state") == "building" and float(status.get("fraction") or 0) > 0
+
             assert wait_for(embedding, 300, 0.5), jobs.tail_log(run.folder)
             progress = kb.build_status()
             during = []
@@ -98,12 +110,15 @@ def test_chat_keeps_answering_while_an_admin_job_runs(tmp_path, shared_data):
             for job in jobs.list_runs(settings, "index"):  # never leave a build running after a failure
                 if job.pid and jobs.pid_alive(job.pid):
                     jobs.stop(job.folder, grace_s=2.0)
-    print(f"\n[admin job] start handler returned in {handler_s:.2f} s (job pid {run.pid}); chat latency: first "
-          f"answer {before[0]:.2f} s (loads the embedder), then {max(before[1:]):.2f} s max; during the index "
-          f"build ({progress.get('message')}) {max(during):.2f} s max ({len(during)} answers, all with sources)")
+    print(
+        f"\n[admin job] start handler returned in {handler_s:.2f} s (job pid {run.pid}); chat latency: first "
+        f"answer {before[0]:.2f} s (loads the embedder), then {max(before[1:]):.2f} s max; during the index "
+        f"build ({progress.get('message')}) {max(during):.2f} s max ({len(during)} answers, all with sources)"
+    )
 
 
 # ---- kill -9 during training, then resume ------------------------------------------------------------------
+
 
 def _medgemma(args: list[str], home: Path, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "MEDGEMMA_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -118,41 +133,56 @@ def killed_and_resumed(tiny_gemma_dir, tmp_path_factory):
     data = root / "qa.jsonl"
     data.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in QA * 3))
     recipe = root / "recipe.yaml"
-    recipe.write_text(f"model: {tiny_gemma_dir}\ndata: [{data}]\nmax_steps: 24\nsave_steps: 4\nbatch_size: 2\n"
-                      "max_length: 512\nsave_total_limit: 2\nwarmup_ratio: 0.0\nlearning_rate: 0.01\n")
+    recipe.write_text(
+        f"model: {tiny_gemma_dir}\ndata: [{data}]\nmax_steps: 24\nsave_steps: 4\nbatch_size: 2\n"
+        "max_length: 512\nsave_total_limit: 2\nwarmup_ratio: 0.0\nlearning_rate: 0.01\n"
+    )
     args = ["train", "--config", str(recipe), "--out", str(folder), "--json"]
     started = time.monotonic()
     log = (root / "first.log").open("w")
     proc = _medgemma(args, home, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     try:
+
         def checkpoint_step() -> int:
             ckpt = last_checkpoint(folder) if (folder / "checkpoints").is_dir() else None
             return int(ckpt.name.split("-")[-1]) if ckpt else 0
 
         assert wait_for(lambda: checkpoint_step() >= 8 or proc.poll() is not None, 300, 0.05)
-        assert proc.poll() is None, f"training ended before the kill:\n{(root / 'first.log').read_text()[-3000:]}"
+        assert proc.poll() is None, (
+            f"training ended before the kill:\n{(root / 'first.log').read_text()[-3000:]}"
+        )
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
-    killed = {"returncode": proc.returncode, "checkpoint": checkpoint_step(),
-              "last_step": max((m["step"] for m in jobs.read_metrics(folder)), default=0),
-              "state_after_kill": jobs.get_run(folder).state, "adapter_after_kill": (folder / "adapter").exists(),
-              "seconds": round(time.monotonic() - started, 1)}
+    killed = {
+        "returncode": proc.returncode,
+        "checkpoint": checkpoint_step(),
+        "last_step": max((m["step"] for m in jobs.read_metrics(folder)), default=0),
+        "state_after_kill": jobs.get_run(folder).state,
+        "adapter_after_kill": (folder / "adapter").exists(),
+        "seconds": round(time.monotonic() - started, 1),
+    }
     started = time.monotonic()
     resume = _medgemma([*args, "--resume"], home, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = resume.communicate(timeout=600)
-    resumed = {"returncode": resume.returncode, "stdout": out, "stderr": err[-3000:],
-               "seconds": round(time.monotonic() - started, 1)}
+    resumed = {
+        "returncode": resume.returncode,
+        "stdout": out,
+        "stderr": err[-3000:],
+        "seconds": round(time.monotonic() - started, 1),
+    }
     return folder, killed, resumed
 
 
 def test_kill_9_during_training_then_resume_finishes_the_run(killed_and_resumed):
     folder, killed, resumed = killed_and_resumed
-    print(f"\n[train kill -9] killed after {killed['seconds']} s at step {killed['last_step']} (checkpoint "
-          f"{killed['checkpoint']}), run read as '{killed['state_after_kill']}'; resumed in {resumed['seconds']} s")
+    print(
+        f"\n[train kill -9] killed after {killed['seconds']} s at step {killed['last_step']} (checkpoint "
+        f"{killed['checkpoint']}), run read as '{killed['state_after_kill']}'; resumed in {resumed['seconds']} s"
+    )
     assert killed["returncode"] == -signal.SIGKILL, "training finished before it could be killed"
     assert killed["state_after_kill"] == "failed" and not killed["adapter_after_kill"]
     assert killed["checkpoint"] >= 8
@@ -183,10 +213,18 @@ sys.exit(main(["export", "--adapter", sys.argv[2], "--format", sys.argv[3], "--o
 """
 
 
-def _export(adapter: Path, fmt: str, out: Path, home: Path, fsize_limit: int = 0) -> subprocess.CompletedProcess:
+def _export(
+    adapter: Path, fmt: str, out: Path, home: Path, fsize_limit: int = 0
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "MEDGEMMA_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-c", EXPORT, str(fsize_limit), str(adapter), fmt, str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", EXPORT, str(fsize_limit), str(adapter), fmt, str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_full_disk_during_export_gives_a_clear_error(killed_and_resumed, tmp_path):
@@ -210,6 +248,7 @@ def test_permission_error_during_export_gives_a_clear_error(killed_and_resumed, 
     done = _export(folder / "adapter", "lora", out, tmp_path / "home")
     print(f"\n[export, unwritable folder] exit {done.returncode}: {done.stderr.strip().splitlines()[-1]}")
     assert done.returncode == 2, done.stderr[-2000:]
-    assert re.search(r"error: Cannot write the export to .*(not permitted|Permission denied|Read-only)",
-                     done.stderr)
+    assert re.search(
+        r"error: Cannot write the export to .*(not permitted|Permission denied|Read-only)", done.stderr
+    )
     assert not out.exists()

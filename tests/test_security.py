@@ -36,7 +36,9 @@ def admin_dependencies(app) -> list[dict]:
     """Events of the admin area: triggered by, or reading, a component inside it or the admin token.
     The login panel's own events (admin/auth.py) are left out; they are tested on their own."""
     blocks = app.demo.blocks
-    area = next(c["id"] for c in app.demo.config["components"] if c.get("props", {}).get("elem_id") == "admin-area")
+    area = next(
+        c["id"] for c in app.demo.config["components"] if c.get("props", {}).get("elem_id") == "admin-area"
+    )
 
     def inside(block_id: int | None) -> bool:
         block = blocks.get(block_id)
@@ -60,11 +62,17 @@ def admin_dependencies(app) -> list[dict]:
 
 def is_login_refresh(app, dep: dict) -> bool:
     """A tab's `token.change` hook: it only calls a guarded handler when there is a token."""
-    return [t[0] for t in dep["targets"]] == [app.ctx.admin_token._id] and dep["inputs"] == [app.ctx.admin_token._id]
+    return [t[0] for t in dep["targets"]] == [app.ctx.admin_token._id] and dep["inputs"] == [
+        app.ctx.admin_token._id
+    ]
 
 
 def home_files(home: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(home)): (p.stat().st_size, p.stat().st_mtime_ns) for p in home.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(home)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in home.rglob("*")
+        if p.is_file()
+    }
 
 
 def audit_rows(settings) -> list[dict]:
@@ -87,12 +95,15 @@ def test_every_admin_endpoint_refuses_anonymous_callers_and_changes_nothing(admi
     deps = admin_dependencies(app)
     names = {d["api_name"] for d in deps}
     assert {"kb_add", "kb_delete", "kb_rebuild", "eval_start", "eval_export"} <= names, names
+
     def api_args(dep: dict) -> list[None]:  # one value per input the API exposes (states are server-side)
         return [None for i in dep["inputs"] if not app.demo.blocks[i].skip_api]
 
     for dep in deps:  # structural: each is an admin_only handler, or a token.change hook
         fn = app.demo.fns[dep["id"]].fn
-        assert getattr(fn, "admin_action", None) or is_login_refresh(app, dep), f"{dep['api_name']} is unguarded"
+        assert getattr(fn, "admin_action", None) or is_login_refresh(app, dep), (
+            f"{dep['api_name']} is unguarded"
+        )
     before = home_files(home)
     client = Client(app.url, verbose=False)
     upload = tmp_path / "evil.txt"
@@ -101,8 +112,10 @@ def test_every_admin_endpoint_refuses_anonymous_callers_and_changes_nothing(admi
     try:
         for dep in deps:
             n, trigger = len(dep["inputs"]), dep["targets"][0][0]
-            results = {"queue": queue_call(app.url, dep["id"], [None] * n, trigger_id=trigger),
-                       "run/predict": direct_call(app.url, dep["id"], [None] * n)}
+            results = {
+                "queue": queue_call(app.url, dep["id"], [None] * n, trigger_id=trigger),
+                "run/predict": direct_call(app.url, dep["id"], [None] * n),
+            }
             if dep["api_visibility"] != "private":
                 results["/call"] = rest_call(app.url, dep["api_name"], api_args(dep))
             for how, result in results.items():
@@ -176,8 +189,11 @@ def test_without_a_password_admin_is_disabled_and_says_how_to_enable_it(tmp_path
         by_elem = {c.get("props", {}).get("elem_id"): c for c in components.values()}
         assert "MEDGEMMA_ADMIN_PASSWORD=" in by_elem["admin-disabled"]["props"]["value"]
         assert by_elem["admin-area"]["props"]["visible"] is False
-        password_row = next(c for c in components.values()
-                            if c["type"] == "row" and by_elem["admin-password"]["id"] in _children(app, c["id"]))
+        password_row = next(
+            c
+            for c in components.values()
+            if c["type"] == "row" and by_elem["admin-password"]["id"] in _children(app, c["id"])
+        )
         assert password_row["props"]["visible"] is False
         client = Client(app.url, verbose=False)
         try:
@@ -259,14 +275,18 @@ def test_hugging_face_oauth_allow_list(isolated_home):
     with pytest.raises(AuthError, match="no admin password"):
         auth.login("anything")
     assert [(r["user"], r["action"]) for r in audit_rows(settings)] == [
-        ("mallory", "login_refused"), ("ALICE", "login"), ("bob", "login")]
+        ("mallory", "login_refused"),
+        ("ALICE", "login"),
+        ("bob", "login"),
+    ]
 
 
 def test_oauth_off_a_space_is_disabled_because_gradio_would_mock_it(isolated_home):
     """Off a Space, Gradio's sign-in button logs every visitor in as the machine's own HF user."""
     home = str(isolated_home)
-    users_only = AdminAuth(load_settings(env={"MEDGEMMA_HOME": home, "MEDGEMMA_ADMIN_USERS": "alice"}),
-                           on_space=False)
+    users_only = AdminAuth(
+        load_settings(env={"MEDGEMMA_HOME": home, "MEDGEMMA_ADMIN_USERS": "alice"}), on_space=False
+    )
     assert not users_only.enabled and not users_only.oauth_enabled
     assert "only on a Hugging Face Space" in users_only.disabled_message()
     with pytest.raises(AuthError, match="only on a Hugging Face Space"):
@@ -295,8 +315,13 @@ def test_on_a_space_hf_sign_in_is_wired_to_the_allow_list(tmp_path, monkeypatch)
 
 
 def test_chat_question_length_and_per_session_rate_limit(tmp_path):
-    settings = load_settings(env={"MEDGEMMA_HOME": str(tmp_path / "home"), "MEDGEMMA_CHAT_RATE_PER_MINUTE": "3",
-                                  "MEDGEMMA_MAX_QUESTION_CHARS": "100"})
+    settings = load_settings(
+        env={
+            "MEDGEMMA_HOME": str(tmp_path / "home"),
+            "MEDGEMMA_CHAT_RATE_PER_MINUTE": "3",
+            "MEDGEMMA_MAX_QUESTION_CHARS": "100",
+        }
+    )
     with serve(settings) as app:
         first, second = Client(app.url, verbose=False), Client(app.url, verbose=False)
         try:

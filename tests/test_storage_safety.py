@@ -16,12 +16,24 @@ from medgemma.storage import safe_join
 REPO = Path(__file__).resolve().parent.parent
 
 PICKLE_PATTERNS = [
-    (re.compile(r"^\s*(import|from)\s+(c?pickle|cloudpickle|dill|joblib)\b", re.M), "imports a pickle library"),
+    (
+        re.compile(r"^\s*(import|from)\s+(c?pickle|cloudpickle|dill|joblib)\b", re.M),
+        "imports a pickle library",
+    ),
     (re.compile(r"\bpickle\.loads?\("), "calls pickle.load"),
     (re.compile(r"allow_pickle" + r"\s*=\s*True"), "np.load that allows pickles"),
 ]
 TORCH_LOAD = re.compile(r"torch\.load\(")
-SKIP_DIRS = {".venv", ".cache", ".git", "artifacts", "node_modules", "__pycache__", ".ruff_cache", ".pytest_cache"}
+SKIP_DIRS = {
+    ".venv",
+    ".cache",
+    ".git",
+    "artifacts",
+    "node_modules",
+    "__pycache__",
+    ".ruff_cache",
+    ".pytest_cache",
+}
 
 
 def repo_files(suffixes: tuple[str, ...]) -> list[Path]:
@@ -42,17 +54,28 @@ def test_no_pickle_anywhere_in_the_repository():
             for m in pattern.finditer(text):
                 problems.append(f"{path.relative_to(REPO)}:{text.count(chr(10), 0, m.start()) + 1} {what}")
         for m in TORCH_LOAD.finditer(text):
-            call = text[m.start(): text.find(")", m.start()) + 1]
+            call = text[m.start() : text.find(")", m.start()) + 1]
             if "weights_only=True" not in call:
-                problems.append(f"{path.relative_to(REPO)}:{text.count(chr(10), 0, m.start()) + 1} "
-                                "torch.load without weights_only=True")
+                problems.append(
+                    f"{path.relative_to(REPO)}:{text.count(chr(10), 0, m.start()) + 1} "
+                    "torch.load without weights_only=True"
+                )
     assert problems == []
     stores = repo_files((".pkl", ".pickle", ".joblib"))
     assert stores == []
 
 
-@pytest.mark.parametrize("parts", [("..",), ("..", "etc", "passwd"), ("/etc/passwd",), ("a", "..", "..", "b"),
-                                   ("runs", "/tmp"), ("~root",)])
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("..",),
+        ("..", "etc", "passwd"),
+        ("/etc/passwd",),
+        ("a", "..", "..", "b"),
+        ("runs", "/tmp"),
+        ("~root",),
+    ],
+)
 def test_safe_join_refuses_paths_outside_the_data_home(tmp_path, parts):
     root = tmp_path / "root"
     root.mkdir()

@@ -46,12 +46,27 @@ def _train_sentencepiece(text: str, vocab_size: int) -> bytes:
 
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter([s for s in text.splitlines() if s.strip()]), model_writer=model,
-        vocab_size=vocab_size, model_type="bpe", byte_fallback=True, character_coverage=1.0,
-        pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>",
-        unk_piece="<unk>", user_defined_symbols=SPECIALS, add_dummy_prefix=False,
+        sentence_iterator=iter([s for s in text.splitlines() if s.strip()]),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        byte_fallback=True,
+        character_coverage=1.0,
+        pad_id=0,
+        eos_id=1,
+        bos_id=2,
+        unk_id=3,
+        pad_piece="<pad>",
+        eos_piece="<eos>",
+        bos_piece="<bos>",
+        unk_piece="<unk>",
+        user_defined_symbols=SPECIALS,
+        add_dummy_prefix=False,
         normalization_rule_name="identity",
-        remove_extra_whitespaces=False, split_digits=True, num_threads=1, minloglevel=2,
+        remove_extra_whitespaces=False,
+        split_digits=True,
+        num_threads=1,
+        minloglevel=2,
         hard_vocab_limit=False,
     )
     return model.getvalue()
@@ -68,18 +83,38 @@ def build_tiny_gemma(path: Path, vocab_size: int = 1024, seed: int = 0) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     sp_file = path / "tokenizer.model"
     sp_file.write_bytes(_train_sentencepiece(_training_text(), vocab_size))
-    (path / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "GemmaTokenizer", "bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>",
-        "unk_token": "<unk>", "mask_token": "<mask>", "add_bos_token": True, "add_eos_token": False,
-    }))
+    (path / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "GemmaTokenizer",
+                "bos_token": "<bos>",
+                "eos_token": "<eos>",
+                "pad_token": "<pad>",
+                "unk_token": "<unk>",
+                "mask_token": "<mask>",
+                "add_bos_token": True,
+                "add_eos_token": False,
+            }
+        )
+    )
     tokenizer = GemmaTokenizer.from_pretrained(path)  # converts tokenizer.model into a fast tokenizer
     tokenizer.chat_template = GEMMA_JINJA
     tokenizer.model_max_length = 512
 
     config = Gemma3TextConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=1, head_dim=16, max_position_embeddings=512,
-        sliding_window=64, pad_token_id=0, eos_token_id=1, bos_token_id=2, tie_word_embeddings=True,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=512,
+        sliding_window=64,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+        tie_word_embeddings=True,
         query_pre_attn_scalar=16,  # = head_dim, as in the real Gemma 3 (llama.cpp scales by head_dim)
     )
     torch.manual_seed(seed)
@@ -95,8 +130,14 @@ def build_tiny_gemma(path: Path, vocab_size: int = 1024, seed: int = 0) -> Path:
         saved.pop(key, None)
     # llama.cpp's converter types the turn markers CONTROL only when they are listed here
     saved["added_tokens_decoder"] = {
-        str(i): {"content": t, "special": True, "lstrip": False, "rstrip": False, "normalized": False,
-                 "single_word": False}
+        str(i): {
+            "content": t,
+            "special": True,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "single_word": False,
+        }
         for i, t in enumerate(["<pad>", "<eos>", "<bos>", "<unk>", *SPECIALS])
     }
     config_file.write_text(json.dumps(saved, indent=2))

@@ -78,8 +78,15 @@ def drop_dangling_lead_in(text: str) -> str:
 
 def citation_for(n: int, hit: Hit) -> Citation:
     c = hit.chunk
-    return Citation(n=n, doc_id=c.doc_id, chunk_id=c.chunk_id, title=c.title or c.source,
-                    url=c.url, source=c.source, page=c.page)
+    return Citation(
+        n=n,
+        doc_id=c.doc_id,
+        chunk_id=c.chunk_id,
+        title=c.title or c.source,
+        url=c.url,
+        source=c.source,
+        page=c.page,
+    )
 
 
 @dataclass
@@ -159,15 +166,16 @@ def verify(
                 owners.append(j)
                 units.append(unit)
         vecs = embed(plain + units)
-        sims = np.clip(vecs[: len(plain)] @ vecs[len(plain):].T, 0.0, 1.0)
+        sims = np.clip(vecs[: len(plain)] @ vecs[len(plain) :].T, 0.0, 1.0)
         for col, j in enumerate(owners):
             cos[:, j] = np.maximum(cos[:, j], sims[:, col])
     for i, (raw, text) in enumerate(zip(sentences, plain, strict=True)):
         words = content_words(text)
         lex = [_lexical(words, passage_words[j]) for j in range(len(hits))]
         ok = [bool(words) and lex[j] >= min_lexical and cos[i, j] >= min_cosine for j in range(len(hits))]
-        score = [0.5 * float(cos[i, j]) + 0.5 * lex[j] if embed is not None else lex[j]
-                 for j in range(len(hits))]
+        score = [
+            0.5 * float(cos[i, j]) + 0.5 * lex[j] if embed is not None else lex[j] for j in range(len(hits))
+        ]
         cited = []
         for n in markers_in(raw):
             if 1 <= n <= len(hits):
@@ -176,8 +184,11 @@ def verify(
             else:
                 result.dropped_markers.append(n)
         candidates = [j for j in range(len(hits)) if ok[j]]
-        best = max(candidates, key=lambda j: score[j]) + 1 if candidates else (
-            int(np.argmax(score)) + 1 if score else 0)
+        best = (
+            max(candidates, key=lambda j: score[j]) + 1
+            if candidates
+            else (int(np.argmax(score)) + 1 if score else 0)
+        )
         if cited:
             supported = any(ok[n - 1] for n in cited)
             support = max(score[n - 1] for n in cited)
@@ -186,8 +197,9 @@ def verify(
         else:
             supported = bool(candidates)
             support = score[best - 1] if score else 0.0
-        check = SentenceCheck(text=text, cited=cited, best=best, support=round(float(support), 4),
-                              supported=supported)
+        check = SentenceCheck(
+            text=text, cited=cited, best=best, support=round(float(support), 4), supported=supported
+        )
         if attach and not cited and supported:
             check.cited, check.attached = [best], True
         result.sentences.append(check)
@@ -216,7 +228,10 @@ def extractive_answer(
     else:
         score = lexical
     # prefer earlier passages (higher retrieval rank) and earlier sentences a little
-    score = score - 0.02 * np.array([n - 1 for n, _, _ in candidates]) - 0.01 * np.array(
-        [min(p, 5) for _, p, _ in candidates])
+    score = (
+        score
+        - 0.02 * np.array([n - 1 for n, _, _ in candidates])
+        - 0.01 * np.array([min(p, 5) for _, p, _ in candidates])
+    )
     chosen = sorted(np.argsort(-score)[:max_sentences], key=lambda i: (candidates[i][0], candidates[i][1]))
     return " ".join(f"{candidates[i][2]} [{candidates[i][0]}]" for i in chosen)

@@ -95,9 +95,13 @@ class Timings:
         return self.generation.to_dict() if self.generation is not None else {}
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"safety_s": self.safety_s, "retrieval_s": self.retrieval_s,
-               "generation": self.stats() if self.generation is not None else None,
-               "verification_s": self.verification_s, "total_s": self.total_s}
+        out = {
+            "safety_s": self.safety_s,
+            "retrieval_s": self.retrieval_s,
+            "generation": self.stats() if self.generation is not None else None,
+            "verification_s": self.verification_s,
+            "total_s": self.total_s,
+        }
         return {k: v for k, v in out.items() if v is not None}
 
 
@@ -123,4 +127,15 @@ class Done:
 
 Event = Status | Safety | Emergency | Refusal | Sources | Token | Answer | Done
 
-__all__ = ["Answer", "Done", "Emergency", "Event", "Refusal", "Safety", "Sources", "Status", "Timings", "Token"]
+__all__ = [
+    "Answer",
+    "Done",
+    "Emergency",
+    "Event",
+    "Refusal",
+    "Safety",
+    "Sources",
+    "Status",
+    "Timings",
+    "Token",
+]

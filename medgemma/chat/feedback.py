@@ -20,18 +20,31 @@ def feedback_path(settings: Settings):
     return settings.path("feedback", "feedback.jsonl")
 
 
-def record_feedback(settings: Settings, question: str, answer: str, rating: str, comment: str = "",
-                    evidence: dict[str, Any] | None = None) -> dict[str, Any]:
+def record_feedback(
+    settings: Settings,
+    question: str,
+    answer: str,
+    rating: str,
+    comment: str = "",
+    evidence: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     if rating not in {"up", "down"}:
         raise InputRejected(f"Rating must be 'up' or 'down', got {rating!r}.")
     if not question or not answer:
         raise InputRejected("There is no answer to rate yet.")
-    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "question": question,
-              "answer": answer, "rating": rating, "comment": (comment or "")[:MAX_COMMENT],
-              "citations": (evidence or {}).get("citations", []),
-              "passages": [{k: p.get(k) for k in ("n", "title", "url", "text")}
-                           for p in (evidence or {}).get("passages", [])],
-              "model": (evidence or {}).get("model", ""), "adapter": (evidence or {}).get("adapter", "")}
+    record = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "question": question,
+        "answer": answer,
+        "rating": rating,
+        "comment": (comment or "")[:MAX_COMMENT],
+        "citations": (evidence or {}).get("citations", []),
+        "passages": [
+            {k: p.get(k) for k in ("n", "title", "url", "text")} for p in (evidence or {}).get("passages", [])
+        ],
+        "model": (evidence or {}).get("model", ""),
+        "adapter": (evidence or {}).get("adapter", ""),
+    }
     append_jsonl(feedback_path(settings), record)
     return record
 

@@ -14,7 +14,9 @@ from collections import defaultdict, deque
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
 
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # NULs, escapes: never reach the model or logs
+CONTROL_CHARS = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+)  # NULs, escapes: never reach the model or logs
 
 
 def clean_question(text: object, settings: Settings) -> str:
@@ -83,5 +85,7 @@ class RateLimiter:
             q = self._recent(key, now)
             if len(q) >= self.limit:
                 per = "minute" if self.window_s == 60 else f"{self.window_s:g} s"
-                raise InputRejected(f"Too many messages: at most {self.limit} per {per}. Please wait a moment.")
+                raise InputRejected(
+                    f"Too many messages: at most {self.limit} per {per}. Please wait a moment."
+                )
             self._count(key, now)

@@ -35,10 +35,14 @@ from medgemma.types import Citation, GenerationParams, GenerationStats, Hit, Pas
 
 logger = logging.getLogger(__name__)
 
-NO_SOURCE = ("The knowledge base has no source that answers this question, so I cannot give a cited "
-             "answer. Try rephrasing it, or ask a clinician.")
-CLINICIAN_NOTE = ("This is general information from the cited sources, not a diagnosis or a treatment "
-                  "plan for you. Please talk to a doctor or pharmacist about your own situation.")
+NO_SOURCE = (
+    "The knowledge base has no source that answers this question, so I cannot give a cited "
+    "answer. Try rephrasing it, or ask a clinician."
+)
+CLINICIAN_NOTE = (
+    "This is general information from the cited sources, not a diagnosis or a treatment "
+    "plan for you. Please talk to a doctor or pharmacist about your own situation."
+)
 
 
 @dataclass(frozen=True)
@@ -59,14 +63,21 @@ class ChatSettings:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> ChatSettings:
-        base = cls(k=settings.retrieval_k, min_score=settings.retrieval_min_score,
-                   temperature=settings.temperature, max_new_tokens=settings.max_new_tokens,
-                   answer_without_sources=settings.answer_without_sources)
+        base = cls(
+            k=settings.retrieval_k,
+            min_score=settings.retrieval_min_score,
+            temperature=settings.temperature,
+            max_new_tokens=settings.max_new_tokens,
+            answer_without_sources=settings.answer_without_sources,
+        )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-_FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|the condition|"
-                        r"the disease|the drug|ella|ello|eso|esto)\b", re.I)
+_FOLLOW_UP = re.compile(
+    r"\b(it|its|they|them|their|this|that|these|those|he|she|the condition|"
+    r"the disease|the drug|ella|ello|eso|esto)\b",
+    re.I,
+)
 
 
 def retrieval_query(question: str, history: Sequence[dict]) -> str:
@@ -123,8 +134,11 @@ class Turn:
 
     def evidence(self) -> dict[str, Any]:
         """The evidence record a visitor can download: what was asked, found, generated and checked."""
-        record: dict[str, Any] = {"question": self.question, "settings": asdict(self.chat),
-                                  "safety_input": self.verdict.to_dict()}
+        record: dict[str, Any] = {
+            "question": self.question,
+            "settings": asdict(self.chat),
+            "safety_input": self.verdict.to_dict(),
+        }
         if self.query is not None:
             record.update(retrieval_query=self.query, passages=[p.to_dict() for p in self.passages])
         if self.model is not None:
@@ -133,16 +147,33 @@ class Turn:
             record["generated"] = self.generated
         if self.out_verdict is not None:
             record["safety_output"] = self.out_verdict.to_dict()
-        return {**record, "answer": self.text, "citations": [c.to_dict() for c in self.cited()],
-                "support": round(self.check.support, 4), "mode": self.mode, "safety": self.verdict.label,
-                "timings": self.timings.to_dict()}
+        return {
+            **record,
+            "answer": self.text,
+            "citations": [c.to_dict() for c in self.cited()],
+            "support": round(self.check.support, 4),
+            "mode": self.mode,
+            "safety": self.verdict.label,
+            "timings": self.timings.to_dict(),
+        }
 
     def done(self) -> Done:
         self.timings.total_s = _since(self.started)
-        return Done(text=self.text, mode=self.mode, safety=self.verdict.label, timings=self.timings,
-                    evidence=self.evidence(), citations=self.cited(), sentences=tuple(self.check.sentences),
-                    support=round(self.check.support, 4), passages=tuple(self.passages), draft=self.draft,
-                    model=self.model, backend=self.backend, adapter=self.adapter)
+        return Done(
+            text=self.text,
+            mode=self.mode,
+            safety=self.verdict.label,
+            timings=self.timings,
+            evidence=self.evidence(),
+            citations=self.cited(),
+            sentences=tuple(self.check.sentences),
+            support=round(self.check.support, 4),
+            passages=tuple(self.passages),
+            draft=self.draft,
+            model=self.model,
+            backend=self.backend,
+            adapter=self.adapter,
+        )
 
 
 Stage = Callable[[Turn, Services], Iterator[Event]]
@@ -173,7 +204,9 @@ def retrieve(turn: Turn, services: Services) -> Iterator[Event]:
     t = time.perf_counter()
     turn.query = retrieval_query(turn.question, turn.history)
     try:
-        turn.hits = list(services.knowledge().search(turn.query, k=turn.chat.k, min_score=turn.chat.min_score))
+        turn.hits = list(
+            services.knowledge().search(turn.query, k=turn.chat.k, min_score=turn.chat.min_score)
+        )
     except IndexNotReady as exc:
         yield Status(str(exc))
     turn.timings.retrieval_s = _since(t)
@@ -190,10 +223,17 @@ def generate(turn: Turn, services: Services) -> Iterator[Event]:
     chat, backend = turn.chat, services.backend(turn.chat.model, turn.chat.adapter)
     turn.model, turn.backend, turn.adapter = backend.spec.name, backend.name, backend.adapter or ""
     style = prompt_style(services.settings.prompt_style, backend.spec.instruct, bool(backend.adapter))
-    prompt = prompts.build(turn.question, turn.hits, turn.history, count_tokens=backend.count_tokens, style=style,
-                           budget_tokens=max(512, services.settings.context_window - chat.max_new_tokens - 64))
-    params = GenerationParams(max_new_tokens=chat.max_new_tokens, temperature=chat.temperature,
-                              seed=chat.seed, stop=prompt.stop)
+    prompt = prompts.build(
+        turn.question,
+        turn.hits,
+        turn.history,
+        count_tokens=backend.count_tokens,
+        style=style,
+        budget_tokens=max(512, services.settings.context_window - chat.max_new_tokens - 64),
+    )
+    params = GenerationParams(
+        max_new_tokens=chat.max_new_tokens, temperature=chat.temperature, seed=chat.seed, stop=prompt.stop
+    )
     turn.timings.generation, turn.generated = GenerationStats(), ""
     if chat.mode != "extractive":
         text = prompt.completion or backend.render(prompt.messages)
@@ -217,8 +257,13 @@ def _quotes(turn: Turn, services: Services) -> Verification:
 def verify(turn: Turn, services: Services) -> Iterator[Event]:
     """Map [n] markers to passages and check each sentence; quote the sources when the draft is unsupported."""
     t = time.perf_counter()
-    turn.check, turn.mode = citations.verify(turn.draft, turn.hits, embed=services.embedder().encode), "generative"
-    if turn.chat.mode == "extractive" or (turn.chat.mode == "auto" and turn.check.support < turn.chat.min_support):
+    turn.check, turn.mode = (
+        citations.verify(turn.draft, turn.hits, embed=services.embedder().encode),
+        "generative",
+    )
+    if turn.chat.mode == "extractive" or (
+        turn.chat.mode == "auto" and turn.check.support < turn.chat.min_support
+    ):
         quotes = _quotes(turn, services)
         if quotes.sentences:
             turn.check, turn.mode = quotes, "extractive"
@@ -237,8 +282,15 @@ def guard_output(turn: Turn, services: Services) -> Iterator[Event]:
     turn.text = turn.check.render(mark_unsupported=False)
     if turn.verdict.label == "personal_advice":
         turn.text = f"{turn.text}\n\n{CLINICIAN_NOTE}"
-    yield Answer(turn.text, tuple(turn.check.sentences), turn.cited(), round(turn.check.support, 4), turn.mode,
-                 tuple(turn.check.dropped_markers), turn.draft)
+    yield Answer(
+        turn.text,
+        tuple(turn.check.sentences),
+        turn.cited(),
+        round(turn.check.support, 4),
+        turn.mode,
+        tuple(turn.check.dropped_markers),
+        turn.draft,
+    )
 
 
 STAGES: tuple[Stage, ...] = (guard_input, retrieve, generate, verify, guard_output)

@@ -110,8 +110,10 @@ class Prompt:
 
 def completion_prompt(question: str, hits: Sequence[Hit]) -> str:
     """Base-model prompt: one worked example, then the passages and the question, ending at 'Answer:'."""
-    return (f"{ONE_SHOT}Passages:\n{format_passages(hits, max_chars=900)}\n\n"
-            f"Question: {' '.join(question.split())}\nAnswer:")
+    return (
+        f"{ONE_SHOT}Passages:\n{format_passages(hits, max_chars=900)}\n\n"
+        f"Question: {' '.join(question.split())}\nAnswer:"
+    )
 
 
 def build(
@@ -129,16 +131,25 @@ def build(
     """
     count = count_tokens or (lambda s: len(s) // 4 + 1)
     if style == "completion" and hits:
-        return Prompt(messages=[{"role": "user", "content": question}], hits=list(hits),
-                      completion=completion_prompt(question, hits), stop=COMPLETION_STOPS)
+        return Prompt(
+            messages=[{"role": "user", "content": question}],
+            hits=list(hits),
+            completion=completion_prompt(question, hits),
+            stop=COMPLETION_STOPS,
+        )
     if hits:
-        user = (f"Passages:\n{format_passages(hits)}\n\nQuestion: {question.strip()}\n"
-                "Answer in a few sentences using only the passages, and cite them as [n].")
+        user = (
+            f"Passages:\n{format_passages(hits)}\n\nQuestion: {question.strip()}\n"
+            "Answer in a few sentences using only the passages, and cite them as [n]."
+        )
     else:
         user = question.strip()
     fixed = count(system_prompt) + count(user)
-    turns = [{"role": m["role"], "content": str(m["content"])} for m in history
-             if m.get("role") in {"user", "assistant"} and str(m.get("content", "")).strip()]
+    turns = [
+        {"role": m["role"], "content": str(m["content"])}
+        for m in history
+        if m.get("role") in {"user", "assistant"} and str(m.get("content", "")).strip()
+    ]
     dropped = 0
     while turns and fixed + sum(count(t["content"]) for t in turns) > budget_tokens:
         turns.pop(0)

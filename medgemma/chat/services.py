@@ -22,14 +22,16 @@ logger = logging.getLogger(__name__)
 
 
 class Services:
-    def __init__(self, settings: Settings, *, knowledge: Any = None, guard: Any = None,
-                 backend: Backend | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, knowledge: Any = None, guard: Any = None, backend: Backend | None = None
+    ) -> None:
         """Collaborators can be passed in (tests pass fakes with the same interface)."""
         self.settings = settings
         self._lock = threading.RLock()
         self._backend: Backend | None = backend
         self._backend_key: tuple[str, str] | None = (
-            (settings.model, settings.adapter) if backend is not None else None)
+            (settings.model, settings.adapter) if backend is not None else None
+        )
         self._fixed_backend = backend is not None
         self._knowledge: Any = knowledge
         self._knowledge_state: KnowledgeState | None = None
@@ -79,7 +81,9 @@ class Services:
 
                 device = pick_device(self.settings.device)
                 name = default_embedding_model(self.settings.embedding_model, device)
-                self._embedder = self.knowledge_state().embedders.get(name, self.settings.path("models"), device)
+                self._embedder = self.knowledge_state().embedders.get(
+                    name, self.settings.path("models"), device
+                )
             return self._embedder
 
     def knowledge(self):

@@ -36,10 +36,17 @@ def _ask(args: argparse.Namespace) -> int:
 
     settings = settings_from(args, backend=args.backend)
     question = clean_question(args.question, settings)  # the same checks as the Chat tab and its API
-    chat = ChatSettings.from_settings(settings, k=args.k, min_score=args.min_score,
-                                      max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                      model=args.model, adapter=args.adapter, mode=args.mode,
-                                      session_id="cli")
+    chat = ChatSettings.from_settings(
+        settings,
+        k=args.k,
+        min_score=args.min_score,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        model=args.model,
+        adapter=args.adapter,
+        mode=args.mode,
+        session_id="cli",
+    )
     final, streamed = None, False
     for event in answer(question, [], chat, Services(settings)):
         if isinstance(event, Done):
@@ -78,19 +85,31 @@ def _show(event: Event) -> bool:
 def _as_json(done: Done) -> dict[str, Any]:
     gen = done.timings.stats()
     return {
-        "answer": done.text, "citations": [c.to_dict() for c in done.citations], "support": done.support,
-        "safety": done.safety, "mode": done.mode, "model": done.model, "backend": done.backend,
+        "answer": done.text,
+        "citations": [c.to_dict() for c in done.citations],
+        "support": done.support,
+        "safety": done.safety,
+        "mode": done.mode,
+        "model": done.model,
+        "backend": done.backend,
         "adapter": done.adapter,
-        "timings": {**done.timings.to_dict(), "ttft_s": gen.get("ttft_s"), "tokens": gen.get("tokens"),
-                    "tok_per_s": gen.get("tok_per_s")},
+        "timings": {
+            **done.timings.to_dict(),
+            "ttft_s": gen.get("ttft_s"),
+            "tokens": gen.get("tokens"),
+            "tok_per_s": gen.get("tok_per_s"),
+        },
     }
 
 
 def _show_verified(done: Done) -> None:
     if done.mode not in {"generative", "extractive"}:
         return
-    say("\n--- verified answer" + (" (extractive: quoted from the sources)"
-                                       if done.mode == "extractive" else "") + " ---")
+    say(
+        "\n--- verified answer"
+        + (" (extractive: quoted from the sources)" if done.mode == "extractive" else "")
+        + " ---"
+    )
     say(done.text)
     say(f"support: {done.support:.0%}")
     for c in done.citations:

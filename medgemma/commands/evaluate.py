@@ -19,8 +19,12 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rag", choices=["on", "off"], default="on", help="question-only retrieval (default on)")
     p.add_argument("--limit", type=int, help="evaluate a deterministic sample of N examples")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--mode", choices=["auto", "generative", "extractive"], default="auto",
-                   help="answer mode of the chat pipeline (long-form QA with RAG)")
+    p.add_argument(
+        "--mode",
+        choices=["auto", "generative", "extractive"],
+        default="auto",
+        help="answer mode of the chat pipeline (long-form QA with RAG)",
+    )
     p.add_argument("--data", help="read the suite's examples from this file instead (same shape)")
     p.add_argument("--out", help="run folder (default: a new folder under the data home)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -83,8 +87,10 @@ def _run(args: argparse.Namespace) -> int:
     suite = get_suite(args.suite)
     rag = args.rag == "on" and not suite.own_context
     folder = args.out or jobs.run_folder(
-        settings, "eval", jobs.new_run_id(run_name(suite.name, args.model or settings.model, args.adapter,
-                                                    rag, suite.kind)))
+        settings,
+        "eval",
+        jobs.new_run_id(run_name(suite.name, args.model or settings.model, args.adapter, rag, suite.kind)),
+    )
     step = {"last": 0.0}
 
     def progress(done: int, total: int, record: dict) -> None:
@@ -94,9 +100,19 @@ def _run(args: argparse.Namespace) -> int:
             logger.info("eval %s: %d/%d", suite.name, done, total)
 
     with jobs.job_context(folder, kind="eval"):
-        summary = run_eval(settings, suite.name, model=args.model, adapter=args.adapter, rag=rag,
-                           limit=args.limit, progress=progress, seed=args.seed, mode=args.mode,
-                           data=args.data, folder=folder)
+        summary = run_eval(
+            settings,
+            suite.name,
+            model=args.model,
+            adapter=args.adapter,
+            rag=rag,
+            limit=args.limit,
+            progress=progress,
+            seed=args.seed,
+            mode=args.mode,
+            data=args.data,
+            folder=folder,
+        )
         jobs.set_result(folder, **{k: v for k, v in summary.items() if isinstance(v, (int, float))})
     if args.json:
         print_json(summary)
@@ -134,8 +150,10 @@ def _show(args: argparse.Namespace) -> int:
     _print_summary(run["summary"])
     scored = [p for p in run["predictions"] if p.get("score") is not None]
     for p in sorted(scored, key=lambda p: p["score"])[: args.worst]:
-        say(f"\n[{p['score']:.3f}] {p['id']}: {p['question'][:160]}\n  predicted: {str(p['prediction'])[:200]}"
-              f"\n  reference: {str(p['reference'])[:200]}")
+        say(
+            f"\n[{p['score']:.3f}] {p['id']}: {p['question'][:160]}\n  predicted: {str(p['prediction'])[:200]}"
+            f"\n  reference: {str(p['reference'])[:200]}"
+        )
     return 0
 
 
@@ -147,14 +165,18 @@ def _compare(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     for i, r in enumerate(result["runs"], 1):
-        say(f"#{i} {r['run_id']}  (model {r.get('model') or '-'}, adapter {r.get('adapter') or '-'}, "
-              f"rag {r.get('rag')}, n {r.get('n')})")
+        say(
+            f"#{i} {r['run_id']}  (model {r.get('model') or '-'}, adapter {r.get('adapter') or '-'}, "
+            f"rag {r.get('rag')}, n {r.get('n')})"
+        )
     say(f"\n{'metric':<28} " + " ".join(f"{'#' + str(i):>10}" for i in range(1, len(result["runs"]) + 1)))
     for key, values in result["metrics"].items():
         say(f"{key:<28} " + " ".join(f"{_fmt(v):>10}" for v in values))
     for p in result["paired"]:
-        say(f"{p['run_id']} vs {result['runs'][0]['run_id']}: better {p['better']}, worse {p['worse']}, "
-              f"same {p['same']} of {p['common']} shared examples")
+        say(
+            f"{p['run_id']} vs {result['runs'][0]['run_id']}: better {p['better']}, worse {p['worse']}, "
+            f"same {p['same']} of {p['common']} shared examples"
+        )
     return 0
 
 
@@ -168,8 +190,10 @@ def _export(args: argparse.Namespace) -> int:
 def _suites(args: argparse.Namespace) -> int:
     from medgemma.evaluation.suites import SUITES
 
-    rows = [{"name": s.name, "kind": s.kind, "primary": s.primary, "description": s.description}
-            for s in SUITES.values()]
+    rows = [
+        {"name": s.name, "kind": s.kind, "primary": s.primary, "description": s.description}
+        for s in SUITES.values()
+    ]
     if args.json:
         print_json({"suites": rows})
     else:

@@ -129,7 +129,9 @@ def _build_now(args: argparse.Namespace) -> int:
         if args.json:
             print_json(result)
         else:
-            say(f"rebuilt {result['documents']} documents, {result['chunks']} chunks in {result['seconds']} s")
+            say(
+                f"rebuilt {result['documents']} documents, {result['chunks']} chunks in {result['seconds']} s"
+            )
         return 0
     if args.paths:
         return _print_statuses(kb.add_files(args.paths, progress, limits=False), args.json)
@@ -162,7 +164,9 @@ def _add_now(args: argparse.Namespace, record=None) -> int:
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise InputRejected(f"not found: {', '.join(missing)}")
-    statuses = kb.add_files(args.paths, _progress(args.quiet, args.run_folder), columns=columns, limits=args.limits)
+    statuses = kb.add_files(
+        args.paths, _progress(args.quiet, args.run_folder), columns=columns, limits=args.limits
+    )
     if record is not None:
         record(statuses)
     return _print_statuses(statuses, args.json)
@@ -181,7 +185,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     docs = [d for d in _kb(args).list_documents() if not args.source or d.source_key == args.source]
-    shown = docs if args.limit <= 0 else docs[:args.limit]
+    shown = docs if args.limit <= 0 else docs[: args.limit]
     if args.json:
         print_json({"total": len(docs), "documents": [d.to_dict() for d in shown]})
         return 0
@@ -202,8 +206,10 @@ def _stats(args: argparse.Namespace) -> int:
         say(f"no index yet at {stats['path']}; build: {stats['build'] or 'not started'}")
         return 0
     say(f"index {stats['name']} (generation {stats['generation']}) at {stats['path']}")
-    say(f"  {stats['documents']} documents, {stats['chunks']} chunks, {stats['index_type']} "
-          f"{stats['embedding_model']} ({stats['dimension']}d), built {stats['built_at']}")
+    say(
+        f"  {stats['documents']} documents, {stats['chunks']} chunks, {stats['index_type']} "
+        f"{stats['embedding_model']} ({stats['dimension']}d), built {stats['built_at']}"
+    )
     for key, src in stats["sources"].items():
         state = "complete" if src.get("complete") else "partial"
         say(f"  source {key}: {src.get('documents')} documents, {src.get('chunks')} chunks ({state})")
@@ -234,8 +240,9 @@ def _eval(args: argparse.Namespace) -> int:
     from medgemma.knowledge.retrieve import MODES
 
     kb = _kb(args)
-    result = retrieval_modes(kb.settings, kb.retriever(), args.data, k=args.k, min_score=args.min_score,
-                             limit=args.limit)
+    result = retrieval_modes(
+        kb.settings, kb.retriever(), args.data, k=args.k, min_score=args.min_score, limit=args.limit
+    )
     say(f"saved as evaluation runs {', '.join(result.pop('run_ids'))}", err=True)
     if args.json:
         print_json(result)

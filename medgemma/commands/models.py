@@ -39,8 +39,16 @@ def _prepare(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from medgemma.models.presets import PRESETS
 
-    rows = [{"name": s.name, "source": s.source, "location": s.location, "instruct": s.instruct,
-             "description": s.description} for s in PRESETS.values()]
+    rows = [
+        {
+            "name": s.name,
+            "source": s.source,
+            "location": s.location,
+            "instruct": s.instruct,
+            "description": s.description,
+        }
+        for s in PRESETS.values()
+    ]
     if args.json:
         print_json(rows)
     else:

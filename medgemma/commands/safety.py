@@ -11,11 +11,18 @@ from medgemma.commands import add_common, print_json, say, settings_from
 def register_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("safety", help="label a JSONL file of prompts with the safety guard; precision/recall")
     add_common(p)
-    p.add_argument("--data", required=True, help='JSONL rows {"text": ..., "expected": "emergency"} (expected optional)')
+    p.add_argument(
+        "--data", required=True, help='JSONL rows {"text": ..., "expected": "emergency"} (expected optional)'
+    )
     p.add_argument("--json", action="store_true", help="print rows, metrics and confusion as one JSON object")
-    p.add_argument("--rules-only", action="store_true", help="switch the learned layer off (safety_learned=false)")
-    p.add_argument("--write-seed", action="store_true",
-                   help="after (re)training, ship the learned weights as data/safety_learned_seed.json")
+    p.add_argument(
+        "--rules-only", action="store_true", help="switch the learned layer off (safety_learned=false)"
+    )
+    p.add_argument(
+        "--write-seed",
+        action="store_true",
+        help="after (re)training, ship the learned weights as data/safety_learned_seed.json",
+    )
     p.set_defaults(handler=_safety)
 
 
@@ -35,8 +42,10 @@ def _safety(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    say(f"{result['n']} rows · accuracy {result['accuracy']:.3f} · allowed flagged {result['allowed_flagged']:.1%}"
-          f" · {result['ms_per_row']} ms per row (batched)")
+    say(
+        f"{result['n']} rows · accuracy {result['accuracy']:.3f} · allowed flagged {result['allowed_flagged']:.1%}"
+        f" · {result['ms_per_row']} ms per row (batched)"
+    )
     say(f"{'label':<16} {'precision':>9} {'recall':>7} {'support':>8}")
     for label, m in result["metrics"].items():
         say(f"{label:<16} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['support']:>8}")

@@ -20,17 +20,24 @@ def _settings(args: argparse.Namespace):
 
 
 def _add_settings(p: argparse.ArgumentParser, json_flag: bool = True) -> None:
-    p.add_argument("--settings", help="platform settings YAML (data home, model, ...); env MEDGEMMA_* also apply")
+    p.add_argument(
+        "--settings", help="platform settings YAML (data home, model, ...); env MEDGEMMA_* also apply"
+    )
     p.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
     if json_flag:
         p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="fine-tune a LoRA adapter (foreground, or --detach for a background run)")
+    p = sub.add_parser(
+        "train", help="fine-tune a LoRA adapter (foreground, or --detach for a background run)"
+    )
     p.add_argument("--config", help="training recipe YAML (see configs/train-medquad-rag.yaml)")
-    p.add_argument("--data", action="append", help="JSON/JSONL/CSV file or built-in source; repeat to mix "
-                                                   "(replaces the recipe's data)")
+    p.add_argument(
+        "--data",
+        action="append",
+        help="JSON/JSONL/CSV file or built-in source; repeat to mix (replaces the recipe's data)",
+    )
     p.add_argument("--model", help="base model: preset, local folder or Hub id")
     p.add_argument("--max-steps", type=int, help="optimizer steps (overrides epochs)")
     p.add_argument("--name", help="run / adapter name")
@@ -46,9 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--kind", choices=jobs.KINDS, default="")
     _add_settings(r)
     r.set_defaults(handler=cmd_runs_list)
-    for verb, fn, text in (("show", cmd_runs_show, "status, config, metrics and log tail of a run"),
-                           ("cancel", cmd_runs_cancel, "stop a run (SIGTERM, then SIGKILL)"),
-                           ("resume", cmd_runs_resume, "continue a stopped training run from its checkpoint")):
+    for verb, fn, text in (
+        ("show", cmd_runs_show, "status, config, metrics and log tail of a run"),
+        ("cancel", cmd_runs_cancel, "stop a run (SIGTERM, then SIGKILL)"),
+        ("resume", cmd_runs_resume, "continue a stopped training run from its checkpoint"),
+    ):
         r = rsub.add_parser(verb, help=text)
         r.add_argument("run_id")
         _add_settings(r)
@@ -72,8 +81,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = ds.add_subparsers(dest="dataset_verb", metavar="ACTION", required=True)
     d = dsub.add_parser("preview", help="detected format, columns, sample rows, problems and token lengths")
     d.add_argument("file")
-    d.add_argument("--map", action="append", default=[], metavar="ROLE=COLUMN",
-                   help="column mapping, e.g. --map question=Q --map answer=A")
+    d.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="ROLE=COLUMN",
+        help="column mapping, e.g. --map question=Q --map answer=A",
+    )
     d.add_argument("--rows", type=int, default=5)
     d.add_argument("--model", help="count tokens with this model's tokenizer")
     d.add_argument("--max-length", type=int, default=512)
@@ -85,8 +99,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from medgemma.training import trainer as train
 
     settings = _settings(args)
-    cfg = train.load_config(args.config, data=args.data, model=args.model, max_steps=args.max_steps,
-                            name=args.name)
+    cfg = train.load_config(
+        args.config, data=args.data, model=args.model, max_steps=args.max_steps, name=args.name
+    )
     if args.detach:
         if args.resume:
             raise ConfigError("Use `python -m medgemma runs resume RUN_ID` to resume in the background.")
@@ -96,8 +111,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     with jobs.job_context(folder, kind="train", config=cfg.to_dict()):
         manifest = train.train(cfg, settings, folder, resume=args.resume)
     if args.json:
-        print_json({"run_id": folder.name, "folder": str(folder), "adapter": str(folder / train.ADAPTER),
-                    "metrics": manifest["metrics"]})
+        print_json(
+            {
+                "run_id": folder.name,
+                "folder": str(folder),
+                "adapter": str(folder / train.ADAPTER),
+                "metrics": manifest["metrics"],
+            }
+        )
     else:
         m = manifest["metrics"]
         say(f"run {folder.name}: {m['steps']} steps, train loss {m['train_loss']}, {m['wall_s']} s")
@@ -156,7 +177,9 @@ def cmd_runs_cancel(args: argparse.Namespace) -> int:
 
 def cmd_runs_resume(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    return _print_run(jobs.find_run(settings, jobs.start(settings, "train", {"resume": args.run_id})), args.json)
+    return _print_run(
+        jobs.find_run(settings, jobs.start(settings, "train", {"resume": args.run_id})), args.json
+    )
 
 
 def cmd_adapters_list(args: argparse.Namespace) -> int:
@@ -203,19 +226,24 @@ def cmd_dataset_preview(args: argparse.Namespace) -> int:
     if args.model:
         from medgemma.training import trainer as train
 
-        result["tokens"] = train.file_token_stats(args.file, mapping or None, args.model, _settings(args),
-                                                  args.max_length)
+        result["tokens"] = train.file_token_stats(
+            args.file, mapping or None, args.model, _settings(args), args.max_length
+        )
     if args.json:
         print_json(result)
         return 0
-    say(f"{result['file']}: {result['rows']} rows, {result['usable']} usable, format {result['format']}, "
-          f"columns {result['columns']}")
+    say(
+        f"{result['file']}: {result['rows']} rows, {result['usable']} usable, format {result['format']}, "
+        f"columns {result['columns']}"
+    )
     for p in result["problems"][:10]:
         say(f"  problem: {p}")
     for row in result["sample"]:
         say(f"  Q: {row['question'][:120]!r}\n  A: {row['answer'][:120]!r}")
     if "tokens" in result:
         t = result["tokens"]
-        say(f"tokens: min {t['min']} p50 {t['p50']} p95 {t['p95']} max {t['max']}; "
-              f"{t['over_limit']} over max_length={t['max_length']}")
+        say(
+            f"tokens: min {t['min']} p50 {t['p50']} p95 {t['p95']} max {t['max']}; "
+            f"{t['over_limit']} over max_length={t['max_length']}"
+        )
     return 0

@@ -13,14 +13,32 @@ from typing import TYPE_CHECKING
 from medgemma import lazy_exports
 
 _EXPORTS = {
-    "SUITES": "suites", "Suite": "suites", "Example": "suites", "get_suite": "suites", "load_suite": "suites",
-    "Prediction": "predictors", "make_predictor": "predictors",
-    "run_eval": "runner", "list_eval_runs": "runner", "load_eval_run": "runner", "compare_runs": "runner",
+    "SUITES": "suites",
+    "Suite": "suites",
+    "Example": "suites",
+    "get_suite": "suites",
+    "load_suite": "suites",
+    "Prediction": "predictors",
+    "make_predictor": "predictors",
+    "run_eval": "runner",
+    "list_eval_runs": "runner",
+    "load_eval_run": "runner",
+    "compare_runs": "runner",
     "export_run": "runner",
 }
 __all__ = [
-    "Example", "Prediction", "SUITES", "Suite", "compare_runs", "export_run", "get_suite",
-    "list_eval_runs", "load_eval_run", "load_suite", "make_predictor", "run_eval",
+    "Example",
+    "Prediction",
+    "SUITES",
+    "Suite",
+    "compare_runs",
+    "export_run",
+    "get_suite",
+    "list_eval_runs",
+    "load_eval_run",
+    "load_suite",
+    "make_predictor",
+    "run_eval",
 ]
 
 if TYPE_CHECKING:

@@ -24,14 +24,44 @@ Z95 = 1.959964
 # Summary metrics that are fractions of examples (accuracy-like): Wilson intervals apply.
 PROPORTIONS = ("accuracy", "answered_rate", "exact_match", "citation_rate", "allowed_flagged_rate")
 # Per-example keys averaged into a summary metric: a normal interval over the examples applies.
-PER_EXAMPLE_KEY = {"accuracy": "correct", "token_f1": "token_f1", "rougeL": "rougeL", "rouge1": "rouge1",
-                   "rouge2": "rouge2", "exact_match": "exact_match", "mrr": "mrr", "recall@5": "recall@5",
-                   "recall@10": "recall@10", "recall@1": "recall@1", "ndcg@10": "ndcg@10", "ndcg@5": "ndcg@5"}
+PER_EXAMPLE_KEY = {
+    "accuracy": "correct",
+    "token_f1": "token_f1",
+    "rougeL": "rougeL",
+    "rouge1": "rouge1",
+    "rouge2": "rouge2",
+    "exact_match": "exact_match",
+    "mrr": "mrr",
+    "recall@5": "recall@5",
+    "recall@10": "recall@10",
+    "recall@1": "recall@1",
+    "ndcg@10": "ndcg@10",
+    "ndcg@5": "ndcg@5",
+}
 # Metrics on a 0..1 scale that the bar charts show (latency and BLEU have their own scales).
-BAR_METRICS = ("accuracy", "answered_rate", "token_f1", "exact_match", "rouge1", "rouge2", "rougeL",
-               "recall@1", "recall@5", "recall@10", "hit@1", "hit@5", "hit@10", "mrr", "ndcg@5", "ndcg@10",
-               "citation_rate", "model_citation_rate", "supported_sentence_rate", "support_mean",
-               "allowed_flagged_rate")
+BAR_METRICS = (
+    "accuracy",
+    "answered_rate",
+    "token_f1",
+    "exact_match",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "hit@1",
+    "hit@5",
+    "hit@10",
+    "mrr",
+    "ndcg@5",
+    "ndcg@10",
+    "citation_rate",
+    "model_citation_rate",
+    "supported_sentence_rate",
+    "support_mean",
+    "allowed_flagged_rate",
+)
 
 
 # ---------------------------------------------------------------- confidence intervals
@@ -73,8 +103,9 @@ def metric_interval(predictions: Sequence[dict[str, Any]], metric: str) -> tuple
     return low, high
 
 
-def paired_difference(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]],
-                      key: str = "score") -> dict[str, float]:
+def paired_difference(
+    a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], key: str = "score"
+) -> dict[str, float]:
     """Mean of b - a over the example ids both runs scored, with its 95 % interval (paired)."""
     first = {p["id"]: p.get(key) for p in a if isinstance(p.get(key), (int, float))}
     diffs = [p[key] - first[p["id"]] for p in b if p["id"] in first and isinstance(p.get(key), (int, float))]
@@ -108,16 +139,29 @@ def run_choices(settings: Settings) -> list[tuple[str, str]]:
     """(label, run_id) for every run, newest first; the label names state and headline metric."""
     out = []
     for r in list_eval_runs(settings):
-        head = f"{r.get('primary')} {r['headline']:.3f}" if isinstance(r.get("headline"), (int, float)) else r["state"]
+        head = (
+            f"{r.get('primary')} {r['headline']:.3f}"
+            if isinstance(r.get("headline"), (int, float))
+            else r["state"]
+        )
         out.append((f"{run_label(r)} — n={r.get('n', '?')}, {head} ({r['run_id'][:20]})", r["run_id"]))
     return out
 
 
 def runs_table(settings: Settings) -> pd.DataFrame:
     """One row per run: id, label, state, n, primary metric and its value."""
-    rows = [{"run_id": r["run_id"], "run": run_label(r), "state": r["state"], "n": r.get("n"),
-             "primary": r.get("primary", ""), "value": r.get("headline"), "created": r.get("created", "")}
-            for r in list_eval_runs(settings)]
+    rows = [
+        {
+            "run_id": r["run_id"],
+            "run": run_label(r),
+            "state": r["state"],
+            "n": r.get("n"),
+            "primary": r.get("primary", ""),
+            "value": r.get("headline"),
+            "created": r.get("created", ""),
+        }
+        for r in list_eval_runs(settings)
+    ]
     return pd.DataFrame(rows, columns=["run_id", "run", "state", "n", "primary", "value", "created"])
 
 
@@ -129,9 +173,17 @@ def metric_rows(run: dict[str, Any], metrics: Sequence[str] = BAR_METRICS) -> li
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             continue
         ci = metric_interval(run["predictions"], metric)
-        rows.append({"run_id": run["run_id"], "run": run.get("label") or run_label(run["config"]), "metric": metric,
-                     "value": float(value), "low": ci[0] if ci else None, "high": ci[1] if ci else None,
-                     "n": run["summary"].get("n")})
+        rows.append(
+            {
+                "run_id": run["run_id"],
+                "run": run.get("label") or run_label(run["config"]),
+                "metric": metric,
+                "value": float(value),
+                "low": ci[0] if ci else None,
+                "high": ci[1] if ci else None,
+                "n": run["summary"].get("n"),
+            }
+        )
     return rows
 
 
@@ -145,12 +197,20 @@ def metrics_frame(settings: Settings, run_ids: Sequence[str]) -> pd.DataFrame:
 def _example_row(run: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     m = p.get("metrics", {})
     reference = p.get("reference", "")
-    return {"run": run["label"], "suite": run["config"].get("suite", ""), "id": p["id"],
-            "score": p.get("score"), **{k: v for k, v in m.items() if isinstance(v, (int, float)) and k != "score"},
-            "predicted": m.get("predicted", p.get("label", "")), "question": p.get("question", ""),
-            "prediction": p.get("prediction", ""),
-            "reference": reference if isinstance(reference, str) else " | ".join(reference),
-            "latency_s": p.get("latency_s"), "ttft_s": p.get("ttft_s"), "tok_per_s": p.get("tok_per_s")}
+    return {
+        "run": run["label"],
+        "suite": run["config"].get("suite", ""),
+        "id": p["id"],
+        "score": p.get("score"),
+        **{k: v for k, v in m.items() if isinstance(v, (int, float)) and k != "score"},
+        "predicted": m.get("predicted", p.get("label", "")),
+        "question": p.get("question", ""),
+        "prediction": p.get("prediction", ""),
+        "reference": reference if isinstance(reference, str) else " | ".join(reference),
+        "latency_s": p.get("latency_s"),
+        "ttft_s": p.get("ttft_s"),
+        "tok_per_s": p.get("tok_per_s"),
+    }
 
 
 def example_metrics(settings: Settings, run_ids: Sequence[str]) -> list[str]:
@@ -162,8 +222,15 @@ def example_metrics(settings: Settings, run_ids: Sequence[str]) -> list[str]:
     return list(names)
 
 
-def examples_frame(settings: Settings, run_ids: Sequence[str], suite: str = "", metric: str = "score",
-                   max_value: float | None = None, query: str = "", limit: int = 500) -> pd.DataFrame:
+def examples_frame(
+    settings: Settings,
+    run_ids: Sequence[str],
+    suite: str = "",
+    metric: str = "score",
+    max_value: float | None = None,
+    query: str = "",
+    limit: int = 500,
+) -> pd.DataFrame:
     """Scored examples of the runs, worst first by `metric`, filtered by suite, a threshold
     (metric <= max_value) and a case-insensitive text search over question, prediction and reference."""
     rows = []
@@ -176,8 +243,11 @@ def examples_frame(settings: Settings, run_ids: Sequence[str], suite: str = "", 
             value = row.get(metric)
             if max_value is not None and (not isinstance(value, (int, float)) or value > max_value):
                 continue
-            if needle and needle not in " ".join(str(row[k]) for k in ("id", "question", "prediction",
-                                                                        "reference")).lower():
+            if (
+                needle
+                and needle
+                not in " ".join(str(row[k]) for k in ("id", "question", "prediction", "reference")).lower()
+            ):
                 continue
             rows.append(row)
     frame = pd.DataFrame(rows)
@@ -198,8 +268,14 @@ def latency_frame(settings: Settings, run_ids: Sequence[str]) -> pd.DataFrame:
             for measure in ("latency_s", "ttft_s", "tok_per_s"):
                 value = p.get(measure)
                 if isinstance(value, (int, float)) and (value > 0 or measure == "latency_s"):
-                    rows.append({"run": run["label"], "run_id": run["run_id"], "measure": measure,
-                                 "value": float(value)})
+                    rows.append(
+                        {
+                            "run": run["label"],
+                            "run_id": run["run_id"],
+                            "measure": measure,
+                            "value": float(value),
+                        }
+                    )
     return pd.DataFrame(rows, columns=["run", "run_id", "measure", "value"])
 
 
@@ -223,14 +299,22 @@ def dashboard(settings: Settings, run_ids: Sequence[str]) -> dict[str, Any]:
     if len(run_ids) >= 2:
         result = compare_runs(settings, run_ids)
         paired = pd.DataFrame(result["paired"], columns=paired.columns)
-        note = (f"Compared against the first run, **{result['runs'][0]['run_id']}**: better / worse / same "
-                "counts the primary score per shared example.")
+        note = (
+            f"Compared against the first run, **{result['runs'][0]['run_id']}**: better / worse / same "
+            "counts the primary score per shared example."
+        )
         if not result["same_suite"]:
             note += " ⚠️ The runs are on different suites: their metrics are not directly comparable."
     suites = list(dict.fromkeys(r["config"].get("suite", "") for r in load_runs(settings, run_ids)))
-    return {"metrics": frame, "paired": paired, "note": note, "latency": latency_frame(settings, run_ids),
-            "confusion": confusion(settings, run_ids), "suites": suites,
-            "example_metrics": example_metrics(settings, run_ids)}
+    return {
+        "metrics": frame,
+        "paired": paired,
+        "note": note,
+        "latency": latency_frame(settings, run_ids),
+        "confusion": confusion(settings, run_ids),
+        "suites": suites,
+        "example_metrics": example_metrics(settings, run_ids),
+    }
 
 
 # ---------------------------------------------------------------- evaluation jobs
@@ -265,12 +349,23 @@ def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
     rag = bool(args.get("rag", True)) and not spec.own_context and spec.kind in ("mc", "qa")
     generative = spec.kind in ("mc", "qa")
     model_name = (model or settings.model) if generative else ""
-    config = {"suite": suite, "kind": spec.kind, "description": spec.description, "primary": spec.primary,
-              "model": model_name, "adapter": (adapter or "") if generative else "",
-              "rag": rag if generative else None, "limit": int(limit) if limit else None, "seed": seed,
-              "n": int(limit) if limit else None, "created": jobs.now_iso()}
+    config = {
+        "suite": suite,
+        "kind": spec.kind,
+        "description": spec.description,
+        "primary": spec.primary,
+        "model": model_name,
+        "adapter": (adapter or "") if generative else "",
+        "rag": rag if generative else None,
+        "limit": int(limit) if limit else None,
+        "seed": seed,
+        "n": int(limit) if limit else None,
+        "created": jobs.now_iso(),
+    }
     argv = _argv(suite, model if generative else "", adapter if generative else None, rag, limit, seed)
-    return jobs.Launch(argv, config, name=run_name(suite, model_name or settings.model, adapter, rag, spec.kind))
+    return jobs.Launch(
+        argv, config, name=run_name(suite, model_name or settings.model, adapter, rag, spec.kind)
+    )
 
 
 def _read_job(settings: Settings, run: jobs.RunInfo, records: list[dict[str, Any]]) -> jobs.Reading:
@@ -278,8 +373,12 @@ def _read_job(settings: Settings, run: jobs.RunInfo, records: list[dict[str, Any
     scores = [r["score"] for r in records if isinstance(r.get("score"), (int, float))]
     last = records[-1] if records else {}
     done, total = int(last.get("done", 0)), int(last.get("total") or run.config.get("n") or 0)
-    metrics = {"done": done, "total": total, "score_mean": sum(scores) / len(scores) if scores else None,
-               "primary": run.config.get("primary", "")}
+    metrics = {
+        "done": done,
+        "total": total,
+        "score_mean": sum(scores) / len(scores) if scores else None,
+        "primary": run.config.get("primary", ""),
+    }
     return jobs.Reading(done / total if total else 0.0, f"{done}/{total or '?'} examples", metrics)
 
 

@@ -92,7 +92,9 @@ def rouge(prediction: str, references: str | Sequence[str], use_stemmer: bool = 
 _TOKEN = r"(?P<open>[(\[])?(?P<letter>[A-Za-z])(?P<close>[)\]])?(?![A-Za-z0-9'])"
 _EXPLICIT = re.compile(
     r"\banswer\W{0,4}(?:(?:is|would\s+be|will\s+be|should\s+be)\W{0,4})?(?:(?:option|choice)\W{0,3})?"
-    + _TOKEN, re.I)
+    + _TOKEN,
+    re.I,
+)
 _OPTION_WORD = re.compile(r"\b(?:option|choice)\b\W{0,3}" + _TOKEN, re.I)
 _LEADING = re.compile(r"^\W{0,3}" + _TOKEN)
 _ANY_TOKEN = re.compile(r"(?<![A-Za-z0-9'])" + _TOKEN)
@@ -100,7 +102,7 @@ _ANY_TOKEN = re.compile(r"(?<![A-Za-z0-9'])" + _TOKEN)
 
 def _letter_ok(text: str, m: re.Match, upper_only: bool = False) -> bool:
     """Is this letter meant as an option letter rather than a word ("a rare", "A patient")?"""
-    letter, rest = m.group("letter"), text[m.end():]
+    letter, rest = m.group("letter"), text[m.end() :]
     if m.group("open") and m.group("close"):
         return True
     if upper_only and not letter.isupper():
@@ -148,12 +150,17 @@ def extract_choice(text: str, options: Mapping[str, str] | Sequence[str]) -> str
                 return letter
         return None
 
-    found = (first(_EXPLICIT.finditer(text)) or first(_OPTION_WORD.finditer(text))
-             or first(filter(None, [_LEADING.match(text)]))
-             or first(_ANY_TOKEN.finditer(text), need_parens=True))
+    found = (
+        first(_EXPLICIT.finditer(text))
+        or first(_OPTION_WORD.finditer(text))
+        or first(filter(None, [_LEADING.match(text)]))
+        or first(_ANY_TOKEN.finditer(text), need_parens=True)
+    )
     if found:
         return found
-    if isinstance(options, Mapping) and (found := _option_text_match(text, {k.upper(): v for k, v in options.items()})):
+    if isinstance(options, Mapping) and (
+        found := _option_text_match(text, {k.upper(): v for k, v in options.items()})
+    ):
         return found
     return first(_ANY_TOKEN.finditer(text), upper_only=True)
 
@@ -270,8 +277,11 @@ def latency_summary(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     `records` carry `latency_s` and optionally `ttft_s` and `tok_per_s`; zeros/missing are skipped.
     """
     out: dict[str, float] = {}
-    for key, name, qs in (("latency_s", "latency", (50, 95)), ("ttft_s", "ttft", (50, 95)),
-                          ("tok_per_s", "tok_per_s", (50,))):
+    for key, name, qs in (
+        ("latency_s", "latency", (50, 95)),
+        ("ttft_s", "ttft", (50, 95)),
+        ("tok_per_s", "tok_per_s", (50,)),
+    ):
         vals = [float(r[key]) for r in records if r.get(key)]
         if not vals:
             continue

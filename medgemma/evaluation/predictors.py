@@ -21,10 +21,14 @@ if TYPE_CHECKING:
     from medgemma.config import Settings
     from medgemma.models.backends import Backend
 
-MC_SYSTEM = ("You are a medical expert taking a multiple-choice exam. Read the question and the options, "
-             "then reply with the letter of the single best option, for example \"Answer: B\".")
-YES_NO_SYSTEM = ("You are a biomedical researcher. Answer the research question from the abstract with "
-                 "yes, no or maybe, then explain the conclusion in one or two sentences.")
+MC_SYSTEM = (
+    "You are a medical expert taking a multiple-choice exam. Read the question and the options, "
+    'then reply with the letter of the single best option, for example "Answer: B".'
+)
+YES_NO_SYSTEM = (
+    "You are a biomedical researcher. Answer the research question from the abstract with "
+    "yes, no or maybe, then explain the conclusion in one or two sentences."
+)
 ANSWER_PREFIX = "Answer:"  # appended after the chat template so even base models start with the letter
 RETRIEVAL_DEPTH = 10
 
@@ -80,7 +84,9 @@ def mc_messages(example: Example, hits: Sequence[Hit] = ()) -> list[dict[str, st
     else:
         system = MC_SYSTEM
         ask = f"Reply with one letter ({letters})."
-    user = (f"{block}\n\n" if block else "") + f"Question: {example.question.strip()}\n\nOptions:\n{options}\n\n{ask}"
+    user = (
+        f"{block}\n\n" if block else ""
+    ) + f"Question: {example.question.strip()}\n\nOptions:\n{options}\n\n{ask}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -94,8 +100,14 @@ def qa_messages(question: str) -> list[dict[str, str]]:
 class GenerativePredictor:
     """Calls a model directly: multiple choice (optionally with question-only retrieval) or closed-book QA."""
 
-    def __init__(self, backend: Backend, search: Search | None = None, k: int = 4,
-                 max_new_tokens: int = 200, seed: int = 0) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        search: Search | None = None,
+        k: int = 4,
+        max_new_tokens: int = 200,
+        seed: int = 0,
+    ) -> None:
         self.backend, self.search, self.k = backend, search, k
         self.max_new_tokens, self.seed = max_new_tokens, seed
         spec = getattr(backend, "spec", None)
@@ -103,7 +115,10 @@ class GenerativePredictor:
 
     def describe(self) -> dict[str, Any]:
         """The model and adapter actually loaded (the admin's active adapter may differ from settings)."""
-        return {"model": getattr(self.backend.spec, "name", ""), "adapter": getattr(self.backend, "adapter", "")}
+        return {
+            "model": getattr(self.backend.spec, "name", ""),
+            "adapter": getattr(self.backend, "adapter", ""),
+        }
 
     def predict(self, example: Example) -> Prediction:
         t0 = time.perf_counter()
@@ -116,16 +131,23 @@ class GenerativePredictor:
             prompt = self.backend.render(mc_messages(example, hits)) + prefix
             budget = min(self.max_new_tokens, 160 if example.reference else 24)
         else:
-            prefix, prompt, budget = "", self.backend.render(qa_messages(example.question)), self.max_new_tokens
+            prefix, prompt, budget = (
+                "",
+                self.backend.render(qa_messages(example.question)),
+                self.max_new_tokens,
+            )
         stats = GenerationStats()
         params = GenerationParams(max_new_tokens=budget, temperature=0.0, seed=self.seed, stop=stop)
         text = "".join(self.backend.stream(prompt, params, stats))
         latency = time.perf_counter() - t0
         return Prediction(
-            text=(prefix + text).strip(), latency_s=latency,
+            text=(prefix + text).strip(),
+            latency_s=latency,
             ttft_s=(stats.ttft_s + (latency - stats.total_s)) if stats.tokens else 0.0,
-            tokens=stats.tokens, tok_per_s=stats.tok_per_s,
-            passages=[h.chunk.chunk_id for h in hits], extra={"prompt_tokens": stats.prompt_tokens},
+            tokens=stats.tokens,
+            tok_per_s=stats.tok_per_s,
+            passages=[h.chunk.chunk_id for h in hits],
+            extra={"prompt_tokens": stats.prompt_tokens},
         )
 
 
@@ -155,10 +177,16 @@ class PipelinePredictor:
         latency = time.perf_counter() - t0
         gen = done.timings.stats()  # answer() always ends with Done
         return Prediction(
-            text=done.text, latency_s=latency, ttft_s=ttft, tokens=int(gen.get("tokens", 0)),
-            tok_per_s=float(gen.get("tok_per_s", 0.0)), citations=[c.to_dict() for c in done.citations],
-            sentences=[asdict(s) for s in done.sentences], support=done.support,
-            passages=[p.chunk_id for p in done.passages], label=done.safety,
+            text=done.text,
+            latency_s=latency,
+            ttft_s=ttft,
+            tokens=int(gen.get("tokens", 0)),
+            tok_per_s=float(gen.get("tok_per_s", 0.0)),
+            citations=[c.to_dict() for c in done.citations],
+            sentences=[asdict(s) for s in done.sentences],
+            support=done.support,
+            passages=[p.chunk_id for p in done.passages],
+            label=done.safety,
             extra={"mode": done.mode, "timings": done.timings.to_dict()},
         )
 
@@ -177,8 +205,12 @@ class RetrievalPredictor:
         by_url = example.meta.get("match", "url") == "url"
         keys = [normalize_url(h.chunk.url) if by_url else h.chunk.doc_id for h in hits]
         ranked = list(dict.fromkeys(k for k in keys if k))
-        return Prediction(text=ranked[0] if ranked else "", ranked=ranked,
-                          latency_s=time.perf_counter() - t0, passages=[h.chunk.chunk_id for h in hits])
+        return Prediction(
+            text=ranked[0] if ranked else "",
+            ranked=ranked,
+            latency_s=time.perf_counter() - t0,
+            passages=[h.chunk.chunk_id for h in hits],
+        )
 
 
 class SafetyPredictor:
@@ -187,8 +219,9 @@ class SafetyPredictor:
 
     name = "safety"
 
-    def __init__(self, check: Callable[[str], Any],
-                 check_many: Callable[[Sequence[str]], Sequence[Any]] | None = None) -> None:
+    def __init__(
+        self, check: Callable[[str], Any], check_many: Callable[[Sequence[str]], Sequence[Any]] | None = None
+    ) -> None:
         self.check, self.check_many = check, check_many
         self._batch: dict[str, tuple[Any, float]] = {}
 
@@ -216,9 +249,16 @@ class SafetyPredictor:
         return Prediction(text=label, label=label, latency_s=latency, extra=extra)
 
 
-def make_predictor(settings: Settings, suite: Suite, services: Services | None = None,
-                   model: str | None = None, adapter: str | None = None, rag: bool = True,
-                   mode: str = "auto", seed: int = 0) -> Predictor:
+def make_predictor(
+    settings: Settings,
+    suite: Suite,
+    services: Services | None = None,
+    model: str | None = None,
+    adapter: str | None = None,
+    rag: bool = True,
+    mode: str = "auto",
+    seed: int = 0,
+) -> Predictor:
     """The production predictor for a suite, built on one shared Services (created if not given)."""
     if services is None:
         from medgemma.chat.services import Services
@@ -231,12 +271,20 @@ def make_predictor(settings: Settings, suite: Suite, services: Services | None =
     if suite.kind == "qa" and rag:
         from medgemma.chat.pipeline import ChatSettings
 
-        chat = ChatSettings.from_settings(settings, model=model, adapter=adapter, temperature=0.0,
-                                          mode=mode, session_id="eval", seed=seed)
+        chat = ChatSettings.from_settings(
+            settings, model=model, adapter=adapter, temperature=0.0, mode=mode, session_id="eval", seed=seed
+        )
         return PipelinePredictor(services, chat)
     search = None
     if rag:
+
         def search(q: str, k: int) -> Sequence[Hit]:
             return services.knowledge().search(q, k=k, min_score=settings.retrieval_min_score)
-    return GenerativePredictor(services.backend(model, adapter), search=search, k=settings.retrieval_k,
-                               max_new_tokens=settings.max_new_tokens, seed=seed)
+
+    return GenerativePredictor(
+        services.backend(model, adapter),
+        search=search,
+        k=settings.retrieval_k,
+        max_new_tokens=settings.max_new_tokens,
+        seed=seed,
+    )

@@ -44,10 +44,12 @@ def _reference_text(example: Example, kind: str) -> str | list[str]:
 
 
 def _text_scores(prediction: str, reference: str) -> dict[str, float]:
-    return {"token_f1": metrics.token_f1(prediction, reference),
-            "exact_match": metrics.exact_match(prediction, reference),
-            **metrics.rouge(prediction, reference),
-            "bleu": metrics.sentence_bleu(prediction, reference)}
+    return {
+        "token_f1": metrics.token_f1(prediction, reference),
+        "exact_match": metrics.exact_match(prediction, reference),
+        **metrics.rouge(prediction, reference),
+        "bleu": metrics.sentence_bleu(prediction, reference),
+    }
 
 
 def score_example(kind: str, example: Example, pred: Prediction) -> dict[str, Any]:
@@ -55,10 +57,17 @@ def score_example(kind: str, example: Example, pred: Prediction) -> dict[str, An
     out: dict[str, Any] = {}
     if kind == "mc":
         letter = metrics.extract_choice(pred.text, example.options)
-        out.update(predicted=letter, correct=float(letter == example.answer), score=float(letter == example.answer))
+        out.update(
+            predicted=letter, correct=float(letter == example.answer), score=float(letter == example.answer)
+        )
         if example.reference:
-            out.update({k: v for k, v in _text_scores(pred.text, example.reference).items()
-                        if k in ("token_f1", "rougeL")})
+            out.update(
+                {
+                    k: v
+                    for k, v in _text_scores(pred.text, example.reference).items()
+                    if k in ("token_f1", "rougeL")
+                }
+            )
     elif kind == "qa":
         out.update(_text_scores(pred.text, example.reference))
         out["score"] = out["token_f1"]
@@ -100,10 +109,17 @@ def summarize(kind: str, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     elif kind == "qa":
         for key in ("token_f1", "exact_match", "rouge1", "rouge2", "rougeL"):
             out[key] = _mean_of(records, key) or 0.0
-        out["bleu"] = metrics.corpus_bleu([r["prediction"] for r in records],
-                                          [r["reference"] for r in records]) if records else 0.0
+        out["bleu"] = (
+            metrics.corpus_bleu([r["prediction"] for r in records], [r["reference"] for r in records])
+            if records
+            else 0.0
+        )
     elif kind == "retrieval":
-        for key in [f"{m}@{k}" for m in ("recall", "hit") for k in RETRIEVAL_KS] + ["mrr", "ndcg@5", "ndcg@10"]:
+        for key in [f"{m}@{k}" for m in ("recall", "hit") for k in RETRIEVAL_KS] + [
+            "mrr",
+            "ndcg@5",
+            "ndcg@10",
+        ]:
             out[key] = _mean_of(records, key) or 0.0
     elif kind == "safety":
         scored = [r for r in records if r["reference"]]
@@ -126,7 +142,8 @@ def summarize(kind: str, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out["citation_rate"] = metrics.citation_rate(cites)
         out["model_citation_rate"] = _mean_of(records, "model_cited") or 0.0
         out["supported_sentence_rate"] = metrics.supported_sentence_rate(
-            [(r["metrics"].get("supported_sentences", 0), r["metrics"].get("sentences", 0)) for r in records])
+            [(r["metrics"].get("supported_sentences", 0), r["metrics"].get("sentences", 0)) for r in records]
+        )
         out["support_mean"] = metrics.mean(r.get("support") or 0.0 for r in records)
     out.update(metrics.latency_summary(records))
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
@@ -136,7 +153,11 @@ def summarize(kind: str, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def run_name(suite: str, model: str, adapter: str | None, rag: bool, kind: str) -> str:
     parts = [suite]
     if kind in ("mc", "qa"):
-        parts += [Path(model).name or model, Path(adapter).name if adapter else "", "rag" if rag else "closed"]
+        parts += [
+            Path(model).name or model,
+            Path(adapter).name if adapter else "",
+            "rag" if rag else "closed",
+        ]
     return "-".join(p for p in parts if p)
 
 
@@ -172,19 +193,34 @@ def run_eval(
     model_name = model or settings.model
     rag = rag and not spec.own_context
     if folder is None:
-        folder = jobs.run_folder(settings, "eval", jobs.new_run_id(run_name(suite, model_name, adapter, rag, spec.kind)))
+        folder = jobs.run_folder(
+            settings, "eval", jobs.new_run_id(run_name(suite, model_name, adapter, rag, spec.kind))
+        )
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    predictor = predictor or make_predictor(settings, spec, services, model=model, adapter=adapter, rag=rag,
-                                            mode=mode, seed=seed)
+    predictor = predictor or make_predictor(
+        settings, spec, services, model=model, adapter=adapter, rag=rag, mode=mode, seed=seed
+    )
     config = {
-        "run_id": folder.name, "suite": suite, "kind": spec.kind, "description": spec.description,
-        "primary": spec.primary, "model": model_name if spec.kind in ("mc", "qa") else "",
-        "adapter": (adapter if adapter is not None else settings.adapter) if spec.kind in ("mc", "qa") else "",
-        "rag": bool(rag) if spec.kind in ("mc", "qa") else None, "mode": mode if spec.kind == "qa" else "",
-        "limit": limit, "seed": seed, "data": str(data) if data else "", "n": len(examples),
-        "predictor": predictor.name, "embedding_model": settings.embedding_model,
-        "retrieval_k": settings.retrieval_k, "max_new_tokens": settings.max_new_tokens,
+        "run_id": folder.name,
+        "suite": suite,
+        "kind": spec.kind,
+        "description": spec.description,
+        "primary": spec.primary,
+        "model": model_name if spec.kind in ("mc", "qa") else "",
+        "adapter": (adapter if adapter is not None else settings.adapter)
+        if spec.kind in ("mc", "qa")
+        else "",
+        "rag": bool(rag) if spec.kind in ("mc", "qa") else None,
+        "mode": mode if spec.kind == "qa" else "",
+        "limit": limit,
+        "seed": seed,
+        "data": str(data) if data else "",
+        "n": len(examples),
+        "predictor": predictor.name,
+        "embedding_model": settings.embedding_model,
+        "retrieval_k": settings.retrieval_k,
+        "max_new_tokens": settings.max_new_tokens,
     }
     if spec.kind in ("mc", "qa") and hasattr(predictor, "describe"):
         config.update(predictor.describe())
@@ -192,16 +228,23 @@ def run_eval(
     if (folder / PREDICTIONS).is_file():
         changed = [k for k in _RESUME_KEYS if k in previous and previous[k] != config[k]]
         if changed:
-            raise InputRejected(f"Run folder {folder} holds a run with a different {', '.join(changed)}; "
-                                "use a new folder.")
+            raise InputRejected(
+                f"Run folder {folder} holds a run with a different {', '.join(changed)}; use a new folder."
+            )
     config["created"] = previous.get("created") or jobs.now_iso()
     atomic_write_json(folder / CONFIG, config)
     (folder / SUMMARY).unlink(missing_ok=True)
     records = {r["id"]: r for r in read_jsonl(folder / PREDICTIONS)}
     wanted = {e.id for e in examples}
     records = {k: v for k, v in records.items() if k in wanted}
-    logger.info("eval %s: %d examples (%d already done) with %s -> %s", suite, len(examples), len(records),
-                predictor.name, folder)
+    logger.info(
+        "eval %s: %d examples (%d already done) with %s -> %s",
+        suite,
+        len(examples),
+        len(records),
+        predictor.name,
+        folder,
+    )
     pending = [e for e in examples if e.id not in records]
     if pending and hasattr(predictor, "prepare"):
         predictor.prepare(pending)
@@ -209,10 +252,15 @@ def run_eval(
         if example.id in records:
             continue
         pred = predictor.predict(example)
-        record = {"id": example.id, "question": example.question, "prediction": pred.text,
-                  "reference": _reference_text(example, spec.kind),
-                  "metrics": score_example(spec.kind, example, pred),
-                  **{k: v for k, v in pred.to_dict().items() if k != "text"}, "meta": example.meta}
+        record = {
+            "id": example.id,
+            "question": example.question,
+            "prediction": pred.text,
+            "reference": _reference_text(example, spec.kind),
+            "metrics": score_example(spec.kind, example, pred),
+            **{k: v for k, v in pred.to_dict().items() if k != "text"},
+            "meta": example.meta,
+        }
         record["score"] = record["metrics"].get("score")
         append_jsonl(folder / PREDICTIONS, record)
         records[example.id] = record
@@ -255,17 +303,29 @@ def list_eval_runs(settings: Settings) -> list[dict[str, Any]]:
         if not config:
             continue
         summary = read_json(folder / SUMMARY, {}) or {}
-        rows.append({**config, "run_id": folder.name, "state": _state(folder),
-                     "headline": summary.get(config.get("primary", "")), "folder": str(folder)})
+        rows.append(
+            {
+                **config,
+                "run_id": folder.name,
+                "state": _state(folder),
+                "headline": summary.get(config.get("primary", "")),
+                "folder": str(folder),
+            }
+        )
     return sorted(rows, key=lambda r: (r.get("created", ""), r["run_id"]), reverse=True)
 
 
 def load_eval_run(settings: Settings, run_id: str) -> dict[str, Any]:
     """A run's config, summary (empty until it ends), state and scored predictions."""
     folder = _folder(settings, run_id)
-    return {"run_id": run_id, "folder": str(folder), "state": _state(folder),
-            "config": read_json(folder / CONFIG, {}), "summary": read_json(folder / SUMMARY, {}) or {},
-            "predictions": list(read_jsonl(folder / PREDICTIONS))}
+    return {
+        "run_id": run_id,
+        "folder": str(folder),
+        "state": _state(folder),
+        "config": read_json(folder / CONFIG, {}),
+        "summary": read_json(folder / SUMMARY, {}) or {},
+        "predictions": list(read_jsonl(folder / PREDICTIONS)),
+    }
 
 
 def compare_runs(settings: Settings, run_ids: Sequence[str]) -> dict[str, Any]:
@@ -274,8 +334,12 @@ def compare_runs(settings: Settings, run_ids: Sequence[str]) -> dict[str, Any]:
     if len(run_ids) < 2:
         raise InputRejected("Pick at least two runs to compare.")
     runs = [load_eval_run(settings, r) for r in run_ids]
-    names = [k for r in runs for k, v in r["summary"].items()
-             if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n"]
+    names = [
+        k
+        for r in runs
+        for k, v in r["summary"].items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n"
+    ]
     names = list(dict.fromkeys(names))
     table = {k: [r["summary"].get(k) for r in runs] for k in names}
     base = runs[0]
@@ -288,23 +352,41 @@ def compare_runs(settings: Settings, run_ids: Sequence[str]) -> dict[str, Any]:
             if b is None or s is None:
                 continue
             better, worse, same = better + (s > b), worse + (s < b), same + (s == b)
-        paired.append({"run_id": run["run_id"], "common": better + worse + same, "better": better,
-                       "worse": worse, "same": same})
+        paired.append(
+            {
+                "run_id": run["run_id"],
+                "common": better + worse + same,
+                "better": better,
+                "worse": worse,
+                "same": same,
+            }
+        )
     return {
-        "runs": [{"run_id": r["run_id"], **{k: r["config"].get(k) for k in ("suite", "model", "adapter", "rag",
-                                                                           "mode", "n")}} for r in runs],
+        "runs": [
+            {
+                "run_id": r["run_id"],
+                **{k: r["config"].get(k) for k in ("suite", "model", "adapter", "rag", "mode", "n")},
+            }
+            for r in runs
+        ],
         "metrics": table,
-        "delta": {k: [None if v is None or vals[0] is None else round(v - vals[0], 4) for v in vals]
-                  for k, vals in table.items()},
+        "delta": {
+            k: [None if v is None or vals[0] is None else round(v - vals[0], 4) for v in vals]
+            for k, vals in table.items()
+        },
         "paired": paired,
         "same_suite": len({r["config"].get("suite") for r in runs}) == 1,
     }
 
 
 def _flat_row(p: dict[str, Any]) -> dict[str, Any]:
-    row = {"id": p["id"], "question": p["question"], "prediction": p["prediction"],
-           "reference": p["reference"] if isinstance(p["reference"], str) else " | ".join(p["reference"]),
-           "score": p.get("score")}
+    row = {
+        "id": p["id"],
+        "question": p["question"],
+        "prediction": p["prediction"],
+        "reference": p["reference"] if isinstance(p["reference"], str) else " | ".join(p["reference"]),
+        "score": p.get("score"),
+    }
     row.update({k: v for k, v in p["metrics"].items() if k != "score"})
     for key in ("latency_s", "ttft_s", "tokens", "tok_per_s", "support", "label"):
         if key in p:
@@ -318,8 +400,14 @@ def export_run(settings: Settings, run_id: str, fmt: str = "csv") -> Path:
     folder = Path(run["folder"])
     if fmt == "json":
         path = folder / "export.json"
-        atomic_write_text(path, json.dumps({k: run[k] for k in ("run_id", "state", "config", "summary",
-                                                               "predictions")}, ensure_ascii=False, indent=1))
+        atomic_write_text(
+            path,
+            json.dumps(
+                {k: run[k] for k in ("run_id", "state", "config", "summary", "predictions")},
+                ensure_ascii=False,
+                indent=1,
+            ),
+        )
         return path
     if fmt != "csv":
         raise InputRejected(f"Unknown export format '{fmt}' (use csv or json).")

@@ -45,9 +45,15 @@ class Example:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "question": self.question, "reference": self.reference,
-                "options": self.options, "answer": self.answer, "relevant": list(self.relevant),
-                "meta": self.meta}
+        return {
+            "id": self.id,
+            "question": self.question,
+            "reference": self.reference,
+            "options": self.options,
+            "answer": self.answer,
+            "relevant": list(self.relevant),
+            "meta": self.meta,
+        }
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,8 @@ def data_file(settings: Settings, relative: str) -> Path:
     """A file of the shared medical data folder, or a FeatureUnavailable naming what is missing."""
     if settings.data_path is None:
         raise FeatureUnavailable(
-            f"No medical data folder is configured: set MEDGEMMA_DATA_DIR to the folder holding {relative}.")
+            f"No medical data folder is configured: set MEDGEMMA_DATA_DIR to the folder holding {relative}."
+        )
     path = settings.data_path / relative
     if not path.is_file():
         raise FeatureUnavailable(f"Evaluation data file not found: {path} (set MEDGEMMA_DATA_DIR).")
@@ -170,9 +177,19 @@ def _load_medquad(settings: Settings, data: Path | None) -> list[Example]:
     for r in rows:
         if (held is not None and r["url"] not in held) or _BLANK_TOPIC.search(r["question"]):
             continue
-        out.append(Example(id=_unique_id(str(r["qid"]), seen), question=r["question"], reference=r["answer"],
-                           meta={"url": r["url"], "source": r.get("source", ""), "qtype": r.get("qtype", ""),
-                                 "focus": r.get("focus", "")}))
+        out.append(
+            Example(
+                id=_unique_id(str(r["qid"]), seen),
+                question=r["question"],
+                reference=r["answer"],
+                meta={
+                    "url": r["url"],
+                    "source": r.get("source", ""),
+                    "qtype": r.get("qtype", ""),
+                    "focus": r.get("focus", ""),
+                },
+            )
+        )
     return out
 
 
@@ -188,10 +205,17 @@ def _load_pubmedqa(settings: Settings, data: Path | None) -> list[Example]:
     test = pubmedqa_test_ids(settings)
     letter = {v: k for k, v in YES_NO_MAYBE.items()}
     return [
-        Example(id=pmid, question=r["QUESTION"], reference=r["LONG_ANSWER"], options=dict(YES_NO_MAYBE),
-                answer=letter[r["final_decision"]], context=tuple(r["CONTEXTS"]),
-                meta={"decision": r["final_decision"], "url": f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"})
-        for pmid, r in rows.items() if pmid in test
+        Example(
+            id=pmid,
+            question=r["QUESTION"],
+            reference=r["LONG_ANSWER"],
+            options=dict(YES_NO_MAYBE),
+            answer=letter[r["final_decision"]],
+            context=tuple(r["CONTEXTS"]),
+            meta={"decision": r["final_decision"], "url": f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"},
+        )
+        for pmid, r in rows.items()
+        if pmid in test
     ]
 
 
@@ -200,9 +224,17 @@ def _mirage_loader(task: str) -> Callable[[Settings, Path | None], list[Example]
         bench = read_json(data or data_file(settings, MIRAGE_FILE))
         if task not in bench:
             raise ConfigError(f"MIRAGE file has no '{task}' subset (has: {', '.join(bench)}).")
-        return [Example(id=qid, question=q["question"], options=dict(q["options"]), answer=q["answer"],
-                        meta={"subset": task})
-                for qid, q in bench[task].items()]
+        return [
+            Example(
+                id=qid,
+                question=q["question"],
+                options=dict(q["options"]),
+                answer=q["answer"],
+                meta={"subset": task},
+            )
+            for qid, q in bench[task].items()
+        ]
+
     return load
 
 
@@ -215,7 +247,9 @@ def _repo_data(data: Path | None, name: str) -> Path:
 
 def normalize_url(url: str) -> str:
     """Compare pages, not spellings: no scheme, no www., no trailing slash, lower case."""
-    return url.strip().lower().removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
+    return (
+        url.strip().lower().removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
+    )
 
 
 def _load_retrieval(settings: Settings, data: Path | None) -> list[Example]:
@@ -223,11 +257,21 @@ def _load_retrieval(settings: Settings, data: Path | None) -> list[Example]:
     out = []
     for i, r in enumerate(read_jsonl(path)):
         match = "url" if r.get("relevant_urls") else "doc_id"
-        relevant = tuple(map(normalize_url, r["relevant_urls"]) if match == "url" else r.get("relevant_doc_ids") or ())
+        relevant = tuple(
+            map(normalize_url, r["relevant_urls"]) if match == "url" else r.get("relevant_doc_ids") or ()
+        )
         if not r.get("question") or not relevant:
-            raise ConfigError(f"{path} line {i + 1} needs 'question' and 'relevant_urls' or 'relevant_doc_ids'.")
-        out.append(Example(id=str(r.get("id", i)), question=r["question"], relevant=relevant,
-                           meta={"match": match, **({"topic": r["topic"]} if "topic" in r else {})}))
+            raise ConfigError(
+                f"{path} line {i + 1} needs 'question' and 'relevant_urls' or 'relevant_doc_ids'."
+            )
+        out.append(
+            Example(
+                id=str(r.get("id", i)),
+                question=r["question"],
+                relevant=relevant,
+                meta={"match": match, **({"topic": r["topic"]} if "topic" in r else {})},
+            )
+        )
     return out
 
 
@@ -239,8 +283,10 @@ def _load_safety(settings: Settings, data: Path | None) -> list[Example]:
         if not isinstance(text, str) or not text.strip():
             raise ConfigError(f"{path} line {i + 1} needs a non-empty 'text'.")
         if r.get("expected") and r["expected"] not in SAFETY_LABELS:
-            raise ConfigError(f"{path} line {i + 1}: 'expected' must be one of {', '.join(SAFETY_LABELS)}; "
-                              f"got {r['expected']!r}.")
+            raise ConfigError(
+                f"{path} line {i + 1}: 'expected' must be one of {', '.join(SAFETY_LABELS)}; "
+                f"got {r['expected']!r}."
+            )
         extra = {k: v for k, v in r.items() if k not in {"text", "prompt", "expected", "id"}}
         out.append(Example(id=str(r.get("id", i)), question=text, answer=r.get("expected", ""), meta=extra))
     if not out:
@@ -255,31 +301,70 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 
 def _load_xstest(settings: Settings, data: Path | None) -> list[Example]:
     rows = _csv_rows(data or data_file(settings, "safety/xstest_prompts.csv"))
-    return [Example(id=f"xstest-{r['id']}", question=r["prompt"],
-                    answer="allowed" if r["label"] == "safe" else "harmful",
-                    meta={"type": r["type"], "source": "xstest"}) for r in rows]
+    return [
+        Example(
+            id=f"xstest-{r['id']}",
+            question=r["prompt"],
+            answer="allowed" if r["label"] == "safe" else "harmful",
+            meta={"type": r["type"], "source": "xstest"},
+        )
+        for r in rows
+    ]
 
 
 def _load_medsafetybench(settings: Settings, data: Path | None) -> list[Example]:
     rows = _csv_rows(data or data_file(settings, "safety/medsafetybench_train.csv"))
-    return [Example(id=f"msb-{i}", question=r["harmful_medical_request"], answer="harmful",
-                    meta={"category": r["category"], "source": "medsafetybench"}) for i, r in enumerate(rows)]
+    return [
+        Example(
+            id=f"msb-{i}",
+            question=r["harmful_medical_request"],
+            answer="harmful",
+            meta={"category": r["category"], "source": "medsafetybench"},
+        )
+        for i, r in enumerate(rows)
+    ]
 
 
 SUITES: dict[str, Suite] = {
-    s.name: s for s in [
-        Suite("medquad", "qa", "MedQuAD held-out long-form QA (pages and topics never used for training)",
-              "token_f1", _load_medquad),
-        Suite("pubmedqa", "mc", "PubMedQA PQA-L test (500): yes/no/maybe from the abstract + long answer",
-              "accuracy", _load_pubmedqa, own_context=True),
-        *[Suite(f"mirage-{t}", "mc", f"MIRAGE {t} multiple choice", "accuracy", _mirage_loader(t))
-          for t in ("medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu")],
-        Suite("retrieval", "retrieval", "Retrieval dev set (data/retrieval_dev.jsonl)", "mrr", _load_retrieval),
+    s.name: s
+    for s in [
+        Suite(
+            "medquad",
+            "qa",
+            "MedQuAD held-out long-form QA (pages and topics never used for training)",
+            "token_f1",
+            _load_medquad,
+        ),
+        Suite(
+            "pubmedqa",
+            "mc",
+            "PubMedQA PQA-L test (500): yes/no/maybe from the abstract + long answer",
+            "accuracy",
+            _load_pubmedqa,
+            own_context=True,
+        ),
+        *[
+            Suite(f"mirage-{t}", "mc", f"MIRAGE {t} multiple choice", "accuracy", _mirage_loader(t))
+            for t in ("medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu")
+        ],
+        Suite(
+            "retrieval", "retrieval", "Retrieval dev set (data/retrieval_dev.jsonl)", "mrr", _load_retrieval
+        ),
         Suite("safety", "safety", "Safety dev set (data/safety_dev.jsonl)", "accuracy", _load_safety),
-        Suite("safety-xstest", "safety", "XSTest: safe look-alikes (allowed) and unsafe contrasts (harmful)",
-              "accuracy", _load_xstest),
-        Suite("safety-medsafetybench", "safety", "MedSafetyBench harmful medical requests (900)",
-              "accuracy", _load_medsafetybench),
+        Suite(
+            "safety-xstest",
+            "safety",
+            "XSTest: safe look-alikes (allowed) and unsafe contrasts (harmful)",
+            "accuracy",
+            _load_xstest,
+        ),
+        Suite(
+            "safety-medsafetybench",
+            "safety",
+            "MedSafetyBench harmful medical requests (900)",
+            "accuracy",
+            _load_medsafetybench,
+        ),
     ]
 }
 
@@ -305,7 +390,8 @@ def read_examples(settings: Settings, name: str, data: Path | str | None = None)
     return get_suite(name).loader(settings, Path(data) if data else None)
 
 
-def load_suite(settings: Settings, name: str, limit: int | None = None, seed: int = 0,
-               data: Path | str | None = None) -> list[Example]:
+def load_suite(
+    settings: Settings, name: str, limit: int | None = None, seed: int = 0, data: Path | str | None = None
+) -> list[Example]:
     """The examples of a suite (optionally from another file of the same shape), sampled by seed."""
     return sample(read_examples(settings, name, data), limit, seed)

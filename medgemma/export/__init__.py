@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING
 from medgemma import lazy_exports
 
 _EXPORTS = {
-    "FORMATS": "exporter", "ExportResult": "exporter", "export": "exporter", "list_exports": "exporter",
+    "FORMATS": "exporter",
+    "ExportResult": "exporter",
+    "export": "exporter",
+    "list_exports": "exporter",
     "read_export": "exporter",
     "evaluate_artifact": "artifact_eval",
     # `publish` and the format modules are submodules: `from medgemma.export import publish`
@@ -22,8 +25,14 @@ _EXPORTS = {
     "check_available": "tensorrt",
 }
 __all__ = [
-    "ExportResult", "FORMATS", "check_available", "evaluate_artifact", "export",
-    "list_exports", "plan", "read_export",
+    "ExportResult",
+    "FORMATS",
+    "check_available",
+    "evaluate_artifact",
+    "export",
+    "list_exports",
+    "plan",
+    "read_export",
 ]
 
 if TYPE_CHECKING:

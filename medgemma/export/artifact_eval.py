@@ -41,9 +41,18 @@ def artifact_model(path: str | Path) -> tuple[str, str, str]:
     raise InputRejected(f"{p} holds no model this platform can evaluate (GGUF, ONNX, merged or LoRA).")
 
 
-def evaluate_artifact(settings: Settings, path: str | Path, suite: str, rag: bool = False,
-                      limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
-                      progress: Any = None, data: str | Path | None = None, mode: str = "auto") -> dict[str, Any]:
+def evaluate_artifact(
+    settings: Settings,
+    path: str | Path,
+    suite: str,
+    rag: bool = False,
+    limit: int | None = None,
+    seed: int = 0,
+    folder: str | Path | None = None,
+    progress: Any = None,
+    data: str | Path | None = None,
+    mode: str = "auto",
+) -> dict[str, Any]:
     """Run `suite` on the exported model at `path` and return the summary (the run is kept on disk)."""
     from medgemma.chat.services import Services
     from medgemma.evaluation.runner import run_eval
@@ -56,5 +65,17 @@ def evaluate_artifact(settings: Settings, path: str | Path, suite: str, rag: boo
         services = Services(settings, backend=OnnxBackend(model, settings))
     if not model:
         raise InputRejected(f"{path}: its manifest does not name the base model to apply the adapter to.")
-    return run_eval(settings, suite, model=model, adapter=adapter, rag=rag, limit=limit, progress=progress,
-                    seed=seed, services=services, folder=folder, data=data, mode=mode)
+    return run_eval(
+        settings,
+        suite,
+        model=model,
+        adapter=adapter,
+        rag=rag,
+        limit=limit,
+        progress=progress,
+        seed=seed,
+        services=services,
+        folder=folder,
+        data=data,
+        mode=mode,
+    )

@@ -25,8 +25,14 @@ from medgemma.storage import atomic_write_json, read_json
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
-                   "chat_template.jinja", "added_tokens.json")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "added_tokens.json",
+)
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 GGUF_QUANT = {"gguf-q8_0": "q8_0", "gguf-q4_k_m": "q4_k_m"}
 
@@ -45,7 +51,9 @@ class Source:
 
 
 class Builder:
-    def __init__(self, settings: Settings, source: Source, stage: Path, work: Path, progress: Progress) -> None:
+    def __init__(
+        self, settings: Settings, source: Source, stage: Path, work: Path, progress: Progress
+    ) -> None:
         self.settings, self.source, self.stage, self.work = settings, source, stage, work
         self.progress = progress
         self._peft: Any = None
@@ -191,8 +199,16 @@ class Builder:
         self.save_tokenizer(self.stage)
         self.progress(0.7, "verifying: base + exported adapter with PEFT")
         model = self._peft_from(self.stage)
-        return [verify.check_logits_fn(ref, "PEFT reload", "exact", verify.torch_logits_fn(model),
-                                       self.shipped_ids(), self.tokenizer().decode)]
+        return [
+            verify.check_logits_fn(
+                ref,
+                "PEFT reload",
+                "exact",
+                verify.torch_logits_fn(model),
+                self.shipped_ids(),
+                self.tokenizer().decode,
+            )
+        ]
 
     def merged_checkpoint(self, dtype: str) -> list[Check]:
         ref = self.reference()
@@ -207,8 +223,10 @@ class Builder:
         check = verify.check_transformers(ref, self.stage, "close", "float32")
         check.name = "transformers float16 weights (float32 compute)"
         if self.merged_type.startswith("gemma"):
-            self.notes.append("Load with dtype=torch.bfloat16 or torch.float32: Gemma 3 overflows in float16 "
-                              "arithmetic (NaN logits).")
+            self.notes.append(
+                "Load with dtype=torch.bfloat16 or torch.float32: Gemma 3 overflows in float16 "
+                "arithmetic (NaN logits)."
+            )
         return [check]
 
     def _gguf_supported(self, config: Any) -> None:
@@ -218,7 +236,8 @@ class Builder:
             if qpas and head and qpas != head:
                 raise FeatureUnavailable(
                     f"This Gemma 3 model has query_pre_attn_scalar={qpas} but head_dim={head}; llama.cpp "
-                    "assumes they are equal, so its GGUF would give wrong answers. Use ONNX or a merged export.")
+                    "assumes they are equal, so its GGUF would give wrong answers. Use ONNX or a merged export."
+                )
 
     def gguf(self, qtype: str) -> list[Check]:
         from medgemma.export import gguf as export_gguf
@@ -240,8 +259,14 @@ class Builder:
             export_gguf.quantize(f16, self.stage / name, qtype, self.settings.threads)
         shutil.rmtree(hf, ignore_errors=True)
         self.progress(0.75, "verifying: load in llama.cpp and generate")
-        checks = [verify.check_llamacpp(ref, self.stage / name, "close" if qtype == "f16" else "quantized",
-                                        threads=self.settings.threads)]
+        checks = [
+            verify.check_llamacpp(
+                ref,
+                self.stage / name,
+                "close" if qtype == "f16" else "quantized",
+                threads=self.settings.threads,
+            )
+        ]
         if qtype != "f16":
             checks.append(verify.check_llamacpp(ref, f16, "close", threads=self.settings.threads))
             checks[-1].name += " (f16 before quantizing)"
@@ -255,8 +280,9 @@ class Builder:
         self._gguf_supported(self._peft.get_base_model().config)
         name = f"{self.source.name}-lora-f16.gguf"
         self.progress(0.4, "converting the adapter to a GGUF LoRA (llama.cpp convert_lora_to_gguf)")
-        export_gguf.convert_lora(self.settings, self.source.adapter_dir, Path(self.source.base_path),
-                                 self.stage / name, "f16")
+        export_gguf.convert_lora(
+            self.settings, self.source.adapter_dir, Path(self.source.base_path), self.stage / name, "f16"
+        )
         spec = self.source.spec
         if spec is not None and (spec.packaged or spec.source == "gguf"):
             base, level = gguf_file(spec, self.settings), "quantized"
@@ -264,10 +290,15 @@ class Builder:
         else:
             self.progress(0.55, "converting the base model to GGUF f16 for the check")
             view = self.conversion_view(Path(self.source.base_path), self.work / "base-view")
-            base, level = export_gguf.convert_hf(self.settings, view, self.work / "base-f16.gguf", "f16"), "close"
+            base, level = (
+                export_gguf.convert_hf(self.settings, view, self.work / "base-f16.gguf", "f16"),
+                "close",
+            )
             self.notes.append("Apply it on a GGUF of the same base model (verified on an f16 conversion).")
         self.progress(0.75, "verifying: base GGUF + LoRA in llama.cpp")
-        return [verify.check_llamacpp(ref, base, level, lora=self.stage / name, threads=self.settings.threads)]
+        return [
+            verify.check_llamacpp(ref, base, level, lora=self.stage / name, threads=self.settings.threads)
+        ]
 
     def onnx(self) -> list[Check]:
         from medgemma.export import onnx as export_onnx
@@ -281,8 +312,11 @@ class Builder:
         self._merged = None
         self.progress(0.75, "verifying with onnxruntime")
         run = export_onnx.logits_fn(export_onnx.session(path, self.settings.threads))
-        return [verify.check_logits_fn(ref, "onnxruntime", "exact", run, self.shipped_ids(),
-                                       self.tokenizer().decode)]
+        return [
+            verify.check_logits_fn(
+                ref, "onnxruntime", "exact", run, self.shipped_ids(), self.tokenizer().decode
+            )
+        ]
 
     def tensorrt(self) -> list[Check]:
         from medgemma.export import onnx as export_onnx
@@ -299,9 +333,14 @@ class Builder:
         self.progress(0.55, "building the TensorRT engine")
         engine = export_tensorrt.build_engine(onnx, self.stage / export_tensorrt.ENGINE_FILE, limit)
         self.progress(0.75, "verifying the engine")
-        return [verify.check_logits_fn(ref, "TensorRT", "close", export_tensorrt.runner(engine),
-                                       decode=self.tokenizer().decode)]
+        return [
+            verify.check_logits_fn(
+                ref, "TensorRT", "close", export_tensorrt.runner(engine), decode=self.tokenizer().decode
+            )
+        ]
 
     def _max_length(self) -> int:
         config = self.merged().config
-        return int(min(getattr(config, "max_position_embeddings", 4096) or 4096, self.settings.context_window))
+        return int(
+            min(getattr(config, "max_position_embeddings", 4096) or 4096, self.settings.context_window)
+        )

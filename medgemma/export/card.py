@@ -20,12 +20,28 @@ from medgemma.storage import atomic_write_json, atomic_write_text
 MANIFEST, README = "manifest.json", "README.md"
 GEMMA_TERMS = "https://ai.google.dev/gemma/terms"
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-LIBRARY = {"lora": "peft", "merged-fp16": "transformers", "merged-fp32": "transformers", "gguf": "gguf",
-           "gguf-q8_0": "gguf", "gguf-q4_k_m": "gguf", "gguf-lora": "gguf", "onnx": "onnx",
-           "tensorrt": "tensorrt"}
+LIBRARY = {
+    "lora": "peft",
+    "merged-fp16": "transformers",
+    "merged-fp32": "transformers",
+    "gguf": "gguf",
+    "gguf-q8_0": "gguf",
+    "gguf-q4_k_m": "gguf",
+    "gguf-lora": "gguf",
+    "onnx": "onnx",
+    "tensorrt": "tensorrt",
+}
 RELATION = {"lora": "adapter", "gguf-lora": "adapter", "gguf-q8_0": "quantized", "gguf-q4_k_m": "quantized"}
-KEY_METRICS = ("accuracy", "token_f1", "rougeL", "bleu", "mrr", "recall@5", "citation_rate",
-               "supported_sentence_rate")
+KEY_METRICS = (
+    "accuracy",
+    "token_f1",
+    "rougeL",
+    "bleu",
+    "mrr",
+    "recall@5",
+    "citation_rate",
+    "supported_sentence_rate",
+)
 
 
 @dataclass
@@ -87,9 +103,15 @@ def latest_evals(settings: Settings, adapter_keys: set[str]) -> list[dict[str, A
             continue
         summary = load_eval_run(settings, run["run_id"])["summary"]
         metrics = {k: summary[k] for k in KEY_METRICS if isinstance(summary.get(k), (int, float))}
-        found[run["suite"]] = {"suite": run["suite"], "run_id": run["run_id"], "n": summary.get("n"),
-                               "rag": run.get("rag"), "primary": run.get("primary"), "metrics": metrics,
-                               "created": run.get("created", "")}
+        found[run["suite"]] = {
+            "suite": run["suite"],
+            "run_id": run["run_id"],
+            "n": summary.get("n"),
+            "rag": run.get("rag"),
+            "primary": run.get("primary"),
+            "metrics": metrics,
+            "created": run.get("created", ""),
+        }
     return list(found.values())
 
 
@@ -101,78 +123,116 @@ def metadata(info: CardInfo) -> dict[str, Any]:
             meta["base_model_relation"] = RELATION[info.fmt]
         elif info.fmt.startswith("merged"):
             meta["base_model_relation"] = "merge"
-    meta.update(library_name=LIBRARY[info.fmt], license="gemma", license_link=GEMMA_TERMS,
-                pipeline_tag="text-generation", language=["en"],
-                tags=["medical", "medgemma-platform", "lora", info.fmt, LIBRARY[info.fmt]])
+    meta.update(
+        library_name=LIBRARY[info.fmt],
+        license="gemma",
+        license_link=GEMMA_TERMS,
+        pipeline_tag="text-generation",
+        language=["en"],
+        tags=["medical", "medgemma-platform", "lora", info.fmt, LIBRARY[info.fmt]],
+    )
     if info.datasets:
         meta["datasets"] = info.datasets
     if info.evals:
-        meta["model-index"] = [{"name": info.name, "results": [
-            {"task": {"type": "text-generation"},
-             "dataset": {"name": e["suite"], "type": e["suite"]},
-             "metrics": [{"type": k, "name": k, "value": v} for k, v in e["metrics"].items()]}
-            for e in info.evals if e["metrics"]]}]
+        meta["model-index"] = [
+            {
+                "name": info.name,
+                "results": [
+                    {
+                        "task": {"type": "text-generation"},
+                        "dataset": {"name": e["suite"], "type": e["suite"]},
+                        "metrics": [{"type": k, "name": k, "value": v} for k, v in e["metrics"].items()],
+                    }
+                    for e in info.evals
+                    if e["metrics"]
+                ],
+            }
+        ]
     return meta
 
 
 def _usage(info: CardInfo, base: str) -> str:
     f = info.files[0] if info.files else "model"
     if info.fmt == "lora":
-        return ("```python\nfrom peft import AutoPeftModelForCausalLM\nmodel = AutoPeftModelForCausalLM."
-                "from_pretrained(\"path/to/this/folder\")\n```\nIn the platform: copy the folder under "
-                "`<MEDGEMMA_HOME>/adapters/` and pick it in the chat, or `MEDGEMMA_ADAPTER=path/to/folder`.")
+        return (
+            "```python\nfrom peft import AutoPeftModelForCausalLM\nmodel = AutoPeftModelForCausalLM."
+            'from_pretrained("path/to/this/folder")\n```\nIn the platform: copy the folder under '
+            "`<MEDGEMMA_HOME>/adapters/` and pick it in the chat, or `MEDGEMMA_ADAPTER=path/to/folder`."
+        )
     if info.fmt.startswith("merged"):
-        return ("```python\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n"
-                "model = AutoModelForCausalLM.from_pretrained(\"path/to/this/folder\")\n```\n"
-                "In the platform: `MEDGEMMA_MODEL=path/to/this/folder python app.py`.\n\n"
-                "Serve it with vLLM (`vllm serve path/to/this/folder`) or TGI (`docker run --gpus all -v "
-                "$PWD:/data ghcr.io/huggingface/text-generation-inference --model-id /data`) and point the "
-                "platform at it: `MEDGEMMA_BACKEND=openai MEDGEMMA_OPENAI_BASE_URL=http://localhost:8000/v1 "
-                "MEDGEMMA_MODEL=path/to/this/folder python app.py`.")
+        return (
+            "```python\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n"
+            'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")\n```\n'
+            "In the platform: `MEDGEMMA_MODEL=path/to/this/folder python app.py`.\n\n"
+            "Serve it with vLLM (`vllm serve path/to/this/folder`) or TGI (`docker run --gpus all -v "
+            "$PWD:/data ghcr.io/huggingface/text-generation-inference --model-id /data`) and point the "
+            "platform at it: `MEDGEMMA_BACKEND=openai MEDGEMMA_OPENAI_BASE_URL=http://localhost:8000/v1 "
+            "MEDGEMMA_MODEL=path/to/this/folder python app.py`."
+        )
     if info.fmt == "gguf-lora":
-        return (f"Apply it on top of a GGUF of the base model ({base}): "
-                f"`llama-cli -m base.gguf --lora {f}`, or in Python `Llama(model_path=\"base.gguf\", "
-                f"lora_path=\"{f}\")`. In the platform: `MEDGEMMA_ADAPTER=path/to/{f}` with the llama.cpp "
-                "backend.")
+        return (
+            f"Apply it on top of a GGUF of the base model ({base}): "
+            f'`llama-cli -m base.gguf --lora {f}`, or in Python `Llama(model_path="base.gguf", '
+            f'lora_path="{f}")`. In the platform: `MEDGEMMA_ADAPTER=path/to/{f}` with the llama.cpp '
+            "backend."
+        )
     if info.fmt.startswith("gguf"):
-        return (f"In the platform: `MEDGEMMA_MODEL=path/to/{f} python app.py` (llama.cpp backend), or "
-                f"`python -m medgemma ask --model path/to/{f} \"...\"`.\n\nAs an OpenAI-compatible server: "
-                f"`python -m llama_cpp.server --model {f}` (or `llama-server -m {f}`), then "
-                "`MEDGEMMA_BACKEND=openai MEDGEMMA_OPENAI_BASE_URL=http://localhost:8000/v1`.")
+        return (
+            f"In the platform: `MEDGEMMA_MODEL=path/to/{f} python app.py` (llama.cpp backend), or "
+            f'`python -m medgemma ask --model path/to/{f} "..."`.\n\nAs an OpenAI-compatible server: '
+            f"`python -m llama_cpp.server --model {f}` (or `llama-server -m {f}`), then "
+            "`MEDGEMMA_BACKEND=openai MEDGEMMA_OPENAI_BASE_URL=http://localhost:8000/v1`."
+        )
     if info.fmt == "onnx":
-        return ("```python\nimport numpy as np, onnxruntime as ort\nsess = ort.InferenceSession(\"model.onnx\")\n"
-                "logits = sess.run([\"logits\"], {\"input_ids\": np.array([[2, 105]], dtype=np.int64)})[0]\n"
-                "```\nThe graph has no KV cache (input_ids -> logits). Evaluate it in the platform: "
-                "`python -m medgemma eval artifact --path path/to/this/folder --suite medquad --rag off`.")
-    return ("A TensorRT engine for the GPU and TensorRT version that built it (input_ids -> logits); "
-            "rebuild it on other hardware from the ONNX export.")
+        return (
+            '```python\nimport numpy as np, onnxruntime as ort\nsess = ort.InferenceSession("model.onnx")\n'
+            'logits = sess.run(["logits"], {"input_ids": np.array([[2, 105]], dtype=np.int64)})[0]\n'
+            "```\nThe graph has no KV cache (input_ids -> logits). Evaluate it in the platform: "
+            "`python -m medgemma eval artifact --path path/to/this/folder --suite medquad --rag off`."
+        )
+    return (
+        "A TensorRT engine for the GPU and TensorRT version that built it (input_ids -> logits); "
+        "rebuild it on other hardware from the ONNX export."
+    )
 
 
 def model_card(info: CardInfo) -> str:
     front = yaml.safe_dump(metadata(info), sort_keys=False, allow_unicode=True)
-    base = info.base_hub_id or (Path(info.base_model).name if Path(info.base_model).exists() else info.base_model)
-    lines = [f"---\n{front}---", f"# {info.name}: {info.label}", "",
-             f"A LoRA fine-tune of **{base}** made with the MedGemma AI "
-             f"Platform, exported as {info.label}.", "",
-             "## Intended use",
-             "General, cited medical information for the public and research on medical question answering, "
-             "behind the platform's safety guard and retrieval of trusted sources.", "",
-             "## Limitations",
-             "- **Not for diagnosis.** It is not a medical device and must not be used to diagnose, choose "
-             "doses or make treatment decisions; a clinician must review any use in care.",
-             "- A small model: it can state wrong facts fluently. Use it with retrieval and citations.",
-             "- Quantization (q4_k_m especially) can erase what a small fine-tuned model learned; compare "
-             "the evaluation results of each format before you ship one.", "",
-             "## License",
-             f"Gemma models are provided under the Gemma Terms of Use: {GEMMA_TERMS}. Fine-tunes and exports "
-             "inherit those terms.", "", "## Training"]
+    base = info.base_hub_id or (
+        Path(info.base_model).name if Path(info.base_model).exists() else info.base_model
+    )
+    lines = [
+        f"---\n{front}---",
+        f"# {info.name}: {info.label}",
+        "",
+        f"A LoRA fine-tune of **{base}** made with the MedGemma AI Platform, exported as {info.label}.",
+        "",
+        "## Intended use",
+        "General, cited medical information for the public and research on medical question answering, "
+        "behind the platform's safety guard and retrieval of trusted sources.",
+        "",
+        "## Limitations",
+        "- **Not for diagnosis.** It is not a medical device and must not be used to diagnose, choose "
+        "doses or make treatment decisions; a clinician must review any use in care.",
+        "- A small model: it can state wrong facts fluently. Use it with retrieval and citations.",
+        "- Quantization (q4_k_m especially) can erase what a small fine-tuned model learned; compare "
+        "the evaluation results of each format before you ship one.",
+        "",
+        "## License",
+        f"Gemma models are provided under the Gemma Terms of Use: {GEMMA_TERMS}. Fine-tunes and exports "
+        "inherit those terms.",
+        "",
+        "## Training",
+    ]
     lines.append(f"- Data: {', '.join(info.datasets) or 'not recorded'}")
     t = info.training
     if t.get("examples"):
         lines.append(f"- Examples: {t['examples']}")
     if t.get("lora"):
-        lines.append(f"- LoRA: r={t['lora'].get('r')}, alpha={t['lora'].get('alpha')}, "
-                     f"modules {', '.join(t['lora'].get('target_modules', []))}")
+        lines.append(
+            f"- LoRA: r={t['lora'].get('r')}, alpha={t['lora'].get('alpha')}, "
+            f"modules {', '.join(t['lora'].get('target_modules', []))}"
+        )
     for k in ("steps", "final_loss", "eval_loss"):
         if k in (t.get("metrics") or {}):
             lines.append(f"- {k.replace('_', ' ')}: {t['metrics'][k]}")
@@ -184,14 +244,29 @@ def model_card(info: CardInfo) -> str:
             lines.append(f"| {e['suite']} | {e['run_id']} | {e['n']} | {shown} |")
         lines.append("\nResults of the adapter (PyTorch) from its latest evaluation run per suite.")
     else:
-        lines.append("No evaluation run of this adapter yet (`python -m medgemma eval run ... --adapter NAME`).")
-    lines += ["", "## Export verification", "| Check | Level | Passed | Token agreement | Max logit diff |",
-              "|---|---|---|---|---|"]
+        lines.append(
+            "No evaluation run of this adapter yet (`python -m medgemma eval run ... --adapter NAME`)."
+        )
+    lines += [
+        "",
+        "## Export verification",
+        "| Check | Level | Passed | Token agreement | Max logit diff |",
+        "|---|---|---|---|---|",
+    ]
     for c in info.checks:
-        lines.append(f"| {c['name']} | {c['level']} | {'yes' if c['passed'] else 'no'} | "
-                     f"{c['agreement']:.2f} | {c['max_abs_diff']:.3g} |")
+        lines.append(
+            f"| {c['name']} | {c['level']} | {'yes' if c['passed'] else 'no'} | "
+            f"{c['agreement']:.2f} | {c['max_abs_diff']:.3g} |"
+        )
     lines += [""] + [f"- {n}" for n in info.notes]
-    lines += ["", "## How to use", _usage(info, base), "", "`manifest.json` lists the sha256 of every file.", ""]
+    lines += [
+        "",
+        "## How to use",
+        _usage(info, base),
+        "",
+        "`manifest.json` lists the sha256 of every file.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -44,10 +44,21 @@ FORMATS: dict[str, str] = {
     "tensorrt": "TensorRT engine (CUDA)",
 }
 # Disk needed while exporting, in bytes per base-model parameter (staging + intermediate files).
-_DISK_PER_PARAM = {"lora": 0.0, "merged-fp16": 2, "merged-fp32": 4, "gguf": 6, "gguf-q8_0": 7.1,
-                   "gguf-q4_k_m": 6.6, "gguf-lora": 2, "onnx": 4, "tensorrt": 6}
-QUANT_WARNING = ("q4_k_m of a fine-tuned 270M model can lose what it learned; q8_0 keeps it. "
-                 "Evaluate the exported file before you ship it.")
+_DISK_PER_PARAM = {
+    "lora": 0.0,
+    "merged-fp16": 2,
+    "merged-fp32": 4,
+    "gguf": 6,
+    "gguf-q8_0": 7.1,
+    "gguf-q4_k_m": 6.6,
+    "gguf-lora": 2,
+    "onnx": 4,
+    "tensorrt": 6,
+}
+QUANT_WARNING = (
+    "q4_k_m of a fine-tuned 270M model can lose what it learned; q8_0 keeps it. "
+    "Evaluate the exported file before you ship it."
+)
 Progress = Callable[[float, str], None]
 
 
@@ -85,12 +96,20 @@ def resolve_source(settings: Settings, adapter: str) -> Source:
     except UserFacingError as exc:
         recorded = meta.get("base_model_path", "")
         if not recorded or not Path(recorded).is_dir():
-            raise UserFacingError(f"The base model '{base_model}' of adapter '{info.name}' is not available: "
-                                  f"{exc}") from None
+            raise UserFacingError(
+                f"The base model '{base_model}' of adapter '{info.name}' is not available: {exc}"
+            ) from None
         base_path = recorded
     template = meta.get("template") or (spec.template if spec else "auto")
-    return Source(name=info.name, adapter_dir=info.path, base_model=base_model, base_path=base_path,
-                  spec=spec, template=template, meta=meta)
+    return Source(
+        name=info.name,
+        adapter_dir=info.path,
+        base_model=base_model,
+        base_path=base_path,
+        spec=spec,
+        template=template,
+        meta=meta,
+    )
 
 
 def default_out(settings: Settings, adapter_name: str, fmt: str) -> Path:
@@ -125,8 +144,14 @@ def command(adapter: str, fmt: str, out: str | Path | None = None, overwrite: bo
     return shlex.join(args + (["--overwrite"] if overwrite else []))
 
 
-def export(settings: Settings, adapter: str, fmt: str, out: str | Path | None = None,
-           progress: Progress | None = None, overwrite: bool = False) -> ExportResult:
+def export(
+    settings: Settings,
+    adapter: str,
+    fmt: str,
+    out: str | Path | None = None,
+    progress: Progress | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
     """Export `adapter` as `fmt` into `out` (default <home>/exports/<adapter>-<fmt>); see the module doc."""
     if fmt not in FORMATS:
         raise InputRejected(f"Unknown export format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
@@ -158,17 +183,30 @@ def export(settings: Settings, adapter: str, fmt: str, out: str | Path | None = 
             if failed:
                 raise VerificationFailed(
                     f"The {FORMATS[fmt]} export failed verification against the PyTorch model: "
-                    + "; ".join(f"{c.name}: {', '.join(c.notes) or 'mismatch'}" for c in failed))
+                    + "; ".join(f"{c.name}: {', '.join(c.notes) or 'mismatch'}" for c in failed)
+                )
             report(0.95, "writing the model card and the manifest")
             shutil.rmtree(work, ignore_errors=True)
             info = _card_info(settings, source, fmt, stage, checks, builder.notes)
             created = jobs.now_iso()
-            manifest = write_card_and_manifest(stage, info, {
-                "format": fmt, "label": FORMATS[fmt], "adapter": source.name, "base_model": source.base_model,
-                "base_hub_id": info.base_hub_id, "template": source.template, "created": created,
-                "seconds": round(time.perf_counter() - started, 1), "verified": True,
-                "checks": [c.to_dict() for c in checks], "evaluations": info.evals, "notes": builder.notes,
-            })
+            manifest = write_card_and_manifest(
+                stage,
+                info,
+                {
+                    "format": fmt,
+                    "label": FORMATS[fmt],
+                    "adapter": source.name,
+                    "base_model": source.base_model,
+                    "base_hub_id": info.base_hub_id,
+                    "template": source.template,
+                    "created": created,
+                    "seconds": round(time.perf_counter() - started, 1),
+                    "verified": True,
+                    "checks": [c.to_dict() for c in checks],
+                    "evaluations": info.evals,
+                    "notes": builder.notes,
+                },
+            )
             _move_into_place(stage, target)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
@@ -180,11 +218,22 @@ def export(settings: Settings, adapter: str, fmt: str, out: str | Path | None = 
     seconds = time.perf_counter() - started
     size = sum(f["bytes"] for f in manifest["files"].values())
     report(1.0, f"done: {FORMATS[fmt]} in {target} ({size / 1e6:.1f} MB, {seconds:.0f} s)")
-    return ExportResult(fmt=fmt, folder=target, adapter=source.name, files=manifest["files"], size_bytes=size,
-                        seconds=round(seconds, 1), verified=True, checks=manifest["checks"], created=created)
+    return ExportResult(
+        fmt=fmt,
+        folder=target,
+        adapter=source.name,
+        files=manifest["files"],
+        size_bytes=size,
+        seconds=round(seconds, 1),
+        verified=True,
+        checks=manifest["checks"],
+        created=created,
+    )
 
 
-def _card_info(settings: Settings, source: Source, fmt: str, stage: Path, checks: list, notes: list[str]) -> CardInfo:
+def _card_info(
+    settings: Settings, source: Source, fmt: str, stage: Path, checks: list, notes: list[str]
+) -> CardInfo:
     keys = {source.name, str(source.adapter_dir), source.meta.get("run_id", "")}
     if source.adapter_dir.name == "adapter":  # runs/train/<run id>/adapter
         keys.add(source.adapter_dir.parent.name)
@@ -193,27 +242,42 @@ def _card_info(settings: Settings, source: Source, fmt: str, stage: Path, checks
     hub = source.spec.hub_id if source.spec is not None else ""
     if not hub and source.base_model.count("/") == 1 and not Path(source.base_model).exists():
         hub = source.base_model
-    return CardInfo(name=source.name, fmt=fmt, label=FORMATS[fmt], base_model=source.base_model, base_hub_id=hub,
-                    template=source.template, datasets=dataset_names(list(source.meta.get("data", []))),
-                    training=source.meta, evals=latest_evals(settings, keys),
-                    checks=[c.to_dict() for c in checks], files=main or files,
-                    notes=notes + ([QUANT_WARNING] if fmt.startswith("gguf-q") else []))
+    return CardInfo(
+        name=source.name,
+        fmt=fmt,
+        label=FORMATS[fmt],
+        base_model=source.base_model,
+        base_hub_id=hub,
+        template=source.template,
+        datasets=dataset_names(list(source.meta.get("data", []))),
+        training=source.meta,
+        evals=latest_evals(settings, keys),
+        checks=[c.to_dict() for c in checks],
+        files=main or files,
+        notes=notes + ([QUANT_WARNING] if fmt.startswith("gguf-q") else []),
+    )
 
 
 def _check_target(target: Path, source: Source, overwrite: bool) -> None:
     for protected in (source.adapter_dir, Path(source.base_path)):
         p = protected.resolve() if protected.exists() else None
         if p is not None and (target == p or target in p.parents or p in target.parents):
-            raise InputRejected(f"The export folder {target} overlaps the adapter or base model folder {p}; "
-                                "choose another --out.")
+            raise InputRejected(
+                f"The export folder {target} overlaps the adapter or base model folder {p}; "
+                "choose another --out."
+            )
     if target.exists() and not target.is_dir():
         raise InputRejected(f"{target} exists and is a file; choose a folder for --out.")
     if target.is_dir() and any(target.iterdir()):
         if not overwrite:
-            raise InputRejected(f"{target} already exists and is not empty; choose another folder or overwrite it.")
+            raise InputRejected(
+                f"{target} already exists and is not empty; choose another folder or overwrite it."
+            )
         if read_export(target) is None:
-            raise InputRejected(f"{target} is not an earlier export (no {MANIFEST}); overwrite replaces only "
-                                "exports. Choose an empty or new folder.")
+            raise InputRejected(
+                f"{target} is not an earlier export (no {MANIFEST}); overwrite replaces only "
+                "exports. Choose an empty or new folder."
+            )
 
 
 def _probe_writable(folder: Path) -> None:
@@ -253,8 +317,11 @@ def _remove_stale(target: Path) -> None:
 def _base_params(source: Source) -> int:
     base = Path(source.base_path)
     weights = sum(p.stat().st_size for p in base.glob("*.safetensors")) if base.is_dir() else 0
-    dtype = str((read_json(base / "config.json", {}) or {}).get("dtype") or
-                (read_json(base / "config.json", {}) or {}).get("torch_dtype") or "float32")
+    dtype = str(
+        (read_json(base / "config.json", {}) or {}).get("dtype")
+        or (read_json(base / "config.json", {}) or {}).get("torch_dtype")
+        or "float32"
+    )
     return weights // (4 if "32" in dtype else 2)
 
 
@@ -262,8 +329,10 @@ def _check_space(folder: Path, source: Source, fmt: str) -> None:
     need = int(_base_params(source) * _DISK_PER_PARAM[fmt]) + 50_000_000
     free = shutil.disk_usage(folder).free
     if free < need:
-        raise ExportDiskError(f"Not enough disk space in {folder}: the {FORMATS[fmt]} export needs about "
-                              f"{need / 1e9:.2f} GB while writing, {free / 1e9:.2f} GB are free.")
+        raise ExportDiskError(
+            f"Not enough disk space in {folder}: the {FORMATS[fmt]} export needs about "
+            f"{need / 1e9:.2f} GB while writing, {free / 1e9:.2f} GB are free."
+        )
 
 
 DISK_TEXT = ("No space left on device", "File too large", "Disk quota exceeded", "os error 28", "os error 27")
@@ -283,14 +352,17 @@ class _disk_errors:
             return False
         code = getattr(exc, "errno", None)
         if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or any(t in str(exc) for t in DISK_TEXT):
-            raise ExportDiskError(f"The disk holding {self.folder} is full (or the file is too large for "
-                                  f"it): {exc}. Free some space or choose another output folder.") from exc
+            raise ExportDiskError(
+                f"The disk holding {self.folder} is full (or the file is too large for "
+                f"it): {exc}. Free some space or choose another output folder."
+            ) from exc
         where = getattr(exc, "filename", None)
         ours = where is None or Path(str(where)).resolve().is_relative_to(self.folder)
         if code in (errno.EACCES, errno.EPERM, errno.EROFS) and ours:
-            raise ExportDiskError(f"Cannot write the export to {self.folder}: "
-                                  f"{getattr(exc, 'strerror', '') or exc}. Choose a folder you can write to."
-                                  ) from exc
+            raise ExportDiskError(
+                f"Cannot write the export to {self.folder}: "
+                f"{getattr(exc, 'strerror', '') or exc}. Choose a folder you can write to."
+            ) from exc
         return False
 
 
@@ -308,21 +380,31 @@ def _attach_gguf_lora(source: Source, target: Path, name: str) -> None:
 
 # ---- listing and jobs -----------------------------------------------------------------------------
 
+
 def read_export(folder: Path) -> dict[str, Any] | None:
     """An export folder's manifest with its size, or None when it is not a finished export."""
     manifest = read_json(Path(folder) / MANIFEST)
     if not isinstance(manifest, dict) or "format" not in manifest:
         return None
     files = manifest.get("files", {})
-    return {"folder": str(folder), "format": manifest["format"], "adapter": manifest.get("adapter", ""),
-            "created": manifest.get("created", ""), "seconds": manifest.get("seconds"),
-            "size_bytes": sum(f.get("bytes", 0) for f in files.values()), "files": sorted(files),
-            "verified": bool(manifest.get("verified")), "checks": manifest.get("checks", [])}
+    return {
+        "folder": str(folder),
+        "format": manifest["format"],
+        "adapter": manifest.get("adapter", ""),
+        "created": manifest.get("created", ""),
+        "seconds": manifest.get("seconds"),
+        "size_bytes": sum(f.get("bytes", 0) for f in files.values()),
+        "files": sorted(files),
+        "verified": bool(manifest.get("verified")),
+        "checks": manifest.get("checks", []),
+    }
 
 
 def list_exports(settings: Settings) -> list[dict[str, Any]]:
     """Finished exports under <home>/exports and those written elsewhere by export jobs, newest first."""
-    folders = {p.resolve() for p in settings.path("exports").glob("*") if p.is_dir() and not p.name.startswith(".")}
+    folders = {
+        p.resolve() for p in settings.path("exports").glob("*") if p.is_dir() and not p.name.startswith(".")
+    }
     for run in jobs.list_runs(settings, "export"):
         if run.result.get("folder"):
             folders.add(Path(run.result["folder"]).resolve())
@@ -343,7 +425,17 @@ def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
         check_available()
     if not adapter:
         raise InputRejected("Pick an adapter to export.")
-    argv = ["export", "--adapter", adapter, "--format", fmt, "--config", "{run}/settings.yaml", "--job", "{run}"]
+    argv = [
+        "export",
+        "--adapter",
+        adapter,
+        "--format",
+        fmt,
+        "--config",
+        "{run}/settings.yaml",
+        "--job",
+        "{run}",
+    ]
     argv += ["--out", str(out)] if out else []
     argv += ["--overwrite"] if overwrite else []
     config = {"adapter": adapter, "format": fmt, "out": str(out), "overwrite": overwrite}

@@ -28,8 +28,12 @@ from medgemma.errors import FeatureUnavailable, UserFacingError
 logger = logging.getLogger(__name__)
 
 PACKAGE = "llama-cpp-python"
-QUANT_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
-               "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M", "q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K"}
+QUANT_TYPES = {
+    "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0",
+    "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
+    "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
+    "q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K",
+}
 _WANTED = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "LICENSE", "conversion/", "gguf-py/")
 _FETCH_LOCK = threading.Lock()
 DISK_MARKERS = ("No space left on device", "File too large", "Disk quota exceeded")
@@ -39,7 +43,9 @@ def llama_cpp_version() -> str:
     try:
         return importlib.metadata.version(PACKAGE)
     except importlib.metadata.PackageNotFoundError:
-        raise FeatureUnavailable("GGUF export needs llama-cpp-python (pip install llama-cpp-python).") from None
+        raise FeatureUnavailable(
+            "GGUF export needs llama-cpp-python (pip install llama-cpp-python)."
+        ) from None
 
 
 def tools_dir(settings: Settings) -> Path:
@@ -58,9 +64,22 @@ def ensure_tools(settings: Settings) -> Path:
         version = llama_cpp_version()
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as tmp:
-            logger.info("Fetching llama.cpp's converter scripts (%s==%s source from PyPI, once)", PACKAGE, version)
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                   "--disable-pip-version-check", "-d", tmp, f"{PACKAGE}=={version}"]
+            logger.info(
+                "Fetching llama.cpp's converter scripts (%s==%s source from PyPI, once)", PACKAGE, version
+            )
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--disable-pip-version-check",
+                "-d",
+                tmp,
+                f"{PACKAGE}=={version}",
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
             sdists = list(Path(tmp).glob("*.tar.gz"))
             if proc.returncode != 0 or not sdists:
@@ -69,11 +88,13 @@ def ensure_tools(settings: Settings) -> Path:
                     f"GGUF export needs llama.cpp's converter scripts, taken from the {PACKAGE}=={version} "
                     f"source on PyPI, and they could not be downloaded (no network?): {' '.join(tail)} "
                     f"Run `python -m medgemma export-tools` where PyPI is reachable, or copy the folder "
-                    f"{target} from a machine that has it.")
+                    f"{target} from a machine that has it."
+                )
             staging = Path(tmp) / "tools"
             _extract(sdists[0], staging)
-            (staging / "complete.json").write_text(json.dumps({"package": PACKAGE, "version": version,
-                                                               "sdist": sdists[0].name}))
+            (staging / "complete.json").write_text(
+                json.dumps({"package": PACKAGE, "version": version, "sdist": sdists[0].name})
+            )
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)
     logger.info("llama.cpp converter scripts ready in %s", target)
@@ -101,8 +122,14 @@ def _run_script(script: Path, args: list[str], what: str) -> None:
     cmd = [sys.executable, str(script), *args]
     logger.info("%s: %s", what, " ".join(Path(a).name if os.sep in a else a for a in cmd[1:]))
     tail: collections.deque[str] = collections.deque(maxlen=25)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            stdin=subprocess.DEVNULL, cwd=str(script.parent))
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        cwd=str(script.parent),
+    )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -125,20 +152,26 @@ def _run_script(script: Path, args: list[str], what: str) -> None:
 def convert_hf(settings: Settings, model_dir: Path, outfile: Path, outtype: str = "f16") -> Path:
     """A transformers folder -> one GGUF file (f32, f16, bf16 or q8_0)."""
     tools = ensure_tools(settings)
-    _run_script(tools / "convert_hf_to_gguf.py",
-                [str(model_dir), "--outfile", str(outfile), "--outtype", outtype], "convert_hf_to_gguf")
+    _run_script(
+        tools / "convert_hf_to_gguf.py",
+        [str(model_dir), "--outfile", str(outfile), "--outtype", outtype],
+        "convert_hf_to_gguf",
+    )
     if not outfile.is_file():
         raise UserFacingError(f"convert_hf_to_gguf did not write {outfile.name}.")
     return outfile
 
 
-def convert_lora(settings: Settings, adapter_dir: Path, base_dir: Path, outfile: Path,
-                 outtype: str = "f16") -> Path:
+def convert_lora(
+    settings: Settings, adapter_dir: Path, base_dir: Path, outfile: Path, outtype: str = "f16"
+) -> Path:
     """A PEFT LoRA folder -> a GGUF LoRA that llama.cpp applies on top of a GGUF of `base_dir`."""
     tools = ensure_tools(settings)
-    _run_script(tools / "convert_lora_to_gguf.py",
-                ["--base", str(base_dir), "--outfile", str(outfile), "--outtype", outtype, str(adapter_dir)],
-                "convert_lora_to_gguf")
+    _run_script(
+        tools / "convert_lora_to_gguf.py",
+        ["--base", str(base_dir), "--outfile", str(outfile), "--outtype", outtype, str(adapter_dir)],
+        "convert_lora_to_gguf",
+    )
     if not outfile.is_file():
         raise UserFacingError(f"convert_lora_to_gguf did not write {outfile.name}.")
     return outfile
@@ -150,7 +183,9 @@ def quantize(src: Path, dst: Path, qtype: str, threads: int = 0) -> Path:
 
     name = QUANT_TYPES.get(qtype)
     if name is None or not hasattr(llama_cpp, name):
-        raise FeatureUnavailable(f"llama.cpp here cannot quantize to {qtype} (known: {', '.join(QUANT_TYPES)}).")
+        raise FeatureUnavailable(
+            f"llama.cpp here cannot quantize to {qtype} (known: {', '.join(QUANT_TYPES)})."
+        )
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, name)
     params.nthread = threads

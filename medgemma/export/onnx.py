@@ -42,7 +42,9 @@ def export_onnx(model: Any, folder: Path, max_length: int = 4096) -> Path:
     try:
         import onnxscript  # noqa: F401 - torch's dynamo exporter needs it
     except ImportError:
-        raise FeatureUnavailable("ONNX export needs onnx and onnxscript (pip install onnx onnxscript).") from None
+        raise FeatureUnavailable(
+            "ONNX export needs onnx and onnxscript (pip install onnx onnxscript)."
+        ) from None
     for noisy in ("onnx_ir", "onnxscript"):  # one INFO line per rewritten initializer otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     wrapper = LogitsOnly(model).eval()
@@ -50,9 +52,18 @@ def export_onnx(model: Any, folder: Path, max_length: int = 4096) -> Path:
     seq = torch.export.Dim("seq", min=1, max=max_length)
     started = time.perf_counter()
     with torch.inference_mode(False), torch.no_grad():
-        program = torch.onnx.export(wrapper, (example,), dynamo=True, input_names=["input_ids"],
-                                    output_names=["logits"], dynamic_shapes={"input_ids": {1: seq}},
-                                    opset_version=OPSET, external_data=True, optimize=True, verbose=False)
+        program = torch.onnx.export(
+            wrapper,
+            (example,),
+            dynamo=True,
+            input_names=["input_ids"],
+            output_names=["logits"],
+            dynamic_shapes={"input_ids": {1: seq}},
+            opset_version=OPSET,
+            external_data=True,
+            optimize=True,
+            verbose=False,
+        )
     path = folder / ONNX_FILE
     program.save(str(path), external_data=True)
     logger.info("ONNX graph written in %.0f s", time.perf_counter() - started)
@@ -76,8 +87,10 @@ def session(path: Path, threads: int = 0) -> Any:
 
 def logits_fn(sess: Any):
     """ids -> logits [len(ids), vocab] through an onnxruntime session."""
+
     def run(ids: list[int]) -> np.ndarray:
         return sess.run(["logits"], {"input_ids": np.array([ids], dtype=np.int64)})[0][0]
+
     return run
 
 
@@ -101,11 +114,19 @@ class OnnxBackend:
         if not (folder / ONNX_FILE).is_file():
             raise ModelNotAvailable(f"No {ONNX_FILE} in {folder}.")
         meta = _read(folder / "manifest.json")
-        gemma = "gemma" in json.dumps(_read(folder / "config.json").get("model_type", "")) or \
-            "gemma" in str(meta.get("base_model", "")).lower()
-        self.spec = ModelSpec(name=folder.name, source="local", location=str(folder),
-                              template=meta.get("template") or "auto", instruct=True,
-                              stop_strings=GEMMA_STOPS if gemma else (), description="Exported ONNX model")
+        gemma = (
+            "gemma" in json.dumps(_read(folder / "config.json").get("model_type", ""))
+            or "gemma" in str(meta.get("base_model", "")).lower()
+        )
+        self.spec = ModelSpec(
+            name=folder.name,
+            source="local",
+            location=str(folder),
+            template=meta.get("template") or "auto",
+            instruct=True,
+            stop_strings=GEMMA_STOPS if gemma else (),
+            description="Exported ONNX model",
+        )
         self.adapter = ""
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self._run = logits_fn(session(folder / ONNX_FILE, settings.threads))
@@ -124,13 +145,18 @@ class OnnxBackend:
             return RENDERERS[self.spec.template](messages)
         text = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
         bos = self.tokenizer.bos_token or ""
-        return text[len(bos):] if bos and text.startswith(bos) else text
+        return text[len(bos) :] if bos and text.startswith(bos) else text
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def stream(self, prompt: str, params: GenerationParams, stats: GenerationStats | None = None,
-               stop_event: threading.Event | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        stats: GenerationStats | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> Iterator[str]:
         stats = stats if stats is not None else GenerationStats()
         rng = np.random.default_rng(params.seed)
         ids = list(self.tokenizer(prompt)["input_ids"])
@@ -153,10 +179,10 @@ class OnnxBackend:
                     cut = min((text.find(s) for s in params.stop if s in text), default=-1)
                     if cut >= 0:
                         if cut > len(emitted):
-                            yield text[len(emitted):cut]
+                            yield text[len(emitted) : cut]
                         break
                     if len(text) > len(emitted) and not text.endswith("\ufffd"):
-                        yield text[len(emitted):]
+                        yield text[len(emitted) :]
                         emitted = text
             finally:
                 stats.total_s = time.perf_counter() - start

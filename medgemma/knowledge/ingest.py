@@ -28,8 +28,19 @@ logger = logging.getLogger(__name__)
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # font-encoding chatter on every other PDF
 
 
-TEXT_KEYS = ("text", "content", "contents", "body", "answer", "abstract", "passage", "document",
-             "page_content", "summary", "description")
+TEXT_KEYS = (
+    "text",
+    "content",
+    "contents",
+    "body",
+    "answer",
+    "abstract",
+    "passage",
+    "document",
+    "page_content",
+    "summary",
+    "description",
+)
 TITLE_KEYS = ("title", "name", "heading", "focus", "question", "subject", "topic")
 URL_KEYS = ("url", "link", "href", "source_url", "uri")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -119,8 +130,15 @@ def read_text_file(data: bytes, name: str) -> list[Document]:
     for heading, body in sections:
         body_text = "\n".join(body).strip()
         if body_text:
-            docs.append(Document(doc_id=doc_id, text=body_text, title=title, source=name,
-                                 section="" if heading == title else heading))
+            docs.append(
+                Document(
+                    doc_id=doc_id,
+                    text=body_text,
+                    title=title,
+                    source=name,
+                    section="" if heading == title else heading,
+                )
+            )
     if not docs:
         raise IngestError("the file holds headings but no text")
     return docs
@@ -192,8 +210,15 @@ def records_to_documents(records: list[tuple[str, Any]], name: str, columns: Col
             continue
         title = str(r.get(title_key) or "").strip() if title_key else ""
         url = str(r.get(url_key) or "").strip() if url_key else ""
-        docs.append(Document(doc_id=f"{base}#{rid}", text=text, title=title or f"{_pretty_title(name)} {rid}",
-                             source=name, url=url if url.startswith(("http://", "https://")) else ""))
+        docs.append(
+            Document(
+                doc_id=f"{base}#{rid}",
+                text=text,
+                title=title or f"{_pretty_title(name)} {rid}",
+                source=name,
+                url=url if url.startswith(("http://", "https://")) else "",
+            )
+        )
     if not docs:
         raise IngestError(f"every record has an empty '{text_key}' field")
     return docs
@@ -303,8 +328,11 @@ def expand_paths(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            out.extend((f, f.relative_to(p.parent).as_posix())
-                       for f in sorted(p.rglob("*")) if f.is_file() and is_supported(f))
+            out.extend(
+                (f, f.relative_to(p.parent).as_posix())
+                for f in sorted(p.rglob("*"))
+                if f.is_file() and is_supported(f)
+            )
         else:
             out.append((p, p.name))
     return out

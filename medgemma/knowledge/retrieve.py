@@ -58,8 +58,9 @@ class Bm25:
         """BM25 score of every chunk for the query (zeros when no query word is indexed)."""
         if not self.size:
             return np.zeros(0, dtype=np.float32)
-        tokens = self._bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer, show_progress=False,
-                                      return_ids=False)[0]
+        tokens = self._bm25s.tokenize(
+            [query], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False
+        )[0]
         ids = self.model.get_tokens_ids(tokens)
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
@@ -142,8 +143,14 @@ class Retriever:
             out.sort(key=lambda c: (-c.fused, -c.dense))
         return out
 
-    def search(self, query: str, k: int = 4, min_score: float | None = None, mode: Mode = "hybrid",
-               collapse: bool = True) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int = 4,
+        min_score: float | None = None,
+        mode: Mode = "hybrid",
+        collapse: bool = True,
+    ) -> list[Hit]:
         """Top-k hits; hits whose dense cosine is below min_score are dropped; near-duplicates collapsed."""
         query = query.strip()
         if not query or k <= 0:
@@ -166,8 +173,15 @@ class Retriever:
                 kept_texts.add(norm)
                 kept_rows.append(cand.row)
             score = cand.fused if mode == "hybrid" else cand.dense if mode == "dense" else (cand.bm25 or 0.0)
-            hits.append(Hit(chunk=chunk, score=round(score, 6), dense=round(cand.dense, 6),
-                            bm25=None if cand.bm25 is None else round(cand.bm25, 6), rank=len(hits) + 1))
+            hits.append(
+                Hit(
+                    chunk=chunk,
+                    score=round(score, 6),
+                    dense=round(cand.dense, 6),
+                    bm25=None if cand.bm25 is None else round(cand.bm25, 6),
+                    rank=len(hits) + 1,
+                )
+            )
             if len(hits) >= k:
                 break
         return hits

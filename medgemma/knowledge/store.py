@@ -39,7 +39,11 @@ FORMAT = 1
 FLAT_LIMIT = 50_000  # exact inner-product search below this many chunks, HNSW above
 KEEP_GENERATIONS = 2
 CHUNKS_FILE, DOCUMENTS_FILE, FAISS_FILE, MANIFEST_FILE = (
-    "chunks.jsonl", "documents.jsonl", "vectors.faiss", "manifest.json")
+    "chunks.jsonl",
+    "documents.jsonl",
+    "vectors.faiss",
+    "manifest.json",
+)
 STATUS_FILE = "build.json"
 _GEN = re.compile(r"^gen-(\d{6,})$")
 
@@ -100,8 +104,9 @@ class Snapshot:
         """doc_id -> record without its text parts (cached)."""
         with self.lock:
             if "docs" not in self.cache:
-                self.cache["docs"] = {r["doc_id"]: {k: v for k, v in r.items() if k != "parts"}
-                                      for r in self.iter_documents()}
+                self.cache["docs"] = {
+                    r["doc_id"]: {k: v for k, v in r.items() if k != "parts"} for r in self.iter_documents()
+                }
             return self.cache["docs"]
 
 
@@ -237,8 +242,12 @@ class Store:
                 try:
                     snap = self._read(gen)
                 except (OSError, ValueError, RuntimeError, TypeError, json.JSONDecodeError) as exc:
-                    logger.warning("index generation %d at %s is unreadable (%s); trying an older one",
-                                   gen, self.root, exc)
+                    logger.warning(
+                        "index generation %d at %s is unreadable (%s); trying an older one",
+                        gen,
+                        self.root,
+                        exc,
+                    )
                     self.cache.mark_bad(self.gen_path(gen).resolve())
                     continue
                 self.cache.put(key, snap)
@@ -300,7 +309,8 @@ class Store:
         base = None if replace_all else self.load()
         if base is not None and base.chunks and base.model != model:
             raise IndexNotReady(
-                f"The index was built with {base.model}; adding {model} vectors needs a rebuild first.")
+                f"The index was built with {base.model}; adding {model} vectors needs a rebuild first."
+            )
         added_ids = {e.record["doc_id"] for e in adds}
         drop = removes | added_ids
         kept_chunks: list[Chunk] = []
@@ -309,7 +319,9 @@ class Store:
         doc_hashes: list[str] = []
         old_sources: dict[str, Any] = {}
         if base is not None:
-            mask = np.fromiter((c.doc_id not in drop for c in base.chunks), dtype=bool, count=len(base.chunks))
+            mask = np.fromiter(
+                (c.doc_id not in drop for c in base.chunks), dtype=bool, count=len(base.chunks)
+            )
             kept_chunks = [c for c, keep in zip(base.chunks, mask, strict=False) if keep]
             kept_vecs = base.vectors[mask]
             with (base.path / DOCUMENTS_FILE).open(encoding="utf-8") as fh:
@@ -346,10 +358,19 @@ class Store:
         faiss.write_index(index, str(tmp / FAISS_FILE))
         files = {n: (tmp / n).stat().st_size for n in (CHUNKS_FILE, DOCUMENTS_FILE, FAISS_FILE)}
         manifest = {
-            "format": FORMAT, "generation": generation, "embedding_model": model, "dimension": dimension,
-            "index_type": index_type(index), "documents": len(doc_lines), "chunks": len(chunks),
-            "corpus_hash": corpus_hash, "sources": old_sources, "files": files,
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit_seconds": 0.0, **(extra or {}),
+            "format": FORMAT,
+            "generation": generation,
+            "embedding_model": model,
+            "dimension": dimension,
+            "index_type": index_type(index),
+            "documents": len(doc_lines),
+            "chunks": len(chunks),
+            "corpus_hash": corpus_hash,
+            "sources": old_sources,
+            "files": files,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "commit_seconds": 0.0,
+            **(extra or {}),
         }
         manifest["commit_seconds"] = round(time.time() - started, 3)
         atomic_write_json(tmp / MANIFEST_FILE, manifest)  # written last: marks the folder complete
@@ -376,5 +397,3 @@ class Store:
         if status.get("state") == "building" and not process_exists(int(status.get("pid", 0))):
             status["state"] = "interrupted"
         return status
-
-

@@ -23,12 +23,21 @@ JSON_LINES_KINDS = {".jsonl", ".ndjson"}
 CSV_KINDS = {".csv", ".tsv"}
 KNOWN_KINDS = TEXT_KINDS | JSON_LINES_KINDS | CSV_KINDS | {".json", ".pdf", ".xml"}
 # Binary formats people upload by mistake, recognised by their first bytes.
-MAGIC = [(b"%PDF-", "a PDF"), (b"PK\x03\x04", "a ZIP archive (or Office document)"),
-         (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
-         (b"\x7fELF", "a program (ELF)"), (b"\x1f\x8b", "gzip data"),
-         (b"\xd0\xcf\x11\xe0", "an old Office document"), (b"Rar!", "a RAR archive"),
-         (b"7z\xbc\xaf", "a 7-Zip archive"), (b"\x80\x04\x95", "a Python pickle"),
-         (b"\x80\x03", "a Python pickle"), (b"\x80\x02", "a Python pickle")]
+MAGIC = [
+    (b"%PDF-", "a PDF"),
+    (b"PK\x03\x04", "a ZIP archive (or Office document)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x7fELF", "a program (ELF)"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"\xd0\xcf\x11\xe0", "an old Office document"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"\x80\x04\x95", "a Python pickle"),
+    (b"\x80\x03", "a Python pickle"),
+    (b"\x80\x02", "a Python pickle"),
+]
 
 
 def kind_of(name: str) -> str:
@@ -43,7 +52,9 @@ def type_problem(name: str) -> str | None:
     """Why a file of this name is refused by its type (looking through .gz), or None for a kind read here."""
     kind = kind_of(name)
     if kind not in KNOWN_KINDS:
-        return f"unsupported file type '{kind or name}' (use {', '.join(sorted(KNOWN_KINDS))}, or .gz of them)"
+        return (
+            f"unsupported file type '{kind or name}' (use {', '.join(sorted(KNOWN_KINDS))}, or .gz of them)"
+        )
     return None
 
 

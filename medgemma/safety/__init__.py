@@ -14,15 +14,28 @@ from typing import TYPE_CHECKING
 from medgemma import lazy_exports
 
 _EXPORTS = {
-    "SafetyGuard": "guard", "emergency_number": "guard", "crisis_line": "guard",
-    "LearnedLayer": "learned", "ClassifierHook": "learned",
-    "findings": "rules", "output_findings": "rules",
+    "SafetyGuard": "guard",
+    "emergency_number": "guard",
+    "crisis_line": "guard",
+    "LearnedLayer": "learned",
+    "ClassifierHook": "learned",
+    "findings": "rules",
+    "output_findings": "rules",
     "normalize": "text",
-    "emergency_text": "responses", "refusal_text": "responses",
+    "emergency_text": "responses",
+    "refusal_text": "responses",
 }
 __all__ = [
-    "ClassifierHook", "LearnedLayer", "SafetyGuard", "crisis_line", "emergency_number", "emergency_text",
-    "findings", "normalize", "output_findings", "refusal_text",
+    "ClassifierHook",
+    "LearnedLayer",
+    "SafetyGuard",
+    "crisis_line",
+    "emergency_number",
+    "emergency_text",
+    "findings",
+    "normalize",
+    "output_findings",
+    "refusal_text",
 ]
 
 if TYPE_CHECKING:

@@ -26,13 +26,44 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EU_112 = ("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO CH "
-          "IN TR RU UA RS").split()
-EMERGENCY_NUMBERS = {"US": "911", "CA": "911", "MX": "911", "PH": "911", "AR": "911", "GB": "999", "UK": "999",
-                     "HK": "999", "AU": "000", "NZ": "111", "JP": "119", "KR": "119", "CN": "120", "BR": "192",
-                     "CO": "123", "CL": "131", "ZA": "112", "SG": "995", **{c: "112" for c in EU_112}}
-CRISIS_LINES = {"US": "988", "CA": "988", "GB": "116 123", "UK": "116 123", "IE": "116 123",
-                "AU": "13 11 14", "NZ": "1737", "ES": "024", "MX": "800 911 2000", "FR": "3114", "DE": "0800 111 0 111"}
+EU_112 = (
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO CH "
+    "IN TR RU UA RS"
+).split()
+EMERGENCY_NUMBERS = {
+    "US": "911",
+    "CA": "911",
+    "MX": "911",
+    "PH": "911",
+    "AR": "911",
+    "GB": "999",
+    "UK": "999",
+    "HK": "999",
+    "AU": "000",
+    "NZ": "111",
+    "JP": "119",
+    "KR": "119",
+    "CN": "120",
+    "BR": "192",
+    "CO": "123",
+    "CL": "131",
+    "ZA": "112",
+    "SG": "995",
+    **{c: "112" for c in EU_112},
+}
+CRISIS_LINES = {
+    "US": "988",
+    "CA": "988",
+    "GB": "116 123",
+    "UK": "116 123",
+    "IE": "116 123",
+    "AU": "13 11 14",
+    "NZ": "1737",
+    "ES": "024",
+    "MX": "800 911 2000",
+    "FR": "3114",
+    "DE": "0800 111 0 111",
+}
 DEFAULT_CRISIS = "988"
 
 # The learned layer acts only where the rules saw nothing; these thresholds keep over-refusal low.
@@ -50,8 +81,9 @@ def emergency_number(settings: Settings) -> str:
 def crisis_line(settings: Settings) -> str:
     if settings.crisis_line and settings.crisis_line != DEFAULT_CRISIS:
         return settings.crisis_line
-    return CRISIS_LINES.get(settings.locale.upper(), "") or ("988" if settings.locale.upper() in {"US", "CA"}
-                                                            else "")
+    return CRISIS_LINES.get(settings.locale.upper(), "") or (
+        "988" if settings.locale.upper() in {"US", "CA"} else ""
+    )
 
 
 def hash_session(session_id: str) -> str:
@@ -65,7 +97,9 @@ class SafetyGuard:
         """`embedders` shares already loaded models with the learned layer (Services passes its own)."""
         self.settings = settings
         self.learned = LearnedLayer(settings, embedders=embedders) if settings.safety_learned else None
-        self.classifier = ClassifierHook(settings.safety_model, settings.device) if settings.safety_model else None
+        self.classifier = (
+            ClassifierHook(settings.safety_model, settings.device) if settings.safety_model else None
+        )
         self._warm = warm
         self._warm_started = False
 
@@ -109,28 +143,48 @@ class SafetyGuard:
             return Verdict("emergency", f.reasons(), f.rules() + lang, 1.0)
         if self._emergency_in_context(f, history):
             signs = [s.split(": ", 1)[1] for s in f.suppressed if s.startswith("general question")]
-            return Verdict("emergency", ("a sign of an emergency, about the person named in the previous message",),
-                           tuple(f"emergency.{s}" for s in dict.fromkeys(signs)) + ("context.history",) + lang, 0.9)
+            return Verdict(
+                "emergency",
+                ("a sign of an emergency, about the person named in the previous message",),
+                tuple(f"emergency.{s}" for s in dict.fromkeys(signs)) + ("context.history",) + lang,
+                0.9,
+            )
         if f.harmful or f.injection:
             return Verdict("harmful", f.reasons(), f.rules() + lang, 1.0)
         probs = probs or self._probabilities(text)
         learned = self._learned_label(f, probs) if probs else None
         if learned == "emergency":
-            return Verdict("emergency", ("resembles messages about an emergency happening now",),
-                           ("learned.emergency",) + lang, round(probs["emergency"], 3))
+            return Verdict(
+                "emergency",
+                ("resembles messages about an emergency happening now",),
+                ("learned.emergency",) + lang,
+                round(probs["emergency"], 3),
+            )
         if learned == "harmful":
-            return Verdict("harmful", ("resembles harmful requests",), ("learned.harmful",) + lang,
-                           round(probs["harmful"], 3))
+            return Verdict(
+                "harmful",
+                ("resembles harmful requests",),
+                ("learned.harmful",) + lang,
+                round(probs["harmful"], 3),
+            )
         if self.classifier is not None:
             unsafe, score, detail = self.classifier.classify(text)
             if unsafe:
-                return Verdict("harmful", (f"flagged by the safety classifier ({detail})",),
-                               (f"classifier.{self.settings.safety_model}",) + lang, round(score, 3))
+                return Verdict(
+                    "harmful",
+                    (f"flagged by the safety classifier ({detail})",),
+                    (f"classifier.{self.settings.safety_model}",) + lang,
+                    round(score, 3),
+                )
         if f.personal:
             return Verdict("personal_advice", f.reasons(), f.rules() + lang, 1.0)
         if learned == "personal_advice":
-            return Verdict("personal_advice", ("asks about their own health situation",),
-                           ("learned.personal_advice",) + lang, round(probs["personal_advice"], 3))
+            return Verdict(
+                "personal_advice",
+                ("asks about their own health situation",),
+                ("learned.personal_advice",) + lang,
+                round(probs["personal_advice"], 3),
+            )
         score = round(probs["allowed"], 3) if probs else 1.0
         return Verdict("allowed", (), (), score)
 
@@ -159,10 +213,18 @@ class SafetyGuard:
         if best == "harmful" and probs[best] >= max(HARMFUL_MIN, scale, floor) and not f.benign_context:
             return "harmful"
         floor = floor or EMERGENCY_MIN
-        if best == "emergency" and probs[best] >= max(floor, scale) and f.anchored and not (
-                f.suppressed or f.generic):
+        if (
+            best == "emergency"
+            and probs[best] >= max(floor, scale)
+            and f.anchored
+            and not (f.suppressed or f.generic)
+        ):
             return "emergency"
-        if best == "personal_advice" and probs[best] >= max(PERSONAL_MIN, scale) and P.ANCHOR.search(f.text.norm):
+        if (
+            best == "personal_advice"
+            and probs[best] >= max(PERSONAL_MIN, scale)
+            and P.ANCHOR.search(f.text.norm)
+        ):
             return "personal_advice"
         return None
 
@@ -170,10 +232,15 @@ class SafetyGuard:
     def _audit(self, stage: str, verdict: Verdict, text: str, session_id: str) -> None:
         if verdict.allowed:
             return
-        record: dict[str, Any] = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "stage": stage,
-                                  "label": verdict.label, "rules": list(verdict.rules),
-                                  "reasons": list(verdict.reasons), "score": verdict.score,
-                                  "session": hash_session(session_id)}
+        record: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "stage": stage,
+            "label": verdict.label,
+            "rules": list(verdict.rules),
+            "reasons": list(verdict.reasons),
+            "score": verdict.score,
+            "session": hash_session(session_id),
+        }
         if self.settings.audit_raw_text:
             record["text"] = text
         try:
@@ -193,6 +260,8 @@ class SafetyGuard:
         return refusal_text(verdict, emergency_number(self.settings))
 
     def personal_advice_note(self) -> str:
-        return ("I can share general information from medical sources, but I can't diagnose you, choose a "
-                "dose, or make a treatment decision for you. Please check with a doctor or pharmacist who "
-                "knows your situation.")
+        return (
+            "I can share general information from medical sources, but I can't diagnose you, choose a "
+            "dose, or make a treatment decision for you. Please check with a doctor or pharmacist who "
+            "knows your situation."
+        )

@@ -59,9 +59,17 @@ def _csv(path: Path) -> list[dict[str, str]]:
 def public_sets(settings: Settings) -> dict[str, list[Example]]:
     """MedSafetyBench and XSTest, each split into train and held-out halves (empty without the data)."""
     root = settings.data_path / "safety" if settings.data_path else None
-    out: dict[str, list[Example]] = {k: [] for k in (
-        "medsafetybench_train", "medsafetybench_heldout", "xstest_safe_train", "xstest_safe_heldout",
-        "xstest_unsafe_train", "xstest_unsafe_heldout")}
+    out: dict[str, list[Example]] = {
+        k: []
+        for k in (
+            "medsafetybench_train",
+            "medsafetybench_heldout",
+            "xstest_safe_train",
+            "xstest_safe_heldout",
+            "xstest_unsafe_train",
+            "xstest_unsafe_heldout",
+        )
+    }
     if root is None:
         return out
     msb, xs = root / "medsafetybench_train.csv", root / "xstest_prompts.csv"
@@ -100,11 +108,19 @@ def medquad_questions(settings: Settings, share: float = 0.02) -> list[Example]:
 
 def training_examples(settings: Settings, train_file: Path = TRAIN_FILE) -> list[Example]:
     """data/safety_train.jsonl + MedQuAD questions + the train halves of MedSafetyBench and XSTest."""
-    rows = [Example(r["text"], r["expected"], "safety_train") for r in read_jsonl(train_file)
-            if r.get("text") and r.get("expected") in LABELS]
+    rows = [
+        Example(r["text"], r["expected"], "safety_train")
+        for r in read_jsonl(train_file)
+        if r.get("text") and r.get("expected") in LABELS
+    ]
     sets = public_sets(settings)
-    return (rows + medquad_questions(settings) + sets["medsafetybench_train"] + sets["xstest_safe_train"]
-            + sets["xstest_unsafe_train"])
+    return (
+        rows
+        + medquad_questions(settings)
+        + sets["medsafetybench_train"]
+        + sets["xstest_safe_train"]
+        + sets["xstest_unsafe_train"]
+    )
 
 
 def data_hash(examples: list[Example]) -> str:
@@ -114,8 +130,9 @@ def data_hash(examples: list[Example]) -> str:
     return h.hexdigest()
 
 
-def fit_softmax(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3, steps: int = 400,
-                lr: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def fit_softmax(
+    x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3, steps: int = 400, lr: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
     """Class-balanced multinomial logistic regression by full-batch gradient descent with momentum."""
     n, d = x.shape
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
@@ -153,8 +170,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
 class LearnedLayer:
     """Loads (or trains, when the training data changed) the regression; predicts label probabilities."""
 
-    def __init__(self, settings: Settings, train_file: Path = TRAIN_FILE,
-                 embedders: Embedders | None = None) -> None:
+    def __init__(
+        self, settings: Settings, train_file: Path = TRAIN_FILE, embedders: Embedders | None = None
+    ) -> None:
         """`embedders` shares already loaded models (the index's MiniLM); without it the layer loads its own."""
         self.settings = settings
         self.train_file = train_file
@@ -219,13 +237,21 @@ class LearnedLayer:
     def _save(self) -> None:
         from safetensors.numpy import save
 
-        atomic_write_bytes(self.folder / "learned.safetensors", save({"weight": self.weights, "bias": self.bias}))
+        atomic_write_bytes(
+            self.folder / "learned.safetensors", save({"weight": self.weights, "bias": self.bias})
+        )
         atomic_write_json(self.folder / "learned.json", self.manifest)  # manifest last: marks it complete
 
     def write_seed(self, path: Path = SEED_FILE) -> None:
         """Ship the current weights with the repo (rounded JSON) so new data homes need no training."""
-        atomic_write_json(path, {**self.manifest, "weight": np.round(self.weights, 6).tolist(),
-                                 "bias": np.round(self.bias, 6).tolist()})
+        atomic_write_json(
+            path,
+            {
+                **self.manifest,
+                "weight": np.round(self.weights, 6).tolist(),
+                "bias": np.round(self.bias, 6).tolist(),
+            },
+        )
 
     def _cached_vectors(self, texts: list[str]) -> np.ndarray:
         """Embeddings of training texts, cached by text hash so a data change only embeds new rows."""
@@ -255,11 +281,18 @@ class LearnedLayer:
         self.weights, self.bias = fit_softmax(x, y, len(LABELS))
         t2 = time.perf_counter()
         counts = {label: int((y == i).sum()) for i, label in enumerate(LABELS)}
-        self.manifest = {"data_hash": digest, "labels": list(LABELS), "embedding_model": EMBEDDER,
-                         "version": VERSION, "n_train": len(examples), "per_label": counts,
-                         "sources": sorted({e.source for e in examples}),
-                         "embed_seconds": round(t1 - t0, 2), "fit_seconds": round(t2 - t1, 2),
-                         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self.manifest = {
+            "data_hash": digest,
+            "labels": list(LABELS),
+            "embedding_model": EMBEDDER,
+            "version": VERSION,
+            "n_train": len(examples),
+            "per_label": counts,
+            "sources": sorted({e.source for e in examples}),
+            "embed_seconds": round(t1 - t0, 2),
+            "fit_seconds": round(t2 - t1, 2),
+            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         self._save()
         logger.info("Trained the safety learned layer on %d examples in %.1f s", len(examples), t2 - t0)
 
@@ -277,15 +310,19 @@ class LearnedLayer:
 class ClassifierHook:
     """A safety classifier from the Hub or a folder (Llama Guard style 'safe'/'unsafe', ShieldGemma Yes/No)."""
 
-    POLICY = ("The prompt must not seek help to harm people, make weapons or drugs, commit fraud, "
-              "violate medical ethics or privacy, or spread health misinformation.")
+    POLICY = (
+        "The prompt must not seek help to harm people, make weapons or drugs, commit fraud, "
+        "violate medical ethics or privacy, or spread health misinformation."
+    )
 
     def __init__(self, model_id: str, device: str = "auto") -> None:
         self.model_id = model_id
         local = model_id.startswith(("/", ".", "~")) or Path(model_id).expanduser().exists()
         if local and not (Path(model_id).expanduser() / "config.json").is_file():
-            raise ModelNotAvailable(f"Safety classifier '{model_id}' is not a model folder (no config.json there). "
-                                    "Set MEDGEMMA_SAFETY_MODEL to a Hub id or a downloaded model folder, or to ''.")
+            raise ModelNotAvailable(
+                f"Safety classifier '{model_id}' is not a model folder (no config.json there). "
+                "Set MEDGEMMA_SAFETY_MODEL to a Hub id or a downloaded model folder, or to ''."
+            )
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -299,14 +336,17 @@ class ClassifierHook:
             raise ModelNotAvailable(
                 f"Safety classifier '{model_id}' could not be loaded ({type(exc).__name__}: {exc}). "
                 "Download it first (set HF_TOKEN for gated models) or set MEDGEMMA_SAFETY_MODEL='' "
-                "to run the guard without it.") from None
+                "to run the guard without it."
+            ) from None
         self.style = "yes_no" if "shieldgemma" in model_id.lower() else "guard"
 
     def _prompt(self, text: str) -> str:
         if self.style == "yes_no" or not getattr(self.tokenizer, "chat_template", None):
-            return (f"You are a policy expert deciding whether a user prompt is harmful.\n\nHuman question: "
-                    f"{text.strip()}\n\nOur safety principle: {self.POLICY}\n\nDoes the human question "
-                    "violate the above principle? Your answer must start with 'Yes' or 'No'.\n")
+            return (
+                f"You are a policy expert deciding whether a user prompt is harmful.\n\nHuman question: "
+                f"{text.strip()}\n\nOur safety principle: {self.POLICY}\n\nDoes the human question "
+                "violate the above principle? Your answer must start with 'Yes' or 'No'.\n"
+            )
         return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False)
 
     def classify(self, text: str) -> tuple[bool, float, str]:
@@ -321,6 +361,6 @@ class ClassifierHook:
                 p_yes = float(torch.softmax(logits[ids], dim=0)[0])
                 return p_yes > 0.5, p_yes, f"P(unsafe)={p_yes:.2f}"
             out = self.model.generate(**enc, max_new_tokens=10, do_sample=False)
-        reply = self.tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        reply = self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
         unsafe = reply.lower().startswith("unsafe")
         return unsafe, 1.0 if unsafe else 0.0, reply.replace("\n", " ")[:80]

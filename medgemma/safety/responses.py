@@ -10,17 +10,17 @@ from medgemma.types import Verdict
 _MEANWHILE = {
     "chest_pain": "Stop any activity and sit or lie down. Unlock the door and keep your phone with you.",
     "breathing": "If the person is not breathing, start CPR if you can; the dispatcher will guide you. "
-                 "If they are choking and cannot cough or speak, give back blows and abdominal thrusts.",
+    "If they are choking and cannot cough or speak, give back blows and abdominal thrusts.",
     "stroke": "Note the time the symptoms started. Do not give food, drink or medicine. Stay with the person.",
     "unconscious": "Check breathing. If there is no normal breathing, start CPR; the dispatcher will guide you. "
-                   "If they breathe, turn them on their side (recovery position).",
+    "If they breathe, turn them on their side (recovery position).",
     "seizure": "Move hard objects away, cushion the head, time the seizure, and put nothing in the mouth. "
-               "Turn the person on their side when the jerking stops.",
+    "Turn the person on their side when the jerking stops.",
     "overdose": "Keep the container or pills to show the responders. Do not make the person vomit. If opioids "
-                "are involved and naloxone is available, use it. Poison control (US): 1-800-222-1222.",
+    "are involved and naloxone is available, use it. Poison control (US): 1-800-222-1222.",
     "bleeding": "Press firmly on the wound with a clean cloth and keep pressing; do not lift it to check.",
     "anaphylaxis": "If an epinephrine auto-injector is available, use it now. Lie down with legs raised "
-                   "unless breathing is easier sitting up.",
+    "unless breathing is easier sitting up.",
 }
 _MEANWHILE_ES = {
     "chest_pain": "Deje toda actividad y siéntese o acuéstese. Abra la puerta y tenga el teléfono a mano.",
@@ -47,38 +47,48 @@ def emergency_text(verdict: Verdict, number: str, crisis: str) -> str:
     steps = _MEANWHILE_ES if spanish else _MEANWHILE
     tips = [steps[k] for k in dict.fromkeys(kinds) if k in steps]
     if spanish:
-        lines = [f"**Esto puede ser una emergencia. Llame ahora al {number}** (servicios de emergencia) o vaya "
-                 "al servicio de urgencias más cercano. No espere a ver si mejora."]
+        lines = [
+            f"**Esto puede ser una emergencia. Llame ahora al {number}** (servicios de emergencia) o vaya "
+            "al servicio de urgencias más cercano. No espere a ver si mejora."
+        ]
         if self_harm:
-            lines.append("Si piensa en hacerse daño, no está solo/a: "
-                         + (f"llame o escriba al **{crisis}** (línea de crisis), " if crisis else "")
-                         + f"o al {number}. Quédese con alguien de confianza y aleje lo que pueda hacerle daño.")
-        lines += [f"Mientras tanto: {t}" for t in tips] or ["Mientras tanto: quédese con la persona y siga las "
-                                                            "indicaciones de la operadora."]
+            lines.append(
+                "Si piensa en hacerse daño, no está solo/a: "
+                + (f"llame o escriba al **{crisis}** (línea de crisis), " if crisis else "")
+                + f"o al {number}. Quédese con alguien de confianza y aleje lo que pueda hacerle daño."
+            )
+        lines += [f"Mientras tanto: {t}" for t in tips] or [
+            "Mientras tanto: quédese con la persona y siga las indicaciones de la operadora."
+        ]
         lines.append("Este asistente no puede evaluar una emergencia; los servicios de emergencia sí.")
         return "\n\n".join(lines)
-    lines = [f"**This may be an emergency. Call {number} now** (emergency services) or go to the nearest "
-             "emergency department. Do not wait to see if it gets better."]
+    lines = [
+        f"**This may be an emergency. Call {number} now** (emergency services) or go to the nearest "
+        "emergency department. Do not wait to see if it gets better."
+    ]
     if self_harm:
-        lines.append("If you are thinking about hurting yourself, you are not alone: "
-                     + (f"call or text **{crisis}** (suicide and crisis line), " if crisis else "")
-                     + f"or call {number}. Stay with someone you trust and move away from anything you "
-                     "could use to hurt yourself.")
-    lines += [f"While you wait: {t}" for t in tips] or ["While you wait: stay with the person, keep your phone "
-                                                       "on, and follow the dispatcher's instructions."]
+        lines.append(
+            "If you are thinking about hurting yourself, you are not alone: "
+            + (f"call or text **{crisis}** (suicide and crisis line), " if crisis else "")
+            + f"or call {number}. Stay with someone you trust and move away from anything you "
+            "could use to hurt yourself."
+        )
+    lines += [f"While you wait: {t}" for t in tips] or [
+        "While you wait: stay with the person, keep your phone on, and follow the dispatcher's instructions."
+    ]
     lines.append("This assistant cannot assess an emergency; emergency services can.")
     return "\n\n".join(lines)
 
 
 _ALTERNATIVES = {
     "violence": "If you are afraid you might hurt someone, or someone is in danger, call {number} or talk to a "
-                "mental health professional.",
+    "mental health professional.",
     "attack": "If someone is in danger, call {number}.",
     "weapons": "I can explain how poisonings or injuries are treated, or the history and public-health side.",
     "drugs": "I can explain how a medicine works, its risks, or where to find help for substance use.",
     "fraud": "I can explain how the legitimate process (sick notes, prescriptions, claims) works.",
     "unethical_practice": "I can explain the ethical and legal standards: informed consent, disclosure and "
-                          "patient safety.",
+    "patient safety.",
     "privacy": "Health records are private; a patient can ask their own provider for their records.",
     "misinformation": "I can summarise what the medical evidence actually says.",
     "discrimination": "I can share information on fair and equal access to care.",
@@ -91,9 +101,13 @@ def refusal_text(verdict: Verdict, number: str) -> str:
     """A brief refusal with one safe alternative."""
     spanish = "lang.es" in verdict.rules
     kinds = [r.split(".", 1)[-1] for r in verdict.rules if r.startswith("harmful.") or r == "injection"]
-    alt = next((_ALTERNATIVES[k] for k in kinds if k in _ALTERNATIVES),
-               "I'm glad to help with general medical information instead.").format(number=number)
+    alt = next(
+        (_ALTERNATIVES[k] for k in kinds if k in _ALTERNATIVES),
+        "I'm glad to help with general medical information instead.",
+    ).format(number=number)
     if spanish:
-        return ("No puedo ayudar con esa solicitud. Con gusto respondo preguntas médicas generales o explico "
-                f"los riesgos y la ayuda disponible. Si alguien está en peligro, llame al {number}.")
+        return (
+            "No puedo ayudar con esa solicitud. Con gusto respondo preguntas médicas generales o explico "
+            f"los riesgos y la ayuda disponible. Si alguien está en peligro, llame al {number}."
+        )
     return f"I can't help with that request. {alt}"

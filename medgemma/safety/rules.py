@@ -28,14 +28,21 @@ _SPANISH_COMMON = frozenset(
     "boca torcida debil dormido convulsiones convulsionando inconsciente sobredosis tomar dosis vitamina "
     "melatonina ibuprofeno paracetamol antibioticos infeccion urinaria orinar arde operarme rodilla tiroides "
     "alimentos buenos proceso linux previene hipertension insulina funciona reanimacion cardiopulmonar "
-    "factores riesgo suicidio ataque script python ejecuto colesterol quiero saber solo sintomas".split())
+    "factores riesgo suicidio ataque script python ejecuto colesterol quiero saber solo sintomas".split()
+)
 
 
 @lru_cache(maxsize=1)
 def _spellers() -> Speller:
     terms: set[str] = set()
-    patterns = [*P.EMERGENCY_SIGNS, *P.EMERGENCY_EVENTS, *P.SELF_HARM, *H.HARM_PATTERNS,
-                *P.PERSONAL_PATTERNS, H.INJECTION]
+    patterns = [
+        *P.EMERGENCY_SIGNS,
+        *P.EMERGENCY_EVENTS,
+        *P.SELF_HARM,
+        *H.HARM_PATTERNS,
+        *P.PERSONAL_PATTERNS,
+        H.INJECTION,
+    ]
     for pat in patterns:
         terms.update(re.findall(r"[a-z]{4,}", pat.regex.pattern))
     terms.update(re.findall(r"[a-z]{4,}", P.MEDICAL.pattern))
@@ -122,8 +129,12 @@ def _harms(t: Text, f: RuleFindings) -> None:
         if t.negated(m.start(), window=3) and not operational:
             f.suppressed.append(f"negated: {pat.rule}")
             continue
-        if pat.rule in {"harmful.violence", "harmful.attack", "harmful.harassment", "harmful.unethical_practice"} and (
-                f.benign_context and not operational):
+        if pat.rule in {
+            "harmful.violence",
+            "harmful.attack",
+            "harmful.harassment",
+            "harmful.unethical_practice",
+        } and (f.benign_context and not operational):
             f.suppressed.append(f"benign context: {pat.rule}")
             continue
         f.harmful.append((pat.rule, pat.reason))
@@ -155,26 +166,37 @@ def findings(text: str) -> RuleFindings:
 
 # ---------------------------------------------------------------- answers (check_output)
 _OUTPUT = [
-    P.rule_pattern("output.dose", "the answer gives the user a dose",
-         r"you (?:should|can|could|may|need to|must) (?:take|give|use|double|increase|decrease|skip|stop taking|start taking) "
-         r".{0,40}\d+ ?(?:mg|milligrams?|g|ml|units?|tablets?|pills?|capsules?|puffs?|drops?)",
-         r"(?:^|[.!?] )(?:take|give (?:him|her|them|your \w+)|use) \d+ ?(?:mg|milligrams?|ml|units?|tablets?|pills?|"
-         r"capsules?|puffs?)\b", r"your (?:dose|dosage) (?:should be|is) \d+",
-         r"(?:toma|tome|dele|tomar) \d+ ?(?:mg|ml|pastillas|tabletas)"),
-    P.rule_pattern("output.diagnosis", "the answer diagnoses the user",
-         r"you (?:have|probably have|likely have|most likely have|definitely have|are suffering from|are having) "
-         r"(?:a |an )?(?:\w+ ){0,2}(?:\w+(?:itis|osis|emia|oma|pathy)|diabetes|cancer|infection|hypertension|"
-         r"hypothyroidism|hyperthyroidism|pneumonia|a tumou?r|an ulcer|depression|anxiety disorder|melanoma|"
-         r"a uti|strep|covid|the flu|migraine|asthma|heart disease|kidney disease|sleep apnea|alzheimer)",
-         r"your (?:son|daughter|child|baby|husband|wife|mother|father) (?:has|probably has|likely has) "
-         r"(?:a |an )?(?:\w+ ){0,2}(?:\w+(?:itis|osis|emia|oma)|diabetes|cancer|infection|adhd|autism|alzheimer)",
-         r"(?:usted )?tiene (?:diabetes|cancer|una infeccion)"),
-    P.rule_pattern("output.treatment", "the answer makes a treatment decision for the user",
-         r"you (?:should|must|need to|can safely|can) (?:stop|discontinue|quit|skip|double|switch to|start) "
-         r"(?:taking )?(?:your |the |this )?(?:\w+ ){0,2}(?:medication|medicine|pills?|dose|insulin|antibiotics?|"
-         r"statin|treatment|antidepressants?|\w+(?:pril|sartan|olol|statin|formin|cillin|mycin|zepam|oxetine))",
-         r"you (?:do not|don t) need (?:to see )?(?:a |an )?(?:doctor|antibiotics|treatment|surgery|medical attention)",
-         r"no need to see a doctor", r"you (?:should|must) (?:not )?(?:have|get|refuse|decline) (?:the )?surgery"),
+    P.rule_pattern(
+        "output.dose",
+        "the answer gives the user a dose",
+        r"you (?:should|can|could|may|need to|must) (?:take|give|use|double|increase|decrease|skip|stop taking|start taking) "
+        r".{0,40}\d+ ?(?:mg|milligrams?|g|ml|units?|tablets?|pills?|capsules?|puffs?|drops?)",
+        r"(?:^|[.!?] )(?:take|give (?:him|her|them|your \w+)|use) \d+ ?(?:mg|milligrams?|ml|units?|tablets?|pills?|"
+        r"capsules?|puffs?)\b",
+        r"your (?:dose|dosage) (?:should be|is) \d+",
+        r"(?:toma|tome|dele|tomar) \d+ ?(?:mg|ml|pastillas|tabletas)",
+    ),
+    P.rule_pattern(
+        "output.diagnosis",
+        "the answer diagnoses the user",
+        r"you (?:have|probably have|likely have|most likely have|definitely have|are suffering from|are having) "
+        r"(?:a |an )?(?:\w+ ){0,2}(?:\w+(?:itis|osis|emia|oma|pathy)|diabetes|cancer|infection|hypertension|"
+        r"hypothyroidism|hyperthyroidism|pneumonia|a tumou?r|an ulcer|depression|anxiety disorder|melanoma|"
+        r"a uti|strep|covid|the flu|migraine|asthma|heart disease|kidney disease|sleep apnea|alzheimer)",
+        r"your (?:son|daughter|child|baby|husband|wife|mother|father) (?:has|probably has|likely has) "
+        r"(?:a |an )?(?:\w+ ){0,2}(?:\w+(?:itis|osis|emia|oma)|diabetes|cancer|infection|adhd|autism|alzheimer)",
+        r"(?:usted )?tiene (?:diabetes|cancer|una infeccion)",
+    ),
+    P.rule_pattern(
+        "output.treatment",
+        "the answer makes a treatment decision for the user",
+        r"you (?:should|must|need to|can safely|can) (?:stop|discontinue|quit|skip|double|switch to|start) "
+        r"(?:taking )?(?:your |the |this )?(?:\w+ ){0,2}(?:medication|medicine|pills?|dose|insulin|antibiotics?|"
+        r"statin|treatment|antidepressants?|\w+(?:pril|sartan|olol|statin|formin|cillin|mycin|zepam|oxetine))",
+        r"you (?:do not|don t) need (?:to see )?(?:a |an )?(?:doctor|antibiotics|treatment|surgery|medical attention)",
+        r"no need to see a doctor",
+        r"you (?:should|must) (?:not )?(?:have|get|refuse|decline) (?:the )?surgery",
+    ),
 ]
 _OUTPUT_HARM = [p for p in H.HARM_PATTERNS if p.rule in {"harmful.weapons", "harmful.drugs"}]
 _STEPS = re.compile(r"\b(?:step \d|first,? .{0,40}then|mix|combine|heat|dissolve|grams? of|ml of)\b")

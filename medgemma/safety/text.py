@@ -14,41 +14,78 @@ from functools import lru_cache
 from pathlib import Path
 
 _CONTRACTIONS = [
-    (r"\bcan ?not\b|\bcan'?t\b", "can not"), (r"\bwon'?t\b", "will not"), (r"\bain'?t\b", "is not"),
-    (r"\bi'?m\b", "i am"), (r"\b(he|she|it|that|there|what|who|where|how|here)'s\b", r"\1 is"),
+    (r"\bcan ?not\b|\bcan'?t\b", "can not"),
+    (r"\bwon'?t\b", "will not"),
+    (r"\bain'?t\b", "is not"),
+    (r"\bi'?m\b", "i am"),
+    (r"\b(he|she|it|that|there|what|who|where|how|here)'s\b", r"\1 is"),
     (r"\b(do|does|did|is|are|was|were|have|has|had|could|should|would|must|need)n'?t\b", r"\1 not"),
-    (r"'ve\b", " have"), (r"'re\b", " are"), (r"'ll\b", " will"), (r"'d\b", " would"),
-    (r"'s\b", " s"), (r"\bmy self\b", "myself"), (r"\bur\b", "your"), (r"\bu\b", "you"),
+    (r"'ve\b", " have"),
+    (r"'re\b", " are"),
+    (r"'ll\b", " will"),
+    (r"'d\b", " would"),
+    (r"'s\b", " s"),
+    (r"\bmy self\b", "myself"),
+    (r"\bur\b", "your"),
+    (r"\bu\b", "you"),
 ]
 _CONTRACTION_RES = [(re.compile(p), r) for p, r in _CONTRACTIONS]
 
 # Misspellings that are real words elsewhere (so edit distance alone would not fix them).
 _TYPO_MAP = {
-    "hart": "heart", "kil": "kill", "tok": "took", "pils": "pills", "breath": "breathe", "sed": "said",
-    "strok": "stroke", "od": "overdose", "oded": "overdosed", "bc": "because", "pls": "please",
-    "tylenols": "tylenol", "meds": "medication", "med": "medication", "alot": "a lot", "wanna": "want to",
-    "gonna": "going to", "wont": "will not", "takin": "taking", "cant": "can not",
-    "dont": "do not", "shud": "should", "shoud": "should", "shld": "should", "isnt": "is not", "didnt": "did not", "doesnt": "does not", "im": "i am",
+    "hart": "heart",
+    "kil": "kill",
+    "tok": "took",
+    "pils": "pills",
+    "breath": "breathe",
+    "sed": "said",
+    "strok": "stroke",
+    "od": "overdose",
+    "oded": "overdosed",
+    "bc": "because",
+    "pls": "please",
+    "tylenols": "tylenol",
+    "meds": "medication",
+    "med": "medication",
+    "alot": "a lot",
+    "wanna": "want to",
+    "gonna": "going to",
+    "wont": "will not",
+    "takin": "taking",
+    "cant": "can not",
+    "dont": "do not",
+    "shud": "should",
+    "shoud": "should",
+    "shld": "should",
+    "isnt": "is not",
+    "didnt": "did not",
+    "doesnt": "does not",
+    "im": "i am",
 }
 
 _SPANISH_MARKERS = frozenset(
     "el la los las de del que mi mis y en un una es con por para se me tengo puedo debo esta estoy "
     "hijo hija esposo esposa mama papa bebe como donde cuanto cuantos cuanta que cual cuales tomar "
     "pastillas dolor pecho quiero hace muy mucho sin receta alguien medico tiene tomo tome son "
-    "le lo al su sus hay pero o ya no puede madre padre habla esta mas voy vida noche unas unos necesito".split())
+    "le lo al su sus hay pero o ya no puede madre padre habla esta mas voy vida noche unas unos necesito".split()
+)
 
-_NEGATORS = frozenset("no not never without nobody none nothing neither nor sin ni nunca nadie ningun "
-                      "ninguna denies deny".split())
+_NEGATORS = frozenset(
+    "no not never without nobody none nothing neither nor sin ni nunca nadie ningun "
+    "ninguna denies deny".split()
+)
 _CLAUSE_BREAKS = frozenset(". , ; : ! ? but pero however although though aunque sino".split())
 _PRESENT = re.compile(
     r"\b(right now|now|just now|currently|at the moment|at this moment|today|tonight|again|"
-    r"is happening|this minute|ahora|ahorita|en este momento|hoy|otra vez|de nuevo)\b")
+    r"is happening|this minute|ahora|ahorita|en este momento|hoy|otra vez|de nuevo)\b"
+)
 _PAST = re.compile(
     r"\b(\d+|a few|few|two|three|four|five|six|ten|many|several|some) (years?|months?|decades?) ago\b|"
     r"\byears ago\b|\blong ago\b|\bin (19|20)\d\d\b|\blast (year|month|spring|summer|fall|winter)\b|"
     r"\bused to\b|\bhistory of\b|\bwhen i was\b|\bas a (child|kid|teen)\b|\bdied (of|from)\b|"
     r"\bpassed away\b|\bsurvived\b|\brecovered from\b|\bin recovery\b|\bhace (\w+ )?(anos|meses)\b|"
-    r"\bel ano pasado\b")
+    r"\bel ano pasado\b"
+)
 
 
 def fold(text: str) -> str:
@@ -136,8 +173,10 @@ class Speller:
         return out
 
 
-_ENGLISH_MARKERS = frozenset("the a an is are i my me you he she it of and to in on at for with what how do does "
-                             "can not have has was this that my your his her".split())
+_ENGLISH_MARKERS = frozenset(
+    "the a an is are i my me you he she it of and to in on at for with what how do does "
+    "can not have has was this that my your his her".split()
+)
 
 
 def is_spanish(folded_tokens: list[str]) -> bool:
@@ -175,14 +214,14 @@ class Text:
         """A negator in the same clause within `window` tokens before the match at char `start`."""
         i = self.token_index(start)
         lo, _ = self.clause_bounds(i)
-        before = self.tokens[max(lo, i - window):i]
+        before = self.tokens[max(lo, i - window) : i]
         return any(t in _NEGATORS for t in before)
 
     def window(self, start: int, end: int, before: int = 7, after: int = 6) -> str:
         """The match and its neighbours within the clause (for tense and framing checks)."""
         i, j = self.token_index(start), self.token_index(end)
         lo, hi = self.clause_bounds(i)
-        return " ".join(self.tokens[max(lo, i - before):min(hi, j + after)])
+        return " ".join(self.tokens[max(lo, i - before) : min(hi, j + after)])
 
     def past(self, start: int, end: int) -> bool:
         """The match sits near a past marker ('in 2015', 'years ago', 'I had a') and no 'now'/'again'."""
@@ -203,5 +242,6 @@ def normalize(text: str, speller: Speller | None = None) -> Text:
         if fixed != tok:
             fixes.append((tok, fixed))
         tokens.extend(fixed.split())
-    return Text(raw=text, norm=" ".join(tokens), tokens=tuple(tokens), spanish=spanish,
-                corrections=tuple(fixes))
+    return Text(
+        raw=text, norm=" ".join(tokens), tokens=tuple(tokens), spanish=spanish, corrections=tuple(fixes)
+    )

@@ -13,16 +13,32 @@ from typing import TYPE_CHECKING
 from medgemma import lazy_exports
 
 _EXPORTS = {
-    "TrainConfig": "config", "load_config": "config",
-    "Example": "datasets", "load_file": "datasets", "preview": "datasets",
+    "TrainConfig": "config",
+    "load_config": "config",
+    "Example": "datasets",
+    "load_file": "datasets",
+    "preview": "datasets",
     "prepare_data": "data",
-    "load_source": "sources", "parse_spec": "sources",
+    "load_source": "sources",
+    "parse_spec": "sources",
     "train": "trainer",
-    "start_args": "dashboard", "runs_table": "dashboard", "adapters_table": "dashboard",
+    "start_args": "dashboard",
+    "runs_table": "dashboard",
+    "adapters_table": "dashboard",
 }
 __all__ = [
-    "Example", "TrainConfig", "adapters_table", "load_config", "load_file", "load_source", "parse_spec",
-    "prepare_data", "preview", "runs_table", "start_args", "train",
+    "Example",
+    "TrainConfig",
+    "adapters_table",
+    "load_config",
+    "load_file",
+    "load_source",
+    "parse_spec",
+    "prepare_data",
+    "preview",
+    "runs_table",
+    "start_args",
+    "train",
 ]
 
 if TYPE_CHECKING:

@@ -29,11 +29,21 @@ SOURCE_LABELS = {
 # Form keys that are not TrainConfig fields: how the data list and the column mapping are chosen.
 DATA_KEYS = ("sources", "per_source", "use_upload", "col_prompt", "col_extra", "col_answer", "col_messages")
 RUN_COLUMNS = ["run", "state", "created", "model", "data", "step", "loss", "eval loss", "wall s", "error"]
-ADAPTER_COLUMNS = ["active", "name", "base model", "data", "examples", "steps", "final loss", "eval loss",
-                   "created"]
+ADAPTER_COLUMNS = [
+    "active",
+    "name",
+    "base model",
+    "data",
+    "examples",
+    "steps",
+    "final loss",
+    "eval loss",
+    "created",
+]
 
 
 # ---- the form -----------------------------------------------------------------------------------
+
 
 def default_form(settings: Settings) -> dict[str, Any]:
     """The form's starting values: TrainConfig defaults on the chat's own model (so the adapter fits it)."""
@@ -41,8 +51,15 @@ def default_form(settings: Settings) -> dict[str, Any]:
     values = cfg.to_dict()
     sources = [parse_spec(d)[0] for d in cfg.data]
     limits = [parse_spec(d)[1] for d in cfg.data]
-    values.update(sources=sources, per_source=max(limits, default=0), use_upload=True, col_prompt="",
-                  col_extra="", col_answer="", col_messages="")
+    values.update(
+        sources=sources,
+        per_source=max(limits, default=0),
+        use_upload=True,
+        col_prompt="",
+        col_extra="",
+        col_answer="",
+        col_messages="",
+    )
     return values
 
 
@@ -59,8 +76,12 @@ def column_mapping(prompt: str = "", answer: str = "", extra: str = "", messages
 
 def pickers_from_roles(roles: dict[str, str]) -> tuple[str, str, str, str]:
     """(prompt, extra input, answer, messages) columns from a detected or given role mapping."""
-    return (roles.get("question") or roles.get("instruction") or "", roles.get("input", ""),
-            roles.get("answer") or roles.get("output") or "", roles.get("messages", ""))
+    return (
+        roles.get("question") or roles.get("instruction") or "",
+        roles.get("input", ""),
+        roles.get("answer") or roles.get("output") or "",
+        roles.get("messages", ""),
+    )
 
 
 def data_specs(sources: Sequence[str], per_source: int, upload: str = "") -> list[str]:
@@ -74,13 +95,19 @@ def config_from_form(form: dict[str, Any], upload: str = "") -> TrainConfig:
     values = {k: v for k, v in form.items() if k in FIELDS}
     use = upload if upload and form.get("use_upload", True) else ""
     values["data"] = data_specs(form.get("sources") or [], form.get("per_source") or 0, use)
-    mapping = column_mapping(form.get("col_prompt", ""), form.get("col_answer", ""), form.get("col_extra", ""),
-                             form.get("col_messages", ""))
+    mapping = column_mapping(
+        form.get("col_prompt", ""),
+        form.get("col_answer", ""),
+        form.get("col_extra", ""),
+        form.get("col_messages", ""),
+    )
     values["columns"] = mapping if use else {}
     return from_dict(values)
 
 
-def start_args(settings: Settings, form: dict[str, Any], upload: str = "", pending: str = "") -> dict[str, Any]:
+def start_args(
+    settings: Settings, form: dict[str, Any], upload: str = "", pending: str = ""
+) -> dict[str, Any]:
     """The train job's arguments for the form (validated). `pending` is a file still in the upload box
     whose stored copy (`upload`) is not there yet: it is stored first."""
     if pending and not upload and form.get("use_upload"):
@@ -90,8 +117,10 @@ def start_args(settings: Settings, form: dict[str, Any], upload: str = "", pendi
 
 # ---- datasets -----------------------------------------------------------------------------------
 
-def preview_upload(settings: Settings, path: str | Path, mapping: dict[str, str] | None, model: str,
-                   max_length: int) -> dict[str, Any]:
+
+def preview_upload(
+    settings: Settings, path: str | Path, mapping: dict[str, str] | None, model: str, max_length: int
+) -> dict[str, Any]:
     """datasets.preview plus the file's columns and token statistics in the base model's prompt format.
 
     When the model's tokenizer cannot be loaded, `tokens_error` says why and the rest still shows.
@@ -108,14 +137,16 @@ def preview_upload(settings: Settings, path: str | Path, mapping: dict[str, str]
     return result
 
 
-def store_and_preview(settings: Settings, upload: str | Path, mapping: dict[str, str] | None, model: str,
-                      max_length: int) -> dict[str, Any]:
+def store_and_preview(
+    settings: Settings, upload: str | Path, mapping: dict[str, str] | None, model: str, max_length: int
+) -> dict[str, Any]:
     """Keep an uploaded file under <home>/datasets (where background runs read it) and preview it."""
     stored = datasets.store_upload(settings, upload, Path(str(upload)).name)
     return {**preview_upload(settings, stored, mapping, model, max_length), "stored": str(stored)}
 
 
 # ---- runs ---------------------------------------------------------------------------------------
+
 
 def _r(value: Any) -> Any:
     """Metrics rounded for tables (4 decimals); anything else as is."""
@@ -138,13 +169,25 @@ def runs_table(settings: Settings) -> pd.DataFrame:
         last = _last(metrics, "loss")
         step = r.result.get("steps") or _last(metrics, "step").get("step") or 0
         total = r.config.get("max_steps") or _last(metrics, "max_steps").get("max_steps") or "?"
-        rows.append([r.run_id, r.state, r.created, r.config.get("model", ""), ", ".join(r.config.get("data", [])),
-                     f"{step}/{total}", _r(r.result.get("final_loss", last.get("loss"))), _r(r.result.get("eval_loss")),
-                     r.result.get("wall_s"), r.error])
+        rows.append(
+            [
+                r.run_id,
+                r.state,
+                r.created,
+                r.config.get("model", ""),
+                ", ".join(r.config.get("data", [])),
+                f"{step}/{total}",
+                _r(r.result.get("final_loss", last.get("loss"))),
+                _r(r.result.get("eval_loss")),
+                r.result.get("wall_s"),
+                r.error,
+            ]
+        )
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
 # ---- the train job (medgemma.jobs) ----------------------------------------------------------------
+
 
 def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
     """`python -m medgemma train` of {"config": TrainConfig fields, "folder": optional run folder}, or
@@ -154,10 +197,14 @@ def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
     if args.get("resume"):
         run = jobs.find_run(settings, str(args["resume"]), "train")
         if run.state == "done":
-            raise InputRejected(f"Run {run.run_id} has finished; its adapter is ready. Start a new run to train more.")
+            raise InputRejected(
+                f"Run {run.run_id} has finished; its adapter is ready. Start a new run to train more."
+            )
         if run.active:
             raise ConfigError(f"Run {run.run_id} is still {run.state}.")
-        return jobs.Launch(train.command_args(resume=True), from_dict(run.config).to_dict(), folder=run.folder)
+        return jobs.Launch(
+            train.command_args(resume=True), from_dict(run.config).to_dict(), folder=run.folder
+        )
     cfg = train.absolute_paths(from_dict(dict(args.get("config") or {})))
     folder = Path(args["folder"]) if args.get("folder") else None
     return jobs.Launch(train.command_args(), cfg.to_dict(), name=cfg.name, folder=folder)
@@ -170,9 +217,15 @@ def _read_job(settings: Settings, run: jobs.RunInfo, records: list[dict[str, Any
     max_steps = int(last.get("max_steps") or run.config.get("max_steps") or 0)
     step = int(run.result.get("steps") or last.get("step") or 0)
     curve = [{k: m[k] for k in ("step", "loss", "lr", "eval_loss") if k in m} for m in records if "step" in m]
-    metrics = {"step": step, "max_steps": max_steps, "eta_s": last.get("eta_s"), "s_per_step": last.get("s_per_step"),
-               "loss": last_loss.get("loss"), "curve": curve,
-               "resumable": not run.active and run.state != "done" and _has_checkpoint(run.folder)}
+    metrics = {
+        "step": step,
+        "max_steps": max_steps,
+        "eta_s": last.get("eta_s"),
+        "s_per_step": last.get("s_per_step"),
+        "loss": last_loss.get("loss"),
+        "curve": curve,
+        "resumable": not run.active and run.state != "done" and _has_checkpoint(run.folder),
+    }
     return jobs.Reading(step / max_steps if max_steps else 0.0, f"step {step}/{max_steps or '?'}", metrics)
 
 
@@ -187,18 +240,32 @@ job_spec = jobs.JobSpec("train", _prepare_job, _read_job)
 
 # ---- adapters -----------------------------------------------------------------------------------
 
+
 def adapters_table(settings: Settings) -> pd.DataFrame:
     """Finished adapters with base model, data and metrics; ✓ marks the one the chat uses."""
     current = adapters.active(settings)
-    rows = [["✓" if current and current.path == a.path else "", a.name, a.base_model, ", ".join(a.data),
-             a.examples, a.metrics.get("steps"), _r(a.metrics.get("final_loss")), _r(a.metrics.get("eval_loss")),
-             a.created] for a in adapters.list_adapters(settings)]
+    rows = [
+        [
+            "✓" if current and current.path == a.path else "",
+            a.name,
+            a.base_model,
+            ", ".join(a.data),
+            a.examples,
+            a.metrics.get("steps"),
+            _r(a.metrics.get("final_loss")),
+            _r(a.metrics.get("eval_loss")),
+            a.created,
+        ]
+        for a in adapters.list_adapters(settings)
+    ]
     return pd.DataFrame(rows, columns=ADAPTER_COLUMNS)
 
 
 def adapter_choices(settings: Settings) -> list[tuple[str, str]]:
-    return [(f"{a.name} (base {Path(a.base_model).name or a.base_model})", a.name)
-            for a in adapters.list_adapters(settings)]
+    return [
+        (f"{a.name} (base {Path(a.base_model).name or a.base_model})", a.name)
+        for a in adapters.list_adapters(settings)
+    ]
 
 
 def active_adapter_line(settings: Settings) -> str:

@@ -29,14 +29,18 @@ def build_examples(cfg: TrainConfig, settings: Settings) -> list[datasets.Exampl
     """Mix every source, shuffle with the run's seed and apply max_examples."""
     examples: list[datasets.Example] = []
     for spec in cfg.data:
-        examples.extend(sources.load_source(spec, settings, dict(cfg.columns) or None, seed=cfg.seed,
-                                             skip_invalid=cfg.skip_invalid_rows))
+        examples.extend(
+            sources.load_source(
+                spec, settings, dict(cfg.columns) or None, seed=cfg.seed, skip_invalid=cfg.skip_invalid_rows
+            )
+        )
     random.Random(cfg.seed).shuffle(examples)
     return examples[: cfg.max_examples] if cfg.max_examples else examples
 
 
-def prepare_data(cfg: TrainConfig, settings: Settings, tokenizer: Any, render: datasets.Renderer,
-                 folder: Path) -> dict[str, Any]:
+def prepare_data(
+    cfg: TrainConfig, settings: Settings, tokenizer: Any, render: datasets.Renderer, folder: Path
+) -> dict[str, Any]:
     """Write data/train.jsonl (+ eval.jsonl) as prompt/completion text; returns token statistics."""
     examples = build_examples(cfg, settings)
     stats = datasets.token_stats(examples, render, token_counter(tokenizer), cfg.max_length)
@@ -53,8 +57,11 @@ def prepare_data(cfg: TrainConfig, settings: Settings, tokenizer: Any, render: d
     if n_eval:
         write_jsonl(data / "eval.jsonl", rows[:n_eval])
     write_jsonl(data / "train.jsonl", rows[n_eval:])
-    stats.update(train=len(rows) - n_eval, eval=n_eval,
-                 sources={s: sum(r["source"] == s for r in rows) for s in {r["source"] for r in rows}})
+    stats.update(
+        train=len(rows) - n_eval,
+        eval=n_eval,
+        sources={s: sum(r["source"] == s for r in rows) for s in {r["source"] for r in rows}},
+    )
     atomic_write_json(data / "stats.json", stats)
     return stats
 

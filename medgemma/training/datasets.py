@@ -51,6 +51,7 @@ class Example:
 
 # ---- files ----------------------------------------------------------------------------------
 
+
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a JSON (list of objects, or {"data": [...]}), JSONL or CSV file."""
     p = Path(path)
@@ -58,7 +59,9 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         raise DatasetError(f"Dataset file not found: {p}")
     suffix = p.suffix.lower()
     if suffix not in FILE_TYPES:
-        raise DatasetError(f"Dataset {p.name}: use a .json, .jsonl or .csv file (got '{suffix or 'no extension'}').")
+        raise DatasetError(
+            f"Dataset {p.name}: use a .json, .jsonl or .csv file (got '{suffix or 'no extension'}')."
+        )
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -77,7 +80,9 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"Dataset {p.name} is not valid JSON ({exc.msg}, line {exc.lineno}).") from None
+            raise DatasetError(
+                f"Dataset {p.name} is not valid JSON ({exc.msg}, line {exc.lineno})."
+            ) from None
         rows = data.get("data", data.get("rows")) if isinstance(data, dict) else data
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise DatasetError(f"Dataset {p.name} must hold a list of objects (one per example).")
@@ -86,7 +91,9 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def detect_columns(columns: Iterable[str], mapping: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+def detect_columns(
+    columns: Iterable[str], mapping: dict[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
     """Pick the format and map roles to column names: ("qa", {"question": "Q", "answer": "A"}).
 
     A mapping given by the user (role -> column) wins; roles are question/answer, instruction/input/output
@@ -97,8 +104,10 @@ def detect_columns(columns: Iterable[str], mapping: dict[str, str] | None = None
         mapping = {k: v for k, v in mapping.items() if v}
         missing = [v for v in mapping.values() if v.lower().strip() not in present]
         if missing:
-            raise DatasetError(f"Mapped column(s) {', '.join(map(repr, missing))} not found; "
-                               f"the file has: {', '.join(present.values())}.")
+            raise DatasetError(
+                f"Mapped column(s) {', '.join(map(repr, missing))} not found; "
+                f"the file has: {', '.join(present.values())}."
+            )
         roles = {k: present[v.lower().strip()] for k, v in mapping.items()}
         if "messages" in roles:
             return "chat", {"messages": roles["messages"]}
@@ -123,8 +132,9 @@ def detect_columns(columns: Iterable[str], mapping: dict[str, str] | None = None
 _ROLES = {"chat": ("messages",), "instruction": ("instruction", "output"), "qa": ("question", "answer")}
 
 
-def rows_to_examples(rows: Sequence[dict[str, Any]], fmt: str, roles: dict[str, str], source: str,
-                     skip_invalid: bool = False) -> tuple[list[Example], list[str]]:
+def rows_to_examples(
+    rows: Sequence[dict[str, Any]], fmt: str, roles: dict[str, str], source: str, skip_invalid: bool = False
+) -> tuple[list[Example], list[str]]:
     """Convert rows; returns examples and one problem line per bad row (raises unless skip_invalid)."""
     examples: list[Example] = []
     problems: list[str] = []
@@ -135,8 +145,10 @@ def rows_to_examples(rows: Sequence[dict[str, Any]], fmt: str, roles: dict[str, 
             problems.append(f"row {n}: {exc}")
     if problems and not skip_invalid:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise DatasetError(f"Dataset {source}: {len(problems)} of {len(rows)} rows are unusable ({shown}). "
-                           "Fix them, or skip invalid rows.")
+        raise DatasetError(
+            f"Dataset {source}: {len(problems)} of {len(rows)} rows are unusable ({shown}). "
+            "Fix them, or skip invalid rows."
+        )
     return examples, problems
 
 
@@ -154,8 +166,16 @@ def _row_example(row: dict[str, Any], fmt: str, roles: dict[str, str], source: s
                 raise ValueError("'messages' is not a JSON list") from None
         if not isinstance(msgs, list) or not msgs:
             raise ValueError("empty 'messages'")
-        turns = [{"role": _text(m.get("role") or m.get("from")).replace("human", "user").replace("gpt", "assistant"),
-                  "content": _text(m.get("content") or m.get("value"))} for m in msgs if isinstance(m, dict)]
+        turns = [
+            {
+                "role": _text(m.get("role") or m.get("from"))
+                .replace("human", "user")
+                .replace("gpt", "assistant"),
+                "content": _text(m.get("content") or m.get("value")),
+            }
+            for m in msgs
+            if isinstance(m, dict)
+        ]
         if any(t["role"] not in {"system", "user", "assistant"} or not t["content"] for t in turns):
             raise ValueError("each message needs a role (system/user/assistant) and non-empty content")
         if turns[-1]["role"] != "assistant" or not any(t["role"] == "user" for t in turns):
@@ -173,8 +193,9 @@ def _row_example(row: dict[str, Any], fmt: str, roles: dict[str, str], source: s
     return Example(tuple(build(question, []).messages), answer, source)
 
 
-def load_file(path: str | Path, mapping: dict[str, str] | None = None,
-              skip_invalid: bool = False) -> list[Example]:
+def load_file(
+    path: str | Path, mapping: dict[str, str] | None = None, skip_invalid: bool = False
+) -> list[Example]:
     rows = read_rows(path)
     fmt, roles = detect_columns(_all_keys(rows), mapping)
     return rows_to_examples(rows, fmt, roles, Path(path).name, skip_invalid)[0]
@@ -203,6 +224,7 @@ def store_upload(settings: Settings, source: str | Path, name: str = "") -> Path
 
 # ---- rendering and statistics ---------------------------------------------------------------
 
+
 def split_render(example: Example, render: Renderer) -> tuple[str, str]:
     """(prompt text ending with the model-turn opener, completion text closing the turn)."""
     prompt = render(list(example.messages), True)
@@ -210,25 +232,35 @@ def split_render(example: Example, render: Renderer) -> tuple[str, str]:
     if not full.startswith(prompt):
         # templates that rewrite earlier turns: fall back to the answer and nothing else
         return prompt, example.answer
-    return prompt, full[len(prompt):]
+    return prompt, full[len(prompt) :]
 
 
-def token_stats(examples: Sequence[Example], render: Renderer, count: Callable[[str], int],
-                max_length: int) -> dict[str, Any]:
+def token_stats(
+    examples: Sequence[Example], render: Renderer, count: Callable[[str], int], max_length: int
+) -> dict[str, Any]:
     """Token lengths of prompt+completion: min/mean/p50/p95/max and the rows over max_length."""
     lengths = [count("".join(split_render(e, render))) for e in examples]
     if not lengths:
         return {"examples": 0}
     ordered = sorted(lengths)
     over = [i + 1 for i, n in enumerate(lengths) if n > max_length]
-    return {"examples": len(lengths), "min": ordered[0], "mean": round(statistics.fmean(lengths), 1),
-            "p50": ordered[len(ordered) // 2], "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
-            "max": ordered[-1], "max_length": max_length, "over_limit": len(over), "over_limit_rows": over[:20],
-            "lengths": lengths}
+    return {
+        "examples": len(lengths),
+        "min": ordered[0],
+        "mean": round(statistics.fmean(lengths), 1),
+        "p50": ordered[len(ordered) // 2],
+        "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+        "max": ordered[-1],
+        "max_length": max_length,
+        "over_limit": len(over),
+        "over_limit_rows": over[:20],
+        "lengths": lengths,
+    }
 
 
-def check_lengths(examples: list[Example], lengths: Sequence[int], max_length: int,
-                  policy: str) -> list[Example]:
+def check_lengths(
+    examples: list[Example], lengths: Sequence[int], max_length: int, policy: str
+) -> list[Example]:
     """Apply the over-long policy: 'error' names the rows, 'drop' removes them, 'truncate' keeps them."""
     over = [i for i, n in enumerate(lengths) if n > max_length]
     if not over or policy == "truncate":
@@ -237,11 +269,15 @@ def check_lengths(examples: list[Example], lengths: Sequence[int], max_length: i
         skip = set(over)
         kept = [e for i, e in enumerate(examples) if i not in skip]
         if not kept:
-            raise DatasetError(f"All {len(examples)} examples are longer than max_length={max_length} tokens.")
+            raise DatasetError(
+                f"All {len(examples)} examples are longer than max_length={max_length} tokens."
+            )
         return kept
     rows = ", ".join(str(i + 1) for i in over[:10]) + (" ..." if len(over) > 10 else "")
-    raise DatasetError(f"{len(over)} example(s) are longer than max_length={max_length} tokens (rows {rows}; "
-                       f"longest {max(lengths)}). Raise max_length, or set long_examples to drop or truncate.")
+    raise DatasetError(
+        f"{len(over)} example(s) are longer than max_length={max_length} tokens (rows {rows}; "
+        f"longest {max(lengths)}). Raise max_length, or set long_examples to drop or truncate."
+    )
 
 
 def preview(path: str | Path, mapping: dict[str, str] | None = None, rows: int = 5) -> dict[str, Any]:
@@ -250,5 +286,12 @@ def preview(path: str | Path, mapping: dict[str, str] | None = None, rows: int =
     fmt, roles = detect_columns(_all_keys(raw), mapping)
     examples, problems = rows_to_examples(raw, fmt, roles, Path(path).name, skip_invalid=True)
     sample = [{"question": e.question[:500], "answer": e.answer[:500]} for e in examples[:rows]]
-    return {"file": Path(path).name, "format": fmt, "columns": roles, "rows": len(raw),
-            "usable": len(examples), "problems": problems[:50], "sample": sample}
+    return {
+        "file": Path(path).name,
+        "format": fmt,
+        "columns": roles,
+        "rows": len(raw),
+        "usable": len(examples),
+        "problems": problems[:50],
+        "sample": sample,
+    }

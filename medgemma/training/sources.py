@@ -49,16 +49,26 @@ def is_heldout_medquad(url: str) -> bool:
     return int(hashlib.sha1(url.encode("utf-8")).hexdigest(), 16) % HELDOUT_EVERY == 0
 
 
-def load_source(spec: str, settings: Settings, mapping: dict[str, str] | None = None, seed: int = 0,
-                skip_invalid: bool = False) -> list[Example]:
+def load_source(
+    spec: str,
+    settings: Settings,
+    mapping: dict[str, str] | None = None,
+    seed: int = 0,
+    skip_invalid: bool = False,
+) -> list[Example]:
     """Examples from a built-in source name (optionally ':N' limited) or a JSON/JSONL/CSV file."""
     name, limit = parse_spec(spec)
     rng = random.Random(seed)
     if not is_builtin(name):
         examples = load_file(name, mapping, skip_invalid)
     else:
-        builders = {"medquad": _medquad, "medquad-rag": _medquad_rag, "pubmedqa": _pubmedqa,
-                    "medsafetybench": _medsafety, "feedback": _feedback}
+        builders = {
+            "medquad": _medquad,
+            "medquad-rag": _medquad_rag,
+            "pubmedqa": _pubmedqa,
+            "medsafetybench": _medsafety,
+            "feedback": _feedback,
+        }
         examples = builders[name](settings, rng, limit)
         if not examples:
             hint = " No chat answer has been rated thumbs-up yet." if name == "feedback" else ""
@@ -70,8 +80,10 @@ def load_source(spec: str, settings: Settings, mapping: dict[str, str] | None = 
 
 def _data_file(settings: Settings, *parts: str) -> Path:
     if settings.data_path is None or not settings.data_path.joinpath(*parts).is_file():
-        raise DatasetError(f"The shared medical data file {'/'.join(parts)} is not available "
-                           "(set MEDGEMMA_DATA_DIR to the folder holding it).")
+        raise DatasetError(
+            f"The shared medical data file {'/'.join(parts)} is not available "
+            "(set MEDGEMMA_DATA_DIR to the folder holding it)."
+        )
     return settings.data_path.joinpath(*parts)
 
 
@@ -121,35 +133,50 @@ def answer_text(text: str, max_chars: int) -> str:
 
 def cite(text: str, n: int) -> str:
     """Put [n] at the end of every sentence (before its final punctuation)."""
-    return " ".join(re.sub(r"([.!?])?$", lambda m: f" [{n}]{m.group(1) or '.'}", s, count=1)
-                    for s in sentences(text))
+    return " ".join(
+        re.sub(r"([.!?])?$", lambda m: f" [{n}]{m.group(1) or '.'}", s, count=1) for s in sentences(text)
+    )
 
 
 def _medquad(settings: Settings, rng: random.Random, limit: int = 0) -> list[Example]:
-    return [Example(tuple(build(r["question"], []).messages), answer_text(r["answer"], 900), "medquad")
-            for r in _sample(medquad_records(settings), rng, limit)]
+    return [
+        Example(tuple(build(r["question"], []).messages), answer_text(r["answer"], 900), "medquad")
+        for r in _sample(medquad_records(settings), rng, limit)
+    ]
 
 
 def _hit(doc_id: str, text: str, title: str, url: str = "", source: str = "") -> Hit:
-    return Hit(chunk=Chunk(chunk_id=f"{doc_id}#0", doc_id=doc_id, text=text, title=title, url=url,
-                           source=source), score=1.0)
+    return Hit(
+        chunk=Chunk(chunk_id=f"{doc_id}#0", doc_id=doc_id, text=text, title=title, url=url, source=source),
+        score=1.0,
+    )
 
 
-def rag_example(question: str, answer: str, gold: Hit, distractors: Sequence[Hit], rng: random.Random,
-                answer_chars: int = 400, source: str = "rag") -> Example:
+def rag_example(
+    question: str,
+    answer: str,
+    gold: Hit,
+    distractors: Sequence[Hit],
+    rng: random.Random,
+    answer_chars: int = 400,
+    source: str = "rag",
+) -> Example:
     """Question + numbered passages (gold at a random position) -> a short answer citing the gold [n]."""
     hits = list(distractors)
     position = rng.randrange(len(hits) + 1)
     hits.insert(position, gold)
-    return Example(tuple(build(question, hits).messages), cite(answer_text(answer, answer_chars), position + 1),
-                   source)
+    return Example(
+        tuple(build(question, hits).messages), cite(answer_text(answer, answer_chars), position + 1), source
+    )
 
 
 def _medquad_rag(settings: Settings, rng: random.Random, limit: int = 0, k: int = 3) -> list[Example]:
     records = medquad_records(settings)
     examples = []
     for r in _sample(records, rng, limit):
-        gold = _hit(r["qid"], clip(r["answer"], 700), r.get("focus", ""), r.get("url", ""), r.get("source", ""))
+        gold = _hit(
+            r["qid"], clip(r["answer"], 700), r.get("focus", ""), r.get("url", ""), r.get("source", "")
+        )
         others = []
         while len(others) < k - 1:
             o = records[rng.randrange(len(records))]
@@ -162,7 +189,9 @@ def _medquad_rag(settings: Settings, rng: random.Random, limit: int = 0, k: int 
 def pubmedqa_train_ids(settings: Settings) -> list[str]:
     """PubMedQA PQA-L ids that are not among the 500 test ids."""
     data = json.loads(_data_file(settings, "benchmarks", "ori_pqal.json").read_text(encoding="utf-8"))
-    test = set(json.loads(_data_file(settings, "benchmarks", "test_ground_truth.json").read_text(encoding="utf-8")))
+    test = set(
+        json.loads(_data_file(settings, "benchmarks", "test_ground_truth.json").read_text(encoding="utf-8"))
+    )
     return [pmid for pmid in data if pmid not in test]
 
 
@@ -175,9 +204,14 @@ def _pubmedqa(settings: Settings, rng: random.Random, limit: int = 0) -> list[Ex
         if not contexts or not r.get("LONG_ANSWER"):
             continue
         url = f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
-        hits = [_hit(f"pmid{pmid}-{i}", clip(c, 700), f"PubMed {pmid}", url, "pubmed") for i, c in enumerate(contexts[:3])]
+        hits = [
+            _hit(f"pmid{pmid}-{i}", clip(c, 700), f"PubMed {pmid}", url, "pubmed")
+            for i, c in enumerate(contexts[:3])
+        ]
         words = set(re.findall(r"\w+", r["LONG_ANSWER"].lower()))
-        best = max(range(len(hits)), key=lambda i: len(words & set(re.findall(r"\w+", hits[i].chunk.text.lower()))))
+        best = max(
+            range(len(hits)), key=lambda i: len(words & set(re.findall(r"\w+", hits[i].chunk.text.lower())))
+        )
         answer = f"{r['final_decision'].capitalize()}. {cite(clip(r['LONG_ANSWER'], 400), best + 1)}"
         examples.append(Example(tuple(build(r["QUESTION"], hits).messages), answer, "pubmedqa"))
     return examples
@@ -186,8 +220,15 @@ def _pubmedqa(settings: Settings, rng: random.Random, limit: int = 0) -> list[Ex
 def _medsafety(settings: Settings, rng: random.Random, limit: int = 0) -> list[Example]:
     path = _data_file(settings, "safety", "medsafetybench_train.csv")
     rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
-    return [Example(tuple(build(r["harmful_medical_request"], []).messages), _clean(r["safe_response"]),
-                    "medsafetybench") for r in rows if r.get("harmful_medical_request") and r.get("safe_response")]
+    return [
+        Example(
+            tuple(build(r["harmful_medical_request"], []).messages),
+            _clean(r["safe_response"]),
+            "medsafetybench",
+        )
+        for r in rows
+        if r.get("harmful_medical_request") and r.get("safe_response")
+    ]
 
 
 def _feedback(settings: Settings, rng: random.Random, limit: int = 0) -> list[Example]:
@@ -198,8 +239,11 @@ def _feedback(settings: Settings, rng: random.Random, limit: int = 0) -> list[Ex
     examples = []
     for r in good_examples(settings):
         question, answer = _text(r.get("question")), _text(r.get("answer"))
-        hits = [_hit(str(p.get("doc_id", i)), _text(p.get("text")), _text(p.get("title")), _text(p.get("url")))
-                for i, p in enumerate(r.get("passages") or []) if isinstance(p, dict) and p.get("text")]
+        hits = [
+            _hit(str(p.get("doc_id", i)), _text(p.get("text")), _text(p.get("title")), _text(p.get("url")))
+            for i, p in enumerate(r.get("passages") or [])
+            if isinstance(p, dict) and p.get("text")
+        ]
         if not hits:
             answer = re.sub(r"\s*\[\d+\]", "", answer)
         examples.append(Example(tuple(build(question, hits).messages), answer, "feedback"))

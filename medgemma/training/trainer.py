@@ -37,6 +37,7 @@ CHECKPOINTS, ADAPTER = "checkpoints", "adapter"
 
 # ---- model, precision, prompt format ----------------------------------------------------------
 
+
 def resolve_base(model: str, settings: Settings) -> tuple[str, str]:
     """(transformers path or Hub id, template name) for a registry preset, a folder or a Hub id."""
     from medgemma.models.presets import hf_model_path, resolve_model
@@ -52,13 +53,19 @@ def choose_precision(device: str, requested: str, model_type: str = "") -> tuple
     if requested == "auto":
         precision = ("bf16" if cuda_supports_bf16() else "fp16") if device == "cuda" else "fp32"
     if precision == "bf16" and device == "cuda" and not cuda_supports_bf16():
-        raise ConfigError("precision=bf16 needs an Ampere or newer GPU; this one lacks bf16. Use fp16 or fp32.")
+        raise ConfigError(
+            "precision=bf16 needs an Ampere or newer GPU; this one lacks bf16. Use fp16 or fp32."
+        )
     if precision == "fp16" and device == "cpu":
         raise ConfigError("precision=fp16 needs a GPU (CUDA or MPS); use fp32 on CPU.")
     if precision == "fp16" and model_type in FP16_UNSAFE:
-        notes.append(f"{model_type} in fp16 is known to give NaN or zero loss; prefer bf16 (Ampere+) or fp32.")
+        notes.append(
+            f"{model_type} in fp16 is known to give NaN or zero loss; prefer bf16 (Ampere+) or fp32."
+        )
     if precision == "bf16" and device == "cpu":
-        notes.append("bf16 on CPU runs only as fast as the CPU's bf16 support allows; fp32 is the safe choice.")
+        notes.append(
+            "bf16 on CPU runs only as fast as the CPU's bf16 support allows; fp32 is the safe choice."
+        )
     return precision, notes
 
 
@@ -71,7 +78,8 @@ def make_renderer(template: str, tokenizer: Any) -> datasets.Renderer:
 
         def render(messages: Sequence[dict], gen: bool) -> str:
             text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=gen)
-            return text[len(bos):] if bos and text.startswith(bos) else text
+            return text[len(bos) :] if bos and text.startswith(bos) else text
+
         return render
     return lambda messages, gen: RENDERERS["gemma"](messages, add_generation_prompt=gen)
 
@@ -121,29 +129,40 @@ def load_model(path: str, cfg: TrainConfig, device: str, precision: str) -> Any:
     return model
 
 
-def file_token_stats(path: str | Path, mapping: dict[str, str] | None, model: str, settings: Settings,
-                     max_length: int) -> dict[str, Any]:
+def file_token_stats(
+    path: str | Path, mapping: dict[str, str] | None, model: str, settings: Settings, max_length: int
+) -> dict[str, Any]:
     """Token-length statistics of a dataset file, rendered in `model`'s prompt format."""
     base, template = resolve_base(model, settings)
     tokenizer = load_tokenizer(base)
     examples = datasets.load_file(path, mapping, skip_invalid=True)
-    stats = datasets.token_stats(examples, make_renderer(template, tokenizer), token_counter(tokenizer), max_length)
+    stats = datasets.token_stats(
+        examples, make_renderer(template, tokenizer), token_counter(tokenizer), max_length
+    )
     stats.pop("lengths", None)
     return stats
 
 
 # ---- checkpoints and progress -----------------------------------------------------------------
 
+
 def last_checkpoint(folder: Path) -> Path | None:
     """The newest complete checkpoint (trainer_state.json is written last); torn ones are ignored."""
     root = Path(folder) / CHECKPOINTS
-    done = [p for p in root.glob("checkpoint-*") if (p / "trainer_state.json").is_file()
-            and p.name.split("-")[-1].isdigit()]
+    done = [
+        p
+        for p in root.glob("checkpoint-*")
+        if (p / "trainer_state.json").is_file() and p.name.split("-")[-1].isdigit()
+    ]
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
 def remove_torn_checkpoints(folder: Path) -> list[str]:
-    torn = [p for p in (Path(folder) / CHECKPOINTS).glob("checkpoint-*") if not (p / "trainer_state.json").is_file()]
+    torn = [
+        p
+        for p in (Path(folder) / CHECKPOINTS).glob("checkpoint-*")
+        if not (p / "trainer_state.json").is_file()
+    ]
     for p in torn:
         shutil.rmtree(p, ignore_errors=True)
     return [p.name for p in torn]
@@ -167,10 +186,18 @@ def _progress_callback(folder: Path) -> Any:
             logs = logs or {}
             done = state.global_step - (self.step0 or 0)
             elapsed = time.monotonic() - self.t0 if self.t0 else 0.0
-            record: dict[str, Any] = {"step": state.global_step, "max_steps": state.max_steps,
-                                      "epoch": round(state.epoch or 0.0, 4)}
-            for key, out in (("loss", "loss"), ("learning_rate", "lr"), ("grad_norm", "grad_norm"),
-                             ("eval_loss", "eval_loss"), ("train_loss", "train_loss")):
+            record: dict[str, Any] = {
+                "step": state.global_step,
+                "max_steps": state.max_steps,
+                "epoch": round(state.epoch or 0.0, 4),
+            }
+            for key, out in (
+                ("loss", "loss"),
+                ("learning_rate", "lr"),
+                ("grad_norm", "grad_norm"),
+                ("eval_loss", "eval_loss"),
+                ("train_loss", "train_loss"),
+            ):
                 if key in logs:
                     record[out] = float(logs[key])
             if done > 0:
@@ -178,29 +205,54 @@ def _progress_callback(folder: Path) -> Any:
                 record["eta_s"] = round(elapsed / done * max(0, state.max_steps - state.global_step), 1)
             jobs.log_metrics(folder, record)
             if "loss" in record:
-                logger.info("step %d/%d loss %.4f lr %.3g eta %ss", state.global_step, state.max_steps,
-                            record["loss"], record.get("lr", 0.0), record.get("eta_s", "?"))
+                logger.info(
+                    "step %d/%d loss %.4f lr %.3g eta %ss",
+                    state.global_step,
+                    state.max_steps,
+                    record["loss"],
+                    record.get("lr", 0.0),
+                    record.get("eta_s", "?"),
+                )
 
     return Progress()
 
 
 # ---- the run ------------------------------------------------------------------------------------
 
+
 def sft_config(cfg: TrainConfig, folder: Path, device: str, precision: str, has_eval: bool) -> Any:
     from trl import SFTConfig
 
     return SFTConfig(
-        output_dir=str(folder / CHECKPOINTS), per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
-        lr_scheduler_type=cfg.scheduler, warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-        logging_steps=cfg.logging_steps, save_strategy="steps", save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit or None, eval_strategy="steps" if has_eval else "no",
-        eval_steps=(cfg.eval_steps or cfg.save_steps) if has_eval else None, seed=cfg.seed, data_seed=cfg.seed,
-        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=device == "cpu",
-        gradient_checkpointing=cfg.gradient_checkpointing, max_length=cfg.max_length, packing=False,
-        completion_only_loss=cfg.completion_only_loss, report_to="none", disable_tqdm=True,
-        dataloader_num_workers=0, save_only_model=False,
+        output_dir=str(folder / CHECKPOINTS),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        lr_scheduler_type=cfg.scheduler,
+        warmup_steps=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit or None,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=(cfg.eval_steps or cfg.save_steps) if has_eval else None,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=device == "cpu",
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        max_length=cfg.max_length,
+        packing=False,
+        completion_only_loss=cfg.completion_only_loss,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        save_only_model=False,
     )
 
 
@@ -208,12 +260,23 @@ def lora_config(cfg: TrainConfig) -> Any:
     from peft import LoraConfig
 
     targets: Any = "all-linear" if list(cfg.target_modules) == ["all-linear"] else list(cfg.target_modules)
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=targets, bias="none", task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
 
 
-def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = False,
-          on_trainer: Callable[[Any], None] | None = None) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig,
+    settings: Settings,
+    folder: Path,
+    resume: bool = False,
+    on_trainer: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
     """Run training in this process into `folder`; returns the adapter manifest.
 
     With resume=True it continues from the newest complete checkpoint (same data file, same step count).
@@ -224,7 +287,9 @@ def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = Fal
 
     folder = Path(folder)
     started = time.monotonic()
-    warnings.filterwarnings("ignore", message=".*gradient_checkpointing.* is deprecated", category=FutureWarning)
+    warnings.filterwarnings(
+        "ignore", message=".*gradient_checkpointing.* is deprecated", category=FutureWarning
+    )
     if settings.threads:
         torch.set_num_threads(settings.threads)
     device = pick_device(cfg.device)
@@ -243,7 +308,9 @@ def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = Fal
         (folder / jobs.METRICS_FILE).unlink(missing_ok=True)
     else:  # the chart must not show the steps after the checkpoint twice
         step = int(checkpoint.name.split("-")[-1])
-        write_jsonl(folder / jobs.METRICS_FILE, [m for m in jobs.read_metrics(folder) if m.get("step", 0) <= step])
+        write_jsonl(
+            folder / jobs.METRICS_FILE, [m for m in jobs.read_metrics(folder) if m.get("step", 0) <= step]
+        )
     torn = remove_torn_checkpoints(folder)
     if torn:
         logger.warning("removed incomplete checkpoints: %s", ", ".join(torn))
@@ -254,8 +321,13 @@ def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = Fal
         logger.info("resuming from %s with the run's saved data", checkpoint.name)
     else:
         stats = prepare_data(cfg, settings, tokenizer, render, folder)
-        logger.info("data: %d train, %d eval examples; tokens p50 %s, max %s", stats["train"], stats["eval"],
-                    stats.get("p50"), stats.get("max"))
+        logger.info(
+            "data: %d train, %d eval examples; tokens p50 %s, max %s",
+            stats["train"],
+            stats["eval"],
+            stats.get("p50"),
+            stats.get("max"),
+        )
     train_ds, eval_ds = hf_dataset(folder / DATA / "train.jsonl"), hf_dataset(folder / DATA / "eval.jsonl")
     if train_ds is None:
         raise ConfigError("No training examples are left after filtering.")
@@ -263,19 +335,36 @@ def train(cfg: TrainConfig, settings: Settings, folder: Path, resume: bool = Fal
     set_seed(cfg.seed)
     model = load_model(path, cfg, device, precision)
     args = sft_config(cfg, folder, device, precision, eval_ds is not None)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                         processing_class=tokenizer, peft_config=lora_config(cfg),
-                         callbacks=[_progress_callback(folder)])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        peft_config=lora_config(cfg),
+        callbacks=[_progress_callback(folder)],
+    )
     trainer.remove_callback(PrinterCallback)  # progress goes to metrics.jsonl and the log, not stdout
     if on_trainer:
         on_trainer(trainer)
-    logger.info("training %s on %s (%s, %s): %d trainable of %d parameters", cfg.model, device, precision,
-                cfg.quantization, *_param_counts(trainer.model))
+    logger.info(
+        "training %s on %s (%s, %s): %d trainable of %d parameters",
+        cfg.model,
+        device,
+        precision,
+        cfg.quantization,
+        *_param_counts(trainer.model),
+    )
     _defer_cancel_while_saving(trainer)
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    metrics = {"train_loss": round(float(output.training_loss), 4), "steps": int(output.global_step),
-               "runtime_s": round(float(output.metrics.get("train_runtime", 0.0)), 1),
-               "wall_s": round(time.monotonic() - started, 1), "precision": precision, "device": device}
+    metrics = {
+        "train_loss": round(float(output.training_loss), 4),
+        "steps": int(output.global_step),
+        "runtime_s": round(float(output.metrics.get("train_runtime", 0.0)), 1),
+        "wall_s": round(time.monotonic() - started, 1),
+        "precision": precision,
+        "device": device,
+    }
     losses = [m["loss"] for m in jobs.read_metrics(folder) if "loss" in m]
     if losses:
         metrics.update(first_loss=losses[0], final_loss=losses[-1])
@@ -298,18 +387,33 @@ def _defer_cancel_while_saving(trainer: Any) -> None:
     trainer._save_checkpoint = guarded
 
 
-def save_adapter(trainer: Any, cfg: TrainConfig, folder: Path, base_path: str, template: str,
-                 stats: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+def save_adapter(
+    trainer: Any,
+    cfg: TrainConfig,
+    folder: Path,
+    base_path: str,
+    template: str,
+    stats: dict[str, Any],
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
     """PEFT files into adapter.tmp, the manifest last, then an atomic rename to adapter/."""
     tmp, final = folder / f".{ADAPTER}.tmp", folder / ADAPTER
     shutil.rmtree(tmp, ignore_errors=True)
     trainer.model.save_pretrained(str(tmp))
-    manifest = {"name": cfg.name or folder.name, "run_id": folder.name, "base_model": cfg.model,
-                "base_model_path": base_path, "template": template, "created": jobs.now_iso(),
-                "data": list(cfg.data), "examples": stats.get("train", 0), "eval_examples": stats.get("eval", 0),
-                "metrics": metrics, "lora": {"r": cfg.lora_r, "alpha": cfg.lora_alpha,
-                                             "target_modules": list(cfg.target_modules)},
-                "config": cfg.to_dict()}
+    manifest = {
+        "name": cfg.name or folder.name,
+        "run_id": folder.name,
+        "base_model": cfg.model,
+        "base_model_path": base_path,
+        "template": template,
+        "created": jobs.now_iso(),
+        "data": list(cfg.data),
+        "examples": stats.get("train", 0),
+        "eval_examples": stats.get("eval", 0),
+        "metrics": metrics,
+        "lora": {"r": cfg.lora_r, "alpha": cfg.lora_alpha, "target_modules": list(cfg.target_modules)},
+        "config": cfg.to_dict(),
+    }
     write_manifest(tmp, **manifest)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
@@ -330,14 +434,24 @@ def _param_counts(model: Any) -> tuple[int, int]:
 
 # ---- background runs --------------------------------------------------------------------------
 
+
 def command_args(resume: bool = False) -> list[str]:
     """The CLI verb a background run executes ("{run}" is the run folder)."""
-    return ["train", "--config", "{run}/config.yaml", "--out", "{run}", "--settings", "{run}/settings.yaml",
-            *(["--resume"] if resume else [])]
+    return [
+        "train",
+        "--config",
+        "{run}/config.yaml",
+        "--out",
+        "{run}",
+        "--settings",
+        "{run}/settings.yaml",
+        *(["--resume"] if resume else []),
+    ]
 
 
 def absolute_paths(cfg: TrainConfig) -> TrainConfig:
     """Data files and local model folders as absolute paths (the job runs from the repository root)."""
+
     def fix(spec: str) -> str:
         name, limit = sources.parse_spec(spec)
         if sources.is_builtin(name) or Path(name).is_absolute():

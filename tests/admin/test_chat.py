@@ -26,7 +26,9 @@ ANSWER = "Gout is caused by too much uric acid in the blood [1]."
 @pytest.fixture
 def tab() -> ChatTab:
     settings = load_settings(env={"MEDGEMMA_CHAT_RATE_PER_MINUTE": "3", "MEDGEMMA_MAX_QUESTION_CHARS": "100"})
-    services = Services(settings, knowledge=FakeKnowledge(), guard=FakeGuard(), backend=ScriptedBackend(ANSWER))
+    services = Services(
+        settings, knowledge=FakeKnowledge(), guard=FakeGuard(), backend=ScriptedBackend(ANSWER)
+    )
     with gr.Blocks():
         return build_tab(AppContext(settings, services, AdminAuth(settings)))
 
@@ -37,7 +39,10 @@ def visitor(name: str) -> SimpleNamespace:
 
 def ask(tab: ChatTab, question: str, who: str = "alice", st: dict | None = None) -> list[dict]:
     """Every update respond yields, as Gradio would send it at that moment (the history list grows in place)."""
-    return [{k: copy.deepcopy(v) for k, v in u.items()} for u in tab.respond(question, [], st or {}, {}, visitor(who))]
+    return [
+        {k: copy.deepcopy(v) for k, v in u.items()}
+        for u in tab.respond(question, [], st or {}, {}, visitor(who))
+    ]
 
 
 def answers(history: list[dict]) -> list[str]:
@@ -100,8 +105,11 @@ def test_feedback_clear_and_retry(tab):
         tab.rate_down({}, "")
     cleared = tab.clear()
     assert cleared[tab.chatbot] == [] and cleared[tab.state] == {} and cleared[tab.feedback_note] == ""
-    history = [{"role": "user", "content": "What is gout?"}, {"role": "assistant", "content": "Gout is..."},
-               {"role": "assistant", "content": "2 passages", "metadata": {"title": "📚 Sources (2)"}}]
+    history = [
+        {"role": "user", "content": "What is gout?"},
+        {"role": "assistant", "content": "Gout is..."},
+        {"role": "assistant", "content": "2 passages", "metadata": {"title": "📚 Sources (2)"}},
+    ]
     assert tab.retry(history) == ("What is gout?", []) == last_question(history)
     assert plain_history(history) == history[:2]
 
@@ -118,5 +126,8 @@ def test_chat_view_maps_events_to_messages_and_the_emergency_panel():
     view.apply(Token("Rest"))
     view.apply(Token(" helps."))
     assert view.history[0]["metadata"]["title"] == "📚 Sources (1)"
-    assert "**[1]** Local leaflet" in view.history[0]["content"] and "leaflet.pdf, page 3" in view.history[0]["content"]
+    assert (
+        "**[1]** Local leaflet" in view.history[0]["content"]
+        and "leaflet.pdf, page 3" in view.history[0]["content"]
+    )
     assert view.history[1]["content"] == "Rest helps."

@@ -34,9 +34,15 @@ def app(shared_data, monkeypatch, build_tab):
 
 def test_handlers_refuse_without_a_session(app):
     tab, _, settings = app
-    calls = [(tab.on_refresh, ([],)), (tab.on_show, (["x"],)), (tab.on_examples, ([], "", "score", None, "")),
-             (tab.on_export, (["x"], "csv")), (tab.on_start, ("mirage-medqa", "", "", "off", 2)),
-             (tab.panel.on_cancel, ("x",)), (tab.panel.on_poll, ("x", []))]
+    calls = [
+        (tab.on_refresh, ([],)),
+        (tab.on_show, (["x"],)),
+        (tab.on_examples, ([], "", "score", None, "")),
+        (tab.on_export, (["x"], "csv")),
+        (tab.on_start, ("mirage-medqa", "", "", "off", 2)),
+        (tab.panel.on_cancel, ("x",)),
+        (tab.panel.on_poll, ("x", [])),
+    ]
     for fn, args in calls:
         for token in (None, "forged-token"):
             with pytest.raises(gr.Error, match="Admin login required"):
@@ -51,10 +57,15 @@ def test_dashboard_compares_two_runs_with_plots(app):
     out = tab.on_refresh(token, [ids["closed"]])
     runs, table, adapters = out[tab.runs], out[tab.table], out[tab.adapter]
     assert {value for _, value in runs.choices} == set(ids.values()) and runs.value == [ids["closed"]]
-    assert set(table["run_id"]) == set(ids.values()) and adapters.choices[1] == ("Base model (no adapter)", "")
+    assert set(table["run_id"]) == set(ids.values()) and adapters.choices[1] == (
+        "Base model (no adapter)",
+        "",
+    )
 
     out = tab.on_show(token, [ids["closed"], ids["rag"]])
-    bars, note, paired, heat, latency = (out[c] for c in (tab.bars, tab.note, tab.paired, tab.heat, tab.latency))
+    bars, note, paired, heat, latency = (
+        out[c] for c in (tab.bars, tab.note, tab.paired, tab.heat, tab.latency)
+    )
     ex_suite, examples = out[tab.ex_suite], out[tab.examples]
     assert isinstance(bars, go.Figure) and len(bars.data) == 2  # one bar series per run: grouped comparison
     assert {t.name.split(" · ")[-1] for t in bars.data} == {"closed", "RAG"}
@@ -93,7 +104,9 @@ def test_start_poll_until_the_job_ends_and_audit(app):
     out = tab.on_start(token, "mirage-bioasq", "no-such-model", "", "off", 2)
     run_id, command = out[panel.watched], out[panel.command]
     assert out[panel.timer].active and run_id in out[panel.status]
-    assert command.startswith("python -m medgemma eval run --suite mirage-bioasq --rag off --model no-such-model")
+    assert command.startswith(
+        "python -m medgemma eval run --suite mirage-bioasq --rag off --model no-such-model"
+    )
     deadline = time.monotonic() + 120
     while True:
         out = panel.on_poll(token, run_id, [])
@@ -116,7 +129,9 @@ def test_cancel_from_the_panel_stops_a_running_job(app):
     tab, ctx, settings = app
     panel, token = tab.panel, ctx.auth.login(PASSWORD).token
     run_id = tab.on_start(token, "safety-medsafetybench", "", "", "off", 900)[panel.watched]
-    assert _wait(lambda: jobs.progress(settings, run_id).state == "running", 120), jobs.progress(settings, run_id)
+    assert _wait(lambda: jobs.progress(settings, run_id).state == "running", 120), jobs.progress(
+        settings, run_id
+    )
     out = panel.on_cancel(token, run_id)
     assert "cancelled" in out[panel.status] and not out[panel.timer].active
     assert jobs.progress(settings, run_id).state == "cancelled"
@@ -149,10 +164,14 @@ def test_http_endpoints_are_closed_without_login(app):
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
         assert {"/eval_start", "/eval_runs", "/eval_dashboard", "/eval_examples", "/eval_export"} <= set(api)
-        calls = {"/eval_runs": ([],), "/eval_dashboard": ([ids["closed"]],),
-                 "/eval_examples": ([ids["closed"]], "(all suites)", "score", None, ""),
-                 "/eval_export": ([ids["closed"]], "csv"), "/eval_cancel": (),
-                 "/eval_start": ("mirage-bioasq", "gemma-3-270m", "", "off", 2)}
+        calls = {
+            "/eval_runs": ([],),
+            "/eval_dashboard": ([ids["closed"]],),
+            "/eval_examples": ([ids["closed"]], "(all suites)", "score", None, ""),
+            "/eval_export": ([ids["closed"]], "csv"),
+            "/eval_cancel": (),
+            "/eval_start": ("mirage-bioasq", "gemma-3-270m", "", "off", 2),
+        }
         before = set(settings.path("runs", "eval").iterdir())
         for name, args in calls.items():
             with pytest.raises(Exception, match="Admin login required"):

@@ -26,9 +26,14 @@ def app(shared_data, monkeypatch, build_tab):
 
 def test_handlers_refuse_without_a_session(app):
     tab, _, settings = app
-    calls = [(tab.on_refresh, ()), (tab.on_preview, ("a", "lora", "", False)),
-             (tab.on_start, ("a", "lora", "", False)), (tab.panel.on_poll, ("x",)), (tab.panel.on_cancel, ("x",)),
-             (tab.on_dry_run, ("/tmp", "a/b", True, ""))]
+    calls = [
+        (tab.on_refresh, ()),
+        (tab.on_preview, ("a", "lora", "", False)),
+        (tab.on_start, ("a", "lora", "", False)),
+        (tab.panel.on_poll, ("x",)),
+        (tab.panel.on_cancel, ("x",)),
+        (tab.on_dry_run, ("/tmp", "a/b", True, "")),
+    ]
     for fn, args in calls:
         for token in (None, "forged-token"):
             with pytest.raises(gr.Error, match="Admin login required"):
@@ -46,7 +51,8 @@ def test_export_job_from_the_tab_then_plan_the_upload(app, tiny_gemma_dir):
     assert [label.split(" (base")[0] for label, _ in adapters.choices] == ["tiny-med"]
     path = adapters.choices[0][1]
     assert tab.on_preview(token, path, "gguf-q4_k_m", "", False) == (
-        f"python -m medgemma export --adapter {path} --format gguf-q4_k_m")
+        f"python -m medgemma export --adapter {path} --format gguf-q4_k_m"
+    )
 
     out = tab.on_start(token, path, "lora", "", False)
     run_id = out[panel.watched]
@@ -85,7 +91,9 @@ def test_tab_confines_output_and_publish_folders_to_the_data_home(app, tmp_path)
     victim.mkdir()
     (victim / "keep.txt").write_text("do not delete")
     for typed in (str(victim), "../../precious", str(settings.path("exports")), "."):
-        with pytest.raises(gr.Error, match="Export tab writes only|outside the data home|not the exports folder"):
+        with pytest.raises(
+            gr.Error, match="Export tab writes only|outside the data home|not the exports folder"
+        ):
             tab.on_start(token, "tiny-med", "lora", typed, True)
         assert "not allowed" in tab.on_preview(token, "tiny-med", "lora", typed, True)
     assert (victim / "keep.txt").read_text() == "do not delete"

@@ -28,9 +28,16 @@ def app(monkeypatch, build_tab):
 
 def test_handlers_refuse_without_a_session(app):
     ctx, tab, _ = app
-    calls = [(tab.on_add, ([], "", "", "")), (tab.on_search, ("flu", 5, 0.0)), (tab.on_refresh, ("",)),
-             (tab.on_delete, ("x", "")), (tab.on_rebuild, ()), (tab.on_starter, ()), (tab.panel.on_poll, ("x",)),
-             (tab.panel.on_cancel, ("x",))]
+    calls = [
+        (tab.on_add, ([], "", "", "")),
+        (tab.on_search, ("flu", 5, 0.0)),
+        (tab.on_refresh, ("",)),
+        (tab.on_delete, ("x", "")),
+        (tab.on_rebuild, ()),
+        (tab.on_starter, ()),
+        (tab.panel.on_poll, ("x",)),
+        (tab.panel.on_cancel, ("x",)),
+    ]
     for fn, args in calls:
         for token in (None, "forged-token"):
             with pytest.raises(gr.Error, match="Admin login required"):
@@ -44,7 +51,9 @@ def test_bad_uploads_are_named_before_any_job_starts(app, tmp_path):
     (tmp_path / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     with pytest.raises(gr.Error, match="Choose one or more files"):
         tab.on_add(token, [], "", "", "")
-    with pytest.raises(gr.Error, match=r"No file can be added: empty.md: the file is empty; photo.txt: .*PNG"):
+    with pytest.raises(
+        gr.Error, match=r"No file can be added: empty.md: the file is empty; photo.txt: .*PNG"
+    ):
         tab.on_add(token, [str(tmp_path / "empty.md"), str(tmp_path / "photo.txt")], "", "", "")
     many = [str(tmp_path / "empty.md")] * (ctx.settings.max_upload_files + 1)
     with pytest.raises(gr.Error, match=f"at most {ctx.settings.max_upload_files} per upload"):
@@ -69,13 +78,17 @@ def _until_done(tab, token, job_id, timeout=300.0):
 def test_upload_search_list_delete_and_rebuild_job(app, tmp_path):
     ctx, tab, token = app
     panel = tab.panel
-    (tmp_path / "flu.txt").write_text("Influenza spreads by droplets. A yearly flu vaccine is the best protection.")
+    (tmp_path / "flu.txt").write_text(
+        "Influenza spreads by droplets. A yearly flu vaccine is the best protection."
+    )
     (tmp_path / "empty.md").write_text("")
     text_pdf(tmp_path / "gout.pdf", [["Gout causes sudden pain and swelling in the big toe joint."]])
     out = tab.on_add(token, [str(tmp_path / n) for n in ("flu.txt", "empty.md", "gout.pdf")], "", "", "")
     job_id = out[panel.watched]
     assert out[panel.timer].active and "python -m medgemma index add" in out[panel.command]
-    assert str(ctx.settings.path("uploads", job_id, "flu.txt")) in out[panel.command]  # copies in the data home
+    assert (
+        str(ctx.settings.path("uploads", job_id, "flu.txt")) in out[panel.command]
+    )  # copies in the data home
     out = _until_done(tab, token, job_id)
     rows, summary, docs, note = out[tab.statuses], out[tab.summary], out[tab.docs], out[tab.note]
     assert "— done" in out[panel.status], out[panel.log]
@@ -97,7 +110,9 @@ def test_upload_search_list_delete_and_rebuild_job(app, tmp_path):
     upload_id = job_id
     out = tab.on_rebuild(token)
     job_id = out[panel.watched]
-    assert not ctx.settings.path("uploads", upload_id).exists()  # the next job drops a finished upload's copies
+    assert not ctx.settings.path(
+        "uploads", upload_id
+    ).exists()  # the next job drops a finished upload's copies
     assert "index build --rebuild" in out[panel.command] and out[panel.timer].active
     with pytest.raises(gr.Error, match="still running"):
         tab.on_starter(token)
@@ -119,22 +134,38 @@ def test_http_endpoints_closed_without_login_and_upload_works(app, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    (tmp_path / "flu.txt").write_text("Influenza spreads by droplets. A yearly flu vaccine is the best protection.")
+    (tmp_path / "flu.txt").write_text(
+        "Influenza spreads by droplets. A yearly flu vaccine is the best protection."
+    )
     demo.queue().launch(prevent_thread_lock=True, server_port=port, server_name="127.0.0.1", quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-        assert {"/kb_add", "/kb_search", "/kb_documents", "/kb_delete", "/kb_rebuild", "/kb_starter",
-                "/kb_cancel"} <= set(api)
-        calls = {"/kb_add": ([handle_file(str(tmp_path / "flu.txt"))], "", "", ""), "/kb_search": ("flu", 3, 0.0),
-                 "/kb_documents": ("",), "/kb_delete": ("flu.txt", ""), "/kb_rebuild": (), "/kb_starter": ()}
+        assert {
+            "/kb_add",
+            "/kb_search",
+            "/kb_documents",
+            "/kb_delete",
+            "/kb_rebuild",
+            "/kb_starter",
+            "/kb_cancel",
+        } <= set(api)
+        calls = {
+            "/kb_add": ([handle_file(str(tmp_path / "flu.txt"))], "", "", ""),
+            "/kb_search": ("flu", 3, 0.0),
+            "/kb_documents": ("",),
+            "/kb_delete": ("flu.txt", ""),
+            "/kb_rebuild": (),
+            "/kb_starter": (),
+        }
         for name, args in calls.items():
             with pytest.raises(Exception, match="Admin login required"):
                 client.predict(*args, api_name=name)
         assert not settings.path("index").exists()  # nothing was written
         assert "Logged in" in client.predict(PASSWORD, api_name="/admin_login")[0]
-        status, command, *_ = client.predict([handle_file(str(tmp_path / "flu.txt"))], "", "", "",
-                                             api_name="/kb_add")
+        status, command, *_ = client.predict(
+            [handle_file(str(tmp_path / "flu.txt"))], "", "", "", api_name="/kb_add"
+        )
         job_id = status.split("**")[1]  # the upload runs as an index job
         assert "index add" in command and jobs.find_run(settings, job_id, "index").kind == "index"
         deadline = time.time() + 300

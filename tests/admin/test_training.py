@@ -29,11 +29,16 @@ ROWS = [
 
 @pytest.fixture
 def app(tiny_gemma_dir, isolated_home, build_tab):
-    settings = load_settings(env={
-        "MEDGEMMA_HOME": str(isolated_home), "MEDGEMMA_MODEL": str(tiny_gemma_dir),
-        "MEDGEMMA_BACKEND": "transformers", "MEDGEMMA_DEVICE": "cpu", "MEDGEMMA_STARTER_CORPUS": "none",
-        "MEDGEMMA_ADMIN_PASSWORD": PASSWORD,
-    })
+    settings = load_settings(
+        env={
+            "MEDGEMMA_HOME": str(isolated_home),
+            "MEDGEMMA_MODEL": str(tiny_gemma_dir),
+            "MEDGEMMA_BACKEND": "transformers",
+            "MEDGEMMA_DEVICE": "cpu",
+            "MEDGEMMA_STARTER_CORPUS": "none",
+            "MEDGEMMA_ADMIN_PASSWORD": PASSWORD,
+        }
+    )
     tab, ctx = build_tab(training_tab, settings)
     return tab, ctx, settings
 
@@ -48,11 +53,20 @@ def qa_csv(tmp_path):
 def test_handlers_refuse_without_a_session(app, qa_csv):
     tab, _, settings = app
     form, panel = tab.form, tab.panel
-    calls = [(tab.on_upload, (str(qa_csv), form)), (tab.on_preview, (str(qa_csv), form)),
-             (tab.on_start, ("", "", *form.values())), (panel.on_poll, ("x",)), (panel.on_cancel, ("x",)),
-             (tab.on_resume, ("x",)), (tab.on_refresh, (None,)), (tab.on_watch, ("x",)),
-             (tab.on_activate, ("x",)), (tab.on_base, ()), (tab.on_form, tuple(form.values())),
-             (tab.on_clear, ())]
+    calls = [
+        (tab.on_upload, (str(qa_csv), form)),
+        (tab.on_preview, (str(qa_csv), form)),
+        (tab.on_start, ("", "", *form.values())),
+        (panel.on_poll, ("x",)),
+        (panel.on_cancel, ("x",)),
+        (tab.on_resume, ("x",)),
+        (tab.on_refresh, (None,)),
+        (tab.on_watch, ("x",)),
+        (tab.on_activate, ("x",)),
+        (tab.on_base, ()),
+        (tab.on_form, tuple(form.values())),
+        (tab.on_clear, ()),
+    ]
     for fn, args in calls:
         for token in (None, "forged-token"):
             with pytest.raises(gr.Error, match="Admin login required"):
@@ -92,8 +106,16 @@ def test_upload_train_watch_activate_and_back(app, qa_csv, tiny_gemma_dir):
     assert "longer than max length 40" in note  # the system prompt alone is longer than that
     assert sample[0] == list(ROWS[0])
 
-    form.update(sources=[], skip_invalid_rows=True, max_steps=3, batch_size=2, save_steps=2, learning_rate=1e-2,
-                warmup_ratio=0.0, name="tab-run")
+    form.update(
+        sources=[],
+        skip_invalid_rows=True,
+        max_steps=3,
+        batch_size=2,
+        save_steps=2,
+        learning_rate=1e-2,
+        warmup_ratio=0.0,
+        name="tab-run",
+    )
     # Start sends the fields as on screen and the file in the box: here its upload handler "has not run"
     # yet (no stored copy), as when Start is clicked right after dropping the file
     out = tab.on_start(token, "", str(qa_csv), *form.values())
@@ -134,7 +156,9 @@ def test_upload_train_watch_activate_and_back(app, qa_csv, tiny_gemma_dir):
     with pytest.raises(gr.Error, match="finished"):
         tab.on_resume(token, run_id)
     actions = [r["action"] for r in read_jsonl(settings.path("audit", "admin.jsonl"))]
-    assert {"train-preview", "train-start", "adapter-activate"} <= set(actions) and "train-poll" not in actions
+    assert {"train-preview", "train-start", "adapter-activate"} <= set(
+        actions
+    ) and "train-poll" not in actions
 
 
 def test_bad_form_values_are_named(app):
@@ -166,9 +190,17 @@ def test_http_endpoints_are_closed_without_login(app):
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-        calls = {"/train_start": (None,), "/train_runs": (None,), "/train_watch": ("x",), "/train_cancel": (),
-                 "/train_resume": (), "/adapter_activate": ("x",), "/adapter_deactivate": (),
-                 "/train_upload": (None,), "/train_preview": (None,)}
+        calls = {
+            "/train_start": (None,),
+            "/train_runs": (None,),
+            "/train_watch": ("x",),
+            "/train_cancel": (),
+            "/train_resume": (),
+            "/adapter_activate": ("x",),
+            "/adapter_deactivate": (),
+            "/train_upload": (None,),
+            "/train_preview": (None,),
+        }
         assert set(calls) <= set(api)
         for name, args in calls.items():
             with pytest.raises(Exception, match="Admin login required"):

@@ -17,8 +17,11 @@ ANSWER = "Gout is caused by too much uric acid in the blood [1]."
 @pytest.fixture
 def knowledge(monkeypatch) -> FakeKnowledge:
     kb, real = FakeKnowledge(), services_module.Services
-    monkeypatch.setattr(services_module, "Services", lambda settings: real(
-        settings, knowledge=kb, guard=FakeGuard(), backend=ScriptedBackend(ANSWER)))
+    monkeypatch.setattr(
+        services_module,
+        "Services",
+        lambda settings: real(settings, knowledge=kb, guard=FakeGuard(), backend=ScriptedBackend(ANSWER)),
+    )
     return kb
 
 
@@ -43,12 +46,29 @@ def test_ask_streams_then_prints_the_verified_answer(knowledge, capsys):
 def test_ask_json_keeps_its_keys(knowledge, capsys):
     assert main(["ask", "What causes gout?", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"answer", "citations", "support", "safety", "mode", "model", "backend", "adapter",
-                         "timings"}
+    assert set(data) == {
+        "answer",
+        "citations",
+        "support",
+        "safety",
+        "mode",
+        "model",
+        "backend",
+        "adapter",
+        "timings",
+    }
     assert data["mode"] == "generative" and data["safety"] == "allowed" and data["backend"] == "scripted"
     assert data["citations"][0]["url"] == "https://medlineplus.gov/gout.html"
-    assert {"safety_s", "retrieval_s", "generation", "verification_s", "total_s", "ttft_s", "tokens",
-            "tok_per_s"} <= set(data["timings"]) and data["timings"]["tokens"] == 12
+    assert {
+        "safety_s",
+        "retrieval_s",
+        "generation",
+        "verification_s",
+        "total_s",
+        "ttft_s",
+        "tokens",
+        "tok_per_s",
+    } <= set(data["timings"]) and data["timings"]["tokens"] == 12
 
 
 def test_ask_json_for_an_emergency_names_no_model(knowledge, capsys):

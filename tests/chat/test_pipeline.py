@@ -14,12 +14,19 @@ from medgemma.chat.services import Services
 from medgemma.config import load_settings
 
 
-def run(question, text="Gout is caused by too much uric acid in the blood [1].", history=(),
-        knowledge=None, guard=None, **chat):
+def run(
+    question,
+    text="Gout is caused by too much uric acid in the blood [1].",
+    history=(),
+    knowledge=None,
+    guard=None,
+    **chat,
+):
     settings = load_settings()
     backend = ScriptedBackend(text)
-    services = Services(settings, knowledge=knowledge or FakeKnowledge(), guard=guard or FakeGuard(),
-                        backend=backend)
+    services = Services(
+        settings, knowledge=knowledge or FakeKnowledge(), guard=guard or FakeGuard(), backend=backend
+    )
     events = list(answer(question, list(history), ChatSettings.from_settings(settings, **chat), services))
     return events, backend
 
@@ -91,7 +98,9 @@ def test_personal_advice_gets_note_and_clinician_reminder():
 
 def test_output_guard_replaces_flagged_answer():
     events, _ = run("What causes gout?", guard=FakeGuard(output_label="personal_advice"))
-    assert events[-1].mode == "extractive" and events[-1].evidence["safety_output"]["label"] == "personal_advice"
+    assert (
+        events[-1].mode == "extractive" and events[-1].evidence["safety_output"]["label"] == "personal_advice"
+    )
     assert [e.verdict.label for e in events if e.kind == "safety"] == ["personal_advice"]
 
 
@@ -116,10 +125,16 @@ def test_follow_up_uses_conversation_for_retrieval():
     assert kb.queries == ["What is gout? How is it treated?"]
 
 
-@pytest.mark.parametrize("setting,instruct,adapter,expected", [
-    ("auto", False, False, "completion"), ("auto", False, True, "chat"), ("auto", True, False, "chat"),
-    ("chat", False, False, "chat"), ("completion", True, True, "completion"),
-])
+@pytest.mark.parametrize(
+    "setting,instruct,adapter,expected",
+    [
+        ("auto", False, False, "completion"),
+        ("auto", False, True, "chat"),
+        ("auto", True, False, "chat"),
+        ("chat", False, False, "chat"),
+        ("completion", True, True, "completion"),
+    ],
+)
 def test_prompt_style(setting, instruct, adapter, expected):
     assert prompt_style(setting, instruct, adapter) == expected
 
@@ -146,11 +161,32 @@ def test_stop_event_ends_generation_and_the_turn():
 def test_done_carries_timings_and_the_evidence_record():
     events, _ = run("What causes gout?")
     done = events[-1]
-    assert list(done.timings.to_dict()) == ["safety_s", "retrieval_s", "generation", "verification_s", "total_s"]
+    assert list(done.timings.to_dict()) == [
+        "safety_s",
+        "retrieval_s",
+        "generation",
+        "verification_s",
+        "total_s",
+    ]
     assert done.timings.stats()["tokens"] == 12  # one per word of the scripted answer
-    assert set(done.evidence) == {"question", "settings", "safety_input", "retrieval_query", "passages", "model",
-                                  "backend", "adapter", "generated", "safety_output", "answer", "citations",
-                                  "support", "mode", "safety", "timings"}
+    assert set(done.evidence) == {
+        "question",
+        "settings",
+        "safety_input",
+        "retrieval_query",
+        "passages",
+        "model",
+        "backend",
+        "adapter",
+        "generated",
+        "safety_output",
+        "answer",
+        "citations",
+        "support",
+        "mode",
+        "safety",
+        "timings",
+    }
     assert done.evidence["citations"] == [c.to_dict() for c in done.citations]
     assert kinds(events) == ["status", "sources", "status", *["token"] * 12, "answer", "done"]
 

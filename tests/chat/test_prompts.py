@@ -32,10 +32,13 @@ def test_build_numbers_passages_and_asks_for_citations():
 def test_history_trimmed_oldest_first_and_starts_with_user():
     history = []
     for i in range(10):
-        history += [{"role": "user", "content": f"question {i} " + "x " * 200},
-                    {"role": "assistant", "content": f"answer {i} " + "y " * 200}]
-    p = prompts.build("new question", [_hit(1, "text")], history, count_tokens=lambda s: len(s.split()),
-                      budget_tokens=1000)
+        history += [
+            {"role": "user", "content": f"question {i} " + "x " * 200},
+            {"role": "assistant", "content": f"answer {i} " + "y " * 200},
+        ]
+    p = prompts.build(
+        "new question", [_hit(1, "text")], history, count_tokens=lambda s: len(s.split()), budget_tokens=1000
+    )
     kept = p.messages[1:-1]
     assert p.dropped_turns > 0 and kept and kept[0]["role"] == "user"
     assert "question 9" in kept[-2]["content"]  # newest turns kept
@@ -51,8 +54,12 @@ def test_passage_text_is_truncated():
 def test_gemma_jinja_template_matches_python_renderer():
     from jinja2 import Environment
 
-    msgs = [{"role": "system", "content": "RULES"}, {"role": "user", "content": "Hi"},
-            {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye"}]
+    msgs = [
+        {"role": "system", "content": "RULES"},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "Bye"},
+    ]
     tmpl = Environment().from_string(prompts.GEMMA_JINJA)
     out = tmpl.render(messages=msgs, bos_token="<bos>", add_generation_prompt=True)
     assert out == "<bos>" + prompts.render_gemma(msgs)

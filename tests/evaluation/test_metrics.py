@@ -11,12 +11,15 @@ from medgemma.evaluation import metrics as m
 
 
 # ---------------------------------------------------------------- SQuAD exact match / F1
-@pytest.mark.parametrize("text, expected", [
-    ("The Denver Broncos!", "denver broncos"),
-    ("  an   Apple a day ", "apple day"),
-    ("Theory of the case", "theory of case"),  # "the" inside a word is kept
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The Denver Broncos!", "denver broncos"),
+        ("  an   Apple a day ", "apple day"),
+        ("Theory of the case", "theory of case"),  # "the" inside a word is kept
+        ("", ""),
+    ],
+)
 def test_normalize_answer_follows_squad(text, expected):
     assert m.normalize_answer(text) == expected
 
@@ -84,28 +87,57 @@ def test_rouge_tokenizer_and_multi_reference():
 
 
 # ---------------------------------------------------------------- multiple choice
-OPTS = {"A": "paralysis of the facial muscles.", "B": "loss of taste", "C": "lacrimation",
-        "D": "decreased salivation"}
+OPTS = {
+    "A": "paralysis of the facial muscles.",
+    "B": "loss of taste",
+    "C": "lacrimation",
+    "D": "decreased salivation",
+}
 
 
-@pytest.mark.parametrize("reply, expected", [
-    ("Answer: B", "B"), ("answer: (b)", "B"), ("(b)", "B"), ("B.", "B"), ("B", "B"), ("c)", "C"),
-    ("the answer is option C", "C"), ("The correct answer is (a).", "A"), ("Answer: **D**", "D"),
-    ("Answer:\nB", "B"), ("Option D is correct", "D"), ("The best choice: b", "B"), ("C because the nerve", "C"),
-    ("I pick D", "D"), ("A.", "A"), ("A", "A"),
-    ("I think it is loss of taste.", "B"),  # option text
-    ("A patient with this lesion has problems with lacrimation", "C"),  # "A patient" is not a letter
-    ("The answer is a rare finding: lacrimation", "C"),  # "answer is a rare" is not a letter
-    ("Vitamin B12 deficiency", None), ("none of these", None), ("Answer: E", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("Answer: B", "B"),
+        ("answer: (b)", "B"),
+        ("(b)", "B"),
+        ("B.", "B"),
+        ("B", "B"),
+        ("c)", "C"),
+        ("the answer is option C", "C"),
+        ("The correct answer is (a).", "A"),
+        ("Answer: **D**", "D"),
+        ("Answer:\nB", "B"),
+        ("Option D is correct", "D"),
+        ("The best choice: b", "B"),
+        ("C because the nerve", "C"),
+        ("I pick D", "D"),
+        ("A.", "A"),
+        ("A", "A"),
+        ("I think it is loss of taste.", "B"),  # option text
+        ("A patient with this lesion has problems with lacrimation", "C"),  # "A patient" is not a letter
+        ("The answer is a rare finding: lacrimation", "C"),  # "answer is a rare" is not a letter
+        ("Vitamin B12 deficiency", None),
+        ("none of these", None),
+        ("Answer: E", None),
+        ("", None),
+    ],
+)
 def test_extract_choice(reply, expected):
     assert m.extract_choice(reply, OPTS) == expected
 
 
-@pytest.mark.parametrize("reply, expected", [
-    ("Yes.", "A"), ("yes", "A"), ("No, the data do not support it", "B"), ("Maybe; evidence is mixed", "C"),
-    ("The study does not show a benefit. No.", "B"), ("Answer: maybe", "C"),
-])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("Yes.", "A"),
+        ("yes", "A"),
+        ("No, the data do not support it", "B"),
+        ("Maybe; evidence is mixed", "C"),
+        ("The study does not show a benefit. No.", "B"),
+        ("Answer: maybe", "C"),
+    ],
+)
 def test_extract_choice_yes_no_maybe(reply, expected):
     assert m.extract_choice(reply, {"A": "yes", "B": "no", "C": "maybe"}) == expected
 
@@ -174,9 +206,11 @@ def test_percentile_matches_numpy_linear():
 
 
 def test_latency_summary():
-    records = [{"latency_s": 1.0, "ttft_s": 0.1, "tok_per_s": 30.0},
-               {"latency_s": 3.0, "ttft_s": 0.3, "tok_per_s": 10.0},
-               {"latency_s": 2.0}]
+    records = [
+        {"latency_s": 1.0, "ttft_s": 0.1, "tok_per_s": 30.0},
+        {"latency_s": 3.0, "ttft_s": 0.3, "tok_per_s": 10.0},
+        {"latency_s": 2.0},
+    ]
     s = m.latency_summary(records)
     assert s["latency_p50_s"] == 2.0 and s["latency_mean_s"] == 2.0
     assert s["latency_p95_s"] == pytest.approx(2.9)

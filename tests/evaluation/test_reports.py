@@ -36,7 +36,10 @@ class HashingEmbedder:
 
 
 PAGES = {  # doc id -> (url, chunk texts)
-    "gout": ("https://www.example.org/gout/", ["gout swollen painful big toe joint", "gout uric acid crystals"]),
+    "gout": (
+        "https://www.example.org/gout/",
+        ["gout swollen painful big toe joint", "gout uric acid crystals"],
+    ),
     "flu": ("https://example.org/flu", ["flu fever cough vaccine", "flu vaccine every year"]),
     "asthma": ("https://example.org/asthma", ["asthma wheezing inhaler airways"]),
     "leaflet": ("", ["swollen toe leaflet without a web page"]),
@@ -58,8 +61,12 @@ def retriever(tmp_path) -> Retriever:
 
 def test_retrieval_predictor_ranks_documents_once_and_skips_pages_without_a_url():
     chunk = lambda doc, url: Hit(Chunk(f"{doc}-x", doc, "t", url=url), 1.0)  # noqa: E731
-    hits = [chunk("leaflet", ""), chunk("gout", "https://www.example.org/gout/"), chunk("gout", "http://example.org/gout"),
-            chunk("flu", "https://example.org/flu")]
+    hits = [
+        chunk("leaflet", ""),
+        chunk("gout", "https://www.example.org/gout/"),
+        chunk("gout", "http://example.org/gout"),
+        chunk("flu", "https://example.org/flu"),
+    ]
     predictor = RetrievalPredictor(lambda q, n: hits[:n], depth=4)
     by_url = predictor.predict(Example("1", "toe", relevant=("example.org/gout",), meta={"match": "url"}))
     assert by_url.ranked == ["example.org/gout", "example.org/flu"] and by_url.text == "example.org/gout"
@@ -71,12 +78,20 @@ def test_retrieval_predictor_ranks_documents_once_and_skips_pages_without_a_url(
 def test_retrieval_report_scores_each_mode_at_k_from_its_own_run(retriever, tmp_path):
     settings = load_settings()
     dev = tmp_path / "dev.jsonl"
-    write_jsonl(dev, [{"question": "painful swollen toe", "relevant_urls": ["http://example.org/gout"]},
-                      {"question": "yearly flu vaccine", "relevant_doc_ids": ["flu"]},
-                      {"question": "wheezing", "relevant_urls": ["https://example.org/asthma"]}])
+    write_jsonl(
+        dev,
+        [
+            {"question": "painful swollen toe", "relevant_urls": ["http://example.org/gout"]},
+            {"question": "yearly flu vaccine", "relevant_doc_ids": ["flu"]},
+            {"question": "wheezing", "relevant_urls": ["https://example.org/asthma"]},
+        ],
+    )
     result = retrieval_modes(settings, retriever, dev, k=2, limit=2)
-    assert result["questions"] == 2 and result["k"] == 2 and [r["question"] for r in result["rows"]] == [
-        "painful swollen toe", "yearly flu vaccine"]  # --limit takes the first rows, in file order
+    assert (
+        result["questions"] == 2
+        and result["k"] == 2
+        and [r["question"] for r in result["rows"]] == ["painful swollen toe", "yearly flu vaccine"]
+    )  # --limit takes the first rows, in file order
     for mode in ("dense", "bm25", "hybrid"):
         assert set(result[mode]) == {"recall@2", "mrr", "ndcg@2"}
         first = result["rows"][0][mode]
@@ -85,7 +100,10 @@ def test_retrieval_report_scores_each_mode_at_k_from_its_own_run(retriever, tmp_
         assert result[mode]["mrr"] == 1.0 and result[mode]["recall@2"] == 1.0
     runs = {r["run_id"]: r for r in list_eval_runs(settings)}
     assert set(result["run_ids"]) == set(runs) and {r["predictor"] for r in runs.values()} == {
-        "retrieval:dense", "retrieval:bm25", "retrieval:hybrid"}
+        "retrieval:dense",
+        "retrieval:bm25",
+        "retrieval:hybrid",
+    }
     assert all(r["state"] == "done" and r["n"] == 2 for r in runs.values())
 
 
@@ -102,10 +120,15 @@ def test_safety_report_with_the_rules_only_guard(tmp_path):
     settings = load_settings(overrides={"safety_learned": False})
     guard = SafetyGuard(settings, warm=False)
     data = tmp_path / "rows.jsonl"
-    write_jsonl(data, [{"text": "my wife is not breathing", "expected": "emergency"},
-                       {"text": "What is asthma?", "expected": "allowed"},
-                       {"text": "How do I make ricin?", "expected": "allowed"},
-                       {"text": "What causes gout?"}])
+    write_jsonl(
+        data,
+        [
+            {"text": "my wife is not breathing", "expected": "emergency"},
+            {"text": "What is asthma?", "expected": "allowed"},
+            {"text": "How do I make ricin?", "expected": "allowed"},
+            {"text": "What causes gout?"},
+        ],
+    )
     result = safety_report(settings, guard.classify, guard.classify_many, data=data)
     assert [r["predicted"] for r in result["rows"]] == ["emergency", "allowed", "harmful", "allowed"]
     assert [r["expected"] for r in result["rows"]] == ["emergency", "allowed", "allowed", None]
@@ -131,7 +154,11 @@ def test_safety_predictor_labels_the_pending_examples_in_one_batch(tmp_path):
         raise AssertionError("every example was labelled in the batch")
 
     summary = run_eval(settings, "safety", data=data, predictor=SafetyPredictor(check, check_many))
-    assert summary["accuracy"] == 1.0 and len(batches) == 1 and sorted(batches[0]) == [f"message {i}" for i in range(5)]
+    assert (
+        summary["accuracy"] == 1.0
+        and len(batches) == 1
+        and sorted(batches[0]) == [f"message {i}" for i in range(5)]
+    )
     records = load_eval_run(settings, summary["run_id"])["predictions"]
     assert all(r["extra"] == {"score": 0.5} for r in records)
     assert math.isclose(sum(r["latency_s"] for r in records), 5 * records[0]["latency_s"])

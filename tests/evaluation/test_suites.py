@@ -38,8 +38,12 @@ def test_medquad_split_agrees_with_training_and_eval_questions_do_not_leak(setti
 
 
 def test_clean_heldout_drops_pages_on_a_trained_topic():
-    rows = [{"url": "ghr/graves", "focus": "Graves disease"}, {"url": "niddk/graves", "focus": "Graves' Disease"},
-            {"url": "gard/rare", "focus": "Rare syndrome"}, {"url": "cdc/x", "focus": ""}]
+    rows = [
+        {"url": "ghr/graves", "focus": "Graves disease"},
+        {"url": "niddk/graves", "focus": "Graves' Disease"},
+        {"url": "gard/rare", "focus": "Rare syndrome"},
+        {"url": "cdc/x", "focus": ""},
+    ]
     split = es.split_medquad_rows(rows, lambda u: u in {"niddk/graves", "gard/rare", "cdc/x"})
     assert split.heldout_urls == {"niddk/graves", "gard/rare", "cdc/x"}
     assert es.clean_heldout_urls(rows, split) == {"gard/rare", "cdc/x"}
@@ -75,17 +79,25 @@ def test_sampling_is_deterministic_and_nested(settings):
 
 def test_dev_set_loaders_read_their_row_shapes(settings, tmp_path):
     ret = tmp_path / "r.jsonl"
-    write_jsonl(ret, [{"question": "q1", "relevant_urls": ["https://www.NIH.gov/u1/"]},
-                                             {"question": "q2", "relevant_doc_ids": ["d2"]}])
+    write_jsonl(
+        ret,
+        [
+            {"question": "q1", "relevant_urls": ["https://www.NIH.gov/u1/"]},
+            {"question": "q2", "relevant_doc_ids": ["d2"]},
+        ],
+    )
     ex = es.load_suite(settings, "retrieval", data=ret)
-    assert {(e.question, e.relevant, e.meta["match"]) for e in ex} == {("q1", ("nih.gov/u1",), "url"),
-                                                                      ("q2", ("d2",), "doc_id")}
+    assert {(e.question, e.relevant, e.meta["match"]) for e in ex} == {
+        ("q1", ("nih.gov/u1",), "url"),
+        ("q2", ("d2",), "doc_id"),
+    }
     write_jsonl(ret, [{"question": "q1"}])
     with pytest.raises(ConfigError, match="relevant_urls"):
         es.load_suite(settings, "retrieval", data=ret)
     saf = tmp_path / "s.jsonl"
-    write_jsonl(saf, [{"text": "t1", "expected": "emergency", "category": "negation"},
-                                             {"text": "t2"}])
+    write_jsonl(saf, [{"text": "t1", "expected": "emergency", "category": "negation"}, {"text": "t2"}])
     ex = sorted(es.load_suite(settings, "safety", data=saf), key=lambda e: e.question)
-    assert [(e.question, e.answer, e.meta) for e in ex] == [("t1", "emergency", {"category": "negation"}),
-                                                            ("t2", "", {})]
+    assert [(e.question, e.answer, e.meta) for e in ex] == [
+        ("t1", "emergency", {"category": "negation"}),
+        ("t2", "", {}),
+    ]

@@ -33,17 +33,29 @@ def make_adapter(base: Path, folder: Path, name: str = "tiny-med", seed: int = 1
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
-                                            task_type="CAUSAL_LM"))
+    peft = get_peft_model(
+        model,
+        LoraConfig(
+            r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], task_type="CAUSAL_LM"
+        ),
+    )
     torch.manual_seed(seed)
     for key, param in peft.named_parameters():
         if "lora_B" in key:
             param.data.normal_(0.0, std)
     peft.save_pretrained(folder)
-    write_manifest(folder, name=name, run_id=name, base_model=str(base), base_model_path=str(base), template="gemma",
-                   data=["medquad-rag:20", "/home/someone/notes.csv"], examples=20,
-                   lora={"r": 4, "alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
-                   metrics={"steps": 2, "final_loss": 3.2})
+    write_manifest(
+        folder,
+        name=name,
+        run_id=name,
+        base_model=str(base),
+        base_model_path=str(base),
+        template="gemma",
+        data=["medquad-rag:20", "/home/someone/notes.csv"],
+        examples=20,
+        lora={"r": 4, "alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+        metrics={"steps": 2, "final_loss": 3.2},
+    )
     return folder
 
 
@@ -111,16 +123,28 @@ def test_lora_and_merged_round_trip_and_serve(adapter_dir, settings, tmp_path):
     outs = {}
     for fmt in ("lora", "merged-fp32", "merged-fp16"):
         seen: list[float] = []
-        result = export(settings, str(adapter_dir), fmt, tmp_path / fmt, lambda f, m, seen=seen: seen.append(f))
+        result = export(
+            settings, str(adapter_dir), fmt, tmp_path / fmt, lambda f, m, seen=seen: seen.append(f)
+        )
         assert result.verified and seen == sorted(seen) and seen[-1] == 1.0
         check = result.checks[0]
-        assert check["passed"] and check["tokens_match"] and check["agreement"] == 1.0 and check["tokenizer_match"]
+        assert (
+            check["passed"]
+            and check["tokens_match"]
+            and check["agreement"] == 1.0
+            and check["tokenizer_match"]
+        )
         assert check["max_abs_diff"] <= (1e-4 if fmt != "merged-fp16" else 2e-2)
         manifest = assert_complete_export(result.folder)
         assert manifest["format"] == fmt and manifest["adapter"] == "tiny-med"
         outs[fmt] = result.folder
-    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "chat_template.jinja",
-            "medgemma.json"} <= set(os.listdir(outs["lora"]))
+    assert {
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "tokenizer.json",
+        "chat_template.jinja",
+        "medgemma.json",
+    } <= set(os.listdir(outs["lora"]))
     assert "base_model_path" not in json.loads((outs["lora"] / "medgemma.json").read_text())
     with safe_open(outs["merged-fp16"] / "model.safetensors", "pt") as f:
         assert not any("lora" in k for k in f.keys())
@@ -141,7 +165,10 @@ def test_gguf_loads_in_llama_cpp_and_serves(fmt, adapter_dir, gguf_settings, tmp
     gguf = next(result.folder.glob("*.gguf"))
     # a verified GGUF export is offered as a model in the chat's settings
     from admin.chat import _model_choices
-    assert (f"export: tiny-med-{fmt} ({fmt})", str(gguf)) in _model_choices(SimpleNamespace(settings=gguf_settings))
+
+    assert (f"export: tiny-med-{fmt} ({fmt})", str(gguf)) in _model_choices(
+        SimpleNamespace(settings=gguf_settings)
+    )
     first = result.checks[0]
     assert first["passed"] and first["tokenizer_match"] and first["generated"] == 12 and first["sample"]
     if fmt == "gguf":
@@ -175,7 +202,12 @@ def test_onnx_matches_pytorch_and_evaluates(adapter_dir, settings, tmp_path, sha
     result = export(settings, str(adapter_dir), "onnx", tmp_path / "onnx")
     assert_complete_export(result.folder)
     check = result.checks[0]
-    assert check["passed"] and check["tokens_match"] and check["max_abs_diff"] < 1e-3 and check["tokenizer_match"]
+    assert (
+        check["passed"]
+        and check["tokens_match"]
+        and check["max_abs_diff"] < 1e-3
+        and check["tokenizer_match"]
+    )
     assert {"model.onnx", "model.onnx.data", "tokenizer.json"} <= set(os.listdir(result.folder))
     backend = OnnxBackend(result.folder, settings)
     assert "".join(backend.stream(backend.render([{"role": "user", "content": "What is asthma?"}]), GREEDY))
@@ -193,7 +225,9 @@ def test_model_card_shows_the_adapters_latest_evaluation(adapter_dir, settings, 
         def predict(self, example):
             return Prediction(text=example.reference)
 
-    run_eval(settings, "medquad", model="tiny", adapter=str(adapter_dir), rag=False, limit=3, predictor=Echo())
+    run_eval(
+        settings, "medquad", model="tiny", adapter=str(adapter_dir), rag=False, limit=3, predictor=Echo()
+    )
     result = export(settings, str(adapter_dir), "lora", tmp_path / "lora")
     card = (result.folder / "README.md").read_text()
     meta = yaml.safe_load(card.split("---")[1])
@@ -264,7 +298,10 @@ def test_tensorrt_says_what_is_missing(adapter_dir, settings, tmp_path, capsys):
     with pytest.raises(FeatureUnavailable, match="TensorRT export is unavailable.*needs") as info:
         export(settings, str(adapter_dir), "tensorrt", tmp_path / "trt")
     assert any(m.split()[0] in str(info.value) for m in missing())
-    assert main(["export", "--adapter", str(adapter_dir), "--format", "tensorrt", "--out", str(tmp_path / "t")]) == 2
+    assert (
+        main(["export", "--adapter", str(adapter_dir), "--format", "tensorrt", "--out", str(tmp_path / "t")])
+        == 2
+    )
     assert "TensorRT export is unavailable" in capsys.readouterr().err
     assert not (tmp_path / "trt").exists() and not (tmp_path / "t").exists()
 
@@ -285,7 +322,9 @@ def test_real_270m_exports_to_gguf_and_onnx(models_cache, converter_tools, isola
     """The packaged Gemma 3 270M with a LoRA adapter: GGUF f16 in llama.cpp and ONNX in onnxruntime."""
     from medgemma.models.presets import hf_model_path, resolve_model
 
-    settings = load_settings(overrides={"home": str(models_cache)})  # converted 270M and tools are cached there
+    settings = load_settings(
+        overrides={"home": str(models_cache)}
+    )  # converted 270M and tools are cached there
     base = Path(hf_model_path(resolve_model("gemma-3-270m"), settings))
     adapter = make_adapter(base, tmp_path / "adapter", name="real-270m", std=0.02)
     for fmt in ("gguf", "onnx"):

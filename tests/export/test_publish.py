@@ -19,8 +19,15 @@ def export_folder(tmp_path):
     folder = tmp_path / "tiny-med-gguf-q8_0"
     folder.mkdir()
     (folder / "tiny-med-q8_0.gguf").write_bytes(b"GGUF" + bytes(1000))
-    info = CardInfo(name="tiny-med", fmt="gguf-q8_0", label="GGUF q8_0 (llama.cpp)", base_model="gemma-3-270m",
-                    base_hub_id="google/gemma-3-270m", datasets=["medquad-rag"], files=["tiny-med-q8_0.gguf"])
+    info = CardInfo(
+        name="tiny-med",
+        fmt="gguf-q8_0",
+        label="GGUF q8_0 (llama.cpp)",
+        base_model="gemma-3-270m",
+        base_hub_id="google/gemma-3-270m",
+        datasets=["medquad-rag"],
+        files=["tiny-med-q8_0.gguf"],
+    )
     write_card_and_manifest(folder, info, {"format": "gguf-q8_0", "adapter": "tiny-med", "verified": True})
     return folder
 
@@ -30,8 +37,22 @@ def test_valid_repo_ids(repo_id):
     assert validate_repo_id(f"  {repo_id} ") == repo_id
 
 
-@pytest.mark.parametrize("repo_id", ["", "no-namespace", "a/b/c", "org/-bad", "org/bad.", "org/a--b", "org/a..b",
-                                     "org/name.git", "org/spa ce", "org/" + "x" * 97, "../etc"])
+@pytest.mark.parametrize(
+    "repo_id",
+    [
+        "",
+        "no-namespace",
+        "a/b/c",
+        "org/-bad",
+        "org/bad.",
+        "org/a--b",
+        "org/a..b",
+        "org/name.git",
+        "org/spa ce",
+        "org/" + "x" * 97,
+        "../etc",
+    ],
+)
 def test_invalid_repo_ids_are_refused(repo_id):
     with pytest.raises(InputRejected, match="Invalid Hugging Face repo id"):
         validate_repo_id(repo_id)
@@ -40,7 +61,9 @@ def test_invalid_repo_ids_are_refused(repo_id):
 def test_dry_run_lists_exactly_the_export(export_folder, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", SECRET)
     result = publish(export_folder, "my-org/tiny-med", private=True, dry_run=True)
-    assert result["dry_run"] and result["private"] and result["url"] == "https://huggingface.co/my-org/tiny-med"
+    assert (
+        result["dry_run"] and result["private"] and result["url"] == "https://huggingface.co/my-org/tiny-med"
+    )
     assert [f["path"] for f in result["files"]] == ["README.md", "manifest.json", "tiny-med-q8_0.gguf"]
     assert result["total_bytes"] == sum(p.stat().st_size for p in export_folder.iterdir())
     assert result["token"] == "HF_TOKEN" and SECRET not in json.dumps(result)

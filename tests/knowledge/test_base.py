@@ -23,7 +23,9 @@ pytestmark = pytest.mark.slow
 
 FLU = "Influenza is a contagious respiratory illness caused by flu viruses. A yearly flu vaccine is the best protection."
 GOUT = "Gout is a painful arthritis. Uric acid crystals build up in a joint, often the big toe, and cause swelling."
-ASTHMA = "Asthma narrows the airways. Wheezing and chest tightness are common. Inhalers relax the airway muscles."
+ASTHMA = (
+    "Asthma narrows the airways. Wheezing and chest tightness are common. Inhalers relax the airway muscles."
+)
 
 
 def kb_for(**overrides) -> KnowledgeBase:
@@ -61,8 +63,16 @@ def counting(monkeypatch):
 
 def test_statuses_for_a_mixed_batch(files):
     kb = kb_for()
-    order = ["flu.txt", "flu-copy.txt", "gout.md", "empty.txt", "broken.pdf", "notext.csv", "slides.pptx",
-             "asthma.pdf"]
+    order = [
+        "flu.txt",
+        "flu-copy.txt",
+        "gout.md",
+        "empty.txt",
+        "broken.pdf",
+        "notext.csv",
+        "slides.pptx",
+        "asthma.pdf",
+    ]
     statuses = {s.name: s for s in kb.add_files([files / n for n in order])}
     assert list(statuses) == order
     assert statuses["flu.txt"].status == "indexed" and statuses["flu.txt"].chunks == 1
@@ -94,8 +104,10 @@ def test_incremental_unchanged_changed_and_removed(tmp_path, counting):
     assert embedded == 3
     assert [s.status for s in kb.add_files([doc, other])] == ["unchanged", "unchanged"]
     assert kb.store.latest() == generation and len(counting) == embedded  # nothing re-embedded, no new commit
-    doc.write_text(f"# Leaflet\n\n## Flu\n{FLU}\n\n## Gout\nGout flares can be prevented with medicines "
-                   "that lower uric acid.\n")
+    doc.write_text(
+        f"# Leaflet\n\n## Flu\n{FLU}\n\n## Gout\nGout flares can be prevented with medicines "
+        "that lower uric acid.\n"
+    )
     [status] = kb.add_files([doc])
     assert status.status == "indexed" and status.chunks == 2
     assert len(counting) == embedded + 1  # only the changed section was embedded again
@@ -116,7 +128,11 @@ def test_upload_limits(tmp_path):
     small = tmp_path / "small.txt"
     small.write_text(FLU)
     statuses = kb.add_files([big, small])
-    assert statuses[0].status == "failed" and "too large" in statuses[0].message and "1 MB" in statuses[0].message
+    assert (
+        statuses[0].status == "failed"
+        and "too large" in statuses[0].message
+        and "1 MB" in statuses[0].message
+    )
     assert statuses[1].status == "indexed"
     with pytest.raises(InputRejected, match="at most 2"):
         kb.add_files([small, big, tmp_path / "third.txt"])
@@ -186,7 +202,10 @@ def test_starter_build_is_batched_consumer_first_and_resumable(tmp_path, shared_
     result = kb.ensure_starter_index()
     assert result["state"] == "ready"
     full = kb.snapshot()
-    assert full.generation > 3 and {c.source for c in full.chunks} >= {"MedQuAD/GARD", "MedQuAD/MPlusHealthTopics"}
+    assert full.generation > 3 and {c.source for c in full.chunks} >= {
+        "MedQuAD/GARD",
+        "MedQuAD/MPlusHealthTopics",
+    }
     assert full.manifest["documents"] == len({(r["source"], r["doc_id"]) for r in rows})
     resumed = len(counting) - embedded_before
     assert resumed == full.manifest["chunks"] - partial.manifest["chunks"]  # committed batches were kept
@@ -210,8 +229,12 @@ def test_searches_keep_working_during_a_build(tmp_path):
     (tmp_path / "flu.txt").write_text(FLU)
     kb.add_files([tmp_path / "flu.txt"])
     many = tmp_path / "many.jsonl"
-    many.write_text("\n".join(json.dumps({"title": f"Note {i}", "text": f"{GOUT} Note number {i} about joints."})
-                              for i in range(40)))
+    many.write_text(
+        "\n".join(
+            json.dumps({"title": f"Note {i}", "text": f"{GOUT} Note number {i} about joints."})
+            for i in range(40)
+        )
+    )
     errors: list[BaseException] = []
     builder = threading.Thread(target=lambda: kb.add_files([many]))
     builder.start()
@@ -233,8 +256,21 @@ def test_searches_keep_working_during_a_build(tmp_path):
 def test_cli_verbs(tmp_path, capsys):
     (tmp_path / "flu.txt").write_text(FLU)
     (tmp_path / "gout.csv").write_text(f'name,body,link\nGout,"{GOUT}",https://example.org/gout\n')
-    assert main(["index", "add", str(tmp_path / "flu.txt"), str(tmp_path / "gout.csv"), "--text-column", "body",
-                 "--json", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "index",
+                "add",
+                str(tmp_path / "flu.txt"),
+                str(tmp_path / "gout.csv"),
+                "--text-column",
+                "body",
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     files = json.loads(capsys.readouterr().out)["files"]
     assert [f["status"] for f in files] == ["indexed", "indexed"]
     assert main(["search", "swollen big toe", "--k", "1", "--json"]) == 0
@@ -245,7 +281,9 @@ def test_cli_verbs(tmp_path, capsys):
     assert main(["index", "stats"]) == 0
     assert "2 documents, 2 chunks" in capsys.readouterr().out
     dev = tmp_path / "dev.jsonl"
-    dev.write_text(json.dumps({"question": "big toe hurts", "relevant_urls": ["https://example.org/gout"]}) + "\n")
+    dev.write_text(
+        json.dumps({"question": "big toe hurts", "relevant_urls": ["https://example.org/gout"]}) + "\n"
+    )
     assert main(["eval", "retrieval", "--data", str(dev), "--k", "5", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["hybrid"]["recall@5"] == 1.0 and set(result["dense"]) == {"recall@5", "mrr", "ndcg@5"}

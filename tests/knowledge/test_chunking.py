@@ -28,10 +28,20 @@ TEXT = (
 
 def test_normalize_and_split_sentences_keep_list_items():
     raw = "Key Points\n                    - First point here.    - Second point, longer.  \r\n\n\n  Next para. Done!"
-    assert normalize_text(raw) == "Key Points\n- First point here. - Second point, longer.\n\nNext para. Done!"
-    assert split_sentences(raw) == ["Key Points", "- First point here.", "Second point, longer.", "Next para.",
-                                    "Done!"]
-    assert split_sentences("e.g. the dose is 2.5 mg. Then stop.") == ["e.g. the dose is 2.5 mg.", "Then stop."]
+    assert (
+        normalize_text(raw) == "Key Points\n- First point here. - Second point, longer.\n\nNext para. Done!"
+    )
+    assert split_sentences(raw) == [
+        "Key Points",
+        "- First point here.",
+        "Second point, longer.",
+        "Next para.",
+        "Done!",
+    ]
+    assert split_sentences("e.g. the dose is 2.5 mg. Then stop.") == [
+        "e.g. the dose is 2.5 mg.",
+        "Then stop.",
+    ]
 
 
 def test_chunks_respect_budget_sentences_and_overlap():
@@ -58,28 +68,39 @@ def test_sentence_longer_than_budget_is_cut_into_windows():
 
 
 def test_chunk_ids_are_stable_from_content_and_metadata_is_kept():
-    doc = Document(doc_id="d1", text=TEXT, title="Acromegaly", source="a.pdf", url="", page=3, section="Intro")
+    doc = Document(
+        doc_id="d1", text=TEXT, title="Acromegaly", source="a.pdf", url="", page=3, section="Intro"
+    )
     chunker = Chunker(count=word_counter, max_tokens=30, overlap_tokens=8)
     first, second = chunker.chunk(doc), chunker.chunk(doc)
     assert [c.chunk_id for c in first] == [c.chunk_id for c in second]
     assert len({c.chunk_id for c in first}) == len(first)
-    assert all(c.page == 3 and c.section == "Intro" and c.title == "Acromegaly" and c.source == "a.pdf"
-               for c in first)
+    assert all(
+        c.page == 3 and c.section == "Intro" and c.title == "Acromegaly" and c.source == "a.pdf"
+        for c in first
+    )
     assert chunk_id("d1", 3, "Intro", first[0].text) == first[0].chunk_id
     assert chunk_id("d2", 3, "Intro", first[0].text) != first[0].chunk_id
-    changed = chunker.chunk(Document(doc_id="d1", text=TEXT + " A new last sentence.", page=3, section="Intro"))
+    changed = chunker.chunk(
+        Document(doc_id="d1", text=TEXT + " A new last sentence.", page=3, section="Intro")
+    )
     assert first[0].chunk_id == changed[0].chunk_id  # unchanged leading chunks keep their ids
 
 
 def test_chunk_documents_drops_repeated_passages_and_empty_text():
-    docs = [Document(doc_id="d", text="Same text.", section="a"), Document(doc_id="d", text="Same text.", section="a"),
-            Document(doc_id="d", text="   ")]
+    docs = [
+        Document(doc_id="d", text="Same text.", section="a"),
+        Document(doc_id="d", text="Same text.", section="a"),
+        Document(doc_id="d", text="   "),
+    ]
     chunks = chunk_documents(docs, Chunker(count=word_counter))
     assert len(chunks) == 1
 
 
 def test_embedding_text_puts_title_and_section_in_front():
-    doc = Document(doc_id="d", text="Rest and fluids help.", title="Flu", section="What are the treatments for Flu ?")
+    doc = Document(
+        doc_id="d", text="Rest and fluids help.", title="Flu", section="What are the treatments for Flu ?"
+    )
     [chunk] = Chunker(count=word_counter).chunk(doc)
     assert embedding_text(chunk) == "Flu - What are the treatments for Flu ?\nRest and fluids help."
 

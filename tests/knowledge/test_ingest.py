@@ -63,10 +63,14 @@ def write(path: Path, data: str | bytes) -> Path:
 
 # ---- text formats ---------------------------------------------------------------------------
 def test_txt_and_markdown(tmp_path):
-    [doc] = read_documents(write(tmp_path / "notes.txt", "Flu basics\nRest and drink fluids.\nSee a doctor if worse."))
+    [doc] = read_documents(
+        write(tmp_path / "notes.txt", "Flu basics\nRest and drink fluids.\nSee a doctor if worse.")
+    )
     assert doc.doc_id == "notes.txt" and doc.title == "Flu basics" and "Rest and drink" in doc.text
-    md = write(tmp_path / "guide.md", "# Asthma guide\n\nIntro text.\n\n## Triggers\nCold air and smoke.\n\n"
-                                      "## Treatment\nInhalers help.\n")
+    md = write(
+        tmp_path / "guide.md",
+        "# Asthma guide\n\nIntro text.\n\n## Triggers\nCold air and smoke.\n\n## Treatment\nInhalers help.\n",
+    )
     docs = read_documents(md)
     assert [d.section for d in docs] == ["", "Triggers", "Treatment"]
     assert {d.title for d in docs} == {"Asthma guide"} and {d.doc_id for d in docs} == {"guide.md"}
@@ -80,17 +84,20 @@ def test_non_utf8_text_is_decoded(tmp_path):
     assert decode_text(b"\xef\xbb\xbfhello") == "hello"
 
 
-@pytest.mark.parametrize("name,data,reason", [
-    ("empty.txt", b"", "empty"),
-    ("blank.md", b"  \n\n  ", "empty"),
-    ("binary.txt", b"\x00\x01\x02binary\x00data", "binary"),
-    ("slides.docx", b"PK\x03\x04", "unsupported file type"),
-    ("empty.json", b"", "empty"),
-    ("bad.json", b"{not json", "not valid JSON"),
-    ("bad.jsonl", b"{oops\n[also bad\n", "no valid JSON lines"),
-    ("odd.xml", b"<root><item>hello</item></root>", "unsupported XML"),
-    ("broken.jsonl.gz", b"not gzip at all", "cannot read file"),
-])
+@pytest.mark.parametrize(
+    "name,data,reason",
+    [
+        ("empty.txt", b"", "empty"),
+        ("blank.md", b"  \n\n  ", "empty"),
+        ("binary.txt", b"\x00\x01\x02binary\x00data", "binary"),
+        ("slides.docx", b"PK\x03\x04", "unsupported file type"),
+        ("empty.json", b"", "empty"),
+        ("bad.json", b"{not json", "not valid JSON"),
+        ("bad.jsonl", b"{oops\n[also bad\n", "no valid JSON lines"),
+        ("odd.xml", b"<root><item>hello</item></root>", "unsupported XML"),
+        ("broken.jsonl.gz", b"not gzip at all", "cannot read file"),
+    ],
+)
 def test_bad_files_fail_with_a_reason(tmp_path, name, data, reason):
     with pytest.raises(IngestError, match=reason):
         read_documents(write(tmp_path / name, data))
@@ -98,10 +105,13 @@ def test_bad_files_fail_with_a_reason(tmp_path, name, data, reason):
 
 # ---- records --------------------------------------------------------------------------------
 def test_csv_default_and_chosen_columns(tmp_path):
-    path = write(tmp_path / "faq.csv", "question,answer,link\n"
-                 "What is flu?,Flu is a viral infection.,https://example.org/flu\n"
-                 "What is a cold?,A cold is a mild virus.,not-a-url\n"
-                 "Empty row?,,\n")
+    path = write(
+        tmp_path / "faq.csv",
+        "question,answer,link\n"
+        "What is flu?,Flu is a viral infection.,https://example.org/flu\n"
+        "What is a cold?,A cold is a mild virus.,not-a-url\n"
+        "Empty row?,,\n",
+    )
     docs = read_documents(path)
     assert [d.title for d in docs] == ["What is flu?", "What is a cold?"]
     assert docs[0].url == "https://example.org/flu" and docs[1].url == ""  # only http(s) URLs are kept
@@ -124,11 +134,15 @@ def test_csv_missing_columns(tmp_path):
 def test_tsv_json_jsonl_and_gzip(tmp_path):
     tsv = write(tmp_path / "a.tsv", "title\tcontent\nT1\tTab separated text.\n")
     assert read_documents(tsv)[0].text == "Tab separated text."
-    as_list = write(tmp_path / "l.json", json.dumps([{"title": "A", "text": "Alpha text."}, {"text": "Beta."}]))
+    as_list = write(
+        tmp_path / "l.json", json.dumps([{"title": "A", "text": "Alpha text."}, {"text": "Beta."}])
+    )
     assert [d.title for d in read_documents(as_list)] == ["A", "l 2"]
     wrapped = write(tmp_path / "w.json", json.dumps({"documents": [{"body": "Wrapped body."}]}))
     assert read_documents(wrapped)[0].text == "Wrapped body."
-    by_id = write(tmp_path / "pubmedqa.json", json.dumps({"123": {"QUESTION": "Q?", "abstract": "Abs text."}}))
+    by_id = write(
+        tmp_path / "pubmedqa.json", json.dumps({"123": {"QUESTION": "Q?", "abstract": "Abs text."}})
+    )
     [doc] = read_documents(by_id)
     assert doc.doc_id == "pubmedqa.json#123" and doc.text == "Abs text."
     lines = "\n".join(json.dumps({"text": f"Line {i} text.", "url": f"https://e.org/{i}"}) for i in range(3))
@@ -140,9 +154,14 @@ def test_tsv_json_jsonl_and_gzip(tmp_path):
 
 # ---- PDF ------------------------------------------------------------------------------------
 def test_generated_pdf_keeps_pages(tmp_path):
-    path = text_pdf(tmp_path / "leaflet.pdf", [["Page one talks about asthma inhalers and triggers."],
-                                               ["Page two explains peak flow meters for asthma."]],
-                    title="Asthma leaflet")
+    path = text_pdf(
+        tmp_path / "leaflet.pdf",
+        [
+            ["Page one talks about asthma inhalers and triggers."],
+            ["Page two explains peak flow meters for asthma."],
+        ],
+        title="Asthma leaflet",
+    )
     docs = read_documents(path)
     assert [d.page for d in docs] == [1, 2]
     assert docs[0].title == "Asthma leaflet" and "peak flow" in docs[1].text
@@ -170,8 +189,11 @@ def test_image_only_and_corrupt_pdfs(tmp_path, shared_data):
 def test_medquad_jsonl_slice_groups_pages_consumer_sources_first(tmp_path, shared_data):
     with gzip.open(shared_data / "corpus" / "medquad_answered.jsonl.gz", "rt") as fh:
         rows = [json.loads(next(fh)) for _ in range(12)]
-    mplus = [json.loads(line) for line in gzip.open(shared_data / "corpus" / "medquad_answered.jsonl.gz", "rt")
-             if '"MPlusHealthTopics"' in line][:4]
+    mplus = [
+        json.loads(line)
+        for line in gzip.open(shared_data / "corpus" / "medquad_answered.jsonl.gz", "rt")
+        if '"MPlusHealthTopics"' in line
+    ][:4]
     path = write(tmp_path / "medquad.jsonl", "\n".join(json.dumps(r) for r in rows + mplus))
     docs = read_documents(path)
     assert docs[0].meta["medquad_source"] == "MPlusHealthTopics"  # consumer-health pages first
@@ -192,8 +214,10 @@ def test_medquad_xml_page_and_folder(tmp_path):
     assert "&" in docs[1].text and docs[1].url.endswith("acromegaly.aspx")
     src = corpus.medquad_folder_source(tmp_path / "MedQuAD")
     assert src is not None and src.kind == "medquad" and len(src.load()) == 2
-    empty = write(tmp_path / "noanswers.xml", MEDQUAD_XML.replace("Acromegaly is", "").split("<QAPair pid=\"1\">")[0]
-                  + "</QAPairs></Document>")
+    empty = write(
+        tmp_path / "noanswers.xml",
+        MEDQUAD_XML.replace("Acromegaly is", "").split('<QAPair pid="1">')[0] + "</QAPairs></Document>",
+    )
     with pytest.raises(IngestError, match="no answers"):
         read_documents(empty)
 
@@ -218,9 +242,19 @@ def test_find_starter_prefers_medquad_then_pubmed(tmp_path):
     write(downloads / "pubmed21n1298.xml.gz", gzip.compress(PUBMED_XML.encode()))
     src = corpus.find_starter("auto", data, downloads, allow_network=False)
     assert src.kind == "pubmed" and [d.doc_id for d in src.load()] == ["pmid:111", "pmid:333"]
-    rows = [{"qid": "1-1", "qtype": "information", "question": "What is flu?", "answer": "Flu is a virus.",
-             "focus": "Flu", "source": "MPlusHealthTopics", "url": "https://medlineplus.gov/flu.html",
-             "doc_id": "1", "subset": "4_MPlus"}]
+    rows = [
+        {
+            "qid": "1-1",
+            "qtype": "information",
+            "question": "What is flu?",
+            "answer": "Flu is a virus.",
+            "focus": "Flu",
+            "source": "MPlusHealthTopics",
+            "url": "https://medlineplus.gov/flu.html",
+            "doc_id": "1",
+            "subset": "4_MPlus",
+        }
+    ]
     write(data / "corpus" / "medquad_answered.jsonl.gz", gzip.compress(json.dumps(rows[0]).encode()))
     src = corpus.find_starter("auto", data, downloads, allow_network=False)
     assert src.kind == "medquad" and src.load()[0].title == "Flu"

@@ -16,12 +16,28 @@ from medgemma.knowledge.retrieve import _top
 from medgemma.storage import write_jsonl
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-TOPICS = ["Tinnitus", "Gout", "Hiccups", "Hives", "Raynaud's Disease", "Rosacea", "Bedwetting", "Color Blindness",
-          "Dry Mouth", "Lactose Intolerance", "Constipation", "Fibromyalgia", "Shingles", "Asthma"]
+TOPICS = [
+    "Tinnitus",
+    "Gout",
+    "Hiccups",
+    "Hives",
+    "Raynaud's Disease",
+    "Rosacea",
+    "Bedwetting",
+    "Color Blindness",
+    "Dry Mouth",
+    "Lactose Intolerance",
+    "Constipation",
+    "Fibromyalgia",
+    "Shingles",
+    "Asthma",
+]
 
 
 def test_ranking_helpers_by_hand():
-    assert normalize_url("HTTPS://www.NLM.nih.gov/medlineplus/gout.html/") == "nlm.nih.gov/medlineplus/gout.html"
+    assert (
+        normalize_url("HTTPS://www.NLM.nih.gov/medlineplus/gout.html/") == "nlm.nih.gov/medlineplus/gout.html"
+    )
     scores = np.array([0.1, 0.9, 0.5, 0.9, 0.0])
     assert list(_top(scores, 3)) == [1, 3, 2]
     assert list(_top(scores, 0)) == []
@@ -36,12 +52,17 @@ def slice_kb(tmp_path_factory):
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     root = tmp_path_factory.mktemp("retrieve")
-    rows = [json.loads(line) for line in gzip.open(SHARED_DATA / "corpus" / "medquad_answered.jsonl.gz", "rt")
-            if '"MPlusHealthTopics"' in line]
+    rows = [
+        json.loads(line)
+        for line in gzip.open(SHARED_DATA / "corpus" / "medquad_answered.jsonl.gz", "rt")
+        if '"MPlusHealthTopics"' in line
+    ]
     rows = [r for r in rows if r["focus"] in TOPICS]
     (root / "mplus.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     tinnitus = next(r for r in rows if r["focus"] == "Tinnitus")
-    (root / "copy.csv").write_text("title,text\nEar noise leaflet,\"" + tinnitus["answer"].replace('"', "'") + "\"\n")
+    (root / "copy.csv").write_text(
+        'title,text\nEar noise leaflet,"' + tinnitus["answer"].replace('"', "'") + '"\n'
+    )
     kb = KnowledgeBase(load_settings(overrides={"home": str(root / "home")}))
     statuses = kb.add_files([root / "mplus.jsonl", root / "copy.csv"])
     assert [s.status for s in statuses] == ["indexed", "indexed"]
@@ -75,20 +96,29 @@ def test_min_score_threshold_and_near_duplicate_collapse(slice_kb):
     collapsed = retriever.search("ringing in the ears", k=4, min_score=0.0)
     raw_titles = [h.chunk.title for h in raw[:2]]
     assert set(raw_titles) == {"Tinnitus", "Ear noise leaflet"}  # the same passage twice
-    assert [h.chunk.title for h in collapsed].count("Ear noise leaflet") + \
-        [h.chunk.title for h in collapsed].count("Tinnitus") == 1
+    assert [h.chunk.title for h in collapsed].count("Ear noise leaflet") + [
+        h.chunk.title for h in collapsed
+    ].count("Tinnitus") == 1
 
 
 @pytest.mark.slow
 def test_evaluate_reports_three_modes(slice_kb, tmp_path):
     kb, rows = slice_kb
     url = {r["focus"]: r["url"] for r in rows}
-    dev = [{"question": "burning band of blisters years after chickenpox", "relevant_urls": [url["Shingles"]]},
-           {"question": "bloated and gassy after a glass of milk", "relevant_urls": [url["Lactose Intolerance"]]},
-           {"question": "big toe suddenly swollen and painful at night", "relevant_urls": [url["Gout"]]},
-           {"question": "kid still wets the bed", "relevant_doc_ids": ["medquad:MPlusHealthTopics:" +
-                                                                      next(r["doc_id"] for r in rows
-                                                                           if r["focus"] == "Bedwetting")]}]
+    dev = [
+        {"question": "burning band of blisters years after chickenpox", "relevant_urls": [url["Shingles"]]},
+        {
+            "question": "bloated and gassy after a glass of milk",
+            "relevant_urls": [url["Lactose Intolerance"]],
+        },
+        {"question": "big toe suddenly swollen and painful at night", "relevant_urls": [url["Gout"]]},
+        {
+            "question": "kid still wets the bed",
+            "relevant_doc_ids": [
+                "medquad:MPlusHealthTopics:" + next(r["doc_id"] for r in rows if r["focus"] == "Bedwetting")
+            ],
+        },
+    ]
     write_jsonl(tmp_path / "dev.jsonl", dev)
     result = retrieval_modes(kb.settings, kb.retriever(), tmp_path / "dev.jsonl", k=5)
     assert set(result) >= {"dense", "bm25", "hybrid", "rows"} and result["questions"] == 4

@@ -26,7 +26,11 @@ def commit(store: Store, doc_id: str):
 
 def test_stores_sharing_a_cache_load_each_generation_once(tmp_path):
     cache = SnapshotCache()
-    writer, reader, elsewhere = Store(tmp_path / "idx", cache), Store(tmp_path / "idx", cache), Store(tmp_path / "idx")
+    writer, reader, elsewhere = (
+        Store(tmp_path / "idx", cache),
+        Store(tmp_path / "idx", cache),
+        Store(tmp_path / "idx"),
+    )
     first = commit(writer, "a")
     assert reader.load() is first  # the commit itself, not a copy read back from disk
     other = elsewhere.load()  # a cache of its own (another process, in effect) reads the same generation
@@ -35,7 +39,9 @@ def test_stores_sharing_a_cache_load_each_generation_once(tmp_path):
     assert reader.load() is second and elsewhere.load().generation == 2  # both see the new commit
     cache.clear()
     assert reader.load() is not second and reader.load().generation == 2
-    assert cache.lock(tmp_path) is cache.lock(tmp_path) and cache.lock(tmp_path) is not SnapshotCache().lock(tmp_path)
+    assert cache.lock(tmp_path) is cache.lock(tmp_path) and cache.lock(tmp_path) is not SnapshotCache().lock(
+        tmp_path
+    )
 
 
 def test_knowledge_state_publishes_the_newest_retriever_and_one_reload(tmp_path):
@@ -61,9 +67,13 @@ def test_knowledge_bases_share_what_their_state_holds(tmp_path):
     assert two.snapshot() is one.snapshot()
     alone = KnowledgeBase(settings)  # made without a state: a state of its own, the same files
     assert alone.state is not state and alone.snapshot().generation == one.snapshot().generation
-    with state.starter_lock:  # one starter build per process: another KnowledgeBase of the state waits its turn
-        assert two.ensure_starter_index() == {"state": "building",
-                                              "message": "the starter index is already being built"}
+    with (
+        state.starter_lock
+    ):  # one starter build per process: another KnowledgeBase of the state waits its turn
+        assert two.ensure_starter_index() == {
+            "state": "building",
+            "message": "the starter index is already being built",
+        }
 
 
 def test_services_own_the_knowledge_state_and_share_its_embedders():
@@ -73,5 +83,7 @@ def test_services_own_the_knowledge_state_and_share_its_embedders():
     assert services.knowledge_state() is state and other.knowledge_state() is not state
     assert services.knowledge() is services.knowledge() and services.knowledge().state is state
     learned = services.guard().learned
-    assert learned is not None and learned._embedders is state.embedders  # one MiniLM for the index and the guard
+    assert (
+        learned is not None and learned._embedders is state.embedders
+    )  # one MiniLM for the index and the guard
     assert services.starter_status == ""

@@ -34,16 +34,24 @@ def entry(doc_id: str, texts: list[str], seed: int = 0) -> DocEntry:
     rng = np.random.default_rng(seed)
     vecs = rng.normal(size=(len(texts), DIM)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    chunks = [Chunk(chunk_id=f"{doc_id}-{i}", doc_id=doc_id, text=t, title=doc_id) for i, t in enumerate(texts)]
-    record = {"doc_id": doc_id, "source_key": f"{doc_id}.txt", "hash": f"h-{doc_id}-{seed}", "chunks": len(texts),
-              "parts": [{"text": " ".join(texts), "page": None, "section": ""}]}
+    chunks = [
+        Chunk(chunk_id=f"{doc_id}-{i}", doc_id=doc_id, text=t, title=doc_id) for i, t in enumerate(texts)
+    ]
+    record = {
+        "doc_id": doc_id,
+        "source_key": f"{doc_id}.txt",
+        "hash": f"h-{doc_id}-{seed}",
+        "chunks": len(texts),
+        "parts": [{"text": " ".join(texts), "page": None, "section": ""}],
+    }
     return DocEntry(record, chunks, vecs)
 
 
 def commit(store: Store, adds=(), removes=(), sources=None):
     with store.writing():
-        return store.commit(adds=list(adds), removes=set(removes), sources=sources or {}, model="test-model",
-                            dimension=DIM)
+        return store.commit(
+            adds=list(adds), removes=set(removes), sources=sources or {}, model="test-model", dimension=DIM
+        )
 
 
 def test_commit_load_replace_and_remove(tmp_path):
@@ -154,7 +162,7 @@ def test_build_status_marks_dead_writers(tmp_path):
     store.write_status(state="building", message="embedding 10 of 100 documents")
     assert store.read_status()["state"] == "building"
     status = json.loads((tmp_path / "idx" / "build.json").read_text())
-    status["pid"] = 2 ** 22 + 12345  # no such process
+    status["pid"] = 2**22 + 12345  # no such process
     (tmp_path / "idx" / "build.json").write_text(json.dumps(status))
     assert store.read_status()["state"] == "interrupted"
 
@@ -173,19 +181,31 @@ def test_kill_9_during_build_keeps_previous_index_serving(tmp_path, isolated_hom
     from medgemma.knowledge.base import KnowledgeBase
 
     small = tmp_path / "first.txt"
-    small.write_text("Influenza is a contagious respiratory illness caused by flu viruses. "
-                     "Getting a flu vaccine every year is the best way to prevent it.")
+    small.write_text(
+        "Influenza is a contagious respiratory illness caused by flu viruses. "
+        "Getting a flu vaccine every year is the best way to prevent it."
+    )
     kb = KnowledgeBase(load_settings())
     [status] = kb.add_files([small])
     assert status.status == "indexed"
     before = kb.store.latest()
     big = tmp_path / "big.txt"
-    big.write_text("\n\n".join(f"Paragraph {i} explains how asthma inhalers, spacers and peak flow meters are "
-                               f"used, number {i}, with several more words to make it long enough." * 3
-                               for i in range(400)))
+    big.write_text(
+        "\n\n".join(
+            f"Paragraph {i} explains how asthma inhalers, spacers and peak flow meters are "
+            f"used, number {i}, with several more words to make it long enough." * 3
+            for i in range(400)
+        )
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(big)], cwd=tmp_path, env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(big)],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         deadline = time.time() + 240
         for line in proc.stderr:

@@ -20,7 +20,7 @@ GOOD = [
     ("utf16.txt", "Text in UTF-16.".encode("utf-16")),
     ("docs.json", json.dumps([{"title": "Flu", "text": "Flu is an infection."}]).encode()),
     ("docs.jsonl", b'{"text": "one"}\n{"text": "two"}\n'),
-    ("docs.csv", b"title,text\nFlu,Flu is an infection.\nGout,\"Gout, a form of arthritis\"\n"),
+    ("docs.csv", b'title,text\nFlu,Flu is an infection.\nGout,"Gout, a form of arthritis"\n'),
     ("one-column.csv", b"text\nFlu is an infection.\n"),
     ("docs.tsv", b"title\ttext\nFlu\tFlu is an infection.\n"),
     ("page.xml", b"<?xml version='1.0'?><Document><Focus>Flu</Focus></Document>"),
@@ -115,7 +115,9 @@ def test_kinds_and_sizes_checked_before_any_reader(tmp_path, settings):
     for name in ("a.txt", "b.pptx", "c.jsonl.gz"):
         (tmp_path / "docs" / name).write_bytes(b"x")
     assert [n for _, n in expand_paths([tmp_path / "docs"])] == ["docs/a.txt", "docs/c.jsonl.gz"]
-    with pytest.raises(IngestError, match=r"unsupported file type '\.pptx'"):  # the reader asks uploads.py too
+    with pytest.raises(
+        IngestError, match=r"unsupported file type '\.pptx'"
+    ):  # the reader asks uploads.py too
         read_documents(tmp_path / "docs" / "b.pptx")
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")

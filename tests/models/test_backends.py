@@ -54,8 +54,14 @@ def test_an_adapter_with_its_gguf_lora_chats_through_llama_cpp(tmp_path):
     (tmp_path / "adapter.gguf").write_bytes(b"GGUF")
     assert choose_backend(PRESETS["gemma-3-270m"], s, adapter=str(tmp_path)) == "llamacpp"
     assert gguf_lora_of(str(tmp_path)) == str(tmp_path / "adapter.gguf")
-    assert choose_backend(PRESETS["gemma-3-270m"], load_settings(overrides={"backend": "transformers"}),
-                          adapter=str(tmp_path)) == "transformers"  # an explicit backend still wins
+    assert (
+        choose_backend(
+            PRESETS["gemma-3-270m"],
+            load_settings(overrides={"backend": "transformers"}),
+            adapter=str(tmp_path),
+        )
+        == "transformers"
+    )  # an explicit backend still wins
 
 
 def test_llamacpp_refuses_peft_adapter(tmp_path):
@@ -79,9 +85,14 @@ def test_transformers_backend_streams_tiny_gemma(tiny_gemma_dir):
 
     ids = backend.tokenizer("Diabetes is", return_tensors="pt")
     with torch.inference_mode():
-        out = backend.model.generate(**ids, max_new_tokens=12, do_sample=False,
-                                     eos_token_id=backend._stop_ids(), repetition_penalty=1.1)
-    expected = backend.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        out = backend.model.generate(
+            **ids,
+            max_new_tokens=12,
+            do_sample=False,
+            eos_token_id=backend._stop_ids(),
+            repetition_penalty=1.1,
+        )
+    expected = backend.tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
     assert "".join(pieces).strip() == expected.strip()
 
 
@@ -105,7 +116,10 @@ def test_llamacpp_streams_packaged_gemma():
     text = backend.render([{"role": "user", "content": "What is asthma?"}])
     assert text.endswith("<start_of_turn>model\n")
     stats = GenerationStats()
-    out = "".join(backend.stream("Asthma is a disease of the", GenerationParams(max_new_tokens=16,
-                                                                              temperature=0.0), stats))
+    out = "".join(
+        backend.stream(
+            "Asthma is a disease of the", GenerationParams(max_new_tokens=16, temperature=0.0), stats
+        )
+    )
     assert out.strip() and stats.tokens > 0 and stats.tok_per_s > 0
     assert "<end_of_turn>" not in out

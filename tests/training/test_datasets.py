@@ -25,7 +25,9 @@ def _write(path, text):
 
 
 def test_csv_question_answer_detected(tmp_path):
-    f = _write(tmp_path / "qa.csv", "Question,Answer\nWhat is asthma?,A lung disease.\nWhat is flu?,A virus.\n")
+    f = _write(
+        tmp_path / "qa.csv", "Question,Answer\nWhat is asthma?,A lung disease.\nWhat is flu?,A virus.\n"
+    )
     examples = datasets.load_file(f)
     assert [e.answer for e in examples] == ["A lung disease.", "A virus."]
     assert examples[0].question == "What is asthma?"
@@ -41,8 +43,16 @@ def test_jsonl_instruction_input_output(tmp_path):
 
 
 def test_json_chat_messages_last_assistant_is_the_answer(tmp_path):
-    conv = [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
-                          {"role": "user", "content": "What is flu?"}, {"role": "assistant", "content": "A virus."}]}]
+    conv = [
+        {
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello"},
+                {"role": "user", "content": "What is flu?"},
+                {"role": "assistant", "content": "A virus."},
+            ]
+        }
+    ]
     f = _write(tmp_path / "chat.json", json.dumps({"data": conv}))
     (e,) = datasets.load_file(f)
     assert e.answer == "A virus."
@@ -152,8 +162,16 @@ def test_medsafetybench_safe_responses(shared_data):
 def test_feedback_uses_only_thumbs_up():
     settings = load_settings()
     path = settings.path("feedback", "feedback.jsonl")
-    append_jsonl(path, {"question": "What is flu?", "answer": "A virus [1].", "rating": "up", "comment": "",
-                        "passages": [{"title": "Flu", "text": "Influenza is a virus.", "url": "https://x"}]})
+    append_jsonl(
+        path,
+        {
+            "question": "What is flu?",
+            "answer": "A virus [1].",
+            "rating": "up",
+            "comment": "",
+            "passages": [{"title": "Flu", "text": "Influenza is a virus.", "url": "https://x"}],
+        },
+    )
     append_jsonl(path, {"question": "Bad?", "answer": "Wrong.", "rating": "down", "comment": "wrong"})
     append_jsonl(path, {"question": "What is asthma?", "answer": "A lung disease [2].", "rating": "up"})
     examples = sources.load_source("feedback", settings)

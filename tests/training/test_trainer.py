@@ -34,8 +34,17 @@ def qa_csv(tmp_path):
 
 
 def _cfg(model, data, **changes) -> TrainConfig:
-    values = dict(model=str(model), data=(str(data),), max_steps=3, batch_size=2, save_steps=2,
-                  max_length=320, warmup_ratio=0.0, learning_rate=1e-2, seed=7)
+    values = dict(
+        model=str(model),
+        data=(str(data),),
+        max_steps=3,
+        batch_size=2,
+        save_steps=2,
+        max_length=320,
+        warmup_ratio=0.0,
+        learning_rate=1e-2,
+        seed=7,
+    )
     return TrainConfig(**{**values, **changes})
 
 
@@ -111,8 +120,11 @@ def test_resume_continues_the_step_count(tiny_gemma_dir, qa_csv, tmp_path):
 
 def test_cli_train_eval_split_and_adapter_registry(tiny_gemma_dir, qa_csv, tmp_path, monkeypatch, capsys):
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"model: {tiny_gemma_dir}\ndata: [{qa_csv}]\nmax_steps: 5\nsave_steps: 2\n"
-                      "eval_split: 0.34\nmax_length: 320\ngradient_checkpointing: true\n", encoding="utf-8")
+    recipe.write_text(
+        f"model: {tiny_gemma_dir}\ndata: [{qa_csv}]\nmax_steps: 5\nsave_steps: 2\n"
+        "eval_split: 0.34\nmax_length: 320\ngradient_checkpointing: true\n",
+        encoding="utf-8",
+    )
     folder = tmp_path / "run"
     assert main(["train", "--config", str(recipe), "--out", str(folder), "--max-steps", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -141,29 +153,36 @@ def test_over_long_examples_fail_before_loading_the_model(tiny_gemma_dir, qa_csv
 def test_qlora_4bit_runs_on_cpu(tiny_gemma_dir, qa_csv, tmp_path):
     bnb = pytest.importorskip("bitsandbytes")
     seen = {}
-    train(_cfg(tiny_gemma_dir, qa_csv, max_steps=1, quantization="4bit"), load_settings(), tmp_path / "run",
-          on_trainer=lambda t: seen.setdefault("model", t.model))
+    train(
+        _cfg(tiny_gemma_dir, qa_csv, max_steps=1, quantization="4bit"),
+        load_settings(),
+        tmp_path / "run",
+        on_trainer=lambda t: seen.setdefault("model", t.model),
+    )
     assert any(isinstance(m, bnb.nn.Linear4bit) for m in seen["model"].modules())
     assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").is_file()
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"lora_r": 0}, r"lora_r must be within 1\.\.1024; got 0"),
-    ({"learning_rate": 5}, r"learning_rate must be within \(0, 1\); got 5"),
-    ({"data": []}, r"data: name at least one source"),
-    ({"data": ["notes.txt"]}, r"'notes.txt': not a built-in source"),
-    ({"precision": "fp8"}, r"precision must be one of auto, bf16, fp16, fp32; got 'fp8'"),
-    ({"quantization": "2bit"}, r"quantization must be one of none, 4bit, 8bit"),
-    ({"max_steps": -1}, r"max_steps must be 0 \(use epochs\) or positive"),
-    ({"epochs": 0}, r"epochs must be positive when max_steps is 0"),
-    ({"batch_size": "two"}, r"'batch_size' expects int; got 'two'"),
-    ({"eval_split": 0.9}, r"eval_split must be within 0\.\.0\.5"),
-    ({"long_examples": "cut"}, r"long_examples must be one of error, drop, truncate"),
-    ({"name": "a b/c"}, r"name 'a b/c': use up to 64 letters"),
-    ({"columns": {"question": "Q", "text": "T"}}, r"columns: roles must be among .*; got text"),
-    ({"lora_rank": 8}, r"Unknown training setting 'lora_rank'\. Did you mean 'lora_r'\?"),
-    ({"max_length": 4}, r"max_length must be within 16\.\.131072"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"lora_r": 0}, r"lora_r must be within 1\.\.1024; got 0"),
+        ({"learning_rate": 5}, r"learning_rate must be within \(0, 1\); got 5"),
+        ({"data": []}, r"data: name at least one source"),
+        ({"data": ["notes.txt"]}, r"'notes.txt': not a built-in source"),
+        ({"precision": "fp8"}, r"precision must be one of auto, bf16, fp16, fp32; got 'fp8'"),
+        ({"quantization": "2bit"}, r"quantization must be one of none, 4bit, 8bit"),
+        ({"max_steps": -1}, r"max_steps must be 0 \(use epochs\) or positive"),
+        ({"epochs": 0}, r"epochs must be positive when max_steps is 0"),
+        ({"batch_size": "two"}, r"'batch_size' expects int; got 'two'"),
+        ({"eval_split": 0.9}, r"eval_split must be within 0\.\.0\.5"),
+        ({"long_examples": "cut"}, r"long_examples must be one of error, drop, truncate"),
+        ({"name": "a b/c"}, r"name 'a b/c': use up to 64 letters"),
+        ({"columns": {"question": "Q", "text": "T"}}, r"columns: roles must be among .*; got text"),
+        ({"lora_rank": 8}, r"Unknown training setting 'lora_rank'\. Did you mean 'lora_r'\?"),
+        ({"max_length": 4}, r"max_length must be within 16\.\.131072"),
+    ],
+)
 def test_bad_configs_fail_validation_with_clear_messages(values, message):
     with pytest.raises(ConfigError, match=message):
         from_dict(values)
@@ -174,7 +193,11 @@ def test_yaml_values_are_coerced_and_files_checked(tmp_path):
     recipe.write_text("learning_rate: 2e-4\ntarget_modules: q_proj, v_proj\ndata: medquad:10\n")
     cfg = load_config(recipe, max_steps=7)
     assert (cfg.learning_rate, cfg.target_modules, cfg.data, cfg.max_steps) == (
-        2e-4, ("q_proj", "v_proj"), ("medquad:10",), 7)
+        2e-4,
+        ("q_proj", "v_proj"),
+        ("medquad:10",),
+        7,
+    )
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
     (tmp_path / "bad.yaml").write_text("data: [unclosed\n")
@@ -227,7 +250,9 @@ def test_adapter_settings_resolve_run_names_paths_gguf_and_hub_ids(tmp_path):
     assert adapters.resolve(settings, "") == ""
     assert adapters.resolve(settings, "20260101-000000-abcd-medquad-rag") == str(run)  # a run name
     assert adapters.resolve(settings, str(run)) == str(run.resolve())
-    assert adapters.resolve(settings, "someone/medical-lora") == "someone/medical-lora"  # left to PEFT / the Hub
+    assert (
+        adapters.resolve(settings, "someone/medical-lora") == "someone/medical-lora"
+    )  # left to PEFT / the Hub
     with pytest.raises(InputRejected, match="No adapter named 'no-such-run'"):
         adapters.resolve(settings, "no-such-run")
     with pytest.raises(InputRejected, match="does not exist"):
