@@ -19,7 +19,7 @@ from admin.common import AppContext, admin_method
 from admin.job_panel import JobPanel, Updates
 from medgemma import jobs
 from medgemma.evaluation import dashboard as eval_report
-from medgemma.evaluation.runner import export_run
+from medgemma.evaluation.runs import export_run
 from medgemma.evaluation.suites import SUITES
 from medgemma.jobs import JobProgress
 from medgemma.models.adapters import adapter_choices
@@ -132,6 +132,35 @@ class EvaluationTab:
         return gr.DownloadButton(f"⬇ {Path(path).name}", value=path, visible=True)
 
 
+def _dashboard_views(tab: EvaluationTab) -> None:
+    """The dashboard's sub-tabs: metrics, examples, safety, latency, all runs, export."""
+    with gr.Tabs():
+        with gr.Tab("Metrics"):
+            tab.bars = gr.Plot(label="Metrics")
+            tab.note = gr.Markdown("")
+            tab.paired = gr.Dataframe(label="Per-example comparison with the first run", interactive=False)
+        with gr.Tab("Examples"):
+            with gr.Row():
+                tab.ex_suite = gr.Dropdown([ALL], value=ALL, label="Suite")
+                tab.ex_metric = gr.Dropdown(["score"], value="score", label="Metric (worst first)")
+                tab.ex_max = gr.Number(None, label="Only metric ≤ (blank: all)")
+                tab.ex_query = gr.Textbox("", label="Search question / answer / reference")
+            tab.ex_apply = gr.Button("Filter", size="sm")
+            tab.examples = gr.Dataframe(
+                label="Examples, worst first", wrap=True, max_height=600, interactive=False
+            )
+        with gr.Tab("Safety"):
+            tab.heat = gr.Plot(label="Safety confusion matrix")
+        with gr.Tab("Latency"):
+            tab.latency = gr.Plot(label="Latency")
+        with gr.Tab("All runs"):
+            tab.table = gr.Dataframe(label="Evaluation runs", interactive=False)
+        with gr.Tab("Export"):
+            tab.fmt = gr.Radio(["csv", "json"], value="csv", label="Format (exports the first selected run)")
+            tab.prepare = gr.Button("Prepare export", elem_id="eval-export")
+            tab.download = gr.DownloadButton("⬇ Download", visible=False)
+
+
 def build_tab(ctx: AppContext) -> EvaluationTab:
     """Lay out the Evaluation tab and wire its events (every admin handler takes the admin token first)."""
     tab, token = EvaluationTab(ctx), ctx.admin_token
@@ -173,31 +202,7 @@ def build_tab(ctx: AppContext) -> EvaluationTab:
             label="Runs: one to inspect, two or more to compare (the first is the baseline)",
         )
         refresh = gr.Button("↻ Refresh runs", scale=1, elem_id="eval-refresh")
-    with gr.Tabs():
-        with gr.Tab("Metrics"):
-            tab.bars = gr.Plot(label="Metrics")
-            tab.note = gr.Markdown("")
-            tab.paired = gr.Dataframe(label="Per-example comparison with the first run", interactive=False)
-        with gr.Tab("Examples"):
-            with gr.Row():
-                tab.ex_suite = gr.Dropdown([ALL], value=ALL, label="Suite")
-                tab.ex_metric = gr.Dropdown(["score"], value="score", label="Metric (worst first)")
-                ex_max = gr.Number(None, label="Only metric ≤ (blank: all)")
-                ex_query = gr.Textbox("", label="Search question / answer / reference")
-            ex_apply = gr.Button("Filter", size="sm")
-            tab.examples = gr.Dataframe(
-                label="Examples, worst first", wrap=True, max_height=600, interactive=False
-            )
-        with gr.Tab("Safety"):
-            tab.heat = gr.Plot(label="Safety confusion matrix")
-        with gr.Tab("Latency"):
-            tab.latency = gr.Plot(label="Latency")
-        with gr.Tab("All runs"):
-            tab.table = gr.Dataframe(label="Evaluation runs", interactive=False)
-        with gr.Tab("Export"):
-            fmt = gr.Radio(["csv", "json"], value="csv", label="Format (exports the first selected run)")
-            prepare = gr.Button("Prepare export", elem_id="eval-export")
-            download = gr.DownloadButton("⬇ Download", visible=False)
+    _dashboard_views(tab)
 
     listed = [tab.runs, tab.table, tab.adapter]
     outputs = tab.panel.wire(listed, poll_inputs=[tab.runs])
@@ -213,12 +218,12 @@ def build_tab(ctx: AppContext) -> EvaluationTab:
     tab.runs.change(tab.on_show, [token, tab.runs], shown, api_name="eval_dashboard")
     filters = dict(
         fn=tab.on_examples,
-        inputs=[token, tab.runs, tab.ex_suite, tab.ex_metric, ex_max, ex_query],
+        inputs=[token, tab.runs, tab.ex_suite, tab.ex_metric, tab.ex_max, tab.ex_query],
         outputs=[tab.examples],
     )
-    ex_apply.click(**filters, api_name="eval_examples")
-    ex_query.submit(**filters, api_visibility="undocumented")
-    prepare.click(tab.on_export, [token, tab.runs, fmt], [download], api_name="eval_export")
+    tab.ex_apply.click(**filters, api_name="eval_examples")
+    tab.ex_query.submit(**filters, api_visibility="undocumented")
+    tab.prepare.click(tab.on_export, [token, tab.runs, tab.fmt], [tab.download], api_name="eval_export")
 
     def on_login(tok: str | None):  # refresh the run list when an admin logs in (nothing when logged out)
         return tab.on_refresh(tok, []) if tok else tuple(gr.skip() for _ in listed)

@@ -15,6 +15,7 @@ from admin.common import AppContext, admin_method
 from admin.job_panel import JobPanel, Updates
 from medgemma import jobs
 from medgemma.jobs import JobProgress
+from medgemma.knowledge.base import KnowledgeBase
 from medgemma.knowledge.uploads import KNOWN_KINDS
 
 HELP = (
@@ -73,7 +74,8 @@ class KnowledgeTab:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx, self.settings = ctx, ctx.settings
-        self.kb = ctx.services.knowledge()  # the chat's knowledge base: one index and one encoder in memory
+        # the index on disk, sharing the chat's loaded generations and encoder (one copy in memory)
+        self.kb = KnowledgeBase(ctx.settings, state=ctx.services.knowledge_state())
 
     def listing(self, text: str = "") -> Updates:
         rows, total = self.kb.find_documents(text or "", DOC_LIMIT)

@@ -20,7 +20,7 @@ from medgemma import jobs
 from medgemma.jobs import JobProgress
 from medgemma.models import adapters
 from medgemma.models.presets import PRESETS
-from medgemma.training import dashboard as train_report
+from medgemma.training import dashboard as train_dashboard
 from medgemma.training.config import LONG_POLICIES, PRECISIONS, QUANTIZATIONS, SCHEDULERS
 from medgemma.training.datasets import FILE_TYPES
 
@@ -144,7 +144,7 @@ class TrainingTab:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx, self.settings = ctx, ctx.settings
-        self.form0 = train_report.default_form(ctx.settings)
+        self.form0 = train_dashboard.default_form(ctx.settings)
         self.fields: dict[str, gr.components.Component] = {}
 
     @property
@@ -154,17 +154,17 @@ class TrainingTab:
 
     def registry(self) -> Updates:
         return {
-            self.adapters_table: train_report.adapters_table(self.settings),
-            self.adapter: gr.Dropdown(choices=train_report.adapter_choices(self.settings)),
-            self.active_note: train_report.active_adapter_line(self.settings),
+            self.adapters_table: train_dashboard.adapters_table(self.settings),
+            self.adapter: gr.Dropdown(choices=train_dashboard.adapter_choices(self.settings)),
+            self.active_note: train_dashboard.active_adapter_line(self.settings),
         }
 
     def run_list(self, selected: str | None = None) -> Updates:
-        choices = train_report.run_choices(self.settings)
+        choices = train_dashboard.run_choices(self.settings)
         value = selected if selected in {c[1] for c in choices} else None
         return {
             self.runs: gr.Dropdown(choices=choices, value=value),
-            self.runs_table: train_report.runs_table(self.settings),
+            self.runs_table: train_dashboard.runs_table(self.settings),
         }
 
     def view(self, p: JobProgress) -> Updates:
@@ -181,11 +181,11 @@ class TrainingTab:
     def show_preview(self, file: str | None, f: dict, mapping: dict | None) -> Updates:
         if not file:
             raise gr.Error("Upload a JSON, JSONL or CSV file first.")
-        p = train_report.store_and_preview(self.settings, file, mapping, f["model"], f["max_length"])
+        p = train_dashboard.store_and_preview(self.settings, file, mapping, f["model"], f["max_length"])
         cols = NONE + [(c, c) for c in p["all_columns"]]
         pickers = {
             self.fields[k]: gr.Dropdown(choices=cols, value=v)
-            for k, v in zip(PICKERS, train_report.pickers_from_roles(p["columns"]), strict=True)
+            for k, v in zip(PICKERS, train_dashboard.pickers_from_roles(p["columns"]), strict=True)
         }
         return {
             self.stored: p["stored"],
@@ -207,7 +207,7 @@ class TrainingTab:
 
     @admin_method("train-preview")
     def on_preview(self, session: Any, file: str | None, f: dict) -> Updates:  # the pickers' mapping
-        mapping = train_report.column_mapping(
+        mapping = train_dashboard.column_mapping(
             f["col_prompt"], f["col_answer"], f["col_extra"], f["col_messages"]
         )
         return self.show_preview(file, f, mapping)
@@ -217,7 +217,7 @@ class TrainingTab:
         """What Start sends: the fields as they are on screen (the form State can lag behind when Start
         follows an edit at once) and the file in the upload box (its upload handler may still run)."""
         f = dict(zip(self.fields, values, strict=True))
-        args = train_report.start_args(self.settings, f, stored_path or "", pending=upload_file or "")
+        args = train_dashboard.start_args(self.settings, f, stored_path or "", pending=upload_file or "")
         return self.watch(jobs.start(self.settings, "train", args), poll=True)
 
     @admin_method("train-resume")
@@ -279,7 +279,7 @@ def data_section(tab: TrainingTab) -> gr.File:
             fields["use_upload"] = gr.Checkbox(form0["use_upload"], label="Train on the uploaded file")
         with gr.Column(scale=3):
             fields["sources"] = gr.Dropdown(
-                [(label, name) for name, label in train_report.SOURCE_LABELS.items()],
+                [(label, name) for name, label in train_dashboard.SOURCE_LABELS.items()],
                 value=form0["sources"],
                 multiselect=True,
                 label="Built-in sources",
@@ -317,14 +317,14 @@ def registry_section(tab: TrainingTab) -> tuple[gr.Button, gr.Button]:
         )
         tab.refresh = gr.Button("↻ Refresh", scale=1, elem_id="train-refresh")
     tab.runs_table = gr.Dataframe(
-        headers=train_report.RUN_COLUMNS, label="Training runs", interactive=False, wrap=True
+        headers=train_dashboard.RUN_COLUMNS, label="Training runs", interactive=False, wrap=True
     )
     with gr.Accordion("Config of the watched run", open=False):
         tab.config = gr.Code("", language="yaml", interactive=False)
     gr.Markdown("### Adapters")
     tab.active_note = gr.Markdown("", elem_id="train-active")
     tab.adapters_table = gr.Dataframe(
-        headers=train_report.ADAPTER_COLUMNS, label="Finished adapters", interactive=False, wrap=True
+        headers=train_dashboard.ADAPTER_COLUMNS, label="Finished adapters", interactive=False, wrap=True
     )
     with gr.Row():
         tab.adapter = gr.Dropdown(

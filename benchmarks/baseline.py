@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from medgemma.config import load_settings  # noqa: E402
 from medgemma.errors import UserFacingError  # noqa: E402
 from medgemma.evaluation.dashboard import metric_interval, paired_difference, wilson_interval  # noqa: E402
-from medgemma.evaluation.runner import load_eval_run, run_eval, runs_root  # noqa: E402
+from medgemma.evaluation.runner import run_eval, runs_root
+from medgemma.evaluation.runs import load_eval_run
 
 MIRAGE = [
     ("mirage-mmlu", "MMLU-Med"),

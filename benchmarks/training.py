@@ -58,10 +58,11 @@ def run_variant(variant: str, model: str, steps: int, batch: int, max_length: in
     from medgemma.config import load_settings
     from medgemma.storage import read_jsonl
     from medgemma.training import data as train_data
+    from medgemma.training import model as train_model
     from medgemma.training import trainer as train
 
     settings = load_settings()
-    path, template = train.resolve_base(model, settings)
+    path, template = train_model.resolve_base(model, settings)
     cfg = train.TrainConfig(
         model=model,
         data=(f"medquad-rag:{steps * batch}",),
@@ -81,8 +82,10 @@ def run_variant(variant: str, model: str, steps: int, batch: int, max_length: in
     if variant.startswith("medgemma"):
         train.train(cfg, settings, work, on_trainer=lambda t: t.add_callback(timer))
     else:
-        tokenizer = train.load_tokenizer(path)
-        train_data.prepare_data(cfg, settings, tokenizer, train.make_renderer(template, tokenizer), work)
+        tokenizer = train_model.load_tokenizer(path)
+        train_data.prepare_data(
+            cfg, settings, tokenizer, train_model.make_renderer(template, tokenizer), work
+        )
         rows = [
             {"prompt": r["prompt"], "completion": r["completion"]}
             for r in read_jsonl(work / "data" / "train.jsonl")

@@ -1,4 +1,4 @@
-"""chat/citations.py maps [n] markers to passages, verifies each answer sentence against them, and
+"""citations.py maps [n] markers to passages, verifies each answer sentence against them, and
 builds the extractive fallback. It knows nothing about models or retrieval, only text and vectors.
 """
 

@@ -1,4 +1,4 @@
-"""chat/events.py holds what `pipeline.answer` streams: one small frozen dataclass per kind of step.
+"""events.py holds what `pipeline.answer` streams: one small frozen dataclass per kind of step.
 
 The Chat tab, the CLI, the evaluation predictor and the benchmarks match on the class and read typed
 fields. Nothing here does work, and nothing here knows who reads the events.

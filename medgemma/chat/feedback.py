@@ -1,4 +1,4 @@
-"""chat/feedback.py stores thumbs up/down (with an optional comment) on chat answers, for later training.
+"""feedback.py stores thumbs up/down (with an optional comment) on chat answers, for later training.
 
 Records are JSONL under the data home; `good_examples` yields the ones rated up.
 """

@@ -1,4 +1,4 @@
-"""chat/limits.py owns the checks on what a visitor sends: a clean question of bounded length, and at most
+"""limits.py owns the checks on what a visitor sends: a clean question of bounded length, and at most
 so many requests per time window per key (a chat session, a feedback button, an admin login client).
 
 The Chat tab, the Gradio API, `python -m medgemma ask` and medgemma/auth.py share these; it knows no UI.

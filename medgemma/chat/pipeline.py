@@ -1,4 +1,4 @@
-"""chat/pipeline.py answers one chat turn in named stages that share one Turn record:
+"""pipeline.py answers one chat turn in named stages that share one Turn record:
 guard input -> retrieve -> generate -> verify -> guard output, then Done.
 
 `answer(...)` yields the typed events of medgemma/chat/events.py and knows nothing of Gradio; the Chat

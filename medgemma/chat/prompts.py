@@ -1,4 +1,4 @@
-"""chat/prompts.py turns a question, retrieved passages and history into the model's prompt text.
+"""prompts.py turns a question, retrieved passages and history into the model's prompt text.
 
 It owns the system prompt, the numbered-passage layout, chat templates (Gemma turns, ChatML) and
 history trimming to the context budget. It knows nothing about retrieval or generation backends.

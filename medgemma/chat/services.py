@@ -1,4 +1,4 @@
-"""chat/services.py holds the process-wide shared state: the loaded model, the knowledge base with its loaded
+"""services.py holds the process-wide shared state: the loaded model, the knowledge base with its loaded
 indexes and embedders (one KnowledgeState), the safety guard and the starter build's status line, each
 loaded lazily and swapped under a lock (e.g. a new adapter).
 

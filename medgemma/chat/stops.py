@@ -1,4 +1,4 @@
-"""chat/stops.py holds one stop signal per visitor for the answer being written: the Chat tab's Stop sets
+"""stops.py holds one stop signal per visitor for the answer being written: the Chat tab's Stop sets
 that visitor's signal and the pipeline's generation stage sees it. It knows nothing of Gradio or models.
 """
 

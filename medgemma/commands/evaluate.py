@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from medgemma.evaluation.runner import list_eval_runs
+    from medgemma.evaluation.runs import list_eval_runs
 
     runs = list_eval_runs(settings_from(args))
     if args.json:
@@ -140,7 +140,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from medgemma.evaluation.runner import load_eval_run
+    from medgemma.evaluation.runs import load_eval_run
 
     run = load_eval_run(settings_from(args), args.run_id)
     if args.json:
@@ -158,7 +158,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from medgemma.evaluation.runner import compare_runs
+    from medgemma.evaluation.runs import compare_runs
 
     result = compare_runs(settings_from(args), args.run_ids)
     if args.json:
@@ -181,7 +181,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from medgemma.evaluation.runner import export_run
+    from medgemma.evaluation.runs import export_run
 
     say(export_run(settings_from(args), args.run_id, args.format))
     return 0

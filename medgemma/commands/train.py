@@ -224,9 +224,9 @@ def cmd_dataset_preview(args: argparse.Namespace) -> int:
         mapping[role.strip()] = column.strip()
     result = datasets.preview(args.file, mapping or None, rows=args.rows)
     if args.model:
-        from medgemma.training import trainer as train
+        from medgemma.training.model import file_token_stats
 
-        result["tokens"] = train.file_token_stats(
+        result["tokens"] = file_token_stats(
             args.file, mapping or None, args.model, _settings(args), args.max_length
         )
     if args.json:

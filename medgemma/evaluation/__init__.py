@@ -21,10 +21,10 @@ _EXPORTS = {
     "Prediction": "predictors",
     "make_predictor": "predictors",
     "run_eval": "runner",
-    "list_eval_runs": "runner",
-    "load_eval_run": "runner",
-    "compare_runs": "runner",
-    "export_run": "runner",
+    "list_eval_runs": "runs",
+    "load_eval_run": "runs",
+    "compare_runs": "runs",
+    "export_run": "runs",
 }
 __all__ = [
     "Example",
@@ -43,7 +43,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from medgemma.evaluation.predictors import Prediction, make_predictor
-    from medgemma.evaluation.runner import compare_runs, export_run, list_eval_runs, load_eval_run, run_eval
+    from medgemma.evaluation.runner import run_eval
+    from medgemma.evaluation.runs import compare_runs, export_run, list_eval_runs, load_eval_run
     from medgemma.evaluation.suites import SUITES, Example, Suite, get_suite, load_suite
 
 

@@ -1,4 +1,4 @@
-"""evaluation/dashboard.py turns saved evaluation runs into tables for dashboards and reports: confidence
+"""dashboard.py turns saved evaluation runs into tables for dashboards and reports: confidence
 intervals, per-metric rows, run comparisons, filtered per-example rows, latency samples, the safety
 confusion matrix, and the evaluation `job_spec` (how medgemma.jobs starts and reads one).
 
@@ -17,7 +17,8 @@ import pandas as pd
 from medgemma import jobs
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
-from medgemma.evaluation.runner import compare_runs, list_eval_runs, load_eval_run, run_name
+from medgemma.evaluation.runner import run_name
+from medgemma.evaluation.runs import compare_runs, list_eval_runs, load_eval_run
 from medgemma.evaluation.suites import get_suite
 
 Z95 = 1.959964

@@ -1,4 +1,4 @@
-"""evaluation/metrics.py owns the evaluation metrics as pure functions over plain Python values.
+"""metrics.py owns the evaluation metrics as pure functions over plain Python values.
 
 Text overlap (SQuAD exact match / token F1, sacrebleu BLEU, rouge_score ROUGE), multiple-choice letter
 extraction, retrieval ranking, citation support, the safety confusion matrix and latency percentiles.

@@ -1,4 +1,4 @@
-"""evaluation/predictors.py turns one evaluation Example into one Prediction, whatever answers it.
+"""predictors.py turns one evaluation Example into one Prediction, whatever answers it.
 
 Predictors: the full chat pipeline (long-form QA with RAG), a model called directly (multiple choice,
 closed-book QA; optional question-only retrieval), the knowledge base's search and the safety guard.

@@ -1,4 +1,4 @@
-"""evaluation/reports.py owns the two dev-set reports of the CLI, each made of runs of the runner:
+"""reports.py owns the two dev-set reports of the CLI, each made of runs of the runner:
 `eval retrieval` (dense, BM25 and hybrid ranking at one k) and `eval safety` (the guard's per-label
 precision/recall and confusion matrix). It knows nothing about argparse, file formats or the UI.
 """
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from medgemma.config import Settings
 from medgemma.evaluation import metrics
 from medgemma.evaluation.predictors import RetrievalPredictor, SafetyPredictor
-from medgemma.evaluation.runner import load_eval_run, run_eval
+from medgemma.evaluation.runner import run_eval
+from medgemma.evaluation.runs import load_eval_run
 from medgemma.evaluation.suites import SAFETY_LABELS, Example, read_examples
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""evaluation/suites.py owns the evaluation data: which suites exist, how each file becomes `Example`s,
+"""suites.py owns the evaluation data: which suites exist, how each file becomes `Example`s,
 which held-out MedQuAD questions are leak-free, and deterministic sampling.
 
 It knows nothing about models, prompts or metrics.

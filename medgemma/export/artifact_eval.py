@@ -1,4 +1,4 @@
-"""export/artifact_eval.py scores an exported artifact with the evaluation runner (evaluate.run_eval), so a
+"""artifact_eval.py scores an exported artifact with the evaluation runner (evaluate.run_eval), so a
 conversion or quantization can be compared with the PyTorch adapter on the same suite and sample.
 
 GGUF files run in llama.cpp, merged folders in transformers, ONNX folders in onnxruntime (OnnxBackend),

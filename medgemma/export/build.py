@@ -1,4 +1,4 @@
-"""export/build.py makes the files of one export format in a staging folder and verifies them.
+"""build.py makes the files of one export format in a staging folder and verifies them.
 
 A Builder loads the base model plus the LoRA adapter once (fp32, CPU or the configured device), takes the
 PyTorch greedy reference, merges when a format needs it, writes the artifact and runs the checks of
@@ -87,7 +87,7 @@ class Builder:
 
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
-            from medgemma.training.trainer import load_tokenizer
+            from medgemma.training.model import load_tokenizer
 
             self._tokenizer = load_tokenizer(self.source.base_path)
         return self._tokenizer
@@ -103,7 +103,7 @@ class Builder:
         if self.ref is None:
             import torch
 
-            from medgemma.training.trainer import make_renderer
+            from medgemma.training.model import make_renderer
 
             if self.settings.threads:
                 torch.set_num_threads(self.settings.threads)

@@ -1,4 +1,4 @@
-"""export/card.py writes what travels with every export: a model card (README.md with YAML metadata)
+"""card.py writes what travels with every export: a model card (README.md with YAML metadata)
 and manifest.json (format, provenance, verification, sha256 and size of every file), written last.
 
 It knows nothing about how the files were made; export/exporter.py passes a CardInfo.
@@ -89,7 +89,7 @@ def dataset_names(data: list[str]) -> list[str]:
 
 def latest_evals(settings: Settings, adapter_keys: set[str]) -> list[dict[str, Any]]:
     """The newest finished evaluation run per suite whose adapter is this one (by name, run id or path)."""
-    from medgemma.evaluation.runner import list_eval_runs, load_eval_run
+    from medgemma.evaluation.runs import list_eval_runs, load_eval_run
 
     keys = {k for k in adapter_keys if k}
     for k in list(keys):

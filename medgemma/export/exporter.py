@@ -1,4 +1,4 @@
-"""export/exporter.py exports a trained LoRA adapter to a deployable format, verified, into a folder of its own.
+"""exporter.py exports a trained LoRA adapter to a deployable format, verified, into a folder of its own.
 
 Every export is built in a hidden staging folder next to the target, verified against the PyTorch model,
 given a model card and a manifest, and only then renamed into place: a failed or cancelled export leaves
@@ -378,7 +378,7 @@ def _attach_gguf_lora(source: Source, target: Path, name: str) -> None:
         logger.warning("could not copy the GGUF LoRA next to the adapter: %s", exc)
 
 
-# ---- listing and jobs -----------------------------------------------------------------------------
+# ---- finished exports ------------------------------------------------------------------------------
 
 
 def read_export(folder: Path) -> dict[str, Any] | None:
@@ -410,36 +410,3 @@ def list_exports(settings: Settings) -> list[dict[str, Any]]:
             folders.add(Path(run.result["folder"]).resolve())
     rows = [row for row in (read_export(f) for f in folders) if row]
     return sorted(rows, key=lambda r: r["created"], reverse=True)
-
-
-def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
-    """An export job's `python -m medgemma export` argv from {adapter, format, out, overwrite}; an unknown
-    format or adapter is named before a job starts. Progress goes to metrics.jsonl."""
-    adapter, fmt = str(args.get("adapter") or "").strip(), str(args.get("format") or "")
-    out, overwrite = args.get("out") or "", bool(args.get("overwrite"))
-    if fmt not in FORMATS:
-        raise InputRejected(f"Unknown export format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
-    if fmt == "tensorrt":
-        from medgemma.export.tensorrt import check_available
-
-        check_available()
-    if not adapter:
-        raise InputRejected("Pick an adapter to export.")
-    argv = [
-        "export",
-        "--adapter",
-        adapter,
-        "--format",
-        fmt,
-        "--config",
-        "{run}/settings.yaml",
-        "--job",
-        "{run}",
-    ]
-    argv += ["--out", str(out)] if out else []
-    argv += ["--overwrite"] if overwrite else []
-    config = {"adapter": adapter, "format": fmt, "out": str(out), "overwrite": overwrite}
-    return jobs.Launch(argv, config, name=f"{get_adapter(settings, adapter).name}-{fmt}")
-
-
-job_spec = jobs.JobSpec("export", _prepare_job, jobs.read_fraction)

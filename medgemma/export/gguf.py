@@ -1,4 +1,4 @@
-"""export/gguf.py turns transformers folders and PEFT adapters into GGUF files for llama.cpp.
+"""gguf.py turns transformers folders and PEFT adapters into GGUF files for llama.cpp.
 
 llama.cpp's converter scripts (convert_hf_to_gguf.py, convert_lora_to_gguf.py and their gguf-py) come
 from the llama-cpp-python source distribution of the installed version, fetched once with pip into

@@ -1,4 +1,4 @@
-"""export/onnx.py writes a causal LM as ONNX (torch.onnx.export, dynamo; no KV cache) and runs it.
+"""onnx.py writes a causal LM as ONNX (torch.onnx.export, dynamo; no KV cache) and runs it.
 
 The graph maps input_ids [1, seq] to logits [1, seq, vocab]; weights go to model.onnx.data. OnnxBackend
 serves an exported folder through onnxruntime with the chat backends' interface (render, count_tokens,

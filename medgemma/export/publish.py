@@ -1,4 +1,4 @@
-"""export/publish.py uploads an export folder to the Hugging Face Hub, or lists exactly what it would upload.
+"""publish.py uploads an export folder to the Hugging Face Hub, or lists exactly what it would upload.
 
 The token comes from the caller (typed in the Export tab) or the HF_TOKEN environment variable; it goes
 to huggingface_hub only and is never logged, stored or returned. It knows nothing about how the folder

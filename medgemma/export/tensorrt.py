@@ -1,4 +1,4 @@
-"""export/tensorrt.py builds a TensorRT engine from an exported ONNX graph and runs it, on CUDA machines.
+"""tensorrt.py builds a TensorRT engine from an exported ONNX graph and runs it, on CUDA machines.
 
 Where CUDA or the `tensorrt` package is missing, `check_available` raises FeatureUnavailable naming what
 is missing. Engines are specific to the GPU and TensorRT version that built them. It knows nothing about

@@ -1,4 +1,4 @@
-"""export/verify.py checks an exported model against the PyTorch (PEFT) model it came from.
+"""verify.py checks an exported model against the PyTorch (PEFT) model it came from.
 
 A Reference holds a prompt, the PyTorch greedy continuation and the logits that chose each token. Each
 check feeds the same tokens to the artifact (transformers, llama.cpp or onnxruntime), compares logits

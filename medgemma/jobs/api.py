@@ -1,4 +1,4 @@
-"""jobs/api.py is the one job API: start a job of a kind from its arguments, read its progress, cancel it,
+"""api.py is the one job API: start a job of a kind from its arguments, read its progress, cancel it,
 list them. Every kind (train, eval, export, index) goes through it.
 
 Each kind's own package owns a `job_spec` (how its arguments become the `python -m medgemma ...` argv and
@@ -23,8 +23,8 @@ JobId = NewType("JobId", str)
 SPEC_MODULES = {
     "train": "medgemma.training.dashboard",
     "eval": "medgemma.evaluation.dashboard",
-    "export": "medgemma.export.exporter",
-    "index": "medgemma.knowledge.base",
+    "export": "medgemma.export.jobs",
+    "index": "medgemma.knowledge.jobs",
 }
 
 

@@ -1,4 +1,4 @@
-"""jobs/runs.py is the process layer of jobs: run folders, status.json, starting `python -m medgemma ...`
+"""runs.py is the process layer of jobs: run folders, status.json, starting `python -m medgemma ...`
 detached, stopping it, and `job_context` for the child side.
 
 Each run has a folder under settings.path("runs", kind, run_id) holding config.json/config.yaml,

@@ -1,4 +1,4 @@
-"""knowledge/builder.py is the build engine: sources -> Documents -> chunks -> vectors -> committed generations.
+"""builder.py is the build engine: sources -> Documents -> chunks -> vectors -> committed generations.
 
 Work is committed in growing batches (a long build becomes searchable early and a crash loses at most
 one batch); unchanged documents (content hash) and unchanged chunks (chunk id) are never re-embedded.

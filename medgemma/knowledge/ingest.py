@@ -1,4 +1,4 @@
-"""knowledge/ingest.py reads user files into Documents: TXT, Markdown, JSON, JSONL, CSV/TSV and PDF (pages kept).
+"""ingest.py reads user files into Documents: TXT, Markdown, JSON, JSONL, CSV/TSV and PDF (pages kept).
 
 MedQuAD and PubMed packs are recognised here and parsed by knowledge/corpus.py. Every failure is an
 IngestError whose message names the problem. It knows nothing about chunking or indexes.

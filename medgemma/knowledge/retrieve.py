@@ -1,4 +1,4 @@
-"""knowledge/retrieve.py ranks chunks of a loaded index: dense (FAISS), BM25 (bm25s) and their RRF fusion.
+"""retrieve.py ranks chunks of a loaded index: dense (FAISS), BM25 (bm25s) and their RRF fusion.
 
 It knows nothing about prompts, file formats, how the index got on disk or how rankings are scored
 (evaluation/metrics.py does that).

@@ -1,4 +1,4 @@
-"""knowledge/state.py owns what the KnowledgeBase objects of one process share: loaded index generations,
+"""state.py owns what the KnowledgeBase objects of one process share: loaded index generations,
 loaded embedders, the newest warmed retriever of each index and the one-starter-build-at-a-time lock.
 
 Services owns one per app process and passes it on; a KnowledgeBase made without one (a CLI verb, a test)

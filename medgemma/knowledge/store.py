@@ -1,4 +1,4 @@
-"""knowledge/store.py owns the knowledge-base store on disk: generations of FAISS vectors, chunks, documents, manifest.
+"""store.py owns the knowledge-base store on disk: generations of FAISS vectors, chunks, documents, manifest.
 
 A commit writes a whole generation into a temporary folder, writes manifest.json last and renames
 the folder into place, so a crash leaves the previous generation serving. Readers load the newest

@@ -1,4 +1,4 @@
-"""knowledge/uploads.py owns every check of uploaded files before anything parses them: the kinds of file the
+"""uploads.py owns every check of uploaded files before anything parses them: the kinds of file the
 knowledge base reads, count and size caps from the settings, and the type judged by content (magic bytes,
 decodability), not by the name alone. It knows nothing about indexes, training or Gradio; the readers
 (knowledge/ingest.py, training/datasets.py) still do the full parse afterwards.

@@ -1,4 +1,4 @@
-"""models/adapters.py is the registry of finished LoRA adapters and the persisted "active adapter" choice.
+"""adapters.py is the registry of finished LoRA adapters and the persisted "active adapter" choice.
 
 An adapter is a PEFT folder with a medgemma.json manifest (base model, data, metrics), written last by
 training/trainer.py; the chat backend reads `active(settings)`. It knows nothing about training or generation.

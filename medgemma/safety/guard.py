@@ -1,4 +1,4 @@
-"""safety/guard.py is the chat's safety guard: it labels a message (allowed, emergency, personal_advice,
+"""guard.py is the chat's safety guard: it labels a message (allowed, emergency, personal_advice,
 harmful), writes the audit log, and words the fixed emergency, refusal and personal-advice responses.
 
 It combines the rule layer (safety_rules), the learned layer and the optional classifier hook
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from medgemma.config import Settings
-from medgemma.safety import patterns as P
+from medgemma.safety import advice as A
 from medgemma.safety.learned import LABELS, ClassifierHook, LearnedLayer
 from medgemma.safety.rules import RuleFindings, findings, output_findings
 from medgemma.storage import append_jsonl
@@ -223,7 +223,7 @@ class SafetyGuard:
         if (
             best == "personal_advice"
             and probs[best] >= max(PERSONAL_MIN, scale)
-            and P.ANCHOR.search(f.text.norm)
+            and A.ANCHOR.search(f.text.norm)
         ):
             return "personal_advice"
         return None

@@ -1,4 +1,4 @@
-"""safety/harm.py holds the rule lexicon for harmful requests: violence, weapons, drugs, fraud, unethical
+"""harm.py holds the rule lexicon for harmful requests: violence, weapons, drugs, fraud, unethical
 practice, privacy, misinformation, discrimination, harassment, prompt injection, and the benign contexts
 (games, sport, fiction, pests) where violent words are not about real people. Only data, like safety_patterns.
 """

@@ -1,4 +1,4 @@
-"""safety/learned.py owns the guard's learned layer and the optional classifier-model hook.
+"""learned.py owns the guard's learned layer and the optional classifier-model hook.
 
 The learned layer is a softmax regression (numpy) over all-MiniLM-L6-v2 vectors, trained on
 data/safety_train.jsonl plus fixed train splits of MedSafetyBench and XSTest; its weights live under

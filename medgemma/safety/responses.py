@@ -1,4 +1,4 @@
-"""safety/responses.py words the guard's fixed answers: the emergency response (number to call, what to
+"""responses.py words the guard's fixed answers: the emergency response (number to call, what to
 do meanwhile, a crisis line for self-harm) and the brief refusal with a safe alternative, in English or
 Spanish. It only reads a Verdict's rules; it knows nothing of how the verdict was reached.
 """

@@ -1,4 +1,4 @@
-"""safety/rules.py is the guard's rule layer: it reads a normalised message and says what the rules saw.
+"""rules.py is the guard's rule layer: it reads a normalised message and says what the rules saw.
 
 Emergencies need a sign that is not negated, not in the past and not a general question; harmful requests
 need a harmful act aimed at a real target; personal advice needs the user's own case. It knows nothing of
@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from medgemma.safety import advice as A
 from medgemma.safety import harm as H
 from medgemma.safety import patterns as P
 from medgemma.safety.text import Speller, Text, english_words, normalize
@@ -40,15 +41,15 @@ def _spellers() -> Speller:
         *P.EMERGENCY_EVENTS,
         *P.SELF_HARM,
         *H.HARM_PATTERNS,
-        *P.PERSONAL_PATTERNS,
+        *A.PERSONAL_PATTERNS,
         H.INJECTION,
     ]
     for pat in patterns:
         terms.update(re.findall(r"[a-z]{4,}", pat.regex.pattern))
-    terms.update(re.findall(r"[a-z]{4,}", P.MEDICAL.pattern))
+    terms.update(re.findall(r"[a-z]{4,}", A.MEDICAL.pattern))
     english = english_words()
     # Regex fragments ("synthesi") are not words: keep only real English words and drug names.
-    terms = {t for t in terms if t in english} | set(P.DRUG_NAMES) | set(P.TYPO_TARGETS)
+    terms = {t for t in terms if t in english} | set(A.DRUG_NAMES) | set(A.TYPO_TARGETS)
     return Speller(terms, english | _SPANISH_COMMON)
 
 
@@ -97,7 +98,7 @@ class RuleFindings:
 
 
 def _anchored_near(t: Text, start: int, end: int) -> bool:
-    return bool(P.STRONG_ANCHOR.search(t.window(start, end, before=10, after=8)))
+    return bool(A.STRONG_ANCHOR.search(t.window(start, end, before=10, after=8)))
 
 
 def _emergencies(t: Text, f: RuleFindings) -> None:
@@ -141,10 +142,10 @@ def _harms(t: Text, f: RuleFindings) -> None:
 
 
 def _personal(t: Text, f: RuleFindings) -> None:
-    if not P.ANCHOR.search(t.norm):
+    if not A.ANCHOR.search(t.norm):
         return
-    medical = bool(P.MEDICAL.search(t.norm)) or P.has_drug(t.norm)
-    for pat in P.PERSONAL_STRONG + (P.PERSONAL_PATTERNS if medical else []):
+    medical = bool(A.MEDICAL.search(t.norm)) or A.has_drug(t.norm)
+    for pat in A.PERSONAL_STRONG + (A.PERSONAL_PATTERNS if medical else []):
         m = next((m for m in pat.regex.finditer(t.norm) if not t.negated(m.start(), window=2)), None)
         if m:
             f.personal.append((pat.rule, pat.reason))
@@ -154,9 +155,9 @@ def findings(text: str) -> RuleFindings:
     """Run every rule over one message (English or Spanish); cheap, no model involved."""
     t = prepare(text)
     f = RuleFindings(text=t)
-    f.generic = bool(P.GENERIC.search(t.norm))
+    f.generic = bool(A.GENERIC.search(t.norm))
     f.benign_context = bool(H.SAFE_CONTEXT.search(t.norm)) or bool(H.SAFE_TITLE.search(text))
-    f.anchored = bool(P.STRONG_ANCHOR.search(t.norm))
+    f.anchored = bool(A.STRONG_ANCHOR.search(t.norm))
     f.injection = bool(H.INJECTION.regex.search(t.norm))
     _emergencies(t, f)
     _harms(t, f)

@@ -1,4 +1,4 @@
-"""safety/text.py turns a raw message into the normalised token form the safety rules read.
+"""text.py turns a raw message into the normalised token form the safety rules read.
 
 Lower case, accents and contractions folded, Spanish detected, common typos mapped to the rule
 vocabulary by edit distance; plus clause, negation, past-tense and hypothetical helpers. It knows no labels.

@@ -1,4 +1,4 @@
-"""training/config.py owns TrainConfig: every knob of a LoRA run, its YAML form, and its validation.
+"""config.py owns TrainConfig: every knob of a LoRA run, its YAML form, and its validation.
 
 Validation turns a bad value into a ConfigError that names the field and what would work.
 It knows nothing about torch, models or datasets beyond the names of built-in sources.

@@ -1,4 +1,4 @@
-"""training/dashboard.py is the Training tab's back end: the form's values as a TrainConfig, dataset previews
+"""dashboard.py is the Training tab's back end: the form's values as a TrainConfig, dataset previews
 with token statistics, the runs and adapters tables, and the train `job_spec` (how medgemma.jobs starts a
 run and reads its step, ETA and loss curve). It knows nothing about Gradio or plotting.
 """
@@ -129,9 +129,9 @@ def preview_upload(
     rows = datasets.read_rows(path)
     result["all_columns"] = list(dict.fromkeys(str(k) for r in rows[:200] for k in r if k is not None))
     try:
-        from medgemma.training import trainer as train
+        from medgemma.training.model import file_token_stats
 
-        result["tokens"] = train.file_token_stats(path, mapping or None, model, settings, int(max_length))
+        result["tokens"] = file_token_stats(path, mapping or None, model, settings, int(max_length))
     except ModelNotAvailable as exc:
         result["tokens_error"] = str(exc)
     return result

@@ -1,4 +1,4 @@
-"""training/data.py turns a training config's sources into the run's data files: every source mixed and
+"""data.py turns a training config's sources into the run's data files: every source mixed and
 shuffled with the run's seed, token lengths checked against max_length, each example rendered into
 prompt/completion text, and data/train.jsonl (+ eval.jsonl, stats.json) written. It knows nothing about
 models or trainers beyond a tokenizer and a renderer.

@@ -1,4 +1,4 @@
-"""training/datasets.py turns user dataset files (JSON/JSONL/CSV) into fine-tuning examples.
+"""datasets.py turns user dataset files (JSON/JSONL/CSV) into fine-tuning examples.
 
 An Example is chat messages (built with prompts.build, as the chat sees them) plus the answer to learn.
 It detects or maps columns, names bad rows, previews files and computes token-length statistics.

@@ -1,4 +1,4 @@
-"""training/sources.py builds fine-tuning examples from the built-in medical data and from chat feedback.
+"""sources.py builds fine-tuning examples from the built-in medical data and from chat feedback.
 
 MedQuAD Q&A, MedQuAD RAG-aware examples (gold passage + distractors -> answer citing [n]), PubMedQA
 (never its 500 test ids), MedSafetyBench safe responses, and answers users rated up. One MedQuAD page in

@@ -1,4 +1,4 @@
-"""training/trainer.py fine-tunes a causal LM with LoRA (TRL SFTTrainer + PEFT) into a run folder.
+"""trainer.py fine-tunes a causal LM with LoRA (TRL SFTTrainer + PEFT) into a run folder.
 
 A run folder gets data/train.jsonl, checkpoints/checkpoint-N (resumable), metrics.jsonl (step, loss, lr,
 epoch, eta) and, when training finishes, adapter/ (a standard PEFT adapter plus medgemma.json).
@@ -13,134 +13,31 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from medgemma import jobs
-from medgemma.chat.prompts import RENDERERS
 from medgemma.config import Settings
-from medgemma.errors import ConfigError, ModelNotAvailable
+from medgemma.errors import ConfigError
 from medgemma.models.adapters import write_manifest
-from medgemma.models.devices import cuda_supports_bf16, pick_device, torch_dtype
+from medgemma.models.devices import pick_device
 from medgemma.storage import write_jsonl
-from medgemma.training import datasets, sources
+from medgemma.training import sources
 from medgemma.training.config import TrainConfig, from_dict, load_config  # noqa: F401 - re-exported
-from medgemma.training.data import DATA, hf_dataset, prepare_data, token_counter
+from medgemma.training.data import DATA, hf_dataset, prepare_data
+from medgemma.training.model import (
+    choose_precision,
+    load_model,
+    load_tokenizer,
+    make_renderer,
+    model_type,
+    resolve_base,
+)
 
 logger = logging.getLogger(__name__)
 
-EAGER_MODEL_TYPES = ("gemma2", "gemma3", "gemma3_text")  # HF's advice for training them (logit soft-capping)
-FP16_UNSAFE = ("gemma2", "gemma3", "gemma3_text")
 CHECKPOINTS, ADAPTER = "checkpoints", "adapter"
-
-
-# ---- model, precision, prompt format ----------------------------------------------------------
-
-
-def resolve_base(model: str, settings: Settings) -> tuple[str, str]:
-    """(transformers path or Hub id, template name) for a registry preset, a folder or a Hub id."""
-    from medgemma.models.presets import hf_model_path, resolve_model
-
-    spec = resolve_model(model)
-    return hf_model_path(spec, settings), spec.template
-
-
-def choose_precision(device: str, requested: str, model_type: str = "") -> tuple[str, list[str]]:
-    """bf16 on capable CUDA, fp16 on older CUDA (warned for Gemma 2/3), fp32 on CPU and MPS."""
-    notes: list[str] = []
-    precision = requested
-    if requested == "auto":
-        precision = ("bf16" if cuda_supports_bf16() else "fp16") if device == "cuda" else "fp32"
-    if precision == "bf16" and device == "cuda" and not cuda_supports_bf16():
-        raise ConfigError(
-            "precision=bf16 needs an Ampere or newer GPU; this one lacks bf16. Use fp16 or fp32."
-        )
-    if precision == "fp16" and device == "cpu":
-        raise ConfigError("precision=fp16 needs a GPU (CUDA or MPS); use fp32 on CPU.")
-    if precision == "fp16" and model_type in FP16_UNSAFE:
-        notes.append(
-            f"{model_type} in fp16 is known to give NaN or zero loss; prefer bf16 (Ampere+) or fp32."
-        )
-    if precision == "bf16" and device == "cpu":
-        notes.append(
-            "bf16 on CPU runs only as fast as the CPU's bf16 support allows; fp32 is the safe choice."
-        )
-    return precision, notes
-
-
-def make_renderer(template: str, tokenizer: Any) -> datasets.Renderer:
-    """Render chat messages exactly as the chat backends do (no <bos>: the tokenizer adds it)."""
-    if template in RENDERERS:
-        return lambda messages, gen: RENDERERS[template](messages, add_generation_prompt=gen)
-    if getattr(tokenizer, "chat_template", None):
-        bos = tokenizer.bos_token or ""
-
-        def render(messages: Sequence[dict], gen: bool) -> str:
-            text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=gen)
-            return text[len(bos) :] if bos and text.startswith(bos) else text
-
-        return render
-    return lambda messages, gen: RENDERERS["gemma"](messages, add_generation_prompt=gen)
-
-
-def load_tokenizer(path: str) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise ModelNotAvailable(f"Could not load the tokenizer of '{path}': {exc}") from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def _model_type(path: str) -> str:
-    from transformers import AutoConfig
-
-    try:
-        return AutoConfig.from_pretrained(path).model_type
-    except (OSError, ValueError) as exc:
-        raise ModelNotAvailable(f"Could not read the model config of '{path}': {exc}") from None
-
-
-def load_model(path: str, cfg: TrainConfig, device: str, precision: str) -> Any:
-    """The base model in the training dtype; eager attention for Gemma 2/3; bitsandbytes for QLoRA."""
-    from transformers import AutoModelForCausalLM
-
-    dtype = torch_dtype({"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[precision])
-    kwargs: dict[str, Any] = {"dtype": dtype}
-    if _model_type(path) in EAGER_MODEL_TYPES:
-        kwargs["attn_implementation"] = "eager"
-    if cfg.quantization != "none":
-        from medgemma.models.backends import quantization_config
-
-        kwargs["quantization_config"] = quantization_config(cfg.quantization, str(dtype).split(".")[-1])
-        kwargs["device_map"] = {"": 0} if device == "cuda" else device
-    try:
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ModelNotAvailable(f"Could not load model '{path}': {exc}") from None
-    if cfg.quantization != "none":
-        from peft import prepare_model_for_kbit_training
-
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
-    return model
-
-
-def file_token_stats(
-    path: str | Path, mapping: dict[str, str] | None, model: str, settings: Settings, max_length: int
-) -> dict[str, Any]:
-    """Token-length statistics of a dataset file, rendered in `model`'s prompt format."""
-    base, template = resolve_base(model, settings)
-    tokenizer = load_tokenizer(base)
-    examples = datasets.load_file(path, mapping, skip_invalid=True)
-    stats = datasets.token_stats(
-        examples, make_renderer(template, tokenizer), token_counter(tokenizer), max_length
-    )
-    stats.pop("lengths", None)
-    return stats
 
 
 # ---- checkpoints and progress -----------------------------------------------------------------
@@ -294,7 +191,7 @@ def train(
         torch.set_num_threads(settings.threads)
     device = pick_device(cfg.device)
     path, template = resolve_base(cfg.model, settings)
-    precision, notes = choose_precision(device, cfg.precision, _model_type(path))
+    precision, notes = choose_precision(device, cfg.precision, model_type(path))
     for w in notes:
         logger.warning(w)
     if cfg.quantization != "none" and device == "mps":

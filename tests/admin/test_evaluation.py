@@ -17,7 +17,7 @@ from admin import evaluation as evaluation_tab
 from app import build_app
 from medgemma import jobs
 from medgemma.config import load_settings
-from medgemma.evaluation.runner import load_eval_run
+from medgemma.evaluation.runs import load_eval_run
 from medgemma.storage import read_jsonl
 from tests.evaluation.test_dashboard import make_runs
 

@@ -12,7 +12,8 @@ from medgemma.config import load_settings
 from medgemma.errors import ConfigError, InputRejected
 from medgemma.evaluation import dashboard as er
 from medgemma.evaluation.predictors import GenerativePredictor, SafetyPredictor
-from medgemma.evaluation.runner import load_eval_run, run_eval
+from medgemma.evaluation.runner import run_eval
+from medgemma.evaluation.runs import load_eval_run
 from tests.evaluation.test_runner import (
     ExtractivePredictor,
     OverlapBackend,

@@ -14,7 +14,8 @@ import pytest
 from medgemma.config import load_settings
 from medgemma.evaluation.predictors import RetrievalPredictor, SafetyPredictor
 from medgemma.evaluation.reports import retrieval_modes, safety_report
-from medgemma.evaluation.runner import list_eval_runs, load_eval_run, run_eval
+from medgemma.evaluation.runner import run_eval
+from medgemma.evaluation.runs import list_eval_runs, load_eval_run
 from medgemma.evaluation.suites import Example
 from medgemma.knowledge.retrieve import Retriever
 from medgemma.knowledge.store import DocEntry, Store

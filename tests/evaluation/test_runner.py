@@ -23,7 +23,8 @@ from medgemma.evaluation.predictors import (
     SafetyPredictor,
     mc_messages,
 )
-from medgemma.evaluation.runner import compare_runs, export_run, list_eval_runs, load_eval_run, run_eval
+from medgemma.evaluation.runner import run_eval
+from medgemma.evaluation.runs import compare_runs, export_run, list_eval_runs, load_eval_run
 from medgemma.types import Chunk, Hit
 
 

@@ -14,7 +14,8 @@ from medgemma.config import REPO_ROOT, load_settings
 from medgemma.errors import ConfigError, DatasetError, InputRejected
 from medgemma.models import adapters
 from medgemma.training.config import from_dict, load_config
-from medgemma.training.trainer import TrainConfig, choose_precision, last_checkpoint, train
+from medgemma.training.model import choose_precision
+from medgemma.training.trainer import TrainConfig, last_checkpoint, train
 
 ROWS = [
     ("What is diabetes?", "Diabetes is a disease in which blood glucose levels are above normal."),
