@@ -1,4 +1,4 @@
-"""Step time and peak memory of medgemma.train vs a plain TRL SFTTrainer script with the same config.
+"""Step time and peak memory of medgemma.training vs a plain TRL SFTTrainer script with the same config.
 
     python benchmarks/training.py                 # tiny in-process Gemma 3 (seconds)
     python benchmarks/training.py --real --steps 6  # also Gemma 3 270M (converts the packaged GGUF once)
