@@ -19,6 +19,7 @@ from admin.job_panel import JobPanel, Updates
 from medgemma import jobs
 from medgemma.jobs import JobProgress
 from medgemma.models import adapters
+from medgemma.models.adapters import adapter_choices
 from medgemma.models.presets import PRESETS
 from medgemma.training import dashboard as train_dashboard
 from medgemma.training.config import LONG_POLICIES, PRECISIONS, QUANTIZATIONS, SCHEDULERS
@@ -155,7 +156,7 @@ class TrainingTab:
     def registry(self) -> Updates:
         return {
             self.adapters_table: train_dashboard.adapters_table(self.settings),
-            self.adapter: gr.Dropdown(choices=train_dashboard.adapter_choices(self.settings)),
+            self.adapter: gr.Dropdown(choices=adapter_choices(self.settings, by_name=True)),
             self.active_note: train_dashboard.active_adapter_line(self.settings),
         }
 

@@ -210,6 +210,16 @@ def load_settings(
     return Settings(**values)
 
 
+def child_environment(settings_yaml: str | Path) -> dict[str, str]:
+    """The environment for a `python -m medgemma` job that must run with exactly the settings its parent
+    wrote to `settings_yaml`: this process's environment without its non-secret MEDGEMMA_* variables (they
+    would override the file), with MEDGEMMA_CONFIG naming the file. Secrets stay in the environment."""
+    secrets = {ENV_PREFIX + f.name.upper() for f in field_specs() if f.metadata.get("secret")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k in secrets}
+    env[ENV_PREFIX + "CONFIG"] = str(settings_yaml)
+    return env
+
+
 def env_var(name: str) -> str | None:
     """Read a non-MEDGEMMA variable the platform honours (e.g. HF_TOKEN). Only this module reads os.environ."""
     return os.environ.get(name)

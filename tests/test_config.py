@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medgemma.config import Settings, load_settings, markdown_table
+from medgemma.config import Settings, child_environment, load_settings, markdown_table
 from medgemma.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,3 +126,20 @@ def test_every_setting_has_a_doc():
 
     for f in dataclasses.fields(Settings):
         assert f.metadata.get("doc"), f.name
+
+
+def test_a_job_child_gets_the_parents_settings_not_the_shells(tmp_path, monkeypatch):
+    """jobs.launch runs `python -m medgemma ...` with child_environment: the run's settings.yaml decides,
+    so an app built from its own Settings (another home, say) is what its jobs see; secrets stay in the env."""
+    app = load_settings(env={"MEDGEMMA_HOME": str(tmp_path / "app-home"), "MEDGEMMA_RETRIEVAL_K": "7"})
+    written = tmp_path / "settings.yaml"
+    written.write_text(yaml.safe_dump(app.public_dict()))
+    monkeypatch.setenv("MEDGEMMA_HOME", str(tmp_path / "shell-home"))
+    monkeypatch.setenv("MEDGEMMA_RETRIEVAL_K", "2")
+    monkeypatch.setenv("MEDGEMMA_ADMIN_PASSWORD", "s3cret")
+    env = child_environment(written)
+    assert "MEDGEMMA_HOME" not in env and env["MEDGEMMA_CONFIG"] == str(written)
+    assert env["MEDGEMMA_ADMIN_PASSWORD"] == "s3cret" and env["PATH"]
+    child = load_settings(env=env)
+    assert str(child.home) == str(app.home) and child.retrieval_k == 7 and child.admin_password == "s3cret"
+    assert "s3cret" not in written.read_text()

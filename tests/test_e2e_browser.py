@@ -80,20 +80,17 @@ def browser():
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from medgemma.knowledge.base import KnowledgeBase
-
     root = tmp_path_factory.mktemp("e2e")
     settings = load_settings(env={"MEDGEMMA_HOME": str(root / "home"), "MEDGEMMA_ADMIN_PASSWORD": PASSWORD})
     corpus = root / "medlineplus.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in CORPUS))
-    kb = KnowledgeBase(settings)
-    assert [s.status for s in kb.add_files([corpus], limits=False)] == ["indexed"]
-    services = Services(
+    services = Services(  # the real knowledge base, as the app wires it (shared with the Knowledge tab)
         settings,
-        knowledge=kb,
         guard=FakeGuard(),
         backend=SlowScriptedBackend("Gout is caused by too much uric acid in the blood [1]."),
     )
+    kb = services.knowledge()
+    assert [s.status for s in kb.add_files([corpus], limits=False)] == ["indexed"]
     SHOTS.mkdir(parents=True, exist_ok=True)
     with serve(settings, services) as live:
         yield live, root

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from medgemma.config import REPO_ROOT, Settings
+from medgemma.config import REPO_ROOT, Settings, child_environment
 from medgemma.errors import Cancelled, InputRejected, UserFacingError
 from medgemma.storage import (
     append_jsonl,
@@ -185,6 +185,7 @@ def launch(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=child_environment(folder / "settings.yaml"),  # the app's settings, whatever the shell's are
         )
     _CHILDREN[proc.pid] = proc
     status = read_json(folder / STATUS_FILE, {})

@@ -85,9 +85,9 @@ def list_adapters(settings: Settings) -> list[AdapterInfo]:
 
 
 def adapter_choices(
-    settings: Settings, active: str | None = None, base: bool = False
+    settings: Settings, active: str | None = None, base: bool = False, by_name: bool = False
 ) -> list[tuple[str, str]]:
-    """(label, value) pairs for an adapter dropdown; the value is the adapter folder.
+    """(label, value) pairs for an adapter dropdown; the value is the adapter folder (its name with `by_name`).
 
     With `active`, the list opens with "the admin's active adapter" (value `active`, the caller's sentinel);
     with `base`, with "Base model (no adapter)" (value "").
@@ -96,7 +96,7 @@ def adapter_choices(
     if base:
         choices.append(("Base model (no adapter)", ""))
     return choices + [
-        (f"{a.name} (base {Path(a.base_model).name or a.base_model})", str(a.path))
+        (f"{a.name} (base {Path(a.base_model).name or a.base_model})", a.name if by_name else str(a.path))
         for a in list_adapters(settings)
     ]
 

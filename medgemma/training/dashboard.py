@@ -261,13 +261,6 @@ def adapters_table(settings: Settings) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ADAPTER_COLUMNS)
 
 
-def adapter_choices(settings: Settings) -> list[tuple[str, str]]:
-    return [
-        (f"{a.name} (base {Path(a.base_model).name or a.base_model})", a.name)
-        for a in adapters.list_adapters(settings)
-    ]
-
-
 def active_adapter_line(settings: Settings) -> str:
     current = adapters.active(settings)
     if current is None:
