@@ -44,15 +44,11 @@ def build_app(settings: Settings, services: Services | None = None) -> tuple[gr.
             with gr.Tab("Chat", id="chat"):
                 chat.build_tab(ctx)
             with gr.Tab("Admin", id="admin"):
-                area = auth_ui.build_login(ctx)
+                area = auth_ui.build_login(ctx, demo)
                 with area, gr.Tabs():
                     for title, tab in ADMIN_TABS:
                         with gr.Tab(title):
                             tab.build_tab(ctx)
-        if ctx.auth.oauth_enabled:  # after the Hugging Face redirect, the profile arrives with the page load
-            demo.load(
-                ctx.extras["oauth_login"], None, ctx.extras["oauth_login_outputs"], api_visibility="private"
-            )
     return demo, ctx
 
 

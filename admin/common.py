@@ -10,7 +10,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -33,7 +33,6 @@ class AppContext:
     services: Services
     auth: AdminAuth
     admin_token: Any = None  # gr.State holding this browser session's admin token
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def _convert(exc: BaseException) -> BaseException:

@@ -16,6 +16,7 @@ import pytest
 from gradio_client import Client, handle_file
 from live_app import direct_call, error_text, fake_services, queue_call, rest_call, serve
 
+from admin import auth as auth_ui
 from app import build_app
 from medgemma import auth as auth_module
 from medgemma.auth import MAX_FAILURES, AdminAuth
@@ -303,8 +304,10 @@ def test_on_a_space_hf_sign_in_is_wired_to_the_allow_list(tmp_path, monkeypatch)
     monkeypatch.setattr("gradio.oauth._add_oauth_routes", lambda app: None)  # HF's OAuth server is not here
     settings = load_settings(env={"MEDGEMMA_HOME": str(tmp_path / "home"), "MEDGEMMA_ADMIN_USERS": "alice"})
     demo, ctx = build_app(settings, fake_services(settings))
-    sign_in = ctx.extras["oauth_login"]
-    [on_load] = [f for f in demo.fns.values() if f.fn is sign_in]
+    [on_load] = [
+        f for f in demo.fns.values() if getattr(f.fn, "signs_in_with", None) is auth_ui.oauth_sign_in
+    ]
+    sign_in = on_load.fn
     assert on_load.api_visibility == "private" and ctx.auth.oauth_enabled
     assert all(u == {"__type__": "update"} for u in sign_in(None))  # a page load without a sign-in: nothing
     token, status, *_ = sign_in(SimpleNamespace(username="mallory"))
