@@ -2,7 +2,7 @@
 intervals, per-metric rows, run comparisons, filtered per-example rows, latency samples, the safety
 confusion matrix, and the evaluation `job_spec` (how medgemma.jobs starts and reads one).
 
-It reads run folders through evaluation.runner; it knows nothing about Gradio or plotting.
+It reads run folders through evaluation.runs; it knows nothing about Gradio or plotting.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Every export is built in a hidden staging folder next to the target, verified against the PyTorch model,
 given a model card and a manifest, and only then renamed into place: a failed or cancelled export leaves
-nothing half-written. It also lists exports and owns the export `job_spec` (medgemma.jobs). The per-format work is
-export/build.py; card and manifest are export/card.py; publishing is export/publish.py.
+nothing half-written. It also lists finished exports. The per-format work is build.py; card and manifest
+are card.py; publishing is publish.py; the export job kind (medgemma.jobs) is jobs.py.
 """
 
 from __future__ import annotations

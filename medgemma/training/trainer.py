@@ -2,8 +2,8 @@
 
 A run folder gets data/train.jsonl, checkpoints/checkpoint-N (resumable), metrics.jsonl (step, loss, lr,
 epoch, eta) and, when training finishes, adapter/ (a standard PEFT adapter plus medgemma.json).
-Job control (subprocess, status, cancel) is medgemma/jobs; the data files are training/data.py; the adapter registry
-is models/adapters.py.
+The base model, tokenizer and precision come from model.py; the data files from data.py; job control
+(subprocess, status, cancel) is medgemma.jobs; the adapter registry is models/adapters.py.
 """
 
 from __future__ import annotations
