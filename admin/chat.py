@@ -23,6 +23,7 @@ from medgemma.chat.limits import RateLimiter, clean_question
 from medgemma.chat.pipeline import ChatSettings, answer
 from medgemma.chat.stops import StopSignals
 from medgemma.errors import InputRejected
+from medgemma.export.exporter import list_exports
 from medgemma.models.adapters import adapter_choices
 from medgemma.models.presets import PRESETS
 
@@ -72,7 +73,6 @@ def chat_adapter_choices(ctx: AppContext) -> list[tuple[str, str]]:
 
 def _model_choices(ctx: AppContext) -> list[tuple[str, str]]:
     """The configured model, the presets, and verified GGUF / merged exports (GGUF runs in llama.cpp)."""
-    from medgemma.export.exporter import list_exports
 
     settings = ctx.settings
     choices = [(name, name) for name in sorted({settings.model, *PRESETS})]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
+from medgemma.config import env_var
+
 _SECRET_PATTERN = re.compile(r"(hf_[A-Za-z0-9]{10,}|sk-[A-Za-z0-9]{10,})")
 
 
@@ -20,7 +22,6 @@ class SecretFilter(logging.Filter):
 
 
 def setup_logging(level: str | None = None) -> None:
-    from medgemma.config import env_var
 
     level = (level or env_var("MEDGEMMA_LOG_LEVEL") or "INFO").upper()
     root = logging.getLogger()

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from medgemma.config import Settings
+from medgemma.knowledge.base import KnowledgeBase
+from medgemma.knowledge.embeddings import default_embedding_model
+from medgemma.knowledge.state import KnowledgeState
+from medgemma.models.adapters import active_adapter_path
 from medgemma.models.backends import Backend, load_backend
-
-if TYPE_CHECKING:
-    from medgemma.knowledge.state import KnowledgeState
+from medgemma.models.devices import pick_device
+from medgemma.safety.guard import SafetyGuard
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +45,7 @@ class Services:
     # ---- model ------------------------------------------------------------------
     def active_adapter(self) -> str:
         """The adapter chosen in the admin registry, else the one in settings."""
-        try:
-            from medgemma.models.adapters import active_adapter_path
-
-            chosen = active_adapter_path(self.settings)
-        except ImportError:
-            chosen = None
+        chosen = active_adapter_path(self.settings)
         return self.settings.adapter if chosen is None else chosen
 
     def backend(self, model: str | None = None, adapter: str | None = None) -> Backend:
@@ -67,8 +65,6 @@ class Services:
         """The loaded index generations, retrievers and embedders this process shares (made on first use)."""
         with self._lock:
             if self._knowledge_state is None:
-                from medgemma.knowledge.state import KnowledgeState
-
                 self._knowledge_state = KnowledgeState()
             return self._knowledge_state
 
@@ -76,9 +72,6 @@ class Services:
         """The configured embedding model (the one the index uses), loaded once."""
         with self._lock:
             if self._embedder is None:
-                from medgemma.knowledge.embeddings import default_embedding_model
-                from medgemma.models.devices import pick_device
-
                 device = pick_device(self.settings.device)
                 name = default_embedding_model(self.settings.embedding_model, device)
                 self._embedder = self.knowledge_state().embedders.get(
@@ -90,8 +83,6 @@ class Services:
         """The default knowledge base, over this process's KnowledgeState."""
         with self._lock:
             if self._knowledge is None:
-                from medgemma.knowledge.base import KnowledgeBase
-
                 self._knowledge = KnowledgeBase(self.settings, state=self.knowledge_state())
             return self._knowledge
 
@@ -99,7 +90,5 @@ class Services:
         """The safety guard; its learned layer shares this process's embedders."""
         with self._lock:
             if self._guard is None:
-                from medgemma.safety.guard import SafetyGuard
-
                 self._guard = SafetyGuard(self.settings, embedders=self.knowledge_state().embedders)
             return self._guard

@@ -9,12 +9,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medgemma import jobs
 from medgemma.config import Settings
 from medgemma.evaluation import metrics
 from medgemma.evaluation.predictors import RetrievalPredictor, SafetyPredictor
 from medgemma.evaluation.runner import run_eval
 from medgemma.evaluation.runs import load_eval_run
 from medgemma.evaluation.suites import SAFETY_LABELS, Example, read_examples
+from medgemma.knowledge.retrieve import MODES
 
 if TYPE_CHECKING:
     from medgemma.knowledge.retrieve import Retriever
@@ -27,7 +29,6 @@ def _records(settings: Settings, summary: dict[str, Any]) -> dict[str, dict[str,
 
 
 def _new_folder(settings: Settings, name: str) -> Path:
-    from medgemma import jobs
 
     return jobs.run_folder(settings, "eval", jobs.new_run_id(name))
 
@@ -43,7 +44,6 @@ def retrieval_modes(
     """Document-level recall@k, MRR (within k) and nDCG@k of dense, BM25 and hybrid ranking over the
     retrieval suite (or `data`, its first `limit` rows), one run per mode; rows show each ranking.
     Hits under `min_score` (dense cosine) are dropped; none are by default. `run_ids` names the runs."""
-    from medgemma.knowledge.retrieve import MODES
 
     examples: list[Example] = read_examples(settings, "retrieval", data)
     examples = examples[:limit] if limit else examples

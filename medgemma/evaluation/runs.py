@@ -14,11 +14,11 @@ from typing import Any
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
 from medgemma.evaluation.runner import CONFIG, PREDICTIONS, SUMMARY, runs_root
+from medgemma.jobs import get_run, run_folder
 from medgemma.storage import atomic_write_text, read_json, read_jsonl
 
 
 def _folder(settings: Settings, run_id: str) -> Path:
-    from medgemma.jobs import run_folder
 
     folder = run_folder(settings, "eval", run_id)
     if not (folder / CONFIG).is_file():
@@ -31,8 +31,6 @@ def _state(folder: Path) -> str:
         return "done"
     status = read_json(folder / "status.json", {}) or {}
     if status:
-        from medgemma.jobs import get_run
-
         return get_run(folder).state
     return "incomplete"
 

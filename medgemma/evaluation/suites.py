@@ -20,6 +20,7 @@ from typing import Any, Literal, NamedTuple, get_args
 
 from medgemma.config import REPO_ROOT, Settings
 from medgemma.errors import ConfigError, FeatureUnavailable
+from medgemma.training.sources import is_heldout_medquad
 from medgemma.types import VerdictLabel
 
 SuiteKind = Literal["qa", "mc", "retrieval", "safety"]
@@ -118,7 +119,6 @@ def _topic(focus: str) -> str:
 
 def _heldout_rule() -> Callable[[str], bool]:
     """The one rule for which MedQuAD pages training never sees; it lives with the training data."""
-    from medgemma.training.sources import is_heldout_medquad
 
     return is_heldout_medquad
 

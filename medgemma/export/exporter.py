@@ -26,8 +26,10 @@ from medgemma.config import Settings
 from medgemma.errors import ExportDiskError, InputRejected, UserFacingError, VerificationFailed
 from medgemma.export.build import Builder, Source
 from medgemma.export.card import MANIFEST, CardInfo, dataset_names, latest_evals, write_card_and_manifest
+from medgemma.export.tensorrt import check_available
 from medgemma.models.adapters import MANIFEST as ADAPTER_MANIFEST
 from medgemma.models.adapters import get_adapter
+from medgemma.models.presets import hf_model_path, resolve_model
 from medgemma.storage import process_exists, read_json, safe_join
 
 logger = logging.getLogger(__name__)
@@ -82,7 +84,6 @@ class ExportResult:
 
 def resolve_source(settings: Settings, adapter: str) -> Source:
     """A finished adapter (run name, adapter name or folder) and the transformers folder of its base."""
-    from medgemma.models.presets import hf_model_path, resolve_model
 
     if not (adapter or "").strip():
         raise InputRejected("Pick an adapter to export (a training run name or an adapter folder).")
@@ -157,8 +158,6 @@ def export(
         raise InputRejected(f"Unknown export format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
     report = progress or (lambda fraction, message: None)
     if fmt == "tensorrt":
-        from medgemma.export.tensorrt import check_available
-
         check_available()
     started = time.perf_counter()
     target = Path(out).expanduser().resolve() if out else None

@@ -11,6 +11,7 @@ from medgemma import jobs
 from medgemma.config import Settings
 from medgemma.errors import InputRejected
 from medgemma.export.exporter import FORMATS
+from medgemma.export.tensorrt import check_available
 from medgemma.models.adapters import get_adapter
 
 
@@ -22,8 +23,6 @@ def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
     if fmt not in FORMATS:
         raise InputRejected(f"Unknown export format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
     if fmt == "tensorrt":
-        from medgemma.export.tensorrt import check_available
-
         check_available()
     if not adapter:
         raise InputRejected("Pick an adapter to export.")

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from medgemma.chat.prompts import RENDERERS
 from medgemma.config import Settings
 from medgemma.errors import FeatureUnavailable, ModelNotAvailable
+from medgemma.models.presets import GEMMA_STOPS, ModelSpec
 from medgemma.types import GenerationParams, GenerationStats
 
 logger = logging.getLogger(__name__)
@@ -107,8 +109,6 @@ class OnnxBackend:
     def __init__(self, folder: str | Path, settings: Settings) -> None:
         from transformers import AutoTokenizer
 
-        from medgemma.models.presets import GEMMA_STOPS, ModelSpec
-
         folder = Path(folder)
         folder = folder.parent if folder.suffix == ".onnx" else folder
         if not (folder / ONNX_FILE).is_file():
@@ -139,7 +139,6 @@ class OnnxBackend:
         self._stop_ids = {t for t in stops if t is not None}
 
     def render(self, messages: Sequence[dict]) -> str:
-        from medgemma.chat.prompts import RENDERERS
 
         if self.spec.template in RENDERERS:
             return RENDERERS[self.spec.template](messages)

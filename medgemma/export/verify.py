@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from medgemma.errors import UserFacingError
+
 logger = logging.getLogger(__name__)
 
 VERIFY_QUESTION = "What are the symptoms of diabetes?"
@@ -200,8 +202,6 @@ def check_llamacpp(
     try:
         llm = Llama(**kwargs)
     except (ValueError, RuntimeError) as exc:
-        from medgemma.errors import UserFacingError
-
         raise UserFacingError(
             f"llama.cpp could not load {gguf.name}{' with ' + lora.name if lora else ''}: {exc}"
         ) from None

@@ -20,9 +20,11 @@ from medgemma.errors import IndexNotReady, IngestError, UserFacingError
 from medgemma.knowledge import corpus, ingest, uploads
 from medgemma.knowledge.builder import Builder, FileStatus, ProgressFn, Reporter, Source, rebuild_store
 from medgemma.knowledge.chunking import OVERLAP_TOKENS, Chunker, tokenizer_counter
+from medgemma.knowledge.embeddings import default_embedding_model
 from medgemma.knowledge.retrieve import Mode, Retriever
 from medgemma.knowledge.state import KnowledgeState
 from medgemma.knowledge.store import Snapshot, Store
+from medgemma.models.devices import pick_device
 from medgemma.types import Hit
 
 __all__ = ["DocumentInfo", "FileStatus", "KnowledgeBase", "ProgressFn"]
@@ -60,12 +62,10 @@ class KnowledgeBase:
 
     # ---- models ---------------------------------------------------------------------------
     def _device(self) -> str:
-        from medgemma.models.devices import pick_device
 
         return pick_device(self.settings.device)
 
     def embedding_model(self) -> str:
-        from medgemma.knowledge.embeddings import default_embedding_model
 
         return default_embedding_model(self.settings.embedding_model, self._device())
 

@@ -19,6 +19,8 @@ from typing import Protocol
 from medgemma.chat.prompts import RENDERERS
 from medgemma.config import Settings
 from medgemma.errors import ModelNotAvailable
+from medgemma.models.adapters import resolve as resolve_adapter
+from medgemma.models.devices import pick_device, pick_dtype, torch_dtype
 from medgemma.models.presets import ModelSpec, gguf_file, hf_model_path, resolve_model
 from medgemma.types import GenerationParams, GenerationStats
 
@@ -139,8 +141,6 @@ class TransformersBackend:
     def __init__(self, spec: ModelSpec, model_path: str, settings: Settings, adapter: str = "") -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from medgemma.models.devices import pick_device, pick_dtype, torch_dtype
 
         self.spec = spec
         self.adapter = adapter
@@ -356,7 +356,6 @@ def quantization_config(mode: str, dtype: str):
         from transformers import BitsAndBytesConfig
     except ImportError:
         raise ModelNotAvailable("quantization needs bitsandbytes (pip install bitsandbytes).") from None
-    from medgemma.models.devices import torch_dtype
 
     if mode == "4bit":
         return BitsAndBytesConfig(
@@ -376,8 +375,6 @@ def choose_backend(spec: ModelSpec, settings: Settings, adapter: str = "") -> st
     if spec.source == "gguf":
         return "llamacpp"
     if spec.packaged:
-        from medgemma.models.devices import pick_device
-
         if adapter and not adapter.endswith(".gguf") and not gguf_lora_of(adapter):
             return "transformers"
         return "llamacpp" if pick_device(settings.device) == "cpu" else "transformers"
@@ -394,7 +391,6 @@ def gguf_lora_of(adapter: str) -> str:
 
 def load_backend(settings: Settings, model: str | None = None, adapter: str | None = None) -> Backend:
     """Load the configured model on the configured backend (optionally with a LoRA adapter)."""
-    from medgemma.models.adapters import resolve as resolve_adapter
 
     spec = resolve_model(model or settings.model)
     adapter = resolve_adapter(settings, settings.adapter if adapter is None else adapter)

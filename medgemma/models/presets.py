@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from medgemma.chat.prompts import chat_template_for
 from medgemma.config import Settings
 from medgemma.errors import ModelNotAvailable
 
@@ -218,8 +219,6 @@ def convert_gguf_to_hf(gguf: Path, target: Path, spec: ModelSpec) -> None:
     """Dequantize a GGUF into a plain fp32 safetensors folder (trainable, saveable). Atomic."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from medgemma.chat.prompts import chat_template_for
 
     started = time.perf_counter()
     logger.info("Converting %s to a transformers folder (once; about 2 minutes on 2 cores)", gguf.name)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from medgemma.config import Settings
 from medgemma.safety import advice as A
 from medgemma.safety.learned import LABELS, ClassifierHook, LearnedLayer
+from medgemma.safety.responses import emergency_text, refusal_text
 from medgemma.safety.rules import RuleFindings, findings, output_findings
 from medgemma.storage import append_jsonl
 from medgemma.types import Verdict
@@ -250,12 +251,10 @@ class SafetyGuard:
 
     # ---- responses ------------------------------------------------------------------
     def emergency_response(self, verdict: Verdict) -> str:
-        from medgemma.safety.responses import emergency_text
 
         return emergency_text(verdict, emergency_number(self.settings), crisis_line(self.settings))
 
     def refusal_response(self, verdict: Verdict) -> str:
-        from medgemma.safety.responses import refusal_text
 
         return refusal_text(verdict, emergency_number(self.settings))
 

@@ -23,6 +23,8 @@ import numpy as np
 
 from medgemma.config import REPO_ROOT, Settings
 from medgemma.errors import ModelNotAvailable
+from medgemma.knowledge.embeddings import Embedders
+from medgemma.safety.rules import findings
 from medgemma.storage import atomic_write_bytes, atomic_write_json, read_json, read_jsonl
 
 if TYPE_CHECKING:
@@ -79,8 +81,6 @@ def public_sets(settings: Settings) -> dict[str, list[Example]]:
             side = "train" if in_train_split(text) else "heldout"
             out[f"medsafetybench_{side}"].append(Example(text, "harmful", "medsafetybench"))
     if xs.is_file():
-        from medgemma.safety.rules import findings
-
         for r in _csv(xs):
             text = r["prompt"].strip()
             side = "train" if in_train_split(text) else "heldout"
@@ -188,8 +188,6 @@ class LearnedLayer:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self._embedder is None:
-            from medgemma.knowledge.embeddings import Embedders
-
             self._embedders = self._embedders or Embedders()
             self._embedder = self._embedders.get(EMBEDDER, self.settings.path("models"))
         return self._embedder.encode(texts, batch_size=64)

@@ -16,8 +16,11 @@ from medgemma.config import Settings
 from medgemma.errors import ConfigError, InputRejected, ModelNotAvailable
 from medgemma.models import adapters
 from medgemma.training import datasets
+from medgemma.training import trainer as train
 from medgemma.training.config import FIELDS, TrainConfig, from_dict
+from medgemma.training.model import file_token_stats
 from medgemma.training.sources import parse_spec
+from medgemma.training.trainer import last_checkpoint
 
 SOURCE_LABELS = {
     "medquad-rag": "MedQuAD RAG-aware (question + passages → answer citing [n])",
@@ -129,8 +132,6 @@ def preview_upload(
     rows = datasets.read_rows(path)
     result["all_columns"] = list(dict.fromkeys(str(k) for r in rows[:200] for k in r if k is not None))
     try:
-        from medgemma.training.model import file_token_stats
-
         result["tokens"] = file_token_stats(path, mapping or None, model, settings, int(max_length))
     except ModelNotAvailable as exc:
         result["tokens_error"] = str(exc)
@@ -192,7 +193,6 @@ def runs_table(settings: Settings) -> pd.DataFrame:
 def _prepare_job(settings: Settings, args: dict[str, Any]) -> jobs.Launch:
     """`python -m medgemma train` of {"config": TrainConfig fields, "folder": optional run folder}, or
     {"resume": run id}: a cancelled or failed run continues from its newest checkpoint."""
-    from medgemma.training import trainer as train
 
     if args.get("resume"):
         run = jobs.find_run(settings, str(args["resume"]), "train")
@@ -230,7 +230,6 @@ def _read_job(settings: Settings, run: jobs.RunInfo, records: list[dict[str, Any
 
 
 def _has_checkpoint(folder: Path) -> bool:
-    from medgemma.training.trainer import last_checkpoint
 
     return last_checkpoint(folder) is not None
 

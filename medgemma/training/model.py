@@ -12,7 +12,9 @@ from typing import Any
 from medgemma.chat.prompts import RENDERERS
 from medgemma.config import Settings
 from medgemma.errors import ConfigError, ModelNotAvailable
+from medgemma.models.backends import quantization_config
 from medgemma.models.devices import cuda_supports_bf16, torch_dtype
+from medgemma.models.presets import hf_model_path, resolve_model
 from medgemma.training import datasets
 from medgemma.training.config import TrainConfig, from_dict, load_config  # noqa: F401 - re-exported
 from medgemma.training.data import token_counter
@@ -25,7 +27,6 @@ FP16_UNSAFE = ("gemma2", "gemma3", "gemma3_text")
 
 def resolve_base(model: str, settings: Settings) -> tuple[str, str]:
     """(transformers path or Hub id, template name) for a registry preset, a folder or a Hub id."""
-    from medgemma.models.presets import hf_model_path, resolve_model
 
     spec = resolve_model(model)
     return hf_model_path(spec, settings), spec.template
@@ -99,8 +100,6 @@ def load_model(path: str, cfg: TrainConfig, device: str, precision: str) -> Any:
     if model_type(path) in EAGER_MODEL_TYPES:
         kwargs["attn_implementation"] = "eager"
     if cfg.quantization != "none":
-        from medgemma.models.backends import quantization_config
-
         kwargs["quantization_config"] = quantization_config(cfg.quantization, str(dtype).split(".")[-1])
         kwargs["device_map"] = {"": 0} if device == "cuda" else device
     try:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from medgemma.chat.feedback import good_examples
 from medgemma.chat.prompts import build
 from medgemma.config import Settings
 from medgemma.errors import DatasetError
@@ -234,7 +235,6 @@ def _medsafety(settings: Settings, rng: random.Random, limit: int = 0) -> list[E
 def _feedback(settings: Settings, rng: random.Random, limit: int = 0) -> list[Example]:
     """Chat answers rated 'up'. With stored passages they train as RAG examples; without them the [n]
     markers are removed, so the model never learns to cite sources it was not shown."""
-    from medgemma.chat.feedback import good_examples
 
     examples = []
     for r in good_examples(settings):

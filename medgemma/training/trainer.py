@@ -22,7 +22,7 @@ from medgemma.config import Settings
 from medgemma.errors import ConfigError
 from medgemma.models.adapters import write_manifest
 from medgemma.models.devices import pick_device
-from medgemma.storage import write_jsonl
+from medgemma.storage import read_json, write_jsonl
 from medgemma.training import sources
 from medgemma.training.config import TrainConfig, from_dict, load_config  # noqa: F401 - re-exported
 from medgemma.training.data import DATA, hf_dataset, prepare_data
@@ -319,7 +319,6 @@ def save_adapter(
 
 
 def _read_stats(folder: Path) -> dict[str, Any]:
-    from medgemma.storage import read_json
 
     return read_json(folder / DATA / "stats.json", {}) or {}
 
