@@ -5,19 +5,15 @@ limit and the stop signals are medgemma.chat's; this file only maps events and i
 
 from __future__ import annotations
 
-import json
 import secrets
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from admin import chat_render
+from admin.chat_render import ChatView, evidence_file
 from admin.common import AppContext, ui_errors
-from medgemma.chat.events import Answer, Done, Emergency, Event, Refusal, Safety, Sources, Token
 from medgemma.chat.feedback import record_feedback
 from medgemma.chat.limits import RateLimiter, clean_question
 from medgemma.chat.pipeline import ChatSettings, answer
@@ -117,69 +113,6 @@ def options_from(
 def visitor_key(request: gr.Request | None, session: str) -> str:
     """Whose rate budget and Stop button this is: the browser session, else the chat's own session id."""
     return getattr(request, "session_hash", None) or session
-
-
-class ChatView:
-    """Applies pipeline Events to the Chatbot's message list (panels, streamed answer, final answer)."""
-
-    def __init__(self, history: list[dict]) -> None:
-        self.history = history
-        self.answer_index: int | None = None
-        self.last: dict[str, Any] = {}  # the evidence record of the finished answer (question, answer, ...)
-        self.emergency = ""  # the emergency panel's text, once the guard answered with one
-
-    def _answer_msg(self) -> dict:
-        if self.answer_index is None:
-            self.history.append({"role": "assistant", "content": ""})
-            self.answer_index = len(self.history) - 1
-        return self.history[self.answer_index]
-
-    def _panel(self, title: str, content: str, status: str = "done") -> None:
-        self.history.append(
-            {"role": "assistant", "content": content, "metadata": {"title": title, "status": status}}
-        )
-
-    def apply(self, event: Event) -> None:
-        match event:
-            case Emergency(text=text, verdict=verdict):
-                self._answer_msg()["content"] = text
-                self._panel(chat_render.SAFETY_TITLES["emergency"], chat_render.render_verdict(verdict))
-                self.emergency = f"## 🚨 Emergency\n{text}"
-            case Refusal(text=text, verdict=verdict):
-                self._answer_msg()["content"] = text
-                self._panel(chat_render.SAFETY_TITLES["harmful"], chat_render.render_verdict(verdict))
-            case Safety(text=text, verdict=verdict):
-                title = chat_render.SAFETY_TITLES.get(verdict.label, chat_render.SAFETY_TITLES["output"])
-                self._panel(title, chat_render.render_verdict(verdict, text))
-            case Sources(passages=passages):
-                self._panel(f"📚 Sources ({len(passages)})", chat_render.render_sources(passages))
-            case Token(text=text):
-                self._answer_msg()["content"] += text
-            case Answer():
-                self._answer_msg()["content"] = chat_render.render_answer(event)
-            case Done(evidence=evidence, text=text):
-                self.last = {**evidence, "question": evidence.get("question", ""), "answer": text}
-
-
-def evidence_file(record: dict[str, Any] | None) -> str | None:
-    """The evidence record as a JSON download (in a temp folder pruned to the last hour)."""
-    if not record:
-        return None
-    folder = Path(tempfile.gettempdir()) / "medgemma-evidence"
-    folder.mkdir(parents=True, exist_ok=True)
-    _prune(folder, max_age_s=3600, keep=500)
-    path = folder / f"evidence-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.json"
-    path.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    return str(path)
-
-
-def _prune(folder: Path, max_age_s: float, keep: int) -> None:
-    """Evidence files are per-answer downloads: drop those older than an hour and cap their number."""
-    files = sorted(folder.glob("evidence-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    now = time.time()
-    for i, f in enumerate(files):
-        if i >= keep or now - f.stat().st_mtime > max_age_s:
-            f.unlink(missing_ok=True)
 
 
 @dataclass

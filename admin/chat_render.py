@@ -1,14 +1,20 @@
-"""chat_render.py turns pipeline events into Markdown for the Chatbot: the answer with linked [n] markers,
-the Sources panel, and the safety panel. Pure functions (no gradio import), so they are easy to test.
-Where a source points is `Citation.link()`'s business, not this module's.
+"""chat_render.py turns pipeline events into the Chatbot's messages: the answer with linked [n] markers,
+the Sources panel and the safety panels (ChatView applies each event), and the evidence-record download.
+No gradio import, so it is easy to test; where a source points is `Citation.link()`'s business.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import secrets
+import tempfile
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from medgemma.chat.events import Answer
+from medgemma.chat.events import Answer, Done, Emergency, Event, Refusal, Safety, Sources, Token
 from medgemma.types import Citation, Passage, Verdict
 
 SAFETY_TITLES = {
@@ -67,3 +73,66 @@ def render_verdict(verdict: Verdict, text: str = "") -> str:
     rules = ", ".join(verdict.rules)
     out = f"{text}\n\n" if text else ""
     return out + f"<sub>Why: {reasons}" + (f" (rules: {rules})" if rules else "") + "</sub>"
+
+
+class ChatView:
+    """Applies pipeline Events to the Chatbot's message list (panels, streamed answer, final answer)."""
+
+    def __init__(self, history: list[dict]) -> None:
+        self.history = history
+        self.answer_index: int | None = None
+        self.last: dict[str, Any] = {}  # the evidence record of the finished answer (question, answer, ...)
+        self.emergency = ""  # the emergency panel's text, once the guard answered with one
+
+    def _answer_msg(self) -> dict:
+        if self.answer_index is None:
+            self.history.append({"role": "assistant", "content": ""})
+            self.answer_index = len(self.history) - 1
+        return self.history[self.answer_index]
+
+    def _panel(self, title: str, content: str, status: str = "done") -> None:
+        self.history.append(
+            {"role": "assistant", "content": content, "metadata": {"title": title, "status": status}}
+        )
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case Emergency(text=text, verdict=verdict):
+                self._answer_msg()["content"] = text
+                self._panel(SAFETY_TITLES["emergency"], render_verdict(verdict))
+                self.emergency = f"## 🚨 Emergency\n{text}"
+            case Refusal(text=text, verdict=verdict):
+                self._answer_msg()["content"] = text
+                self._panel(SAFETY_TITLES["harmful"], render_verdict(verdict))
+            case Safety(text=text, verdict=verdict):
+                title = SAFETY_TITLES.get(verdict.label, SAFETY_TITLES["output"])
+                self._panel(title, render_verdict(verdict, text))
+            case Sources(passages=passages):
+                self._panel(f"📚 Sources ({len(passages)})", render_sources(passages))
+            case Token(text=text):
+                self._answer_msg()["content"] += text
+            case Answer():
+                self._answer_msg()["content"] = render_answer(event)
+            case Done(evidence=evidence, text=text):
+                self.last = {**evidence, "question": evidence.get("question", ""), "answer": text}
+
+
+def evidence_file(record: dict[str, Any] | None) -> str | None:
+    """The evidence record as a JSON download (in a temp folder pruned to the last hour)."""
+    if not record:
+        return None
+    folder = Path(tempfile.gettempdir()) / "medgemma-evidence"
+    folder.mkdir(parents=True, exist_ok=True)
+    _prune(folder, max_age_s=3600, keep=500)
+    path = folder / f"evidence-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.json"
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return str(path)
+
+
+def _prune(folder: Path, max_age_s: float, keep: int) -> None:
+    """Evidence files are per-answer downloads: drop those older than an hour and cap their number."""
+    files = sorted(folder.glob("evidence-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    now = time.time()
+    for i, f in enumerate(files):
+        if i >= keep or now - f.stat().st_mtime > max_age_s:
+            f.unlink(missing_ok=True)

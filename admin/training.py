@@ -16,6 +16,7 @@ import yaml
 from admin import training_plots as plots
 from admin.common import AppContext, admin_method
 from admin.job_panel import JobPanel, Updates
+from admin.training_plots import job_notes, preview_text
 from medgemma import jobs
 from medgemma.jobs import JobProgress
 from medgemma.models import adapters
@@ -92,52 +93,6 @@ def field(kind: str, value: Any, label: str, **options: Any) -> gr.components.Co
     if kind == "check":
         return gr.Checkbox(value, label=label, **options)
     return gr.Dropdown(value=value, label=label, multiselect=kind == "multi", **options)
-
-
-def preview_text(p: dict[str, Any]) -> str:
-    roles = ", ".join(f"{role} → `{col}`" for role, col in p["columns"].items())
-    lines = [f"**{p['file']}** — format **{p['format']}** ({roles}); {p['rows']} rows, {p['usable']} usable."]
-    if p["problems"]:
-        shown = "; ".join(p["problems"][:5]) + (" …" if len(p["problems"]) > 5 else "")
-        lines.append(
-            f"⚠️ {len(p['problems'])} unusable row(s): {shown}. Fix them, or tick *Skip unusable rows*."
-        )
-    t = p.get("tokens")
-    if t and t.get("examples"):
-        lines.append(
-            f"Tokens per example (prompt + answer): min {t['min']} · mean {t['mean']} · p50 {t['p50']} · "
-            f"p95 {t['p95']} · max {t['max']}."
-        )
-        if t["over_limit"]:
-            rows = ", ".join(map(str, t["over_limit_rows"][:10]))
-            lines.append(
-                f"⚠️ {t['over_limit']} example(s) are longer than max length {t['max_length']} (rows "
-                f"{rows}): raise *Max length*, or set *Over-long examples* to drop or truncate."
-            )
-    elif p.get("tokens_error"):
-        lines.append(f"Token lengths unavailable: {p['tokens_error']}")
-    return "  \n".join(lines)
-
-
-def job_notes(p: JobProgress) -> list[str]:
-    """Loss, speed and ETA (or the run's wall time), and what to do next."""
-    m, facts = p.metrics, []
-    if m.get("loss") is not None:
-        facts.append(f"loss {m['loss']:.4f}")
-    if m.get("s_per_step"):
-        facts.append(f"{m['s_per_step']:.1f} s/step")
-    if p.active and m.get("eta_s") is not None:
-        facts.append(f"ETA {plots.duration(m['eta_s'])}")
-    if p.state == "done" and p.result.get("wall_s"):
-        facts.append(f"finished in {plots.duration(p.result['wall_s'])}")
-    notes = [" · ".join(facts)]
-    if m.get("resumable"):
-        notes.append("*Resume* continues from the last checkpoint.")
-    if p.state == "done":
-        notes.append(
-            "✅ The adapter is ready: *Use this adapter in the chat*, or pick it in the registry below."
-        )
-    return notes
 
 
 class TrainingTab:

@@ -1,5 +1,6 @@
-"""training_plots.py draws the Training tab's live chart (loss and learning rate per step) and writes
-durations (ETA). Pure functions from metric rows to figures and strings; no Gradio, no files.
+"""training_plots.py draws the Training tab's live chart (loss and learning rate per step) and writes its
+text: durations (ETA), the dataset preview and the run's status notes. Pure functions from metric rows and
+progress to figures and strings; no Gradio, no files.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from admin.evaluation_plots import empty
+from medgemma.jobs import JobProgress
 
 __all__ = ["curve_figure", "duration", "empty"]
 
@@ -75,3 +77,49 @@ def duration(seconds: float | None) -> str:
     if s < 3600:
         return f"{round(s / 60)} min"
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+
+def preview_text(p: dict[str, Any]) -> str:
+    roles = ", ".join(f"{role} → `{col}`" for role, col in p["columns"].items())
+    lines = [f"**{p['file']}** — format **{p['format']}** ({roles}); {p['rows']} rows, {p['usable']} usable."]
+    if p["problems"]:
+        shown = "; ".join(p["problems"][:5]) + (" …" if len(p["problems"]) > 5 else "")
+        lines.append(
+            f"⚠️ {len(p['problems'])} unusable row(s): {shown}. Fix them, or tick *Skip unusable rows*."
+        )
+    t = p.get("tokens")
+    if t and t.get("examples"):
+        lines.append(
+            f"Tokens per example (prompt + answer): min {t['min']} · mean {t['mean']} · p50 {t['p50']} · "
+            f"p95 {t['p95']} · max {t['max']}."
+        )
+        if t["over_limit"]:
+            rows = ", ".join(map(str, t["over_limit_rows"][:10]))
+            lines.append(
+                f"⚠️ {t['over_limit']} example(s) are longer than max length {t['max_length']} (rows "
+                f"{rows}): raise *Max length*, or set *Over-long examples* to drop or truncate."
+            )
+    elif p.get("tokens_error"):
+        lines.append(f"Token lengths unavailable: {p['tokens_error']}")
+    return "  \n".join(lines)
+
+
+def job_notes(p: JobProgress) -> list[str]:
+    """Loss, speed and ETA (or the run's wall time), and what to do next."""
+    m, facts = p.metrics, []
+    if m.get("loss") is not None:
+        facts.append(f"loss {m['loss']:.4f}")
+    if m.get("s_per_step"):
+        facts.append(f"{m['s_per_step']:.1f} s/step")
+    if p.active and m.get("eta_s") is not None:
+        facts.append(f"ETA {duration(m['eta_s'])}")
+    if p.state == "done" and p.result.get("wall_s"):
+        facts.append(f"finished in {duration(p.result['wall_s'])}")
+    notes = [" · ".join(facts)]
+    if m.get("resumable"):
+        notes.append("*Resume* continues from the last checkpoint.")
+    if p.state == "done":
+        notes.append(
+            "✅ The adapter is ready: *Use this adapter in the chat*, or pick it in the registry below."
+        )
+    return notes

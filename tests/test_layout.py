@@ -12,7 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 LIB = REPO / "medgemma"
 PACKAGES = sorted(p.parent.name for p in LIB.glob("*/__init__.py"))
-MAX_MODULE_LINES, MAX_BUILD_TAB_LINES, MAX_TOP_LEVEL_MODULES = 420, 85, 12
+MAX_MODULE_LINES, MAX_BUILD_TAB_LINES, MAX_TOP_LEVEL_MODULES = 400, 80, 12
 
 
 def test_the_library_has_its_packages_and_a_small_top_level():
@@ -33,7 +33,7 @@ def test_every_package_says_what_it_owns_and_its_public_names_resolve(package):
 
 
 def _modules():
-    return sorted(p for d in (LIB, REPO / "admin") for p in d.rglob("*.py"))
+    return sorted(p for d in (LIB, REPO / "admin", REPO / "tests") for p in d.rglob("*.py"))
 
 
 def test_every_module_opens_with_a_docstring_and_stays_short():

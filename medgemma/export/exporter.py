@@ -8,7 +8,6 @@ are card.py; publishing is publish.py; the export job kind (medgemma.jobs) is jo
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import secrets
@@ -23,9 +22,10 @@ from typing import Any
 
 from medgemma import jobs
 from medgemma.config import Settings
-from medgemma.errors import ExportDiskError, InputRejected, UserFacingError, VerificationFailed
+from medgemma.errors import InputRejected, UserFacingError, VerificationFailed
 from medgemma.export.build import Builder, Source
 from medgemma.export.card import MANIFEST, CardInfo, dataset_names, latest_evals, write_card_and_manifest
+from medgemma.export.disk import check_space, disk_errors
 from medgemma.export.tensorrt import check_available
 from medgemma.models.adapters import MANIFEST as ADAPTER_MANIFEST
 from medgemma.models.adapters import get_adapter
@@ -44,18 +44,6 @@ FORMATS: dict[str, str] = {
     "gguf-lora": "GGUF LoRA adapter (llama.cpp)",
     "onnx": "ONNX (onnxruntime, no KV cache)",
     "tensorrt": "TensorRT engine (CUDA)",
-}
-# Disk needed while exporting, in bytes per base-model parameter (staging + intermediate files).
-_DISK_PER_PARAM = {
-    "lora": 0.0,
-    "merged-fp16": 2,
-    "merged-fp32": 4,
-    "gguf": 6,
-    "gguf-q8_0": 7.1,
-    "gguf-q4_k_m": 6.6,
-    "gguf-lora": 2,
-    "onnx": 4,
-    "tensorrt": 6,
 }
 QUANT_WARNING = (
     "q4_k_m of a fine-tuned 270M model can lose what it learned; q8_0 keeps it. "
@@ -170,10 +158,10 @@ def export(
     stage = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}"
     work = target.parent / f".{target.name}.work-{os.getpid()}-{secrets.token_hex(3)}"
     try:
-        with _disk_errors(target.parent):
+        with disk_errors(target.parent):
             _remove_stale(target)
             target.parent.mkdir(parents=True, exist_ok=True)
-            _check_space(target.parent, source, fmt)
+            check_space(target.parent, source, fmt)
             stage.mkdir()
             work.mkdir()
             builder = Builder(settings, source, stage, work, report)
@@ -280,7 +268,7 @@ def _check_target(target: Path, source: Source, overwrite: bool) -> None:
 
 
 def _probe_writable(folder: Path) -> None:
-    with _disk_errors(folder):
+    with disk_errors(folder):
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
         os.close(fd)
@@ -311,58 +299,6 @@ def _remove_stale(target: Path) -> None:
             if pid.isdigit() and not process_exists(int(pid)):
                 logger.info("removing %s, left by an interrupted export", leftover.name)
                 shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _base_params(source: Source) -> int:
-    base = Path(source.base_path)
-    weights = sum(p.stat().st_size for p in base.glob("*.safetensors")) if base.is_dir() else 0
-    dtype = str(
-        (read_json(base / "config.json", {}) or {}).get("dtype")
-        or (read_json(base / "config.json", {}) or {}).get("torch_dtype")
-        or "float32"
-    )
-    return weights // (4 if "32" in dtype else 2)
-
-
-def _check_space(folder: Path, source: Source, fmt: str) -> None:
-    need = int(_base_params(source) * _DISK_PER_PARAM[fmt]) + 50_000_000
-    free = shutil.disk_usage(folder).free
-    if free < need:
-        raise ExportDiskError(
-            f"Not enough disk space in {folder}: the {FORMATS[fmt]} export needs about "
-            f"{need / 1e9:.2f} GB while writing, {free / 1e9:.2f} GB are free."
-        )
-
-
-DISK_TEXT = ("No space left on device", "File too large", "Disk quota exceeded", "os error 28", "os error 27")
-
-
-class _disk_errors:
-    """Turn full-disk and permission errors (also from safetensors and subprocesses) into ExportDiskError."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or isinstance(exc, UserFacingError):
-            return False
-        code = getattr(exc, "errno", None)
-        if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or any(t in str(exc) for t in DISK_TEXT):
-            raise ExportDiskError(
-                f"The disk holding {self.folder} is full (or the file is too large for "
-                f"it): {exc}. Free some space or choose another output folder."
-            ) from exc
-        where = getattr(exc, "filename", None)
-        ours = where is None or Path(str(where)).resolve().is_relative_to(self.folder)
-        if code in (errno.EACCES, errno.EPERM, errno.EROFS) and ours:
-            raise ExportDiskError(
-                f"Cannot write the export to {self.folder}: "
-                f"{getattr(exc, 'strerror', '') or exc}. Choose a folder you can write to."
-            ) from exc
-        return False
 
 
 def _attach_gguf_lora(source: Source, target: Path, name: str) -> None:

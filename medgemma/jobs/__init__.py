@@ -1,12 +1,14 @@
 """Background jobs: long admin work (training, evaluation, export, index builds) as `python -m medgemma ...`
 subprocesses, started, read and cancelled through one API (`start`, `progress`, `cancel`, `list`).
 
-runs.py is the process layer (run folders, status files, the child's `job_context`); api.py is the API
+runs.py is the process layer (run folders, status files, start and stop); child.py is the job side
+(`job_context`, results, metrics, deferred cancel); api.py is the API
 and the registry of each kind's `job_spec`. It knows nothing about what a job does.
 """
 
 from __future__ import annotations
 
+from medgemma.errors import Cancelled  # raised inside a job when it is cancelled
 from medgemma.jobs.api import (
     SPEC_MODULES,
     JobId,
@@ -23,6 +25,7 @@ from medgemma.jobs.api import (
     start,
 )
 from medgemma.jobs.api import list_jobs as list  # noqa: A001 - `jobs.list(settings, kind)` reads as meant
+from medgemma.jobs.child import cancel_deferred, cancel_pending, job_context, log_metrics, set_result
 from medgemma.jobs.runs import (
     ACTIVE,
     FINAL,
@@ -31,24 +34,18 @@ from medgemma.jobs.runs import (
     METRICS_FILE,
     RUN_PLACEHOLDER,
     STATUS_FILE,
-    Cancelled,
     RunInfo,
-    cancel_deferred,
-    cancel_pending,
     create_run,
     find_run,
     get_run,
-    job_context,
     launch,
     list_runs,
-    log_metrics,
     new_run_id,
     now_iso,
     pid_alive,
     read_metrics,
     run_folder,
     runs_root,
-    set_result,
     stop,
     tail_log,
     write_status,

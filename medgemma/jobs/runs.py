@@ -1,5 +1,5 @@
 """runs.py is the process layer of jobs: run folders, status.json, starting `python -m medgemma ...`
-detached, stopping it, and `job_context` for the child side.
+detached and stopping it; the job side (`job_context`) is child.py.
 
 Each run has a folder under settings.path("runs", kind, run_id) holding config.json/config.yaml,
 status.json, log.txt and metrics.jsonl; status is read back from files and pid liveness, so runs
@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,9 +27,8 @@ from typing import Any
 import yaml
 
 from medgemma.config import REPO_ROOT, Settings, child_environment
-from medgemma.errors import Cancelled, InputRejected, UserFacingError
+from medgemma.errors import InputRejected
 from medgemma.storage import (
-    append_jsonl,
     atomic_write_json,
     atomic_write_text,
     process_exists,
@@ -299,107 +298,3 @@ def _signal_group(pid: int, sig: int) -> None:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
-
-
-# ---- the job side: used inside the `python -m medgemma <verb>` process ------------------------
-
-
-@contextlib.contextmanager
-def job_context(folder: Path, kind: str = "", config: dict[str, Any] | None = None) -> Iterator[Path]:
-    """Mark the run running (creating its folder when the verb was started by hand), turn SIGTERM
-    into `Cancelled`, log to log.txt, and record done / failed / cancelled when the block ends."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if config is not None:
-        atomic_write_json(folder / "config.json", config)
-        atomic_write_text(folder / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    previous = read_json(folder / STATUS_FILE, {}) or {}
-    write_status(
-        folder,
-        kind=previous.get("kind") or kind or folder.parent.name,
-        run_id=folder.name,
-        state="running",
-        pid=os.getpid(),
-        created=previous.get("created") or now_iso(),
-        started=now_iso(),
-        ended="",
-        error="",
-        command=previous.get("command") or shlex.join(["python", "-m", "medgemma", *sys.argv[1:]]),
-    )
-    handler = _log_to_file(folder)
-    _PENDING.clear()
-    old_term = signal.signal(signal.SIGTERM, _raise_cancelled)
-    try:
-        yield folder
-    except Cancelled:
-        write_status(folder, state="cancelled", ended=now_iso(), error="Cancelled by the user.")
-        logger.warning("run %s cancelled", folder.name)
-        raise
-    except BaseException as exc:
-        message = str(exc) if isinstance(exc, UserFacingError) else f"{type(exc).__name__}: {exc}"
-        write_status(folder, state="failed", ended=now_iso(), error=message)
-        logger.error("run %s failed: %s", folder.name, message)
-        raise
-    else:
-        write_status(folder, state="done", ended=now_iso())
-        logger.info("run %s done", folder.name)
-    finally:
-        signal.signal(signal.SIGTERM, old_term)
-        _PENDING.clear()
-        if handler is not None:
-            logging.getLogger().removeHandler(handler)
-            handler.close()
-
-
-def set_result(run: Path, /, **result: Any) -> None:
-    """Record a job's outcome (e.g. adapter path, final loss, an export's folder) in status.json under
-    `result`. `run` is positional-only, so any key (even "folder") can be part of the result."""
-    status = read_json(Path(run) / STATUS_FILE, {}) or {}
-    write_status(run, result={**(status.get("result") or {}), **result})
-
-
-def log_metrics(folder: Path, record: dict[str, Any]) -> None:
-    append_jsonl(Path(folder) / METRICS_FILE, {"time": round(time.time(), 3), **record})
-
-
-_CANCEL_ARMED = True
-
-
-@contextlib.contextmanager
-def cancel_deferred() -> Iterator[None]:
-    """Within this block SIGTERM only sets a flag (see `cancel_pending`): for steps that must not
-    be torn, such as writing a checkpoint. The flag is turned into `Cancelled` at the block's end."""
-    global _CANCEL_ARMED
-    _CANCEL_ARMED = False
-    try:
-        yield
-    finally:
-        _CANCEL_ARMED = True
-    if _PENDING:
-        raise Cancelled("Cancelled by the user.")
-
-
-_PENDING: list[int] = []
-
-
-def cancel_pending() -> bool:
-    return bool(_PENDING)
-
-
-def _raise_cancelled(signum: int, frame: Any) -> None:
-    _PENDING.append(signum)
-    if _CANCEL_ARMED:
-        raise Cancelled("Cancelled by the user.")
-
-
-def _log_to_file(folder: Path) -> logging.Handler | None:
-    """Send log records to log.txt unless stderr already goes there (a job started by `launch`)."""
-    log = folder / LOG_FILE
-    log.touch()
-    with contextlib.suppress(OSError):
-        if os.path.samestat(os.fstat(2), os.stat(log)):
-            return None
-    handler = logging.FileHandler(log, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(handler)
-    return handler

@@ -10,7 +10,6 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-import time
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,6 +21,8 @@ from medgemma.errors import ModelNotAvailable
 from medgemma.models.adapters import resolve as resolve_adapter
 from medgemma.models.devices import pick_device, pick_dtype, torch_dtype
 from medgemma.models.presets import ModelSpec, gguf_file, hf_model_path, resolve_model
+from medgemma.models.remote import OpenAIBackend
+from medgemma.models.streaming import timed, until_stop_strings
 from medgemma.types import GenerationParams, GenerationStats
 
 logger = logging.getLogger(__name__)
@@ -43,28 +44,6 @@ class Backend(Protocol):
         stats: GenerationStats | None = None,
         stop_event: threading.Event | None = None,
     ) -> Iterator[str]: ...
-
-
-def _timed(
-    chunks: Iterator[str], stats: GenerationStats | None, stop_event: threading.Event | None
-) -> Iterator[str]:
-    """Fill stats (TTFT, tokens, total) while passing chunks through; honour a stop event."""
-    start = time.perf_counter()
-    stats = stats if stats is not None else GenerationStats()
-    try:
-        for piece in chunks:
-            if stop_event is not None and stop_event.is_set():
-                break
-            if stats.tokens == 0:
-                stats.ttft_s = time.perf_counter() - start
-            stats.tokens += 1
-            if piece:
-                yield piece
-    finally:
-        stats.total_s = time.perf_counter() - start
-        close = getattr(chunks, "close", None)
-        if close:
-            close()
 
 
 def _close_llama(ref: weakref.ref) -> None:
@@ -130,7 +109,7 @@ class LlamaCppBackend:
                 stream=True,
                 seed=params.seed if params.seed is not None else -1,
             )
-            yield from _timed((c["choices"][0]["text"] for c in chunks), stats, stop_event)
+            yield from timed((c["choices"][0]["text"] for c in chunks), stats, stop_event)
 
 
 class TransformersBackend:
@@ -251,7 +230,7 @@ class TransformersBackend:
             thread = threading.Thread(target=work, daemon=True)
             thread.start()
             try:
-                yield from _timed(_until_stop_strings(streamer, params.stop), local, stop_event)
+                yield from timed(until_stop_strings(streamer, params.stop), local, stop_event)
             finally:
                 halt.set()
                 thread.join()
@@ -259,94 +238,6 @@ class TransformersBackend:
                 local.tokens = streamer.n_tokens
         if errors:
             raise errors[0]
-
-
-def _until_stop_strings(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[str]:
-    """Pass text through until any stop string appears, holding back a possible partial match."""
-    if not stops:
-        yield from pieces
-        return
-    hold = max(len(s) for s in stops) - 1
-    text, emitted = "", 0
-    for piece in pieces:
-        text += piece
-        found = [text.find(s) for s in stops if s in text]
-        if found:
-            cut = min(found)
-            if cut > emitted:
-                yield text[emitted:cut]
-            return
-        safe = max(emitted, len(text) - hold)
-        if safe > emitted:
-            yield text[emitted:safe]
-            emitted = safe
-    if emitted < len(text):
-        yield text[emitted:]
-
-
-class OpenAIBackend:
-    """An OpenAI-compatible /v1/completions endpoint (vLLM, TGI, llama.cpp server), streamed over SSE."""
-
-    name = "openai"
-
-    def __init__(self, spec: ModelSpec, settings: Settings) -> None:
-        if not settings.openai_base_url:
-            raise ModelNotAvailable(
-                "backend=openai needs MEDGEMMA_OPENAI_BASE_URL (e.g. http://host:8000/v1)."
-            )
-        self.spec = spec
-        self.adapter = ""
-        self.base_url = settings.openai_base_url.rstrip("/")
-        self._key = settings.openai_api_key
-
-    def render(self, messages: Sequence[dict]) -> str:
-        return RENDERERS.get(self.spec.template, RENDERERS["gemma"])(messages)
-
-    def count_tokens(self, text: str) -> int:
-        return len(text) // 4 + 1
-
-    def stream(
-        self,
-        prompt: str,
-        params: GenerationParams,
-        stats: GenerationStats | None = None,
-        stop_event: threading.Event | None = None,
-    ) -> Iterator[str]:
-        import json
-
-        import httpx
-
-        body = {
-            "model": self.spec.location,
-            "prompt": prompt,
-            "max_tokens": params.max_new_tokens,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "stream": True,
-            "stop": list(self.spec.stop_strings) + list(params.stop),
-        }
-        headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
-
-        def pieces() -> Iterator[str]:
-            try:
-                with httpx.stream(
-                    "POST", f"{self.base_url}/completions", json=body, headers=headers, timeout=120
-                ) as resp:
-                    if resp.status_code != 200:
-                        raise ModelNotAvailable(
-                            f"The endpoint {self.base_url} answered HTTP {resp.status_code}."
-                        )
-                    for line in resp.iter_lines():
-                        if not line.startswith("data:"):
-                            continue
-                        data = line[5:].strip()
-                        if data == "[DONE]":
-                            return
-                        yield json.loads(data)["choices"][0].get("text", "")
-            except httpx.HTTPError as exc:
-                raise ModelNotAvailable(f"Cannot reach {self.base_url}: {exc}") from None
-
-        yield from _timed(pieces(), stats, stop_event)
 
 
 def quantization_config(mode: str, dtype: str):

@@ -12,7 +12,8 @@ import gradio as gr
 import pytest
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 
-from admin.chat import ChatTab, ChatView, build_tab, last_question, plain_history
+from admin.chat import ChatTab, build_tab, last_question, plain_history
+from admin.chat_render import ChatView
 from admin.common import AppContext
 from medgemma.auth import AdminAuth
 from medgemma.chat.events import Emergency, Sources, Token

@@ -14,7 +14,7 @@ from medgemma.evaluation import dashboard as er
 from medgemma.evaluation.predictors import GenerativePredictor, SafetyPredictor
 from medgemma.evaluation.runner import run_eval
 from medgemma.evaluation.runs import load_eval_run
-from tests.evaluation.test_runner import (
+from tests.evaluation.eval_fakes import (
     ExtractivePredictor,
     OverlapBackend,
     TfidfSearch,

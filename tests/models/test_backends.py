@@ -9,22 +9,17 @@ import pytest
 
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected, ModelNotAvailable
-from medgemma.models.backends import (
-    TransformersBackend,
-    _until_stop_strings,
-    choose_backend,
-    gguf_lora_of,
-    load_backend,
-)
+from medgemma.models.backends import TransformersBackend, choose_backend, gguf_lora_of, load_backend
 from medgemma.models.presets import PRESETS, resolve_model
+from medgemma.models.streaming import until_stop_strings
 from medgemma.types import GenerationParams, GenerationStats
 
 
 def test_until_stop_strings_cuts_across_pieces():
     pieces = ["Hello wor", "ld<end_of", "_turn> ignored"]
-    assert "".join(_until_stop_strings(iter(pieces), ["<end_of_turn>"])) == "Hello world"
-    assert "".join(_until_stop_strings(iter(["a", "b"]), [])) == "ab"
-    assert "".join(_until_stop_strings(iter(["ab", "c\n", "\nd"]), ["\n\n"])) == "abc"
+    assert "".join(until_stop_strings(iter(pieces), ["<end_of_turn>"])) == "Hello world"
+    assert "".join(until_stop_strings(iter(["a", "b"]), [])) == "ab"
+    assert "".join(until_stop_strings(iter(["ab", "c\n", "\nd"]), ["\n\n"])) == "abc"
 
 
 def test_resolve_model_kinds(tmp_path):
