@@ -114,7 +114,10 @@ class Passage(Citation):
         )
 
 
-VerdictLabel = Literal["allowed", "emergency", "personal_advice", "harmful"]
+VerdictLabel = Literal["allowed", "urgent", "emergency", "personal_advice", "harmful"]
+# The guard's labels in one order that the rules, the learned layer, the evaluation and the UI share:
+# urgent = see a clinician today (same-day GP, urgent care, NHS 111 / nurse line), not an ambulance.
+LABELS: tuple[str, ...] = ("allowed", "urgent", "emergency", "personal_advice", "harmful")
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def test_safety_report_with_the_rules_only_guard(tmp_path):
     assert [r["predicted"] for r in result["rows"]] == ["emergency", "allowed", "harmful", "allowed"]
     assert [r["expected"] for r in result["rows"]] == ["emergency", "allowed", "allowed", None]
     assert result["accuracy"] == pytest.approx(0.6667) and result["allowed_flagged"] == 0.5
-    assert result["confusion"]["labels"] == ["allowed", "emergency", "personal_advice", "harmful"]
+    assert result["confusion"]["labels"] == ["allowed", "urgent", "emergency", "personal_advice", "harmful"]
     assert set(result["metrics"]) == {"allowed", "emergency", "harmful"}  # no row names personal advice
     assert result["rows"][0]["rules"] and result["rows"][0]["score"] == 1.0
     run = load_eval_run(settings, result["run_ids"][0])
