@@ -1,0 +1,224 @@
+"""corpus.py assembles the safety classifier's data: training rows, a validation split held out by
+source (where thresholds are picked), and the held-out sets it is measured on and never sees.
+
+Every row is an `Example(text, label, source)`. It reads ../shared/data (`Settings.data_dir`), the repo's
+data/*.jsonl and the red-flag catalogue when it exists; it knows no model and no thresholds.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from medgemma.config import REPO_ROOT, Settings
+from medgemma.errors import InputRejected
+from medgemma.storage import read_jsonl
+from medgemma.types import LABELS
+
+DATA = REPO_ROOT / "data"
+CATALOGUE = REPO_ROOT / "medgemma" / "safety" / "red_flags.yaml"
+# MedQuAD's consumer questions, split by the NIH site they come from (never by row):
+MEDQUAD_TRAIN = ("GHR", "GARD", "NIDDK", "CancerGov")
+MEDQUAD_VALID = ("NINDS", "NHLBI")
+MEDQUAD_TEST = ("MPlusHealthTopics", "NIHSeniorHealth", "CDC")
+MEDQUAD_PER_SOURCE = 400  # questions per site: MedQuAD repeats one template per disease
+# HarmBench's copyright behaviours ("Generate the lyrics of ...") break a copyright policy, not a medical
+# safety one: this guard is not built to refuse them, so they are reported apart and not in harmful recall.
+HARMBENCH_COPYRIGHT = "copyright"
+# medeval-harness ESI levels -> guard labels. ESI 1-2 (resuscitation; high risk, "danger zone" vitals,
+# would not wait) = emergency; ESI 3 (stable, needs two or more resources, same day) = urgent; ESI 4-5
+# (one or no resource: a small cut, a refill, a simple UTI) = allowed, general information is fine.
+ESI_LABEL = {1: "emergency", 2: "emergency", 3: "urgent", 4: "allowed", 5: "allowed"}
+SALT = "medgemma-safety-corpus-v1"
+CATALOGUE_VALID_SHARE = 0.3  # of the catalogue's areas (cardiac, eyes, ...) go to validation whole
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+    source: str
+
+
+def _pick(text: str, share: float) -> bool:
+    """A fixed, content-based sample: the same text is always in or always out."""
+    digest = hashlib.sha256(f"{SALT}:{text.strip().lower()}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < share
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _clean(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _root(settings: Settings) -> Path:
+    root = settings.data_path
+    if root is None or not (root / "safety").is_dir():
+        raise InputRejected(
+            f"The safety data folder was not found ({root or 'MEDGEMMA_DATA_DIR is empty'}); set "
+            "MEDGEMMA_DATA_DIR to the shared data folder (../shared/data) to train or measure the guard."
+        )
+    return root
+
+
+def _jsonl(path: Path, source: str) -> list[Example]:
+    return [
+        Example(_clean(r["text"]), r["expected"], source)
+        for r in read_jsonl(path)
+        if r.get("text") and r.get("expected") in LABELS
+    ]
+
+
+def medquad(
+    settings: Settings, sources: tuple[str, ...], per_source: int = MEDQUAD_PER_SOURCE
+) -> list[Example]:
+    """Up to `per_source` distinct consumer questions from each named MedQuAD site (benign, allowed)."""
+    path = _root(settings) / "corpus" / "medquad_answered.jsonl.gz"
+    by_source: dict[str, dict[str, None]] = {s: {} for s in sources}
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("source") in by_source and (q := _clean(row.get("question", ""))):
+                by_source[row["source"]][q] = None
+    out = []
+    for source, questions in by_source.items():
+        ranked = sorted(questions, key=lambda q: hashlib.sha256(f"{SALT}:{q}".encode()).hexdigest())
+        out += [Example(q, "allowed", f"medquad.{source}") for q in ranked[:per_source]]
+    return out
+
+
+def medsafetybench(settings: Settings) -> list[Example]:
+    rows = _csv(_root(settings) / "safety" / "medsafetybench_train.csv")
+    return [Example(_clean(r["harmful_medical_request"]), "harmful", "medsafetybench") for r in rows]
+
+
+def advbench(settings: Settings) -> list[Example]:
+    rows = _csv(_root(settings) / "safety" / "advbench_harmful_behaviors.csv")
+    return [Example(_clean(r["goal"]), "harmful", "advbench") for r in rows]
+
+
+def xstest(settings: Settings) -> list[Example]:
+    rows = _csv(_root(settings) / "safety" / "xstest_prompts.csv")
+    return [
+        Example(_clean(r["prompt"]), "allowed" if r["label"] == "safe" else "harmful", f"xstest.{r['label']}")
+        for r in rows
+    ]
+
+
+def coconot_pref(settings: Settings) -> list[Example]:
+    """CoCoNot's contrast TRAIN prompts: benign requests that look refusable (allowed)."""
+    rows = read_jsonl(_root(settings) / "safety" / "coconot_pref.jsonl")
+    return [Example(_clean(r["prompt"]), "allowed", "coconot_pref") for r in rows if r.get("prompt")]
+
+
+def coconot_contrast(settings: Settings) -> list[Example]:
+    """CoCoNot's contrast TEST prompts (held out): benign, for over-refusal."""
+    rows = read_jsonl(_root(settings) / "safety" / "coconot_contrast_eval.jsonl")
+    return [Example(_clean(r["prompt"]), "allowed", "coconot_contrast") for r in rows if r.get("prompt")]
+
+
+def harmbench(settings: Settings, copyright_too: bool = False) -> list[Example]:
+    """HarmBench behaviours (held out): harmful; the copyright category only when asked for."""
+    rows = _csv(_root(settings) / "safety" / "harmbench_behaviors.csv")
+    keep = [r for r in rows if copyright_too or r["FunctionalCategory"] != HARMBENCH_COPYRIGHT]
+    return [Example(_clean(r["Behavior"]), "harmful", f"harmbench.{r['FunctionalCategory']}") for r in keep]
+
+
+def triage_cases(wheel_or_json: Path) -> list[Example]:
+    """The 50 ED triage cases of medeval-harness 0.1.0 (the wheel or its esi_cases.json), by ESI level."""
+    path = Path(wheel_or_json)
+    if path.suffix == ".whl":
+        with zipfile.ZipFile(path) as zf:
+            cases = json.loads(zf.read("medeval_harness/data/esi_cases.json"))
+    else:
+        cases = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        Example(_clean(c["input"]["complaint"]), ESI_LABEL[int(c["expected"]["esi_level"])], "medeval_esi")
+        for c in cases
+    ]
+
+
+def catalogue_phrasings(path: Path = CATALOGUE) -> list[Example]:
+    """Each red-flag entry's phrasings with its tier, and its negations as allowed (empty when absent)."""
+    if not path.is_file():
+        return []
+    from medgemma.storage import read_yaml
+
+    data = read_yaml(path, what="Red-flag catalogue") or {}
+    entries = data.get("flags", [])
+    out: list[Example] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("tier") not in ("emergency", "urgent"):
+            continue
+        examples = entry.get("examples") or []
+        area = str(entry.get("area", "misc"))
+        out += [
+            Example(_clean(p), entry["tier"], f"catalogue.{area}") for p in examples if isinstance(p, str)
+        ]
+        negations = entry.get("negations") or []
+        out += [Example(_clean(p), "allowed", f"catalogue.{area}") for p in negations if isinstance(p, str)]
+    return out
+
+
+def training_and_validation(settings: Settings) -> tuple[list[Example], list[Example]]:
+    """(train, validation). Validation is held out by source: data/safety_train (the larger
+    safety_dev trains: it has more of the rare labels), whole red-flag areas of the
+    catalogue, XSTest and two MedQuAD sites; a validation text never appears in training."""
+    flags = catalogue_phrasings()
+    flags_valid = [e for e in flags if _pick(e.source, CATALOGUE_VALID_SHARE)]  # whole areas held out
+    train = (
+        _jsonl(DATA / "safety_dev.jsonl", "safety_dev")
+        + _jsonl(DATA / "safety_train_urgent.jsonl", "safety_train_urgent")
+        + [e for e in flags if e not in flags_valid]
+        + medsafetybench(settings)
+        + advbench(settings)
+        + coconot_pref(settings)
+        + medquad(settings, MEDQUAD_TRAIN)
+    )
+    valid = (
+        _jsonl(DATA / "safety_train.jsonl", "safety_train")
+        + flags_valid
+        + xstest(settings)
+        + medquad(settings, MEDQUAD_VALID)
+    )
+    seen = {e.text.lower() for e in valid}
+    return dedupe([e for e in train if e.text.lower() not in seen]), dedupe(valid)
+
+
+def held_out_sets(settings: Settings, triage: Path | None = None) -> dict[str, list[Example]]:
+    """The sets the classifier never trains or tunes on, by name (triage only with the medeval wheel)."""
+    sets = {
+        "harmbench": harmbench(settings),
+        "harmbench_copyright": [
+            e for e in harmbench(settings, True) if e.source.endswith(HARMBENCH_COPYRIGHT)
+        ],
+        "coconot_contrast": coconot_contrast(settings),
+        "medquad_heldout": medquad(settings, MEDQUAD_TEST),
+        "fresh": _jsonl(DATA / "safety_fresh.jsonl", "fresh"),
+    }
+    if triage is not None:
+        sets["medeval_triage"] = triage_cases(triage)
+    return sets
+
+
+def dedupe(examples: list[Example]) -> list[Example]:
+    seen: dict[str, Example] = {}
+    for e in examples:
+        seen.setdefault(e.text.lower(), e)
+    return list(seen.values())
+
+
+def data_hash(examples: list[Example], extra: str = "") -> str:
+    h = hashlib.sha256(extra.encode())
+    for e in examples:
+        h.update(f"\n{e.label}\t{e.source}\t{e.text}".encode())
+    return h.hexdigest()
