@@ -1,9 +1,10 @@
-"""The safety guard: labels a message or an answer (allowed, emergency, personal_advice, harmful),
+"""The safety guard: labels a message or an answer (allowed, urgent, emergency, personal_advice, harmful),
 writes the audit log and words the fixed responses.
 
-Layers: `text` normalises a message, `patterns` and `harm` hold the rule lexicons (data only), `rules`
-reads them, `learned` is the trained layer and the optional classifier-model hook, `responses` words the
-answers, `guard` decides. It knows nothing of retrieval, generation or the UI.
+Layers: `text` normalises a message, `patterns` and `harm` hold the rule lexicons (data only),
+`red_flags.yaml` is the red-flag catalogue that `catalogue` loads and matches, `rules` reads them all,
+`context` reads the recent user turns, `learned` is the trained layer and the optional classifier-model
+hook, `responses` words the answers, `guard` decides. It knows nothing of retrieval, generation or the UI.
 Public names are imported lazily.
 """
 
@@ -24,10 +25,13 @@ _EXPORTS = {
     "normalize": "text",
     "emergency_text": "responses",
     "refusal_text": "responses",
+    "urgent_text": "responses",
+    "RedFlag": "catalogue",
 }
 __all__ = [
     "ClassifierHook",
     "LearnedLayer",
+    "RedFlag",
     "SafetyGuard",
     "crisis_line",
     "emergency_number",
@@ -36,12 +40,14 @@ __all__ = [
     "normalize",
     "output_findings",
     "refusal_text",
+    "urgent_text",
 ]
 
 if TYPE_CHECKING:
+    from medgemma.safety.catalogue import RedFlag
     from medgemma.safety.guard import SafetyGuard, crisis_line, emergency_number
     from medgemma.safety.learned import ClassifierHook, LearnedLayer
-    from medgemma.safety.responses import emergency_text, refusal_text
+    from medgemma.safety.responses import emergency_text, refusal_text, urgent_text
     from medgemma.safety.rules import findings, output_findings
     from medgemma.safety.text import normalize
 

@@ -1,8 +1,8 @@
-"""guard.py is the chat's safety guard: it labels a message (allowed, emergency, personal_advice,
-harmful), writes the audit log, and words the fixed emergency, refusal and personal-advice responses.
+"""guard.py is the chat's safety guard: it labels a message (allowed, urgent, emergency, personal_advice,
+harmful), writes the audit log, and words the fixed emergency, urgent, refusal and personal-advice responses.
 
-It combines the rule layer (safety_rules), the learned layer and the optional classifier hook
-(safety_model). It never calls the chat model, and nothing in a message or a document can switch it off.
+It combines the rule layer (rules, with the red-flag catalogue), the recent user turns (context), the
+learned layer and the optional classifier hook (safety_model). It never calls the chat model, and nothing in a message or a document can switch it off.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from medgemma.config import Settings
 from medgemma.safety import advice as A
+from medgemma.safety import context
 from medgemma.safety.learned import LABELS, ClassifierHook, LearnedLayer
-from medgemma.safety.responses import emergency_text, refusal_text
+from medgemma.safety.responses import emergency_text, refusal_text, urgent_text
 from medgemma.safety.rules import RuleFindings, findings, output_findings
 from medgemma.storage import append_jsonl
 from medgemma.types import Verdict
@@ -142,16 +143,15 @@ class SafetyGuard:
         lang = ("lang.es",) if f.text.spanish else ()
         if f.emergency:
             return Verdict("emergency", f.reasons(), f.rules() + lang, 1.0)
-        if self._emergency_in_context(f, history):
-            signs = [s.split(": ", 1)[1] for s in f.suppressed if s.startswith("general question")]
-            return Verdict(
-                "emergency",
-                ("a sign of an emergency, about the person named in the previous message",),
-                tuple(f"emergency.{s}" for s in dict.fromkeys(signs)) + ("context.history",) + lang,
-                0.9,
-            )
-        if f.harmful or f.injection:
+        turns = context.user_turns(history)
+        blocked = f.harmful or f.injection
+        found = context.crisis(f, turns) or context.named_person(f, turns) or context.red_flags(text, turns)
+        if found is not None and (found.label == "emergency" or not blocked):  # harm outranks urgent
+            return Verdict(found.label, (found.reason,), found.rules + lang, 0.9)
+        if blocked:
             return Verdict("harmful", f.reasons(), f.rules() + lang, 1.0)
+        if f.urgent:
+            return Verdict("urgent", f.reasons(), f.rules() + lang, 1.0)
         probs = probs or self._probabilities(text)
         learned = self._learned_label(f, probs) if probs else None
         if learned == "emergency":
@@ -167,6 +167,13 @@ class SafetyGuard:
                 ("resembles harmful requests",),
                 ("learned.harmful",) + lang,
                 round(probs["harmful"], 3),
+            )
+        if learned == "urgent":
+            return Verdict(
+                "urgent",
+                ("resembles messages about a problem that needs a doctor today",),
+                ("learned.urgent",) + lang,
+                round(probs["urgent"], 3),
             )
         if self.classifier is not None:
             unsafe, score, detail = self.classifier.classify(text)
@@ -188,17 +195,6 @@ class SafetyGuard:
             )
         score = round(probs["allowed"], 3) if probs else 1.0
         return Verdict("allowed", (), (), score)
-
-    @staticmethod
-    def _emergency_in_context(f: RuleFindings, history: list[dict]) -> bool:
-        """A sign asked about in general terms ("what if the face droops?") right after the user spoke
-        about a particular person ("my husband is with me") counts as happening to that person."""
-        general = [s for s in f.suppressed if s.startswith("general question")]
-        previous = [str(m.get("content", "")) for m in history if m.get("role") == "user"][-1:]
-        if not general or not previous or any(s.startswith(("negated", "past")) for s in f.suppressed):
-            return False
-        before = findings(previous[0])
-        return before.anchored and not before.generic
 
     def _probabilities(self, text: str) -> dict[str, float] | None:
         if self.learned is None or not self.learned.ensure_ready():
@@ -253,6 +249,10 @@ class SafetyGuard:
     def emergency_response(self, verdict: Verdict) -> str:
 
         return emergency_text(verdict, emergency_number(self.settings), crisis_line(self.settings))
+
+    def urgent_response(self, verdict: Verdict) -> str:
+        """See a clinician today (by locale), said before the general, cited answer."""
+        return urgent_text(verdict, emergency_number(self.settings), self.settings.locale)
 
     def refusal_response(self, verdict: Verdict) -> str:
 

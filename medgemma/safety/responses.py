@@ -1,6 +1,6 @@
 """responses.py words the guard's fixed answers: the emergency response (number to call, what to
-do meanwhile, a crisis line for self-harm) and the brief refusal with a safe alternative, in English or
-Spanish. It only reads a Verdict's rules; it knows nothing of how the verdict was reached.
+do meanwhile, a crisis line for self-harm), the urgent note (see a clinician today, by locale) and the
+brief refusal with a safe alternative, in English or Spanish. It only reads a Verdict's rules; it knows nothing of how the verdict was reached.
 """
 
 from __future__ import annotations
@@ -34,8 +34,27 @@ _MEANWHILE_ES = {
 }
 
 
+# A red flag's area (catalogue.py) borrows the matching "while you wait" tip.
+_AREA_KIND = {
+    "cardiac": "chest_pain",
+    "stroke_neuro": "stroke",
+    "breathing": "breathing",
+    "allergy": "anaphylaxis",
+    "poisoning_overdose": "overdose",
+    "bleeding": "bleeding",
+    "mental_health": "self_harm",
+}
+
+
 def _kinds(verdict: Verdict) -> list[str]:
-    return [r.split(".", 1)[1] for r in verdict.rules if r.startswith("emergency.")]
+    kinds = []
+    for rule in verdict.rules:
+        if rule.startswith("emergency."):
+            kinds.append(rule.split(".", 1)[1])
+        elif rule.startswith("redflag."):
+            area = rule.split(".")[1]
+            kinds.append(_AREA_KIND.get(area, area))
+    return kinds
 
 
 def emergency_text(verdict: Verdict, number: str, crisis: str) -> str:
@@ -78,6 +97,52 @@ def emergency_text(verdict: Verdict, number: str, crisis: str) -> str:
     ]
     lines.append("This assistant cannot assess an emergency; emergency services can.")
     return "\n\n".join(lines)
+
+
+# Where to get same-day care, by locale (settings.locale); the default names the kinds of service.
+URGENT_CARE = {
+    "GB": "ask your GP surgery for an urgent appointment today, or get help from NHS 111 (111.nhs.uk or "
+    "call 111)",
+    "UK": "ask your GP surgery for an urgent appointment today, or get help from NHS 111 (111.nhs.uk or "
+    "call 111)",
+    "IE": "contact your GP today, or your out-of-hours GP service",
+    "US": "call your doctor's office for a same-day appointment, go to an urgent care clinic, or call a "
+    "24-hour nurse line (often on the back of your insurance card)",
+    "CA": "call your doctor for a same-day appointment, go to a walk-in or urgent care clinic, or call 811 "
+    "(health advice line)",
+    "AU": "see a GP today, or call healthdirect on 1800 022 222",
+    "NZ": "see a GP today, or call Healthline on 0800 611 116",
+    "ES": "pida cita hoy con su médico de cabecera o acuda a su centro de salud o a un punto de atención "
+    "continuada",
+    "MX": "pida una consulta hoy con su médico o acuda a una clínica de atención inmediata",
+}
+DEFAULT_URGENT_CARE = (
+    "see a doctor today: a same-day appointment with your own doctor, an urgent care clinic, or an "
+    "out-of-hours service"
+)
+_URGENT_CARE_ES = "vea hoy a un médico: una cita el mismo día, una clínica de atención inmediata o urgencias"
+
+
+def urgent_text(verdict: Verdict, number: str, locale: str = "") -> str:
+    """The urgent note: a clinician today (not an ambulance), then the signs that make it an emergency.
+    The chat still answers with general, cited information after it."""
+    why = "; ".join(verdict.reasons)
+    if "lang.es" in verdict.rules:
+        care = URGENT_CARE.get(locale.upper(), "") if locale.upper() in {"ES", "MX"} else ""
+        return (
+            f"**Esto necesita que lo vea un médico hoy, no una ambulancia:** {care or _URGENT_CARE_ES}."
+            + (f" Motivo: {why}." if why else "")
+            + f"\n\nSi empeora (le cuesta respirar, dolor en el pecho, desmayo, confusión, sangrado "
+            f"abundante), llame al {number} ahora. Abajo hay información general, que no sustituye la consulta."
+        )
+    care = URGENT_CARE.get(locale.upper(), DEFAULT_URGENT_CARE)
+    care = care if care != URGENT_CARE.get("ES") and care != URGENT_CARE.get("MX") else DEFAULT_URGENT_CARE
+    return (
+        f"**This needs a doctor today, not an ambulance:** {care}."
+        + (f" Why: {why}." if why else "")
+        + f"\n\nIf it gets worse (trouble breathing, chest pain, fainting, confusion, heavy bleeding), call "
+        f"{number} now. Below is general information from medical sources; it does not replace being seen today."
+    )
 
 
 _ALTERNATIVES = {

@@ -1,6 +1,7 @@
 """rules.py is the guard's rule layer: it reads a normalised message and says what the rules saw.
 
-Emergencies need a sign that is not negated, not in the past and not a general question; harmful requests
+Emergencies need a sign that is not negated, not in the past and not a general question; the red-flag
+catalogue (catalogue.py) adds emergency and urgent (see a clinician today) situations; harmful requests
 need a harmful act aimed at a real target; personal advice needs the user's own case. It knows nothing of
 embeddings, settings or responses (safety/guard.py combines the layers).
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from medgemma.safety import advice as A
+from medgemma.safety import catalogue as C
 from medgemma.safety import harm as H
 from medgemma.safety import patterns as P
 from medgemma.safety.text import Speller, Text, english_words, normalize
@@ -47,6 +49,7 @@ def _spellers() -> Speller:
     for pat in patterns:
         terms.update(re.findall(r"[a-z]{4,}", pat.regex.pattern))
     terms.update(re.findall(r"[a-z]{4,}", A.MEDICAL.pattern))
+    terms.update(C.vocabulary())
     english = english_words()
     # Regex fragments ("synthesi") are not words: keep only real English words and drug names.
     terms = {t for t in terms if t in english} | set(A.DRUG_NAMES) | set(A.TYPO_TARGETS)
@@ -64,6 +67,7 @@ class RuleFindings:
 
     text: Text
     emergency: list[tuple[str, str]] = field(default_factory=list)  # (rule, reason)
+    urgent: list[tuple[str, str]] = field(default_factory=list)  # red flags for a clinician today
     harmful: list[tuple[str, str]] = field(default_factory=list)
     personal: list[tuple[str, str]] = field(default_factory=list)
     injection: bool = False
@@ -80,18 +84,20 @@ class RuleFindings:
             return "emergency"
         if self.harmful or self.injection:
             return "harmful"
+        if self.urgent:
+            return "urgent"
         if self.personal:
             return "personal_advice"
         return None
 
     def rules(self) -> tuple[str, ...]:
-        found = [r for r, _ in self.emergency + self.harmful + self.personal]
+        found = [r for r, _ in self.emergency + self.harmful + self.urgent + self.personal]
         if self.injection:
             found.append(H.INJECTION.rule)
         return tuple(dict.fromkeys(found))
 
     def reasons(self) -> tuple[str, ...]:
-        found = [why for _, why in self.emergency + self.harmful + self.personal]
+        found = [why for _, why in self.emergency + self.harmful + self.urgent + self.personal]
         if self.injection:
             found.append(H.INJECTION.reason)
         return tuple(dict.fromkeys(found))
@@ -119,6 +125,17 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
                 f.emergency.append((pat.rule, pat.reason))
                 f.self_harm = f.self_harm or pat.rule.startswith("emergency.self_harm")
                 break
+
+
+def _red_flags(t: Text, f: RuleFindings) -> None:
+    hits, suppressed = C.match(t, f.generic)
+    f.suppressed.extend(suppressed)
+    for hit in hits:
+        finding = (hit.flag.rule, hit.flag.reason)
+        (f.emergency if hit.flag.tier == "emergency" else f.urgent).append(finding)
+        f.self_harm = f.self_harm or (hit.flag.area == "mental_health" and hit.flag.tier == "emergency")
+    if f.emergency:
+        f.urgent.clear()  # the emergency answer covers it; urgent is never shown next to it
 
 
 def _harms(t: Text, f: RuleFindings) -> None:
@@ -160,6 +177,8 @@ def findings(text: str) -> RuleFindings:
     f.anchored = bool(A.STRONG_ANCHOR.search(t.norm))
     f.injection = bool(H.INJECTION.regex.search(t.norm))
     _emergencies(t, f)
+    if not t.spanish:
+        _red_flags(t, f)
     _harms(t, f)
     _personal(t, f)
     return f
