@@ -34,10 +34,12 @@ DOC_LIMIT = 200
 def summary_text(stats: dict[str, Any]) -> str:
     build = stats.get("build") or {}
     line = ""
-    if build.get("state") == "building":
+    if stats.get("coverage"):  # keyword side complete, meaning side still filling in
+        line = f"  \n🔎 {stats['coverage']}"
+    elif build.get("state") == "building":
         line = f"  \n⏳ building: {build.get('message', '')} ({float(build.get('fraction') or 0):.0%})"
-    elif build.get("state") in ("failed", "interrupted"):
-        line = f"  \n⚠️ last build {build['state']}: {build.get('message', '')}"
+    if build.get("state") in ("failed", "interrupted"):
+        line += f"  \n⚠️ last build {build['state']}: {build.get('message', '')}"
     if not stats["ready"]:
         return "**No index yet.** Upload documents or build the starter corpus." + line
     text = (

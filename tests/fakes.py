@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from medgemma.chat.prompts import render_gemma
+from medgemma.knowledge.dense import Coverage
 from medgemma.models.presets import PRESETS
 from medgemma.types import Chunk, GenerationParams, GenerationStats, Hit, Verdict
 
@@ -55,6 +56,9 @@ class FakeKnowledge:
     def search(self, query: str, k: int | None = None, min_score: float | None = None) -> list[Hit]:
         self.queries.append(query)
         return [h for h in self.hits if min_score is None or (h.dense or 0) >= min_score][: k or 4]
+
+    def coverage(self) -> Coverage:
+        return Coverage(len(self.hits), len(self.hits))  # a finished index
 
 
 class FakeGuard:

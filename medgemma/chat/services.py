@@ -42,6 +42,23 @@ class Services:
         self._embedder: Any = None
         self.starter_status = ""  # one line on the starter index build for the Chat tab; "" once it is ready
 
+    # ---- the starter build's status line ----------------------------------------
+    def report_starter(self, fraction: float, message: str) -> None:
+        """The starter build's progress callback: keeps `starter_status` (the Chat tab's line) current,
+        e.g. '📚 Keyword search: 33,278 chunks ready · Meaning search: 4,120 of 33,278 (12%), about 40 min
+        left' while the vectors fill in behind a complete keyword side."""
+        if message.startswith("Keyword search"):
+            self.starter_status = f"📚 {message}"
+        elif fraction >= 1.0:
+            self.starter_status = ""
+        else:
+            self.starter_status = f"📚 Building the knowledge base: {message} ({fraction:.0%})"
+
+    def building_note(self) -> str:
+        """For a 'no source' answer while the knowledge base is still being built: a sentence saying so and
+        when it will be done; '' once it is complete."""
+        return self.knowledge().coverage().note()
+
     # ---- model ------------------------------------------------------------------
     def active_adapter(self) -> str:
         """The adapter chosen in the admin registry, else the one in settings."""

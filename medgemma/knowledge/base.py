@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from medgemma.config import Settings
-from medgemma.errors import IndexNotReady, IngestError, UserFacingError
-from medgemma.knowledge import corpus, ingest, uploads
-from medgemma.knowledge.builder import Builder, FileStatus, ProgressFn, Reporter, Source, rebuild_store
-from medgemma.knowledge.chunking import OVERLAP_TOKENS, Chunker, tokenizer_counter
+from medgemma.errors import IndexNotReady, UserFacingError
+from medgemma.knowledge import corpus, ingest, starter, uploads
+from medgemma.knowledge.builder import Builder, FileStatus, Source
+from medgemma.knowledge.chunking import OVERLAP_TOKENS, Chunker
+from medgemma.knowledge.dense import Coverage, ProgressFn, Reporter, rebuild_store
 from medgemma.knowledge.embeddings import default_embedding_model
+from medgemma.knowledge.lexical import token_counter
 from medgemma.knowledge.retrieve import Mode, Retriever
 from medgemma.knowledge.state import KnowledgeState
 from medgemma.knowledge.store import Snapshot, Store
@@ -77,7 +78,7 @@ class KnowledgeBase:
     def _chunker(self, embedder) -> Chunker:
         max_tokens = max(64, min(200, int(embedder.max_seq_length) - 40))
         return Chunker(
-            count=tokenizer_counter(embedder.tokenizer),
+            count=token_counter(embedder.tokenizer),
             max_tokens=max_tokens,
             overlap_tokens=min(OVERLAP_TOKENS, max_tokens // 4),
         )
@@ -107,7 +108,7 @@ class KnowledgeBase:
             if status.get("state") == "building":
                 raise IndexNotReady(
                     f"The knowledge base is being built ({status.get('message', '')}); "
-                    "it answers as soon as the first batch is saved."
+                    "keyword search answers as soon as its passages are saved (well under a minute)."
                 )
             raise IndexNotReady(
                 "The knowledge base is empty: add documents or run `python -m medgemma index build`."
@@ -174,6 +175,16 @@ class KnowledgeBase:
         """The last published build state (starter or rebuild): state, fraction, message."""
         return self.store.read_status()
 
+    def coverage(self) -> Coverage:
+        """How many chunks keyword and meaning search cover now, and the time left while a build runs."""
+        snap = self.store.load()
+        status = self.build_status()
+        building = status.get("state") == "building"
+        eta = status.get("eta_seconds") if building else None
+        if snap is None:
+            return Coverage(int(status.get("chunks", 0)), 0, building, eta)
+        return Coverage(len(snap.chunks), snap.dense, building, eta)
+
     def stats(self) -> dict[str, Any]:
         snap = self.store.load()
         out: dict[str, Any] = {
@@ -199,6 +210,8 @@ class KnowledgeBase:
                     )
                 }
             )
+            out["dense_chunks"] = snap.dense
+            out["coverage"] = self.coverage().line()
             out["sources"] = {
                 k: {f: v.get(f) for f in ("kind", "documents", "chunks", "complete", "added_at")}
                 for k, v in m.get("sources", {}).items()
@@ -307,49 +320,10 @@ class KnowledgeBase:
         return result
 
     def ensure_starter_index(self, progress: ProgressFn | None = None) -> dict[str, Any]:
-        """Build the starter corpus into this index unless it is there already (resumes after a crash).
-        Meant for a background thread on first start; returns the final state, never raises."""
-        if self.settings.starter_corpus == "none":
-            return {"state": "skipped", "message": "starter_corpus is none"}
-        if not self.state.starter_lock.acquire(blocking=False):
-            return {"state": "building", "message": "the starter index is already being built"}
-        try:
-            with self.store.exclusive("starter") as mine:
-                if not mine:
-                    return {"state": "building", "message": "another process is building the starter index"}
-                return self._build_starter(progress)
-        except Exception as exc:  # reported through build.json and the log; the app keeps running
-            logger.exception("building the starter knowledge base failed")
-            message = str(exc) if isinstance(exc, UserFacingError) else f"unexpected error: {exc}"
-            self.store.write_status(state="failed", message=message)
-            return {"state": "failed", "message": message}
-        finally:
-            self.state.starter_lock.release()
-
-    def _build_starter(self, progress: ProgressFn | None) -> dict[str, Any]:
-        snap = self.store.load()
-        done = [
-            k
-            for k, v in (snap.manifest.get("sources", {}) if snap else {}).items()
-            if v.get("starter") and v.get("complete")
-        ]
-        if done:
-            return {"state": "ready", "message": f"starter corpus {done[0]} is indexed"}
-        self.store.write_status(state="building", message="finding the starter corpus", fraction=0.0)
-        src = corpus.find_starter(
-            self.settings.starter_corpus, self.settings.data_path, self.settings.path("downloads")
-        )
-        if src is None:
-            return {"state": "skipped", "message": "no starter corpus"}
-        started = time.time()
-        [status] = self._index(
-            [Source(src.key, src.hash, src.kind, src.load, starter=True)], progress, publish=True
-        )
-        if status.status == "failed":
-            raise IngestError(f"{src.key}: {status.message}")
-        message = f"{src.key}: {status.label} in {time.time() - started:.0f} s"
-        self.store.write_status(state="ready", message=message, fraction=1.0)
-        return {"state": "ready", "message": message, "seconds": round(time.time() - started, 1)}
+        """Build the starter corpus into this index unless it is there already (resumes after a crash):
+        keyword search over all of it first, then the vectors. Meant for a background thread on first
+        start; returns the final state, never raises."""
+        return starter.ensure(self, progress)
 
     # ---- the build engine (medgemma/knowledge/builder.py) -------------------------------------------
     def _extra(self, chunker: Chunker) -> dict[str, Any]:
@@ -360,9 +334,14 @@ class KnowledgeBase:
         }
 
     def _index(
-        self, sources: list[Source], progress: ProgressFn | None, publish: bool = False
+        self,
+        sources: list[Source],
+        progress: ProgressFn | None,
+        publish: bool = False,
+        lexical_first: bool = False,
     ) -> list[FileStatus]:
-        """add_files and the starter build; a changed embedding model first rebuilds everything."""
+        """add_files and the starter build (`lexical_first`: all chunks first, then their vectors); a
+        changed embedding model first rebuilds everything."""
         if not sources:
             return []
         embedder = self._embedder()
@@ -378,6 +357,9 @@ class KnowledgeBase:
             self.rebuild(progress)
         chunker = self._chunker(embedder)
         report = Reporter(self.store, progress, "indexing", publish)
-        return Builder(self.store, embedder, chunker, self._extra(chunker), report, on_commit=self.warm).run(
-            sources
+        builder = Builder(
+            self.store, embedder, chunker, self._extra(chunker), report, self.warm, lexical_first
         )
+        statuses = builder.run(sources)
+        logger.info("index build timings: %s", builder.timings.to_dict())
+        return statuses

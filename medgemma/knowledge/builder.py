@@ -1,8 +1,9 @@
 """builder.py is the build engine: sources -> Documents -> chunks -> vectors -> committed generations.
 
-Work is committed in growing batches (a long build becomes searchable early and a crash loses at most
-one batch); unchanged documents (content hash) and unchanged chunks (chunk id) are never re-embedded.
-It knows nothing about Gradio, the CLI or how searches rank.
+Lexical first (the starter build): every chunk is committed at once without vectors, so keyword search
+covers the whole corpus within seconds, then dense.fill embeds the rest batch by batch. Otherwise
+(uploads) work is embedded and committed in growing batches. Unchanged documents (content hash) and
+unchanged chunks (chunk id) are never re-embedded. It knows nothing about Gradio, the CLI or ranking.
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ from typing import Any, Literal
 import numpy as np
 
 from medgemma.errors import IndexNotReady, IngestError
-from medgemma.knowledge.chunking import Chunker, embedding_text
+from medgemma.knowledge import dense
+from medgemma.knowledge.chunking import Chunker
+from medgemma.knowledge.dense import ProgressFn, Reporter, Timings, embed_chunks
 from medgemma.knowledge.store import DocEntry, Snapshot, Store
 from medgemma.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
-ProgressFn = Callable[[float, str], None]
-FIRST_BATCH_CHUNKS = 128  # the first commit comes quickly so the chat can answer early
-MAX_BATCH_CHUNKS = 2048
-EMBED_GROUP = 64  # texts per embedder call; the embedder lock is released between calls
+__all__ = ["Builder", "FileStatus", "ProgressFn", "Reporter", "Source", "doc_hash"]
 
 
 @dataclass(frozen=True)
@@ -76,46 +76,6 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-class Reporter:
-    """Sends progress to the caller's callback and, when publishing, (throttled) to build.json."""
-
-    def __init__(self, store: Store, progress: ProgressFn | None, phase: str, publish: bool) -> None:
-        self.store, self.progress, self.phase, self.publish = store, progress, phase, publish
-        self._last = 0.0
-
-    def __call__(self, fraction: float, message: str) -> None:
-        fraction = max(0.0, min(1.0, fraction))
-        if self.progress:
-            self.progress(fraction, message)
-        now = time.time()
-        if self.publish and now - self._last >= 1.0:
-            self._last = now
-            self.store.write_status(
-                state="building", phase=self.phase, fraction=round(fraction, 4), message=message
-            )
-
-    def done(self, message: str) -> None:
-        if self.progress:
-            self.progress(1.0, message)
-        if self.publish:
-            self.store.write_status(state="ready", phase=self.phase, fraction=1.0, message=message)
-
-
-def embed_chunks(
-    embedder, chunks: list[Chunk], progress: Callable[[float], None] | None = None
-) -> np.ndarray:
-    """Unit vectors for chunks, embedded longest-first in small groups (less padding, lock released often)."""
-    texts = [embedding_text(c) for c in chunks]
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-    for start in range(0, len(order), EMBED_GROUP):
-        rows = order[start : start + EMBED_GROUP]
-        out[rows] = embedder.encode([texts[i] for i in rows], batch_size=32)
-        if progress:
-            progress(min(start + EMBED_GROUP, len(order)) / len(order))
-    return out
-
-
 def _record(
     doc_id: str, key: str, parts: list[Document], h: str, content: str, n_chunks: int
 ) -> dict[str, Any]:
@@ -156,8 +116,10 @@ class Builder:
         extra: dict[str, Any],
         report: Reporter,
         on_commit: Callable[[Snapshot], Any] | None = None,
+        lexical_first: bool = False,
     ) -> None:
-        """`on_commit(snapshot)` runs after each saved batch (the knowledge base preloads it for searches)."""
+        """`on_commit(snapshot)` runs after each saved batch (the knowledge base preloads it for searches);
+        `lexical_first` commits all chunks before embedding any (then fills the vectors in behind)."""
         self.store, self.embedder, self.chunker, self.extra, self.report = (
             store,
             embedder,
@@ -165,16 +127,17 @@ class Builder:
             extra,
             report,
         )
-        self.on_commit = on_commit
+        self.on_commit, self.lexical_first = on_commit, lexical_first
+        self.timings = Timings()
         snap = store.load()
         if snap is not None and snap.chunks and snap.model != embedder.name:
             raise IndexNotReady(f"The index was built with {snap.model}; rebuild it before adding documents.")
         self.table = dict(snap.doc_table()) if snap else {}
         self.known = dict(snap.manifest.get("sources", {})) if snap else {}
         self.by_content = {r.get("content_hash"): d for d, r in self.table.items()}
-        self.cached = {c.chunk_id: row for row, c in enumerate(snap.chunks)} if snap else {}
+        self.cached = {c.chunk_id: row for row, c in enumerate(snap.chunks[: snap.dense])} if snap else {}
         self.cache_vecs = snap.vectors if snap else None
-        self.target = FIRST_BATCH_CHUNKS
+        self.target = float("inf") if lexical_first else dense.FIRST_BATCH_CHUNKS
         self.done_docs = self.total_docs = 0
         self.batch = _Batch()
 
@@ -186,7 +149,8 @@ class Builder:
         if not batch.entries and not batch.removes and not batch.sources:
             return
         chunks = [c for _, cs in batch.entries for c in cs]
-        vectors = np.zeros((len(chunks), self.embedder.dimension), dtype=np.float32)
+        fill = np.nan if self.lexical_first else 0.0  # NaN: no vector yet (dense.fill computes it)
+        vectors = np.full((len(chunks), self.embedder.dimension), fill, dtype=np.float32)
         todo = []
         for i, c in enumerate(chunks):
             if c.chunk_id in self.cached:
@@ -194,14 +158,19 @@ class Builder:
             else:
                 todo.append(i)
         n_docs = len(batch.entries)
-        vectors[todo] = embed_chunks(
-            self.embedder,
-            [chunks[i] for i in todo],
-            lambda f: self.report(
-                self._fraction(f * n_docs),
-                f"embedding {self.done_docs + int(f * n_docs)} of {self.total_docs} documents",
-            ),
-        )
+        t = time.perf_counter()
+        if not self.lexical_first:
+            vectors[todo] = embed_chunks(
+                self.embedder,
+                [chunks[i] for i in todo],
+                lambda f: self.report(
+                    self._fraction(f * n_docs),
+                    f"embedding {self.done_docs + int(f * n_docs)} of {self.total_docs} documents",
+                ),
+            )
+            self.timings.embedded += len(todo)
+        self.timings.encode += time.perf_counter() - t
+        t = time.perf_counter()
         entries, at = [], 0
         for record, cs in batch.entries:
             entries.append(DocEntry(record, cs, vectors[at : at + len(cs)]))
@@ -215,19 +184,25 @@ class Builder:
                 dimension=self.embedder.dimension,
                 extra=self.extra,
             )
+        self.timings.write += time.perf_counter() - t
+        self.timings.commits += 1
         if self.on_commit is not None:
+            t = time.perf_counter()
             self.on_commit(snap)
+            self.timings.serve += time.perf_counter() - t
         self.done_docs += n_docs
         self.report(
             self._fraction(),
             f"saved {snap.manifest['documents']} documents, {snap.manifest['chunks']} chunks",
         )
         self.batch = _Batch()
-        self.target = min(self.target * 2, MAX_BATCH_CHUNKS)
+        self.target = min(self.target * 2, dense.MAX_BATCH_CHUNKS)
 
     def run(self, sources: list[Source]) -> list[FileStatus]:
         statuses = [self._source(src) for src in sources]
         self.flush()
+        if self.lexical_first:
+            dense.fill(self.store, self.embedder, self.report, self.on_commit, self.timings)
         self.report.done(f"indexed {sum(s.status == 'indexed' for s in statuses)} of {len(statuses)} files")
         return statuses
 
@@ -284,7 +259,9 @@ class Builder:
                 self.done_docs += 1
                 continue
             self.by_content[content] = doc_id
+            t = time.perf_counter()
             chunks = [c for part in parts for c in self.chunker.chunk(part)]
+            self.timings.chunk += time.perf_counter() - t
             self.batch.entries.append((_record(doc_id, src.key, parts, h, content, len(chunks)), chunks))
             new += 1
             n_chunks += len(chunks)
@@ -309,61 +286,3 @@ class Builder:
         return FileStatus(
             src.key, "indexed", new + same, n_chunks, f"{dups} duplicate documents skipped" if dups else ""
         )
-
-
-def rebuild_store(
-    store: Store, embedder, chunker: Chunker, extra: dict[str, Any], report: Reporter
-) -> dict[str, Any]:
-    """Re-chunk and re-embed every stored document, then swap in one commit (holds the writer lock)."""
-    started = time.time()
-    with store.writing():
-        snap = store.load()
-        if snap is None:
-            raise IndexNotReady("There is no index to rebuild yet.")
-        records = list(snap.iter_documents())
-        per_doc = []
-        for rec in records:
-            parts = [
-                Document(
-                    doc_id=rec["doc_id"],
-                    text=p["text"],
-                    title=rec.get("title", ""),
-                    source=rec.get("source", ""),
-                    url=rec.get("url", ""),
-                    page=p.get("page"),
-                    section=p.get("section", ""),
-                    meta=p.get("meta") or {},
-                )
-                for p in rec["parts"]
-            ]
-            per_doc.append([c for part in parts for c in chunker.chunk(part)])
-        all_chunks = [c for cs in per_doc for c in cs]
-        vectors = embed_chunks(
-            embedder,
-            all_chunks,
-            lambda f: report(
-                f,
-                f"re-embedding {len(records)} documents ({int(f * len(all_chunks))} of {len(all_chunks)} chunks)",
-            ),
-        )
-        entries, at = [], 0
-        for rec, cs in zip(records, per_doc, strict=False):
-            entries.append(DocEntry({**rec, "chunks": len(cs)}, cs, vectors[at : at + len(cs)]))
-            at += len(cs)
-        snap = store.commit(
-            adds=entries,
-            removes=set(),
-            sources=snap.manifest.get("sources", {}),
-            model=embedder.name,
-            dimension=embedder.dimension,
-            replace_all=True,
-            extra=extra,
-        )
-    seconds = round(time.time() - started, 1)
-    report.done(f"rebuilt {len(records)} documents, {len(snap.chunks)} chunks in {seconds:.0f} s")
-    return {
-        "documents": len(records),
-        "chunks": len(snap.chunks),
-        "embedding_model": embedder.name,
-        "seconds": seconds,
-    }

@@ -7,10 +7,11 @@ It knows nothing about prompts, file formats, how the index got on disk or how r
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -90,7 +91,7 @@ class Retriever:
     def __init__(self, snapshot: Snapshot, embedder: Any) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
-        self._bm25: Bm25 | None = None
+        self._late: dict[int, np.ndarray] = {}  # vectors of rows the build has not embedded yet
         self._lock = threading.Lock()
 
     @property
@@ -98,13 +99,29 @@ class Retriever:
         return self.snapshot.chunks
 
     def bm25(self) -> Bm25:
-        with self._lock:
-            if self._bm25 is None:
-                self._bm25 = Bm25([embedding_text(c) for c in self.snapshot.chunks])
-            return self._bm25
+        """The BM25 side over every chunk, built once and shared by the generations that only add vectors."""
+        snap = self.snapshot
+        with snap.shared_lock:
+            if "bm25" not in snap.shared:
+                snap.shared["bm25"] = Bm25([embedding_text(c) for c in snap.chunks])
+            return snap.shared["bm25"]
 
     def embed_query(self, query: str) -> np.ndarray:
         return np.asarray(self.embedder.encode([query]), dtype=np.float32).reshape(-1)
+
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """Unit vectors of chunk rows; a row the build has not embedded yet is embedded now (and kept)."""
+        snap = self.snapshot
+        with self._lock:
+            missing = [r for r in dict.fromkeys(rows) if r >= snap.dense and r not in self._late]
+        if missing:
+            vecs = self.embedder.encode([embedding_text(snap.chunks[r]) for r in missing])
+            with self._lock:
+                self._late.update(zip(missing, np.asarray(vecs, dtype=np.float32), strict=True))
+        out = np.zeros((len(rows), snap.index.d), dtype=np.float32)
+        for i, r in enumerate(rows):
+            out[i] = snap.vectors[r] if r < snap.dense else self._late[r]
+        return out
 
     def _dense_rows(self, qvec: np.ndarray, n: int) -> list[int]:
         n = min(n, self.snapshot.index.ntotal)
@@ -113,11 +130,14 @@ class Retriever:
         _, ids = self.snapshot.index.search(qvec.reshape(1, -1), n)
         return [int(i) for i in ids[0] if i >= 0]
 
-    def candidates(self, query: str, mode: Mode = "hybrid", depth: int = 50) -> list[Candidate]:
-        """Rows ranked by the chosen leg(s), with every score filled in for each row."""
+    def candidates(
+        self, query: str, mode: Mode = "hybrid", depth: int = 50, qvec: np.ndarray | None = None
+    ) -> list[Candidate]:
+        """Rows ranked by the chosen leg(s), with every score filled in for each row (the dense cosine is
+        NaN for a row the build has not embedded yet: `search` embeds the ones it reaches)."""
         if not self.snapshot.chunks:
             return []
-        qvec = self.embed_query(query)
+        qvec = self.embed_query(query) if qvec is None else qvec
         ranks: dict[int, float] = {}
         bm25_scores: np.ndarray | None = None
         if mode in ("dense", "hybrid"):
@@ -128,9 +148,15 @@ class Retriever:
             for rank, row in enumerate(_top(bm25_scores, depth)):
                 if bm25_scores[row] <= 0:
                     break
-                ranks[int(row)] = ranks.get(int(row), 0.0) + BM25_WEIGHT / (RRF_K + rank + 1)
+                weight = BM25_WEIGHT
+                if mode == "hybrid" and row >= self.snapshot.dense:
+                    weight += DENSE_WEIGHT  # not embedded yet: its BM25 rank stands in for the dense one
+                ranks[int(row)] = ranks.get(int(row), 0.0) + weight / (RRF_K + rank + 1)
         rows = list(ranks)
-        dense = self.snapshot.vectors[rows] @ qvec if rows else np.zeros(0)
+        dense = np.full(len(rows), np.nan, dtype=np.float32)
+        ready = [i for i, r in enumerate(rows) if r < self.snapshot.dense]
+        if ready:
+            dense[ready] = self.snapshot.vectors[[rows[i] for i in ready]] @ qvec
         out = []
         for row, cos in zip(rows, dense, strict=False):
             b = float(bm25_scores[row]) if bm25_scores is not None and bm25_scores[row] > 0 else None
@@ -140,7 +166,7 @@ class Retriever:
         elif mode == "bm25":
             out.sort(key=lambda c: -(c.bm25 or 0.0))
         else:
-            out.sort(key=lambda c: (-c.fused, -c.dense))
+            out.sort(key=lambda c: (-c.fused, -c.dense if c.dense == c.dense else 1.0))
         return out
 
     def search(
@@ -158,7 +184,12 @@ class Retriever:
         hits: list[Hit] = []
         kept_rows: list[int] = []
         kept_texts: set[str] = set()
-        for cand in self.candidates(query, mode, depth=max(50, 5 * k)):
+        qvec = self.embed_query(query)  # once per search: both legs and the late rows use it
+        cands = self.candidates(query, mode, depth=max(50, 5 * k), qvec=qvec)
+        for at, cand in enumerate(cands):
+            if math.isnan(cand.dense):  # keyword-only so far: embed it with the next few such rows
+                self.vectors([c.row for c in cands[at:] if math.isnan(c.dense)][: max(4, k)])
+                cand = replace(cand, dense=float(self.vectors([cand.row])[0] @ qvec))
             if min_score is not None and cand.dense < min_score:
                 continue
             chunk = self.snapshot.chunks[cand.row]
@@ -167,7 +198,7 @@ class Retriever:
                 if norm in kept_texts:
                     continue
                 if kept_rows:
-                    sims = self.snapshot.vectors[kept_rows] @ self.snapshot.vectors[cand.row]
+                    sims = self.vectors(kept_rows) @ self.vectors([cand.row])[0]
                     if float(sims.max()) >= NEAR_DUPLICATE_COSINE:
                         continue
                 kept_texts.add(norm)

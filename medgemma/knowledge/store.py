@@ -1,9 +1,11 @@
-"""store.py owns the knowledge-base store on disk: generations of FAISS vectors, chunks, documents, manifest.
+"""store.py owns the knowledge-base store on disk: generations of chunks, documents, vectors, manifest.
 
-A commit writes a whole generation into a temporary folder, writes manifest.json last and renames
-the folder into place, so a crash leaves the previous generation serving. Readers load the newest
-complete generation and keep it in a SnapshotCache (one per process, shared by its Stores: Services
-owns it). It knows nothing about file formats or ranking.
+A commit writes a generation into a temporary folder, writes manifest.json last and renames the folder
+into place, so a crash leaves the previous generation serving. A generation may hold every chunk (the
+keyword side) but vectors for only the first `dense_chunks` of them: `append` adds vectors for the next
+rows as a new shard and hard-links everything else, so filling in the meaning side costs each commit
+only its own batch. Readers load the newest complete generation and keep it in a SnapshotCache (one per
+process, shared by its Stores: Services owns it). It knows nothing about file formats or ranking.
 """
 
 from __future__ import annotations
@@ -14,17 +16,27 @@ import logging
 import os
 import re
 import shutil
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from medgemma.errors import IndexNotReady
+from medgemma.knowledge import shards
+from medgemma.knowledge.shards import build_faiss, index_type
+from medgemma.knowledge.snapshot import (  # noqa: F401 (re-exported)
+    CHUNKS_FILE,
+    DOCUMENTS_FILE,
+    FAISS_FILE,
+    MANIFEST_FILE,
+    DocEntry,
+    Snapshot,
+    SnapshotCache,
+    entry_vectors,
+)
 from medgemma.storage import atomic_write_json, process_exists, read_json
 from medgemma.types import Chunk
 
@@ -35,138 +47,11 @@ except ImportError:  # Windows: only in-process locking
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
-FLAT_LIMIT = 50_000  # exact inner-product search below this many chunks, HNSW above
+FORMAT = 2  # 2: vectors in safetensors shards, possibly for a prefix of the chunks; 1: one vectors.faiss
+READABLE = (1, 2)
 KEEP_GENERATIONS = 2
-CHUNKS_FILE, DOCUMENTS_FILE, FAISS_FILE, MANIFEST_FILE = (
-    "chunks.jsonl",
-    "documents.jsonl",
-    "vectors.faiss",
-    "manifest.json",
-)
 STATUS_FILE = "build.json"
 _GEN = re.compile(r"^gen-(\d{6,})$")
-
-
-def build_faiss(vectors: np.ndarray, dimension: int):
-    """Exact inner product (flat) for small stores, HNSW for large ones; vectors are unit length."""
-    import faiss
-
-    if len(vectors) >= FLAT_LIMIT:
-        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 96
-    else:
-        index = faiss.IndexFlatIP(dimension)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
-
-
-def index_type(index) -> str:
-    return "hnsw" if "HNSW" in type(index).__name__ else "flat"
-
-
-@dataclass(frozen=True)
-class DocEntry:
-    """One document to commit: its documents.jsonl record (with 'doc_id'), its chunks and their vectors."""
-
-    record: dict[str, Any]
-    chunks: list[Chunk]
-    vectors: np.ndarray
-
-
-@dataclass
-class Snapshot:
-    """One complete generation loaded in memory; read-only once built."""
-
-    path: Path
-    generation: int
-    manifest: dict[str, Any]
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    index: Any  # faiss.Index
-    cache: dict[str, Any] = field(default_factory=dict)  # derived structures (BM25, doc table)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def model(self) -> str:
-        return str(self.manifest.get("embedding_model", ""))
-
-    def iter_documents(self) -> Iterator[dict[str, Any]]:
-        """Full documents.jsonl records (with their text parts), streamed from disk."""
-        with (self.path / DOCUMENTS_FILE).open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    yield json.loads(line)
-
-    def doc_table(self) -> dict[str, dict[str, Any]]:
-        """doc_id -> record without its text parts (cached)."""
-        with self.lock:
-            if "docs" not in self.cache:
-                self.cache["docs"] = {
-                    r["doc_id"]: {k: v for k, v in r.items() if k != "parts"} for r in self.iter_documents()
-                }
-            return self.cache["docs"]
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_lines(path: Path, lines: Iterator[str]) -> int:
-    n = 0
-    with path.open("w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(line)
-            fh.write("\n")
-            n += 1
-        fh.flush()
-        os.fsync(fh.fileno())
-    return n
-
-
-class SnapshotCache:
-    """The newest loaded generation of each store folder, the generation folders that failed to load (not
-    retried on every search) and one lock per folder. Stores sharing one load each generation once and get
-    each other's commits without reading them back; a Store made without one gets its own."""
-
-    def __init__(self) -> None:
-        self._snapshots: dict[Path, Snapshot] = {}
-        self._bad: set[Path] = set()
-        self._locks: dict[Path, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def lock(self, key: Path) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
-
-    def get(self, key: Path) -> Snapshot | None:
-        return self._snapshots.get(key)
-
-    def put(self, key: Path, snap: Snapshot) -> None:
-        self._snapshots[key] = snap
-
-    def is_bad(self, folder: Path) -> bool:
-        return folder in self._bad
-
-    def mark_bad(self, folder: Path) -> None:
-        self._bad.add(folder)
-
-    def clear(self) -> None:
-        """Forget every loaded generation (the next load reads from disk, as a new process would)."""
-        with self._guard:
-            self._snapshots.clear()
-            self._bad.clear()
 
 
 class Store:
@@ -200,26 +85,54 @@ class Store:
         gen = self.latest()
         return read_json(self.gen_path(gen) / MANIFEST_FILE) if gen else None
 
-    def _read(self, generation: int) -> Snapshot:
+    def _read(self, generation: int, previous: Snapshot | None = None) -> Snapshot:
+        """Read one generation; what it shares with `previous` (same chunks, earlier shards) is reused."""
         import faiss
 
         path = self.gen_path(generation)
         manifest = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
-        if manifest.get("format") != FORMAT:
+        if manifest.get("format") not in READABLE:
             raise IndexNotReady(f"Index {path} has format {manifest.get('format')}, expected {FORMAT}.")
         for name, size in manifest.get("files", {}).items():
             if (path / name).stat().st_size != size:
                 raise OSError(f"{path / name} has the wrong size (damaged)")
-        index = faiss.read_index(str(path / FAISS_FILE))
+        lexical = manifest.get("lexical_generation")
+        same = previous is not None and lexical is not None
+        same = same and previous.manifest.get("lexical_generation") == lexical
+        if same:
+            chunks = previous.chunks
+        else:
+            with (path / CHUNKS_FILE).open(encoding="utf-8") as fh:
+                chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
+        dim = int(manifest["dimension"])
+        if manifest["format"] == 1:
+            index = faiss.read_index(str(path / FAISS_FILE))
+            n = index.ntotal
+            vectors = index.reconstruct_n(0, n) if n else np.zeros((0, dim), dtype=np.float32)
+            if n != len(chunks):
+                raise OSError(f"{path}: {n} vectors but {len(chunks)} chunks (damaged)")
+        else:
+            listed = [tuple(s) for s in manifest.get("shards", [])]
+            known = [tuple(s) for s in previous.manifest.get("shards", [])] if same else []
+            parts = [previous.vectors] if known and listed[: len(known)] == known else []
+            for name, rows in listed[len(known) if parts else 0 :]:
+                part = shards.read_shard(path / name, dim)
+                if len(part) != rows:
+                    raise OSError(f"{path / name}: {len(part)} vectors, the manifest says {rows} (damaged)")
+                parts.append(part)
+            vectors = np.vstack(parts) if parts else np.zeros((0, dim), dtype=np.float32)
+            if len(vectors) != manifest.get("dense_chunks") or len(vectors) > len(chunks):
+                raise OSError(f"{path}: {len(vectors)} vectors for {len(chunks)} chunks (damaged)")
+            if FAISS_FILE in manifest.get("files", {}):
+                index = faiss.read_index(str(path / FAISS_FILE))
+            else:
+                index = build_faiss(vectors, dim, exact=True)
         if index_type(index) == "hnsw":
             faiss.downcast_index(index).hnsw.efSearch = 96
-        with (path / CHUNKS_FILE).open(encoding="utf-8") as fh:
-            chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
-        n = index.ntotal
-        if n != len(chunks):
-            raise OSError(f"{path}: {n} vectors but {len(chunks)} chunks (damaged)")
-        vectors = index.reconstruct_n(0, n) if n else np.zeros((0, index.d), dtype=np.float32)
-        return Snapshot(path, generation, manifest, chunks, np.asarray(vectors, dtype=np.float32), index)
+        snap = Snapshot(path, generation, manifest, chunks, np.asarray(vectors, dtype=np.float32), index)
+        if same:
+            snap.shared, snap.shared_lock = previous.shared, previous.shared_lock
+        return snap
 
     def load(self) -> Snapshot | None:
         """The newest complete generation (kept in the cache); damaged ones are skipped."""
@@ -240,7 +153,7 @@ class Store:
                 if self.cache.is_bad(self.gen_path(gen).resolve()):
                     continue
                 try:
-                    snap = self._read(gen)
+                    snap = self._read(gen, cached)
                 except (OSError, ValueError, RuntimeError, TypeError, json.JSONDecodeError) as exc:
                     logger.warning(
                         "index generation %d at %s is unreadable (%s); trying an older one",
@@ -304,80 +217,156 @@ class Store:
         replace_all: bool = False,
         extra: dict[str, Any] | None = None,
     ) -> Snapshot:
-        """Write a new generation = latest - removes - replaced docs + adds. Call inside `writing()`."""
+        """Write a new generation = latest - removes - replaced docs + adds (rewrites every file; the
+        rows with vectors come first). Call inside `writing()`."""
         started = time.time()
         base = None if replace_all else self.load()
         if base is not None and base.chunks and base.model != model:
             raise IndexNotReady(
                 f"The index was built with {base.model}; adding {model} vectors needs a rebuild first."
             )
-        added_ids = {e.record["doc_id"] for e in adds}
-        drop = removes | added_ids
-        kept_chunks: list[Chunk] = []
-        kept_vecs = np.zeros((0, dimension), dtype=np.float32)
+        drop = removes | {e.record["doc_id"] for e in adds}
         doc_lines: list[str] = []
-        doc_hashes: list[str] = []
         old_sources: dict[str, Any] = {}
+        kept: list[Chunk] = []
+        kept_vecs = np.zeros((0, dimension), dtype=np.float32)
         if base is not None:
-            mask = np.fromiter(
-                (c.doc_id not in drop for c in base.chunks), dtype=bool, count=len(base.chunks)
-            )
-            kept_chunks = [c for c, keep in zip(base.chunks, mask, strict=False) if keep]
-            kept_vecs = base.vectors[mask]
+            mask = np.fromiter((c.doc_id not in drop for c in base.chunks), bool, count=len(base.chunks))
+            kept = [c for c, keep in zip(base.chunks, mask, strict=False) if keep]
+            kept_vecs = np.full((len(kept), dimension), np.nan, dtype=np.float32)
+            kept_vecs[: int(mask[: base.dense].sum())] = base.vectors[mask[: base.dense]]
             with (base.path / DOCUMENTS_FILE).open(encoding="utf-8") as fh:
-                for line in fh:
-                    if not line.strip():
-                        continue
-                    record = json.loads(line)
-                    if record["doc_id"] not in drop:
-                        doc_lines.append(line.rstrip("\n"))
-                        doc_hashes.append(f"{record['doc_id']}:{record.get('hash', '')}")
+                doc_lines = [
+                    line.rstrip("\n")
+                    for line in fh
+                    if line.strip() and json.loads(line)["doc_id"] not in drop
+                ]
             old_sources = dict(base.manifest.get("sources", {}))
         for key, value in sources.items():
             if value is None:
                 old_sources.pop(key, None)
             else:
                 old_sources[key] = value
-        new_chunks = [c for e in adds for c in e.chunks]
-        parts = [kept_vecs] + [np.asarray(e.vectors, dtype=np.float32).reshape(-1, dimension) for e in adds]
-        vectors = np.vstack(parts) if parts else kept_vecs
-        chunks = kept_chunks + new_chunks
+        chunks = kept + [c for e in adds for c in e.chunks]
+        vecs = np.vstack([kept_vecs] + [entry_vectors(e, dimension) for e in adds])
+        has = ~np.isnan(vecs[:, 0]) if len(vecs) else np.zeros(0, dtype=bool)
+        # rows with vectors first; then the new rows without (filled next), then the older ones without
+        old = np.arange(len(chunks)) < len(kept)
+        order = np.concatenate([np.flatnonzero(has), np.flatnonzero(~has & ~old), np.flatnonzero(~has & old)])
+        chunks = [chunks[i] for i in order]
+        vectors = np.ascontiguousarray(vecs[order[: int(has.sum())]])
         doc_lines += [json.dumps(e.record, ensure_ascii=False) for e in adds]
-        doc_hashes += [f"{e.record['doc_id']}:{e.record.get('hash', '')}" for e in adds]
-        corpus_hash = hashlib.sha256("\n".join(sorted(doc_hashes)).encode("utf-8")).hexdigest()
-        index = build_faiss(vectors, dimension)
-
+        hashes = []
+        for line in doc_lines:
+            record = json.loads(line)
+            hashes.append(f"{record['doc_id']}:{record.get('hash', '')}")
+        corpus_hash = hashlib.sha256("\n".join(sorted(hashes)).encode("utf-8")).hexdigest()
         generation = max(self.latest(), base.generation if base else 0) + 1
+
+        def write(tmp: Path) -> None:
+            shards.write_lines(
+                tmp / CHUNKS_FILE, (json.dumps(c.to_dict(), ensure_ascii=False) for c in chunks)
+            )
+            shards.write_lines(tmp / DOCUMENTS_FILE, iter(doc_lines))
+
+        fields = {
+            "lexical_generation": generation,
+            "embedding_model": model,
+            "dimension": dimension,
+            "documents": len(doc_lines),
+            "corpus_hash": corpus_hash,
+            "sources": old_sources,
+            **(extra or {}),
+        }
+        return self._publish(generation, fields, write, chunks, vectors, [], started)
+
+    def append(self, chunk_ids: Sequence[str], vectors: np.ndarray, model: str) -> Snapshot:
+        """Add vectors for chunks that have none yet. When they are the next rows (the usual case) the
+        new generation hard-links the previous files and writes one shard; otherwise (another writer
+        reordered the rows meanwhile) it rewrites the generation. Call inside `writing()`."""
+        started = time.time()
+        base = self.load()
+        if base is None:
+            raise IndexNotReady("There is no index to add vectors to.")
+        if base.model != model:
+            raise IndexNotReady(f"The index was built with {base.model}; it cannot take {model} vectors.")
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(chunk_ids), -1)
+        dimension = int(base.manifest["dimension"])
+        generation = max(self.latest(), base.generation) + 1
+        fields = {k: v for k, v in base.manifest.items() if k not in ("files", "shards", "generation")}
+        following = [c.chunk_id for c in base.chunks[base.dense : base.dense + len(chunk_ids)]]
+        if base.manifest.get("format") == FORMAT and following == list(chunk_ids):
+            listed = [tuple(s) for s in base.manifest.get("shards", [])]
+
+            def link(tmp: Path) -> None:
+                for name in (CHUNKS_FILE, DOCUMENTS_FILE, *(n for n, _ in listed)):
+                    shards.link_or_copy(base.path / name, tmp / name)
+
+            all_vectors = np.vstack([base.vectors, vectors])
+            snap = self._publish(generation, fields, link, base.chunks, all_vectors, listed, started, vectors)
+            snap.shared, snap.shared_lock = base.shared, base.shared_lock
+            return snap
+        row = {c.chunk_id: i for i, c in enumerate(base.chunks) if i >= base.dense}
+        picked = [(row[cid], i) for i, cid in enumerate(chunk_ids) if cid in row]
+        rows = [r for r, _ in picked]
+        rest = sorted(set(range(base.dense, len(base.chunks))) - set(rows))
+        chunks = base.chunks[: base.dense] + [base.chunks[r] for r in rows + rest]
+        all_vectors = np.vstack([base.vectors, vectors[[i for _, i in picked]].reshape(-1, dimension)])
+        fields["lexical_generation"] = generation
+
+        def rewrite(tmp: Path) -> None:
+            shards.write_lines(
+                tmp / CHUNKS_FILE, (json.dumps(c.to_dict(), ensure_ascii=False) for c in chunks)
+            )
+            shards.link_or_copy(base.path / DOCUMENTS_FILE, tmp / DOCUMENTS_FILE)
+
+        return self._publish(generation, fields, rewrite, chunks, all_vectors, [], started)
+
+    def _publish(
+        self,
+        generation: int,
+        fields: dict[str, Any],
+        write: Callable[[Path], None],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        listed: list[tuple[str, int]],
+        started: float,
+        new_vectors: np.ndarray | None = None,
+    ) -> Snapshot:
+        """Write a generation folder (`write` puts chunks and documents in; the shard of `new_vectors`,
+        default all `vectors` past `listed`, is added), the manifest last, then rename it into place."""
         tmp = self.root / f".build-{generation:06d}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        import faiss
+        write(tmp)
+        fresh = vectors[sum(n for _, n in listed) :] if new_vectors is None else new_vectors
+        if len(fresh):
+            shards.write_shard(tmp / shards.shard_name(generation), fresh)
+            listed = [*listed, (shards.shard_name(generation), len(fresh))]
+        dimension = int(fields["dimension"])
+        hnsw = len(vectors) == len(chunks) and len(vectors) >= shards.FLAT_LIMIT
+        index = build_faiss(vectors, dimension, exact=not hnsw)
+        if hnsw:
+            import faiss
 
-        _write_lines(tmp / CHUNKS_FILE, (json.dumps(c.to_dict(), ensure_ascii=False) for c in chunks))
-        _write_lines(tmp / DOCUMENTS_FILE, iter(doc_lines))
-        faiss.write_index(index, str(tmp / FAISS_FILE))
-        files = {n: (tmp / n).stat().st_size for n in (CHUNKS_FILE, DOCUMENTS_FILE, FAISS_FILE)}
+            faiss.write_index(index, str(tmp / FAISS_FILE))
         manifest = {
             "format": FORMAT,
             "generation": generation,
-            "embedding_model": model,
-            "dimension": dimension,
+            **fields,
             "index_type": index_type(index),
-            "documents": len(doc_lines),
             "chunks": len(chunks),
-            "corpus_hash": corpus_hash,
-            "sources": old_sources,
-            "files": files,
+            "dense_chunks": len(vectors),
+            "shards": [list(s) for s in listed],
+            "files": {p.name: p.stat().st_size for p in sorted(tmp.iterdir())},
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "commit_seconds": 0.0,
-            **(extra or {}),
         }
         manifest["commit_seconds"] = round(time.time() - started, 3)
         atomic_write_json(tmp / MANIFEST_FILE, manifest)  # written last: marks the folder complete
-        _fsync_dir(tmp)
+        shards.fsync_dir(tmp)
         final = self.gen_path(generation)
         os.replace(tmp, final)
-        _fsync_dir(self.root)
+        shards.fsync_dir(self.root)
         self._prune()
         snap = Snapshot(final, generation, manifest, chunks, vectors, index)
         self.cache.put(self.root.resolve(), snap)

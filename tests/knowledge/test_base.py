@@ -14,7 +14,7 @@ from pdf_factory import text_pdf
 from medgemma.cli import main
 from medgemma.config import load_settings
 from medgemma.errors import IndexNotReady, InputRejected, UserFacingError
-from medgemma.knowledge import builder as indexing
+from medgemma.knowledge import dense
 from medgemma.knowledge.base import KnowledgeBase
 from medgemma.knowledge.embeddings import Embedder
 from tests.knowledge.test_ingest import PUBMED_XML
@@ -175,41 +175,43 @@ def medquad_rows(shared: Path, sources: dict[str, int]) -> list[dict]:
     return out
 
 
-def test_starter_build_is_batched_consumer_first_and_resumable(tmp_path, shared_data, monkeypatch, counting):
+def test_starter_build_is_lexical_first_consumer_first_and_resumable(
+    tmp_path, shared_data, monkeypatch, counting
+):
     data = tmp_path / "data" / "corpus"
     data.mkdir(parents=True)
     rows = medquad_rows(shared_data, {"GARD": 2, "MPlusHealthTopics": 6, "CDC": 1})
     (data / "medquad_answered.jsonl.gz").write_bytes(gzip.compress("\n".join(map(json.dumps, rows)).encode()))
-    monkeypatch.setattr(indexing, "FIRST_BATCH_CHUNKS", 3)
+    monkeypatch.setattr(dense, "FIRST_BATCH_CHUNKS", 3)
     kb = kb_for(data_dir=str(tmp_path / "data"))
     with pytest.raises(IndexNotReady, match="empty"):
         kb.search("flu")
 
-    def interrupt(fraction, message):  # the app is stopped after the second saved batch
-        if message.startswith("saved") and kb.store.latest() >= 2:
+    def interrupt(fraction, message):  # the app is stopped after the first batch of vectors is saved
+        if message.startswith("Keyword search") and kb.store.latest() >= 2:
             raise KeyboardInterrupt("stopped")
 
     with pytest.raises(KeyboardInterrupt):
         kb.ensure_starter_index(interrupt)
     partial = kb.snapshot()
-    assert partial.generation == 2
+    assert partial.generation == 2 and 0 < partial.dense < len(partial.chunks)
     [src] = partial.manifest["sources"].values()
-    assert src["complete"] is False and src["starter"] is True
-    first_sources = {c.source for c in partial.chunks}
-    assert first_sources <= {"MedQuAD/MPlusHealthTopics", "MedQuAD/CDC"}  # consumer-health pages first
-    assert kb.search("vaccine", k=2, min_score=-1)  # the partial index already answers
+    assert src["complete"] is True and src["starter"] is True  # every page is in the keyword side
+    assert partial.manifest["documents"] == len({(r["source"], r["doc_id"]) for r in rows})
+    embedded_sources = {c.source for c in partial.chunks[: partial.dense]}
+    assert embedded_sources <= {"MedQuAD/MPlusHealthTopics", "MedQuAD/CDC"}  # consumer-health pages first
+    gard = next(c for c in partial.chunks[partial.dense :] if c.source == "MedQuAD/GARD")
+    [hit] = kb.search(gard.title, k=1, min_score=-1)  # a page without vectors answers by keyword
+    assert hit.chunk.doc_id == gard.doc_id and hit.bm25
+    assert "Meaning search" in kb.coverage().line()
     embedded_before = len(counting)
     result = kb.ensure_starter_index()
-    assert result["state"] == "ready"
+    assert result["state"] == "ready" and "filled in" in result["message"]
     full = kb.snapshot()
-    assert full.generation > 3 and {c.source for c in full.chunks} >= {
-        "MedQuAD/GARD",
-        "MedQuAD/MPlusHealthTopics",
-    }
-    assert full.manifest["documents"] == len({(r["source"], r["doc_id"]) for r in rows})
+    assert full.complete and full.generation > 3 and full.chunks is partial.chunks
     resumed = len(counting) - embedded_before
-    assert resumed == full.manifest["chunks"] - partial.manifest["chunks"]  # committed batches were kept
-    assert kb.build_status()["state"] == "ready"
+    assert resumed == len(full.chunks) - partial.dense  # committed batches were kept
+    assert kb.build_status()["state"] == "ready" and kb.coverage().line() == ""
     assert kb.ensure_starter_index()["state"] == "ready" and kb.snapshot().generation == full.generation
 
 

@@ -87,3 +87,31 @@ def test_services_own_the_knowledge_state_and_share_its_embedders():
         learned is not None and learned._embedders is state.embedders
     )  # one MiniLM for the index and the guard
     assert services.starter_status == ""
+
+
+def test_services_status_line_and_no_source_note_follow_the_build():
+    services = Services(load_settings())
+    kb = services.knowledge()
+    chunks = [Chunk(f"a-{i}", "a", f"alpha {i}") for i in range(3)]
+    vecs = np.full((3, DIM), np.nan, dtype=np.float32)
+    vecs[0] = np.eye(DIM)[0]  # one chunk embedded, two keyword-only so far
+    with kb.store.writing():
+        kb.store.commit(
+            adds=[DocEntry({"doc_id": "a"}, chunks, vecs)],
+            removes=set(),
+            sources={},
+            model="m",
+            dimension=DIM,
+        )
+    kb.store.write_status(state="building", eta_seconds=600)
+    line = "Keyword search: 3 chunks ready · Meaning search: 1 of 3 (33%), about 10 min left"
+    assert kb.coverage().line() == line and kb.stats()["coverage"] == line
+    assert "still being built" in services.building_note() and "about 10 min" in services.building_note()
+    services.report_starter(0.33, kb.coverage().line())
+    assert services.starter_status == f"📚 {line}"
+    services.report_starter(0.5, "reading medquad")
+    assert services.starter_status == "📚 Building the knowledge base: reading medquad (50%)"
+    services.report_starter(1.0, "")
+    assert services.starter_status == ""
+    kb.store.write_status(state="ready")
+    assert kb.coverage().line().endswith("(33%)")  # no time estimate without a running build

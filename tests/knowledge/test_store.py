@@ -16,7 +16,6 @@ import pytest
 
 from medgemma.knowledge.store import (
     CHUNKS_FILE,
-    FAISS_FILE,
     KEEP_GENERATIONS,
     MANIFEST_FILE,
     DocEntry,
@@ -141,7 +140,7 @@ def test_large_stores_use_hnsw():
     rng = np.random.default_rng(0)
     small = build_faiss(rng.normal(size=(10, DIM)).astype(np.float32), DIM)
     assert index_type(small) == "flat"
-    from medgemma.knowledge import store as index_module
+    from medgemma.knowledge import shards as index_module
 
     old = index_module.FLAT_LIMIT
     index_module.FLAT_LIMIT = 50
@@ -231,7 +230,8 @@ def test_kill_9_during_build_keeps_previous_index_serving(tmp_path, isolated_hom
     assert not list(kb.store.root.glob(".build-*"))
     docs = {d.doc_id for d in KnowledgeBase(load_settings()).list_documents()}
     assert docs == {"first.txt", "second.txt"}
-    assert (kb.store.gen_path(kb.store.latest()) / FAISS_FILE).is_file()
+    latest = kb.store.load()
+    assert latest.complete and all((latest.path / name).is_file() for name, _ in latest.manifest["shards"])
 
 
 def test_exclusive_lock_is_held_once(tmp_path):
