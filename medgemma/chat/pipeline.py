@@ -213,8 +213,9 @@ def retrieve(turn: Turn, services: Services) -> Iterator[Event]:
     turn.passages = [Passage.from_hit(n, h) for n, h in enumerate(turn.hits, 1)]
     yield Sources(tuple(turn.passages))
     if not turn.hits and not turn.chat.answer_without_sources:
-        yield Token(NO_SOURCE)
-        turn.finish(NO_SOURCE, "no_source")
+        text = " ".join(filter(None, (NO_SOURCE, services.building_note())))  # + when the build is done
+        yield Token(text)
+        turn.finish(text, "no_source")
 
 
 def generate(turn: Turn, services: Services) -> Iterator[Event]:
