@@ -154,11 +154,14 @@ def _tokens(t: Text, m: re.Match) -> set[int]:
 
 
 def _live(t: Text, pattern: re.Pattern, taken: set[int]) -> tuple[re.Match | None, bool]:
-    """The first match outside a negation, and whether the group matched at all."""
+    """The first match outside a negation, and whether the group matched at all. A negator inside the
+    match counts too unless the group's terms spell it ("testicle is not swollen" through "(?:\\w+ )?")."""
+    spelled = set(re.findall(r"[a-z]+", pattern.pattern)) & _NEGATORS
     seen = False
     for m in pattern.finditer(t.norm):
         seen = True
-        if not _negated(t, m, taken - _tokens(t, m)):
+        inside = set(m.group(0).split()) & _NEGATORS
+        if not _negated(t, m, taken - _tokens(t, m)) and not inside - spelled:
             return m, True
     return None, seen
 

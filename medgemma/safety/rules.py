@@ -103,6 +103,11 @@ class RuleFindings:
         return tuple(dict.fromkeys(found))
 
 
+_ACCIDENT = re.compile(
+    r"\b(?:accidentally|by accident|by mistake|while (?:cooking|shaving|chopping|gardening))\b"
+)
+
+
 def _anchored_near(t: Text, start: int, end: int) -> bool:
     return bool(A.STRONG_ANCHOR.search(t.window(start, end, before=10, after=8)))
 
@@ -117,6 +122,9 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
                     continue
                 if t.past(m.start(), m.end()):
                     f.suppressed.append(f"past: {name}")
+                    continue
+                if pat.rule == "emergency.self_harm" and _ACCIDENT.search(t.window(m.start(), m.end())):
+                    f.suppressed.append(f"accident: {name}")  # "I accidentally cut myself cooking"
                     continue
                 method = pat.rule == "emergency.self_harm_method"
                 if f.generic and not method and not _anchored_near(t, m.start(), m.end()):
