@@ -1,5 +1,6 @@
-"""chat_render.py turns pipeline events into the Chatbot's messages: the answer with linked [n] markers,
-the Sources panel and the safety panels (ChatView applies each event), and the evidence-record download.
+"""chat_render.py turns pipeline events into the Chatbot's messages: the answer, verified sentence by
+sentence, with linked [n] markers, the Sources panel, the collapsed "Not supported by the sources" panel and
+the safety panels (ChatView applies each event), and the evidence-record download.
 No gradio import, so it is easy to test; where a source points is `Citation.link()`'s business.
 """
 
@@ -14,11 +15,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medgemma.chat.events import Answer, Done, Emergency, Event, Refusal, Safety, Sources, Token
+from medgemma.chat.citations import SentenceCheck
+from medgemma.chat.events import (
+    Answer,
+    Done,
+    Dropped,
+    Emergency,
+    Event,
+    Refusal,
+    Safety,
+    Sentence,
+    Sources,
+    Status,
+)
 from medgemma.types import Citation, Passage, Verdict
 
 SAFETY_TITLES = {
     "emergency": "🚨 Emergency: the safety guard answered at once",
+    "urgent": "🩺 Urgent: see a doctor today (general information follows)",
     "harmful": "🛡️ Safety: request refused",
     "personal_advice": "🛡️ Safety: general information only",
     "output": "🛡️ Safety: answer adjusted",
@@ -33,20 +47,28 @@ def _marker(n: int, by_n: dict[int, Citation]) -> str:
     return f'[[{n}]]({c.link()} "{title}")' if c.url else f"[{n}]"  # a file without a URL has no link
 
 
-def render_answer(answer: Answer) -> str:
-    """Sentences with clickable [n]; unsupported sentences flagged; a support line at the end."""
-    by_n = {c.n: c for c in answer.citations}
-    parts = []
-    for s in answer.sentences:
-        marks = "".join(_marker(n, by_n) for n in s.cited)
-        text = s.text + (f" {marks}" if marks else "")
-        if not s.supported:
-            text += " ⚠️*(not supported by the sources)*"
-        parts.append(text)
+WRITING = "⏳ *Writing: each sentence appears once it is checked against the sources …*"
+NOT_SUPPORTED_TITLE = "🔍 Not supported by the sources ({n}), left out of the answer"
+
+
+def render_sentence(check: SentenceCheck, citations: Sequence[Citation]) -> str:
+    """One verified sentence with its clickable [n]."""
+    by_n = {c.n: c for c in citations}
+    marks = "".join(_marker(n, by_n) for n in check.cited)
+    return check.text + (f" {marks}" if marks else "")
+
+
+def render_answer(answer: Answer, left_out: int = 0) -> str:
+    """The sentences shown, with clickable [n], and a support line; the fixed text when none was shown."""
+    if not answer.sentences:
+        return answer.text
+    text = " ".join(render_sentence(s, answer.citations) for s in answer.sentences)
     note = f"\n\n<sub>Support: {answer.support:.0%} of sentences backed by the sources"
+    if left_out:
+        note += f" · {left_out} left out (see 'Not supported by the sources')"
     if answer.mode == "extractive":
         note += " · quoted from the sources (the model's draft was not supported well enough)"
-    return " ".join(parts) + note + "</sub>"
+    return text + note + "</sub>"
 
 
 def render_sources(passages: Sequence[Passage]) -> str:
@@ -83,6 +105,8 @@ class ChatView:
         self.answer_index: int | None = None
         self.last: dict[str, Any] = {}  # the evidence record of the finished answer (question, answer, ...)
         self.emergency = ""  # the emergency panel's text, once the guard answered with one
+        self.dropped: list[str] = []  # the draft's sentences no passage supports (listed, not answered)
+        self.dropped_index: int | None = None
 
     def _answer_msg(self) -> dict:
         if self.answer_index is None:
@@ -109,12 +133,36 @@ class ChatView:
                 self._panel(title, render_verdict(verdict, text))
             case Sources(passages=passages):
                 self._panel(f"📚 Sources ({len(passages)})", render_sources(passages))
-            case Token(text=text):
-                self._answer_msg()["content"] += text
+            case Status(text=text) if text.startswith("Writing"):
+                self._answer_msg()["content"] = WRITING
+            case Sentence(check=check, citations=citations):
+                message, sentence = self._answer_msg(), render_sentence(check, citations)
+                shown = message["content"] not in ("", WRITING)
+                message["content"] = f"{message['content']} {sentence}" if shown else sentence
+            case Dropped(check=check):
+                self._dropped(check.text)
             case Answer():
-                self._answer_msg()["content"] = render_answer(event)
+                self._answer_msg()["content"] = render_answer(event, len(self.dropped))
             case Done(evidence=evidence, text=text):
                 self.last = {**evidence, "question": evidence.get("question", ""), "answer": text}
+                if self.answer_index is not None and self.history[self.answer_index]["content"] == WRITING:
+                    self.history[self.answer_index]["content"] = (
+                        text or "Stopped before a sentence was verified."
+                    )
+
+    def _dropped(self, text: str) -> None:
+        """The collapsed panel listing the draft's unsupported sentences, kept below the answer."""
+        self._answer_msg()
+        self.dropped.append(text)
+        content = "\n".join(f"- {html.escape(t)}" for t in self.dropped)
+        if self.dropped_index is None:
+            self._panel(NOT_SUPPORTED_TITLE.format(n=1), content)
+            self.dropped_index = len(self.history) - 1
+        panel = self.history[self.dropped_index]
+        panel["content"], panel["metadata"]["title"] = (
+            content,
+            NOT_SUPPORTED_TITLE.format(n=len(self.dropped)),
+        )
 
 
 def evidence_file(record: dict[str, Any] | None) -> str | None:

@@ -134,15 +134,9 @@ def _lexical(sentence_words: set[str], passage_words: set[str]) -> float:
     return len(sentence_words & passage_words) / len(sentence_words) if sentence_words else 0.0
 
 
-def verify(
-    answer: str,
-    hits: Sequence[Hit],
-    embed: Embed | None = None,
-    min_lexical: float = 0.5,
-    min_cosine: float = 0.35,
-    attach: bool = True,
-) -> Verification:
-    """Check each sentence against the passages.
+class Verifier:
+    """Checks answer sentences against one set of passages, one sentence at a time, so an answer can be
+    shown as it is verified; the passages' words and sentence vectors are computed once.
 
     A sentence is supported by a passage when at least half of its content words occur there (novel
     words are what hallucinated claims add) and, with an embedder, its meaning is close to one of the
@@ -150,40 +144,52 @@ def verify(
     Markers that point at no passage are dropped; with `attach`, a supported sentence that the model
     left uncited gets the number of its best passage, and a wrong citation is moved to the right one.
     """
-    result = Verification()
-    sentences = split_sentences(answer)
-    if not sentences:
-        return result
-    passage_words = [content_words(h.chunk.text + " " + h.chunk.title) for h in hits]
-    plain = [strip_markers(s) for s in sentences]
-    cos = np.ones((len(sentences), len(hits)), dtype=np.float32)
-    if embed is not None and hits:
-        # compare with each passage sentence (a whole passage dilutes the similarity), keep the best
-        cos[:] = 0.0
-        owners, units = [], []
-        for j, h in enumerate(hits):
+
+    def __init__(
+        self,
+        hits: Sequence[Hit],
+        embed: Embed | None = None,
+        min_lexical: float = 0.5,
+        min_cosine: float = 0.35,
+        attach: bool = True,
+    ) -> None:
+        self.hits, self.embed, self.attach = list(hits), embed, attach
+        self.min_lexical, self.min_cosine = min_lexical, min_cosine
+        self.passage_words = [content_words(h.chunk.text + " " + h.chunk.title) for h in self.hits]
+        # each passage sentence on its own (a whole passage dilutes the similarity); keep the best per passage
+        self.owners: list[int] = []
+        units: list[str] = []
+        for j, h in enumerate(self.hits):
             for unit in split_sentences(h.chunk.text)[:40] or [h.chunk.text]:
-                owners.append(j)
+                self.owners.append(j)
                 units.append(unit)
-        vecs = embed(plain + units)
-        sims = np.clip(vecs[: len(plain)] @ vecs[len(plain) :].T, 0.0, 1.0)
-        for col, j in enumerate(owners):
-            cos[:, j] = np.maximum(cos[:, j], sims[:, col])
-    for i, (raw, text) in enumerate(zip(sentences, plain, strict=True)):
-        words = content_words(text)
-        lex = [_lexical(words, passage_words[j]) for j in range(len(hits))]
-        ok = [bool(words) and lex[j] >= min_lexical and cos[i, j] >= min_cosine for j in range(len(hits))]
-        score = [
-            0.5 * float(cos[i, j]) + 0.5 * lex[j] if embed is not None else lex[j] for j in range(len(hits))
-        ]
-        cited = []
+        self.unit_vecs = embed(units) if embed is not None and units else None
+
+    def _cosines(self, text: str) -> np.ndarray:
+        cos = np.ones(len(self.hits), dtype=np.float32)
+        if self.unit_vecs is not None and self.embed is not None:
+            cos[:] = 0.0
+            sims = np.clip(self.unit_vecs @ self.embed([text])[0], 0.0, 1.0)
+            for col, j in enumerate(self.owners):
+                cos[j] = max(cos[j], sims[col])
+        return cos
+
+    def check(self, raw: str) -> tuple[SentenceCheck, list[int]]:
+        """One sentence (with its markers) checked: its SentenceCheck and the markers that point nowhere."""
+        text, k = strip_markers(raw), len(self.hits)
+        cos, words = self._cosines(text), content_words(text)
+        lex = [_lexical(words, self.passage_words[j]) for j in range(k)]
+        ok = [bool(words) and lex[j] >= self.min_lexical and cos[j] >= self.min_cosine for j in range(k)]
+        score = [0.5 * float(cos[j]) + 0.5 * lex[j] if self.embed is not None else lex[j] for j in range(k)]
+        cited: list[int] = []
+        dropped: list[int] = []
         for n in markers_in(raw):
-            if 1 <= n <= len(hits):
+            if 1 <= n <= k:
                 if n not in cited:
                     cited.append(n)
             else:
-                result.dropped_markers.append(n)
-        candidates = [j for j in range(len(hits)) if ok[j]]
+                dropped.append(n)
+        candidates = [j for j in range(k) if ok[j]]
         best = (
             max(candidates, key=lambda j: score[j]) + 1
             if candidates
@@ -192,18 +198,46 @@ def verify(
         if cited:
             supported = any(ok[n - 1] for n in cited)
             support = max(score[n - 1] for n in cited)
-            if not supported and candidates and attach:  # the model cited the wrong passage
+            if not supported and candidates and self.attach:  # the model cited the wrong passage
                 cited, supported, support = [best], True, score[best - 1]
         else:
             supported = bool(candidates)
             support = score[best - 1] if score else 0.0
-        check = SentenceCheck(
+        result = SentenceCheck(
             text=text, cited=cited, best=best, support=round(float(support), 4), supported=supported
         )
-        if attach and not cited and supported:
-            check.cited, check.attached = [best], True
+        if self.attach and not cited and supported:
+            result.cited, result.attached = [best], True
+        return result, dropped
+
+
+def verify(
+    answer: str,
+    hits: Sequence[Hit],
+    embed: Embed | None = None,
+    min_lexical: float = 0.5,
+    min_cosine: float = 0.35,
+    attach: bool = True,
+) -> Verification:
+    """Check each sentence of a whole answer against the passages (see Verifier)."""
+    result = Verification()
+    sentences = split_sentences(answer)
+    if not sentences:
+        return result
+    verifier = Verifier(hits, embed, min_lexical, min_cosine, attach)
+    for raw in sentences:
+        check, dropped = verifier.check(raw)
         result.sentences.append(check)
+        result.dropped_markers.extend(dropped)
     return result
+
+
+def same_sentence(a: str, b: str) -> bool:
+    """Two sentences that say the same words (case, markers, punctuation and word order aside)."""
+    wa, wb = content_words(strip_markers(a)), content_words(strip_markers(b))
+    if not wa or not wb:
+        return strip_markers(a).lower() == strip_markers(b).lower()
+    return len(wa & wb) / len(wa | wb) >= 0.9
 
 
 def extractive_answer(

@@ -59,11 +59,28 @@ class Sources:
 
 
 @dataclass(frozen=True)
-class Token:
-    """A piece of the model's draft as it streams (not yet verified)."""
+class Sentence:
+    """One sentence of the answer, shown as soon as it is complete, supported by a passage and passed by
+    the output check (the model's draft itself never leaves the pipeline)."""
 
-    text: str
-    kind: ClassVar[str] = "token"
+    check: SentenceCheck  # its text without markers, the [n] it keeps and how well it is supported
+    citations: tuple[Citation, ...]  # the passages its [n] point at
+    mode: str  # generative (from the draft) | extractive (quoted from a passage)
+    kind: ClassVar[str] = "sentence"
+
+    @property
+    def text(self) -> str:
+        """The sentence with its markers, as the answer prints it ("Gout is ... [1]")."""
+        marks = "".join(f"[{n}]" for n in self.check.cited)
+        return f"{self.check.text} {marks}" if marks else self.check.text
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A sentence of the draft that no passage supports: left out of the answer, listed for the curious."""
+
+    check: SentenceCheck
+    kind: ClassVar[str] = "dropped"
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,8 @@ class Timings:
     retrieval_s: float | None = None
     generation: GenerationStats | None = None
     verification_s: float | None = None
+    first_token_s: float | None = None  # from the question to the draft's first token
+    first_sentence_s: float | None = None  # from the question to the first verified sentence shown
     total_s: float | None = None
 
     def stats(self) -> dict[str, Any]:
@@ -100,6 +119,8 @@ class Timings:
             "retrieval_s": self.retrieval_s,
             "generation": self.stats() if self.generation is not None else None,
             "verification_s": self.verification_s,
+            "first_token_s": self.first_token_s,
+            "first_sentence_s": self.first_sentence_s,
             "total_s": self.total_s,
         }
         return {k: v for k, v in out.items() if v is not None}
@@ -125,17 +146,18 @@ class Done:
     kind: ClassVar[str] = "done"
 
 
-Event = Status | Safety | Emergency | Refusal | Sources | Token | Answer | Done
+Event = Status | Safety | Emergency | Refusal | Sources | Sentence | Dropped | Answer | Done
 
 __all__ = [
     "Answer",
     "Done",
+    "Dropped",
     "Emergency",
     "Event",
     "Refusal",
     "Safety",
+    "Sentence",
     "Sources",
     "Status",
     "Timings",
-    "Token",
 ]

@@ -1,5 +1,8 @@
 """pipeline.py answers one chat turn in named stages that share one Turn record:
-guard input -> retrieve -> generate -> verify -> guard output, then Done.
+guard input -> retrieve -> generate (draft, through the Gate) -> quote (the fallback) -> conclude, then Done.
+
+The model's draft never leaves the pipeline: the Gate shows it sentence by sentence, each one only once it
+is complete, supported by a passage and passed by the output check (issue 15 point 2).
 
 `answer(...)` yields the typed events of medgemma/chat/events.py and knows nothing of Gradio; the Chat
 tab, the CLI, the evaluation runner and the tests consume the same events.
@@ -16,19 +19,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from medgemma.chat import citations, prompts
-from medgemma.chat.citations import Verification
-from medgemma.chat.events import (
-    Answer,
-    Done,
-    Emergency,
-    Event,
-    Refusal,
-    Safety,
-    Sources,
-    Status,
-    Timings,
-    Token,
-)
+from medgemma.chat.citations import SentenceCheck, Verification, Verifier
+from medgemma.chat.events import Answer, Done, Emergency, Event, Refusal, Safety, Sources, Status, Timings
+from medgemma.chat.gate import Gate, complete_sentences
 from medgemma.chat.services import Services
 from medgemma.errors import IndexNotReady
 from medgemma.types import Citation, GenerationParams, GenerationStats, Hit, Passage, Verdict
@@ -38,6 +31,10 @@ logger = logging.getLogger(__name__)
 NO_SOURCE = (
     "The knowledge base has no source that answers this question, so I cannot give a cited "
     "answer. Try rephrasing it, or ask a clinician."
+)
+NOT_SUPPORTED = (
+    "None of the model's sentences is supported by the sources, so none is shown (they are listed under "
+    "'Not supported by the sources'). Try the 'auto' answer mode, which quotes the sources instead."
 )
 CLINICIAN_NOTE = (
     "This is general information from the cited sources, not a diagnosis or a treatment "
@@ -56,7 +53,7 @@ class ChatSettings:
     model: str | None = None
     adapter: str | None = None
     mode: str = "auto"  # auto | generative | extractive
-    min_support: float = 0.7  # below this share of supported sentences, auto falls back to extractive
+    min_support: float = 0.7  # auto quotes the sources instead when the draft's first sentences fall below
     answer_without_sources: bool = False
     session_id: str = ""
     seed: int | None = 0
@@ -117,7 +114,12 @@ class Turn:
     adapter: str = ""
     generated: str | None = None  # the raw draft; None until generation ran
     draft: str = ""  # the draft without a dangling list lead-in
-    check: Verification = field(default_factory=Verification)
+    check: Verification = field(default_factory=Verification)  # the sentences shown, in order
+    unsupported: list[SentenceCheck] = field(default_factory=list)  # checked, not supported, not shown
+    repeats: int = 0  # supported sentences left out because the answer already said them
+    support: float = 0.0  # share of supported sentences in what the answer came from (draft or quotes)
+    abandoned: bool = False  # auto gave up on a draft whose first sentences were unsupported
+    verifier: Verifier | None = None
     mode: str = "none"
     out_verdict: Verdict | None = None
     text: str = ""  # the final answer
@@ -147,11 +149,17 @@ class Turn:
             record["generated"] = self.generated
         if self.out_verdict is not None:
             record["safety_output"] = self.out_verdict.to_dict()
+        if self.generated is not None:
+            record.update(
+                unsupported=[s.text for s in self.unsupported],
+                repeats_skipped=self.repeats,
+                draft_abandoned=self.abandoned,
+            )
         return {
             **record,
             "answer": self.text,
             "citations": [c.to_dict() for c in self.cited()],
-            "support": round(self.check.support, 4),
+            "support": round(self.support, 4),
             "mode": self.mode,
             "safety": self.verdict.label,
             "timings": self.timings.to_dict(),
@@ -167,7 +175,7 @@ class Turn:
             evidence=self.evidence(),
             citations=self.cited(),
             sentences=tuple(self.check.sentences),
-            support=round(self.check.support, 4),
+            support=round(self.support, 4),
             passages=tuple(self.passages),
             draft=self.draft,
             model=self.model,
@@ -196,6 +204,8 @@ def guard_input(turn: Turn, services: Services) -> Iterator[Event]:
         yield Refusal(turn.text, turn.verdict)
     elif turn.verdict.label == "personal_advice":
         yield Safety(guard.personal_advice_note(), turn.verdict)
+    elif turn.verdict.label == "urgent":  # a clinician today, said first; the cited answer still follows
+        yield Safety(guard.urgent_response(turn.verdict), turn.verdict)
 
 
 def retrieve(turn: Turn, services: Services) -> Iterator[Event]:
@@ -214,12 +224,18 @@ def retrieve(turn: Turn, services: Services) -> Iterator[Event]:
     yield Sources(tuple(turn.passages))
     if not turn.hits and not turn.chat.answer_without_sources:
         text = " ".join(filter(None, (NO_SOURCE, services.building_note())))  # + when the build is done
-        yield Token(text)
         turn.finish(text, "no_source")
+        yield Answer(text, (), (), 0.0, "no_source")
+
+
+def _gives_up(turn: Turn, gate: Gate) -> bool:
+    """auto stops a draft whose first two sentences are unsupported and quotes the sources instead."""
+    return turn.chat.mode == "auto" and gate.shown == 0 and gate.checked >= 2
 
 
 def generate(turn: Turn, services: Services) -> Iterator[Event]:
-    """The model's draft from the passages, streamed as Tokens; a stop signal ends the turn here."""
+    """The model's draft, consumed token by token and shown only through the Gate, sentence by sentence;
+    a stop signal ends the turn with the sentences shown so far."""
     yield Status("Writing the answer ...")
     chat, backend = turn.chat, services.backend(turn.chat.model, turn.chat.adapter)
     turn.model, turn.backend, turn.adapter = backend.spec.name, backend.name, backend.adapter or ""
@@ -237,64 +253,79 @@ def generate(turn: Turn, services: Services) -> Iterator[Event]:
     )
     turn.timings.generation, turn.generated = GenerationStats(), ""
     if chat.mode != "extractive":
-        text = prompt.completion or backend.render(prompt.messages)
-        for piece in backend.stream(text, params, turn.timings.generation, turn.stop):
-            turn.generated += piece
-            yield Token(piece)
+        gate, pending, cut = Gate(turn, services, "generative", strict=True), "", False
+        stream = backend.stream(
+            prompt.completion or backend.render(prompt.messages), params, turn.timings.generation, turn.stop
+        )
+        try:
+            for piece in stream:
+                if turn.timings.first_token_s is None:
+                    turn.timings.first_token_s = _since(turn.started)
+                turn.generated += piece
+                ready, pending = complete_sentences(pending + piece)
+                for raw in ready:
+                    yield from gate.offer(raw)
+                    cut = gate.rejected or _gives_up(turn, gate)
+                    if cut:
+                        break
+                if cut:
+                    break
+        finally:
+            stream.close()
+        rest = pending.strip()
+        if rest and not cut and not turn.stopped():  # the last sentence, unless it only announces a list
+            if not (citations.strip_markers(rest).endswith(":") and gate.checked):
+                yield from gate.offer(rest)
+        turn.support, turn.abandoned = gate.support, _gives_up(turn, gate) and not gate.rejected
+        if turn.abandoned:
+            logger.info("auto: the draft's first %d sentences were unsupported; quoting", gate.checked)
     turn.draft = citations.drop_dangling_lead_in(turn.generated)
     if turn.stopped():
         logger.info("answer stopped by the visitor after %d tokens", turn.timings.generation.tokens)
-        turn.finish(turn.generated, "stopped")
+        turn.mode = "stopped"
+        turn.finish(turn.check.render(mark_unsupported=False), "stopped")
         yield Status("Stopped.")
 
 
-def _quotes(turn: Turn, services: Services) -> Verification:
-    """The extractive fallback: the passage sentences closest to the question, each with its [n], verified."""
+def quote(turn: Turn, services: Services) -> Iterator[Event]:
+    """The extractive fallback: the passage sentences closest to the question, each with its [n], shown
+    through the same Gate. It runs in extractive mode, and when no sentence of the draft was shown (auto,
+    or the output check rejected the draft)."""
+    rejected = turn.out_verdict is not None and not turn.out_verdict.allowed
+    turn.mode = "generative"
+    if turn.chat.mode != "extractive" and (
+        turn.check.sentences or not (turn.chat.mode == "auto" or rejected)
+    ):
+        return
     embed = services.embedder().encode
     quoted = citations.extractive_answer(turn.question, turn.hits, embed=embed)
-    return citations.verify(quoted, turn.hits, embed=embed)
+    gate = Gate(turn, services, "extractive", strict=False)
+    for raw in citations.split_sentences(quoted):
+        yield from gate.offer(raw)
+    if gate.shown:
+        turn.mode, turn.support = "extractive", gate.support
 
 
-def verify(turn: Turn, services: Services) -> Iterator[Event]:
-    """Map [n] markers to passages and check each sentence; quote the sources when the draft is unsupported."""
-    t = time.perf_counter()
-    turn.check, turn.mode = (
-        citations.verify(turn.draft, turn.hits, embed=services.embedder().encode),
-        "generative",
-    )
-    if turn.chat.mode == "extractive" or (
-        turn.chat.mode == "auto" and turn.check.support < turn.chat.min_support
-    ):
-        quotes = _quotes(turn, services)
-        if quotes.sentences:
-            turn.check, turn.mode = quotes, "extractive"
-    turn.timings.verification_s = _since(t)
-    yield from ()
-
-
-def guard_output(turn: Turn, services: Services) -> Iterator[Event]:
-    """Safety on the way out: a flagged answer is replaced by quotes; personal questions get a reminder."""
-    guard = services.guard()
-    turn.out_verdict = guard.check_output(turn.check.render(mark_unsupported=False))
-    if not turn.out_verdict.allowed:
-        yield Safety(guard.personal_advice_note(), turn.out_verdict)
-        if turn.mode != "extractive":
-            turn.check, turn.mode = _quotes(turn, services), "extractive"
-    turn.text = turn.check.render(mark_unsupported=False)
+def conclude(turn: Turn, services: Services) -> Iterator[Event]:
+    """The answer as shown, in one event: its sentences, citations and support (personal questions get a
+    reminder to see a clinician)."""
+    turn.text = turn.check.render(mark_unsupported=False) or NOT_SUPPORTED
     if turn.verdict.label == "personal_advice":
         turn.text = f"{turn.text}\n\n{CLINICIAN_NOTE}"
+    elif turn.verdict.label == "urgent":
+        turn.text = f"{services.guard().urgent_line(turn.verdict)}\n\n{turn.text}"
     yield Answer(
         turn.text,
         tuple(turn.check.sentences),
         turn.cited(),
-        round(turn.check.support, 4),
+        round(turn.support, 4),
         turn.mode,
         tuple(turn.check.dropped_markers),
         turn.draft,
     )
 
 
-STAGES: tuple[Stage, ...] = (guard_input, retrieve, generate, verify, guard_output)
+STAGES: tuple[Stage, ...] = (guard_input, retrieve, generate, quote, conclude)
 
 
 def answer(

@@ -1,4 +1,5 @@
-"""Verb `ask`: one cited answer streamed to stdout, or one JSON object with --json."""
+"""Verb `ask`: one cited answer streamed to stdout sentence by sentence (each one verified before it is
+printed), or one JSON object with --json (its timings name the first token and the first verified sentence)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ask", help="ask a question; streams a cited answer")
+    p = sub.add_parser("ask", help="ask a question; streams a cited answer, one verified sentence at a time")
     add_common(p)
     p.add_argument("question")
     p.add_argument("--model", help="preset, Hub id, folder or .gguf (default: settings)")
@@ -52,7 +53,7 @@ def _ask(args: argparse.Namespace) -> int:
         if isinstance(event, Done):
             final = event
         elif not args.json:
-            streamed = _show(event) or streamed
+            streamed = _show(event, streamed) or streamed
     if final is None:
         return 1
     if args.json:
@@ -60,19 +61,26 @@ def _ask(args: argparse.Namespace) -> int:
         return 0
     if streamed:
         say()
-    _show_verified(final)
+    _show_summary(final)
     return 0
 
 
-def _show(event: Event) -> bool:
-    """Stream one event to the terminal; True when it wrote answer text to stdout."""
-    from medgemma.chat.events import Emergency, Refusal, Safety, Status, Token
+def _show(event: Event, streamed: bool) -> bool:
+    """Stream one event to the terminal; True when it wrote answer text to stdout (quotes come only when
+    no sentence of the draft was shown, so the first one says so)."""
+    from medgemma.chat.events import Answer, Dropped, Emergency, Refusal, Safety, Sentence, Status
 
     match event:
-        case Token(text=text):
-            sys.stdout.write(text)
+        case Sentence(text=text, mode=mode):
+            if mode == "extractive" and not streamed:
+                say("[quoting the sources]", err=True)
+            sys.stdout.write(text + " ")
             sys.stdout.flush()
             return True
+        case Dropped(check=check):
+            say(f"[not supported by the sources, left out] {check.text}", err=True)
+        case Answer(mode="no_source", text=text):
+            say(text)
         case Emergency(text=text) | Refusal(text=text):
             say(text)
         case Safety(text=text):
@@ -102,15 +110,15 @@ def _as_json(done: Done) -> dict[str, Any]:
     }
 
 
-def _show_verified(done: Done) -> None:
-    if done.mode not in {"generative", "extractive"}:
+def _show_summary(done: Done) -> None:
+    """After the streamed sentences: how much of the draft held up, and where each [n] points."""
+    if done.mode not in {"generative", "extractive", "stopped"}:
         return
+    if not done.sentences:
+        say(done.text)
+    left_out = len(done.evidence.get("unsupported", ()))
     say(
-        "\n--- verified answer"
-        + (" (extractive: quoted from the sources)" if done.mode == "extractive" else "")
-        + " ---"
+        f"support: {done.support:.0%}" + (f" ({left_out} unsupported sentences left out)" if left_out else "")
     )
-    say(done.text)
-    say(f"support: {done.support:.0%}")
     for c in done.citations:
         say(f"[{c.n}] {c.title} — {c.link()}")

@@ -164,17 +164,16 @@ class PipelinePredictor:
         return {"model": self.chat.model or self.services.settings.model, "adapter": adapter or ""}
 
     def predict(self, example: Example) -> Prediction:
-        from medgemma.chat.events import Done, Token
+        from medgemma.chat.events import Done
         from medgemma.chat.pipeline import answer
 
         t0 = time.perf_counter()
-        ttft, done = 0.0, None
+        done = None
         for event in answer(example.question, [], self.chat, self.services):
-            if isinstance(event, Token) and not ttft:
-                ttft = time.perf_counter() - t0
-            elif isinstance(event, Done):
+            if isinstance(event, Done):
                 done = event
         latency = time.perf_counter() - t0
+        ttft = done.timings.first_token_s or 0.0  # the draft's first token (never shown: see chat.gate)
         gen = done.timings.stats()  # answer() always ends with Done
         return Prediction(
             text=done.text,

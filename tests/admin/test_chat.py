@@ -16,10 +16,11 @@ from admin.chat import ChatTab, build_tab, last_question, plain_history
 from admin.chat_render import ChatView
 from admin.common import AppContext
 from medgemma.auth import AdminAuth
-from medgemma.chat.events import Emergency, Sources, Token
+from medgemma.chat.citations import SentenceCheck
+from medgemma.chat.events import Answer, Done, Dropped, Emergency, Sentence, Sources, Status, Timings
 from medgemma.chat.services import Services
 from medgemma.config import load_settings
-from medgemma.types import Passage, Verdict
+from medgemma.types import Citation, Passage, Verdict
 
 ANSWER = "Gout is caused by too much uric acid in the blood [1]."
 
@@ -88,11 +89,13 @@ def test_stop_ends_only_that_visitors_answer_on_the_server(tab):
     mine = tab.respond("What causes gout?", [], {}, {}, visitor("alice"))
     theirs = tab.respond("What causes gout?", [], {}, {}, visitor("bob"))
     for gen in (mine, theirs):
-        while not answers(next(gen)[tab.chatbot]):  # up to the first streamed word
+        while not answers(next(gen)[tab.chatbot]):  # up to the "Writing ..." status
             pass
     tab.stop({}, visitor("alice"))
     mine_last, theirs_last = list(mine)[-1], list(theirs)[-1]
-    assert answers(mine_last[tab.chatbot]) == ["Gout"] and mine_last[tab.state]["last"]["mode"] == "stopped"
+    # the half-written draft never showed: not even its first word
+    assert answers(mine_last[tab.chatbot]) == ["Stopped before a sentence was verified."]
+    assert mine_last[tab.state]["last"]["mode"] == "stopped"
     assert theirs_last[tab.state]["last"]["mode"] == "generative"
     assert "uric acid" in answers(theirs_last[tab.chatbot])[0]
     assert not tab.stops.stop("alice") and not tab.stops.stop("bob")  # finished answers leave no signal
@@ -124,11 +127,37 @@ def test_chat_view_maps_events_to_messages_and_the_emergency_panel():
     assert "stroke sign" in view.history[2]["content"] and "emergency.stroke" in view.history[2]["content"]
     view = ChatView([])
     view.apply(Sources((Passage(1, "d", "c", "Local leaflet", source="leaflet.pdf", page=3, score=0.5),)))
-    view.apply(Token("Rest"))
-    view.apply(Token(" helps."))
     assert view.history[0]["metadata"]["title"] == "📚 Sources (1)"
     assert (
         "**[1]** Local leaflet" in view.history[0]["content"]
         and "leaflet.pdf, page 3" in view.history[0]["content"]
     )
-    assert view.history[1]["content"] == "Rest helps."
+
+
+def test_chat_view_shows_verified_sentences_and_lists_the_dropped_ones_collapsed():
+    view = ChatView([])
+    view.apply(Status("Writing the answer ..."))
+    assert view.history[0]["content"].startswith("⏳")  # a status, not a word of the draft
+    rest = SentenceCheck("Rest helps.", [1], 1, 0.9, True)
+    leaflet = Citation(n=1, doc_id="d", chunk_id="c", title="Leaflet", url="", source="leaflet.pdf")
+    view.apply(Sentence(rest, (leaflet,), "generative"))  # a file without a URL: [1] stays plain text
+    view.apply(Dropped(SentenceCheck("The moon is cheese.", [], 0, 0.1, False)))
+    view.apply(Sentence(SentenceCheck("Fluids too.", [], 1, 0.8, True), (), "generative"))
+    view.apply(Dropped(SentenceCheck("Mars <b>is</b> red.", [], 0, 0.1, False)))
+    assert view.history[0]["content"] == "Rest helps. [1] Fluids too."
+    panel = view.history[1]
+    assert panel["metadata"] == {
+        "title": "🔍 Not supported by the sources (2), left out of the answer",
+        "status": "done",  # Gradio starts a 'done' thought collapsed
+    }
+    assert panel["content"] == "- The moon is cheese.\n- Mars &lt;b&gt;is&lt;/b&gt; red."
+    view.apply(Answer("Rest helps. [1]", (rest,), (leaflet,), 0.5, "generative"))
+    assert view.history[0]["content"].startswith("Rest helps. [1]\n\n<sub>Support: 50%")
+    assert "2 left out" in view.history[0]["content"] and len(view.history) == 2
+
+
+def test_chat_view_replaces_the_writing_status_when_no_sentence_came():
+    view = ChatView([])
+    view.apply(Status("Writing the answer ..."))
+    view.apply(Done("", "stopped", "allowed", Timings(), {}))
+    assert view.history[0]["content"] == "Stopped before a sentence was verified."

@@ -34,11 +34,11 @@ def test_ask_refuses_what_the_chat_refuses(knowledge, monkeypatch, capsys):
     assert knowledge.queries == []
 
 
-def test_ask_streams_then_prints_the_verified_answer(knowledge, capsys):
+def test_ask_streams_verified_sentences_then_the_sources(knowledge, capsys):
     assert main(["ask", "What causes\x1b gout?"]) == 0
     out = capsys.readouterr()
     assert knowledge.queries == ["What causes  gout?"]  # control characters never reach the pipeline
-    assert out.out.startswith(ANSWER + "\n\n--- verified answer ---\n")
+    assert out.out.startswith("Gout is caused by too much uric acid in the blood. [1] \nsupport: 100%\n")
     assert "support: 100%" in out.out and "[1] Gout — https://medlineplus.gov/gout.html" in out.out
     assert "[Searching the knowledge base ...]" in out.err
 
@@ -64,6 +64,8 @@ def test_ask_json_keeps_its_keys(knowledge, capsys):
         "retrieval_s",
         "generation",
         "verification_s",
+        "first_token_s",
+        "first_sentence_s",
         "total_s",
         "ttft_s",
         "tokens",

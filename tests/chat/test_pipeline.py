@@ -8,8 +8,15 @@ from __future__ import annotations
 import pytest
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 
-from medgemma.chat.events import Answer, Done, Sources, Token
-from medgemma.chat.pipeline import NO_SOURCE, ChatSettings, answer, prompt_style, retrieval_query
+from medgemma.chat.events import Answer, Done, Dropped, Sentence, Sources
+from medgemma.chat.pipeline import (
+    NO_SOURCE,
+    NOT_SUPPORTED,
+    ChatSettings,
+    answer,
+    prompt_style,
+    retrieval_query,
+)
 from medgemma.chat.services import Services
 from medgemma.config import load_settings
 
@@ -43,8 +50,9 @@ def only(events, cls):
 def test_grounded_answer_streams_then_cites():
     events, backend = run("What causes gout?")
     assert kinds(events)[0] == "status" and "sources" in kinds(events) and kinds(events)[-1] == "done"
-    tokens = "".join(e.text for e in events if isinstance(e, Token))
-    assert tokens == "Gout is caused by too much uric acid in the blood [1]."
+    [sentence] = [e for e in events if isinstance(e, Sentence)]
+    assert sentence.text == "Gout is caused by too much uric acid in the blood. [1]"
+    assert sentence.mode == "generative" and sentence.citations[0].url.startswith("https://medlineplus")
     done = events[-1]
     assert isinstance(done, Done) and done.mode == "generative" and done.support == 1.0
     assert done.citations[0].n == 1 and done.citations[0].url.startswith("https://medlineplus")
@@ -61,11 +69,13 @@ def test_unsupported_draft_falls_back_to_extractive_quotes():
     assert done.draft.startswith("The moon") and done.evidence["generated"].startswith("The moon")
 
 
-def test_generative_mode_keeps_unsupported_draft_but_flags_it():
+def test_generative_mode_shows_no_unsupported_sentence_and_lists_it():
     events, _ = run("What causes gout?", text="The moon is made of cheese.", mode="generative")
     done = events[-1]
     assert done.mode == "generative" and done.support == 0.0 and done.citations == ()
-    assert done.sentences[0].supported is False
+    assert done.text == NOT_SUPPORTED and done.sentences == () and "sentence" not in kinds(events)
+    assert only(events, Dropped).check.text == "The moon is made of cheese."
+    assert done.evidence["unsupported"] == ["The moon is made of cheese."]
 
 
 def test_invalid_markers_are_dropped():
@@ -140,22 +150,24 @@ def test_prompt_style(setting, instruct, adapter, expected):
 
 
 def test_stop_event_ends_generation_and_the_turn():
-    """The visitor's Stop: the backend streams no further token, nothing is verified, Done says 'stopped'."""
+    """The visitor's Stop: the backend streams no further token, the half-written sentence is never shown,
+    Done says 'stopped' and keeps the sentences shown before it."""
     import threading
 
     settings = load_settings()
-    backend = ScriptedBackend("Gout is caused by too much uric acid in the blood [1].")
+    first = "Gout is caused by too much uric acid in the blood. [1]"
+    backend = ScriptedBackend(f"{first} It causes sudden, severe pain in the joints [1].")
     services = Services(settings, knowledge=FakeKnowledge(), guard=FakeGuard(), backend=backend)
     stop, events = threading.Event(), []
     for event in answer("What causes gout?", [], ChatSettings.from_settings(settings), services, stop):
         events.append(event)
-        if isinstance(event, Token):
-            stop.set()  # pressed after the first word
+        if isinstance(event, Sentence):
+            stop.set()  # pressed when the first sentence appeared (the second had begun: "It")
     done = events[-1]
-    assert [e.text for e in events if isinstance(e, Token)] == ["Gout"]
-    assert done.mode == "stopped" and done.text == "Gout" and done.citations == ()
-    assert "answer" not in kinds(events) and done.timings.verification_s is None
-    assert done.evidence["mode"] == "stopped" and done.timings.stats()["tokens"] == 1
+    assert [e.text for e in events if isinstance(e, Sentence)] == [first]
+    assert done.mode == "stopped" and done.text == first and [c.n for c in done.citations] == [1]
+    assert "answer" not in kinds(events)
+    assert done.evidence["mode"] == "stopped" and done.timings.stats()["tokens"] == 13  # up to "It"
 
 
 def test_done_carries_timings_and_the_evidence_record():
@@ -166,8 +178,11 @@ def test_done_carries_timings_and_the_evidence_record():
         "retrieval_s",
         "generation",
         "verification_s",
+        "first_token_s",
+        "first_sentence_s",
         "total_s",
     ]
+    assert 0 < done.timings.first_token_s <= done.timings.first_sentence_s <= done.timings.total_s
     assert done.timings.stats()["tokens"] == 12  # one per word of the scripted answer
     assert set(done.evidence) == {
         "question",
@@ -180,6 +195,9 @@ def test_done_carries_timings_and_the_evidence_record():
         "adapter",
         "generated",
         "safety_output",
+        "unsupported",
+        "repeats_skipped",
+        "draft_abandoned",
         "answer",
         "citations",
         "support",
@@ -188,10 +206,13 @@ def test_done_carries_timings_and_the_evidence_record():
         "timings",
     }
     assert done.evidence["citations"] == [c.to_dict() for c in done.citations]
-    assert kinds(events) == ["status", "sources", "status", *["token"] * 12, "answer", "done"]
+    assert kinds(events) == ["status", "sources", "status", "sentence", "answer", "done"]
 
 
 def test_extractive_mode_quotes_without_generating():
     events, backend = run("What causes gout?", mode="extractive")
-    assert backend.prompts == [] and "token" not in kinds(events)
+    assert backend.prompts == [] and events[-1].timings.first_token_s is None
+    quotes = [e for e in events if isinstance(e, Sentence)]
+    assert quotes and all(q.mode == "extractive" and q.check.cited for q in quotes)
     assert events[-1].mode == "extractive" and "[1]" in events[-1].text
+    assert events[-1].text == " ".join(q.text for q in quotes)  # the answer is what was shown
