@@ -29,7 +29,7 @@ MIRAGE_FILE = "benchmarks/mirage_benchmark.json.gz"
 PUBMEDQA_FILE = "benchmarks/ori_pqal.json"
 PUBMEDQA_TEST_FILE = "benchmarks/test_ground_truth.json"
 YES_NO_MAYBE = {"A": "yes", "B": "no", "C": "maybe"}
-SAFETY_LABELS: tuple[str, ...] = get_args(VerdictLabel)  # allowed, emergency, personal_advice, harmful
+SAFETY_LABELS: tuple[str, ...] = get_args(VerdictLabel)  # medgemma.types.LABELS: allowed, urgent, emergency, ...
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from medgemma.config import Settings
-from medgemma.safety import advice as A
 from medgemma.safety import context
-from medgemma.safety.learned import LABELS, ClassifierHook, LearnedLayer
+from medgemma.safety.classifier import SafetyClassifier
+from medgemma.safety.model_guard import ModelGuard
 from medgemma.safety.responses import emergency_text, refusal_text, urgent_text
 from medgemma.safety.rules import RuleFindings, findings, output_findings
 from medgemma.storage import append_jsonl
-from medgemma.types import Verdict
+from medgemma.types import LABELS, Verdict
 
 if TYPE_CHECKING:
     from medgemma.knowledge.embeddings import Embedders
@@ -68,12 +68,8 @@ CRISIS_LINES = {
 }
 DEFAULT_CRISIS = "988"
 
-# The learned layer acts only where the rules saw nothing; these thresholds keep over-refusal low.
-HARMFUL_MIN = 0.80
-EMERGENCY_MIN = 0.55
-PERSONAL_MIN = 0.60
-OVER_PERSONAL_MIN = 0.90  # a learned vote must be this sure to overrule a personal-advice rule
-SPANISH_MIN = 0.85  # MiniLM reads Spanish poorly: its votes need more confidence there
+# The classifier adds catches above its own thresholds (in its sidecar); the rules stay authoritative.
+LEARNED_OVERRULE = 0.90  # the classifier's vote where the rules found a reason to hold back
 
 
 def emergency_number(settings: Settings) -> str:
@@ -96,11 +92,12 @@ class SafetyGuard:
     """Rules first (fast, no model), then the learned layer and the optional classifier for the rest."""
 
     def __init__(self, settings: Settings, warm: bool = True, embedders: Embedders | None = None) -> None:
-        """`embedders` shares already loaded models with the learned layer (Services passes its own)."""
+        """The learned layer is the fine-tuned classifier shipped in data/ (own encoder, loaded on first
+        use); `embedders` is accepted from callers that share models but the classifier needs none."""
         self.settings = settings
-        self.learned = LearnedLayer(settings, embedders=embedders) if settings.safety_learned else None
+        self.learned = SafetyClassifier() if settings.safety_learned else None
         self.classifier = (
-            ClassifierHook(settings.safety_model, settings.device) if settings.safety_model else None
+            ModelGuard(settings.safety_model, settings.device) if settings.safety_model else None
         )
         self._warm = warm
         self._warm_started = False
@@ -175,14 +172,14 @@ class SafetyGuard:
                 ("learned.urgent",) + lang,
                 round(probs["urgent"], 3),
             )
-        if self.classifier is not None:
-            unsafe, score, detail = self.classifier.classify(text)
-            if unsafe:
+        if self.classifier is not None:  # a hub guard model: its medical-advice category is not a block
+            said = self.classifier.check(text)
+            if said.label in ("harmful", "emergency") or (said.label == "personal_advice" and not f.personal):
                 return Verdict(
-                    "harmful",
-                    (f"flagged by the safety classifier ({detail})",),
-                    (f"classifier.{self.settings.safety_model}",) + lang,
-                    round(score, 3),
+                    said.label,
+                    (f"flagged by the safety model ({said.detail})",),
+                    (f"model.{self.settings.safety_model}",) + lang,
+                    round(said.score, 3),
                 )
         if f.personal:
             return Verdict("personal_advice", f.reasons(), f.rules() + lang, 1.0)
@@ -201,29 +198,20 @@ class SafetyGuard:
             return None
         return self.learned.probabilities(text)
 
-    @staticmethod
-    def _learned_label(f: RuleFindings, probs: dict[str, float]) -> str | None:
-        """The learned layer's vote, kept only where the rules give it room (no negation, no topic talk)."""
-        best = max(probs, key=probs.get)
-        scale = SPANISH_MIN if f.text.spanish else 0.0
-        floor = OVER_PERSONAL_MIN if f.personal else 0.0  # the user's own question: overrule only when sure
-        if best == "harmful" and probs[best] >= max(HARMFUL_MIN, scale, floor) and not f.benign_context:
-            return "harmful"
-        floor = floor or EMERGENCY_MIN
-        if (
-            best == "emergency"
-            and probs[best] >= max(floor, scale)
-            and f.anchored
-            and not (f.suppressed or f.generic)
-        ):
-            return "emergency"
-        if (
-            best == "personal_advice"
-            and probs[best] >= max(PERSONAL_MIN, scale)
-            and A.ANCHOR.search(f.text.norm)
-        ):
-            return "personal_advice"
-        return None
+    def _learned_label(self, f: RuleFindings, probs: dict[str, float]) -> str | None:
+        """The classifier's vote above its per-label thresholds (picked on validation); where the rules
+        know better (a negation, the past, a general question, a benign context, the user's own question)
+        it must be surer (LEARNED_OVERRULE) to add a catch."""
+        assert self.learned is not None
+        vote = self.learned.label(probs)
+        if vote is None:
+            return None
+        doubt = (
+            (vote in ("emergency", "urgent") and bool(f.suppressed))
+            or (vote == "harmful" and (f.benign_context or f.personal))
+            or f.text.spanish  # MiniLM reads little Spanish: the rules carry it
+        )
+        return vote if not doubt or probs[vote] >= LEARNED_OVERRULE else None
 
     # ---- audit ----------------------------------------------------------------------
     def _audit(self, stage: str, verdict: Verdict, text: str, session_id: str) -> None:
@@ -253,6 +241,10 @@ class SafetyGuard:
     def urgent_response(self, verdict: Verdict) -> str:
         """See a clinician today (by locale), said before the general, cited answer."""
         return urgent_text(verdict, emergency_number(self.settings), self.settings.locale)
+
+    def urgent_line(self, verdict: Verdict) -> str:
+        """The urgent note's first paragraph, which opens the chat's answer."""
+        return self.urgent_response(verdict).split("\n\n", 1)[0]
 
     def refusal_response(self, verdict: Verdict) -> str:
 
