@@ -22,7 +22,8 @@ from medgemma.types import Chunk, Document
 ProgressFn = Callable[[float, str], None]
 FIRST_BATCH_CHUNKS = 128  # the first commit comes quickly so the chat can answer early
 MAX_BATCH_CHUNKS = 2048
-EMBED_GROUP = 64  # texts per embedder call; the embedder lock is released between calls
+EMBED_GROUP = 32  # texts per embedder call (one batch); the embedder lock is released between calls
+YIELD_SECONDS = 0.005  # after each call, so a waiting search gets the encoder (a lock is not fair)
 
 
 @dataclass
@@ -168,6 +169,7 @@ def embed_chunks(
     for start in range(0, len(order), EMBED_GROUP):
         rows = order[start : start + EMBED_GROUP]
         out[rows] = embedder.encode([texts[i] for i in rows], batch_size=32)
+        time.sleep(YIELD_SECONDS)
         if progress:
             progress(min(start + EMBED_GROUP, len(order)) / len(order))
     return out

@@ -187,8 +187,8 @@ class Retriever:
         qvec = self.embed_query(query)  # once per search: both legs and the late rows use it
         cands = self.candidates(query, mode, depth=max(50, 5 * k), qvec=qvec)
         for at, cand in enumerate(cands):
-            if math.isnan(cand.dense):  # keyword-only so far: embed it with the next few such rows
-                self.vectors([c.row for c in cands[at:] if math.isnan(c.dense)][: max(4, k)])
+            if math.isnan(cand.dense):  # keyword-only so far: embed it with the next such rows, in one call
+                self.vectors([c.row for c in cands[at:] if math.isnan(c.dense)][: max(8, 2 * k)])
                 cand = replace(cand, dense=float(self.vectors([cand.row])[0] @ qvec))
             if min_score is not None and cand.dense < min_score:
                 continue
