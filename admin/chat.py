@@ -1,18 +1,22 @@
-"""chat.py is the public Chat tab: streaming cited answers, sources and safety panels, settings,
-stop/retry/clear, feedback and a downloadable evidence record. The answer, the question checks, the rate
-limit and the stop signals are medgemma.chat's; this file only maps events and inputs to components.
+"""chat.py is the public Chat tab: cited answers streamed one verified sentence at a time, sources and
+safety panels, settings, stop/retry/clear, feedback and a downloadable evidence record. Every message sent
+is answered (chat_session.py queues it visibly behind the answer being written; the guard reads it at
+once). The answer, the question checks, the rate limit and the stop signals are medgemma.chat's; this file
+only maps events and inputs to components.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from admin.chat_render import ChatView, evidence_file
+from admin.chat_render import evidence_file
+from admin.chat_session import ChatSessions, Conversation, Entry
 from admin.common import AppContext, ui_errors
 from medgemma.chat.feedback import record_feedback
 from medgemma.chat.limits import RateLimiter, clean_question
@@ -117,17 +121,19 @@ def visitor_key(request: gr.Request | None, session: str) -> str:
 
 @dataclass
 class VisitorTurn:
-    """One visitor's question on its way through the tab: checked input, options, and the view it fills."""
+    """One visitor's question on its way through the tab: checked input, options, and its place in the
+    visitor's conversation (its entry's view holds the answer's messages)."""
 
     question: str
-    prior: list[dict]  # the conversation before it, without panels
     chat: ChatSettings
     key: str  # the visitor's rate-limit and stop key
     st: dict[str, Any]  # the visitor's gr.State
-    view: ChatView
+    fresh: bool  # no other answer of this visitor was being written when it came
+    convo: Conversation | None = None
+    entry: Entry | None = None
 
     def state(self) -> dict[str, Any]:
-        return {**self.st, "last": self.view.last}
+        return {**self.st, "last": self.entry.view.last if self.entry else {}}
 
 
 class ChatTab:
@@ -138,6 +144,7 @@ class ChatTab:
         self.ctx, self.settings = ctx, ctx.settings
         self.limiter = RateLimiter(ctx.settings.chat_rate_per_minute)
         self.stops = StopSignals()
+        self.sessions = ChatSessions(self.stops)
 
     def layout(self) -> None:
         settings = self.settings
@@ -220,56 +227,56 @@ class ChatTab:
         chat = ChatSettings.from_settings(
             self.settings, **check_options(self.ctx, opts or {}), session_id=session
         )
-        return VisitorTurn(
-            question,
-            plain_history(history),
-            chat,
-            key,
-            {**st, "session": session},
-            ChatView([*history, {"role": "user", "content": question}]),
-        )
+        return VisitorTurn(question, chat, key, {**st, "session": session}, not self.sessions.busy(key))
 
     @ui_errors
     def respond(self, message: str, history: list[dict], st: dict, opts: dict, request: gr.Request):
+        """Answer one message; while another answer of this visitor streams, the guard reads it at once and
+        the rest of its answer waits its turn, shown as queued (nothing typed is lost)."""
         turn = self._begin(message, history, st, opts, request)
-        yield {
-            self.chatbot: turn.view.history,
-            self.emergency_panel: hidden(),
-            self.state: turn.state(),
-            self.evidence: hidden(),
-            self.box: "",
-        }
-        stop = self.stops.start(turn.key)
-        try:
-            for event in answer(turn.question, turn.prior, turn.chat, self.ctx.services, stop):
-                turn.view.apply(event)
-                yield {self.chatbot: turn.view.history, self.state: turn.state()}
-        finally:
-            self.stops.finish(turn.key, stop)
+
+        def start(prior: list[dict], stop: threading.Event):
+            return answer(turn.question, plain_history(prior), turn.chat, self.ctx.services, stop)
+
+        turn.convo, turn.entry = self.sessions.join(turn.key, history or [], turn.question)
+        for i, shown in enumerate(self.sessions.answer(turn.key, turn.convo, turn.entry, start)):
+            out = {self.chatbot: shown, self.state: turn.state()}
+            if i == 0:
+                out[self.box] = ""
+                if turn.fresh:  # a new exchange: the previous answer's panels go
+                    out.update({self.emergency_panel: hidden(), self.evidence: hidden()})
+            yield out
         yield self._finished(turn)
 
     def _finished(self, turn: VisitorTurn) -> dict:
-        path = evidence_file(turn.view.last)
+        path = evidence_file(turn.entry.view.last)
         out = {
-            self.chatbot: turn.view.history,
-            self.state: turn.state(),
-            self.box: "",
+            self.chatbot: turn.convo.render(),
+            self.state: turn.state(),  # the box is left alone: the visitor may be typing the next message
             self.evidence: gr.update(value=path, visible=bool(path)),
         }
-        if turn.view.emergency:  # sent once, at the end: sent mid-stream as well, the browser could show it
+        if (
+            turn.entry.view.emergency
+        ):  # sent once, at the end: sent mid-stream as well, the browser could show it
             # empty (tests/test_e2e_browser.py caught it about 1 time in 8)
-            out[self.emergency_panel] = gr.update(value=turn.view.emergency, visible=True)
+            out[self.emergency_panel] = gr.update(value=turn.entry.view.emergency, visible=True)
         return out
 
     @ui_errors
-    def stop(self, st: dict, request: gr.Request) -> None:
-        """Stop this visitor's answer on the server (the page also cancels the streaming event)."""
-        self.stops.stop(visitor_key(request, (st or {}).get("session", "")))
+    def stop(self, st: dict, request: gr.Request) -> dict:
+        """Stop this visitor's answer and the queued ones on the server (the page also cancels the
+        streaming events); the Chatbot then shows which messages were not answered."""
+        key = visitor_key(request, (st or {}).get("session", ""))
+        self.stops.stop(key)
+        history = self.sessions.cancel(key)
+        return {self.chatbot: history} if history is not None else {}
 
     def retry(self, history: list[dict]) -> tuple[str, list[dict]]:
         return last_question(history or [])
 
-    def clear(self) -> dict:
+    def clear(self, st: dict, request: gr.Request) -> dict:
+        """Empty the chat; answers still being written or queued are stopped first."""
+        self.sessions.cancel(visitor_key(request, (st or {}).get("session", "")))
         return {
             self.chatbot: [],
             self.state: {},
@@ -305,18 +312,26 @@ class ChatTab:
         inputs = [self.box, self.chatbot, self.state, self.options]
         outputs = [self.chatbot, self.emergency_panel, self.state, self.evidence, self.box]
         chat = dict(fn=self.respond, inputs=inputs, outputs=outputs, concurrency_id="chat")
-        ev1 = self.send.click(**chat, concurrency_limit=4, api_name="chat")
-        ev2 = self.box.submit(**chat, api_visibility="undocumented")
+        # "multiple": a message sent while an answer streams is its own event, never dropped (Gradio's
+        # default "once" ignores a submit while the previous one is pending)
+        ev1 = self.send.click(**chat, concurrency_limit=4, api_name="chat", trigger_mode="multiple")
+        ev2 = self.box.submit(**chat, api_visibility="undocumented", trigger_mode="multiple")
         ev3 = self.retry_button.click(
             self.retry, [self.chatbot], [self.box, self.chatbot], api_visibility="undocumented"
         ).then(**chat, api_visibility="undocumented")
         self.stop_button.click(
-            self.stop, [self.state], None, cancels=[ev1, ev2, ev3], queue=False, api_visibility="undocumented"
+            self.stop,
+            [self.state],
+            [self.chatbot],
+            cancels=[ev1, ev2, ev3],
+            queue=False,
+            api_visibility="undocumented",
         )
         self.clear_button.click(
             self.clear,
-            None,
+            [self.state],
             [self.chatbot, self.state, self.emergency_panel, self.evidence, self.feedback_note],
+            cancels=[ev1, ev2, ev3],
             api_visibility="undocumented",
         )
         self.up.click(

@@ -14,9 +14,9 @@ class StopSignals:
         self._events: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
-    def start(self, key: str) -> threading.Event:
-        """A fresh signal for a new answer of `key` (an older answer keeps its own signal)."""
-        event = threading.Event()
+    def start(self, key: str, event: threading.Event | None = None) -> threading.Event:
+        """The signal of `key`'s new answer: `event`, or a fresh one (an older answer keeps its own)."""
+        event = event or threading.Event()
         with self._lock:
             self._events[key] = event
         return event

@@ -107,7 +107,7 @@ def test_feedback_clear_and_retry(tab):
     assert note == "Thanks — your feedback was saved. (with comment)" and comment == ""
     with pytest.raises(gr.Error, match="no answer to rate"):
         tab.rate_down({}, "")
-    cleared = tab.clear()
+    cleared = tab.clear({}, visitor("alice"))
     assert cleared[tab.chatbot] == [] and cleared[tab.state] == {} and cleared[tab.feedback_note] == ""
     history = [
         {"role": "user", "content": "What is gout?"},
