@@ -12,6 +12,7 @@ import shutil
 import sysconfig
 import threading
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,6 +21,9 @@ import numpy as np
 from medgemma.errors import ModelNotAvailable
 
 logger = logging.getLogger(__name__)
+
+CACHED_CHARS = 400  # texts up to this long (questions, sentences) are cached per embedder
+CACHED_TEXTS = 2048  # most recent ones kept (~3 MB of MiniLM vectors)
 
 MINILM = "all-MiniLM-L6-v2"
 MPNET = "all-mpnet-base-v2"
@@ -118,6 +122,7 @@ class Embedder:
                 f"Embedding model '{name}' could not be loaded from {path}: {exc}"
             ) from None
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # short texts' vectors, newest last
         dim = (
             getattr(self._model, "get_embedding_dimension", None)
             or self._model.get_sentence_embedding_dimension
@@ -135,25 +140,39 @@ class Embedder:
         batch_size: int = 32,
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
-        """Embed texts in batches; `progress(done, total)` is called after each batch."""
-        total = len(texts)
-        if total == 0:
+        """Embed texts in batches; `progress(done, total)` is called after each batch. Short texts (a
+        question, a sentence) are kept in a small cache, so a turn embeds its question once (retrieval,
+        then the extractive answer) and a retry embeds nothing again; passages are not kept."""
+        if len(texts) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        out = []
+        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
         with self._lock:
+            todo = []
+            for i, text in enumerate(texts):
+                if text in self._recent:
+                    result[i] = self._recent[text]
+                    self._recent.move_to_end(text)
+                else:
+                    todo.append(i)
+            total = len(todo)
             for start in range(0, total, batch_size):
-                batch = list(texts[start : start + batch_size])
+                rows = todo[start : start + batch_size]
                 vecs = self._model.encode(
-                    batch,
+                    [texts[i] for i in rows],
                     batch_size=batch_size,
                     normalize_embeddings=True,
                     convert_to_numpy=True,
                     show_progress_bar=False,
                 )
-                out.append(np.asarray(vecs, dtype=np.float32))
+                result[rows] = np.asarray(vecs, dtype=np.float32)
+                for i in rows:
+                    if len(texts[i]) <= CACHED_CHARS:
+                        self._recent[texts[i]] = result[i].copy()
+                while len(self._recent) > CACHED_TEXTS:
+                    self._recent.popitem(last=False)
                 if progress:
                     progress(min(start + batch_size, total), total)
-        return np.vstack(out)
+        return result
 
 
 class Embedders:

@@ -186,3 +186,22 @@ def test_word_counts_match_the_tokenizer():
     expected = [len(x) for x in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     counts = WordCounts(tokenizer)
     assert counts(texts) == expected and counts(texts[:1]) == expected[:1]
+
+
+@pytest.mark.slow  # loads MiniLM
+def test_a_question_is_embedded_once_per_turn(tmp_path, monkeypatch):
+    from medgemma.knowledge.embeddings import Embedder
+
+    embedder = Embedder("all-MiniLM-L6-v2", tmp_path)
+    sent: list[str] = []
+    original = embedder._model.encode
+    monkeypatch.setattr(
+        embedder._model, "encode", lambda texts, **kw: sent.extend(texts) or original(texts, **kw)
+    )
+    question, passage = "What causes gout?", "Gout is a painful arthritis. " * 30
+    first = embedder.encode([question])
+    again = embedder.encode([question, passage, "Uric acid crystals form in a joint."])  # the extractive call
+    assert sent == [question, passage, "Uric acid crystals form in a joint."]
+    np.testing.assert_allclose(again[0], first[0], atol=1e-6)
+    embedder.encode([passage])
+    assert sent[-1] == passage  # passages are not kept
