@@ -58,7 +58,10 @@ def start_starter_index(ctx: AppContext) -> threading.Thread:
     services = ctx.services
     kb = services.knowledge()
 
-    progress = services.report_starter  # keyword side first, then "Meaning search: n of N, about m min left"
+    def progress(fraction: float, message: str) -> None:
+        services.starter_status = (
+            "" if fraction >= 1.0 else (f"📚 Building the knowledge base: {message} ({fraction:.0%})")
+        )
 
     def work() -> None:
         result = kb.ensure_starter_index(progress)
@@ -91,12 +94,49 @@ def internet_available(host: str = "api.gradio.app", port: int = 443, timeout: f
         return False
 
 
+def launch(
+    demo: gr.Blocks,
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    share: bool = False,
+    block: bool = True,
+    quiet: bool = False,
+) -> None:
+    """Serve the app (main and the tests launch it this one way).
+
+    Gradio's launch ends with a probe of localhost: one HEAD of the page with a 3 s timeout, which it
+    gives up on at the first timeout and then raises "When localhost is not accessible, a shareable link
+    must be created". On a CPU-starved machine (another thread of this process holding the GIL in C calls,
+    as an index build or a test's model does) rendering the page takes longer than that, so the app
+    refused to start although localhost was fine. By then launch has already reached the server through
+    its startup-events request (no timeout), which proves localhost is reachable; the probe is skipped
+    with launch's `_frontend=False` (tests/test_launch.py checks Gradio still has the parameter).
+    """
+    docs = settings.path("documents")
+    docs.mkdir(parents=True, exist_ok=True)
+    demo.queue(default_concurrency_limit=2).launch(
+        server_name=host or settings.host,
+        server_port=port or settings.port,
+        share=share,
+        css=CSS,
+        max_file_size=f"{settings.max_upload_mb}mb",
+        allowed_paths=[str(docs)],
+        footer_links=["api"],
+        show_error=True,  # our callbacks already turn unexpected errors into a generic message (ui_errors);
+        # this shows Gradio's own input-validation errors (malformed API payloads) instead of hiding them
+        prevent_thread_lock=not block,
+        quiet=quiet,
+        _frontend=False,
+    )
+
+
 def main() -> None:
     settings = load_settings()
     setup_logging(settings.log_level)
     logger.info("Settings: %s", settings.public_dict())
     demo, ctx = build_app(settings)
-    start_starter_index(ctx)
     share = settings.share
     if share and not internet_available():
         logger.warning(
@@ -106,18 +146,9 @@ def main() -> None:
             settings.port,
         )
         share = False
-    docs = settings.path("documents")
-    docs.mkdir(parents=True, exist_ok=True)
-    demo.queue(default_concurrency_limit=2).launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        share=share,
-        css=CSS,
-        max_file_size=f"{settings.max_upload_mb}mb",
-        allowed_paths=[str(docs)],
-        footer_links=["api"],
-        show_error=True,  # our callbacks already turn unexpected errors into a generic message (ui_errors);
-    )  # this shows Gradio's own input-validation errors (malformed API payloads) instead of hiding them
+    launch(demo, settings, share=share, block=False)
+    start_starter_index(ctx)  # after the server answers: the build's threads do not slow the first page
+    demo.block_thread()
 
 
 if __name__ == "__main__":

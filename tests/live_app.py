@@ -18,7 +18,7 @@ import httpx
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 from gradio.utils import get_upload_folder
 
-from app import CSS, build_app
+from app import build_app, launch
 from medgemma.chat.services import Services
 from medgemma.config import Settings
 
@@ -51,18 +51,10 @@ class LiveApp:
 
 @contextmanager
 def serve(settings: Settings, services: Services | None = None) -> Iterator[LiveApp]:
-    """Build the app as app.main does (same queue defaults and CSS) and serve it on 127.0.0.1."""
+    """Build the app as app.main does and serve it on 127.0.0.1 with app.launch (same queue, CSS, limits)."""
     demo, ctx = build_app(settings, services or fake_services(settings))
     port = free_port()
-    demo.queue(default_concurrency_limit=2).launch(
-        prevent_thread_lock=True,
-        server_name="127.0.0.1",
-        server_port=port,
-        quiet=True,
-        css=CSS,
-        max_file_size=f"{settings.max_upload_mb}mb",
-        show_error=True,
-    )
+    launch(demo, settings, host="127.0.0.1", port=port, block=False, quiet=True)
     try:
         yield LiveApp(demo, ctx, f"http://127.0.0.1:{port}", get_upload_folder())
     finally:

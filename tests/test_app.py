@@ -13,7 +13,7 @@ import pytest
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 from gradio_client import Client
 
-from app import build_app
+from app import build_app, launch
 from medgemma.chat.services import Services
 from medgemma.config import load_settings
 from medgemma.errors import InputRejected
@@ -38,7 +38,7 @@ def running_app(tmp_path_factory):
     )
     demo, ctx = build_app(settings, services)
     port = free_port()
-    demo.queue().launch(prevent_thread_lock=True, server_port=port, server_name="127.0.0.1", quiet=True)
+    launch(demo, settings, host="127.0.0.1", port=port, block=False, quiet=True)
     client = Client(f"http://127.0.0.1:{port}/", verbose=False)
     yield client, settings
     client.close()

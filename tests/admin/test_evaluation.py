@@ -14,7 +14,7 @@ import pytest
 from gradio_client import Client
 
 from admin import evaluation as evaluation_tab
-from app import build_app
+from app import build_app, launch
 from medgemma import jobs
 from medgemma.config import load_settings
 from medgemma.evaluation.runs import load_eval_run
@@ -159,7 +159,7 @@ def test_http_endpoints_are_closed_without_login(app):
     demo, _ = build_app(settings)
     ids = make_runs(settings)
     port = free_port()
-    demo.queue().launch(prevent_thread_lock=True, server_port=port, server_name="127.0.0.1", quiet=True)
+    launch(demo, settings, host="127.0.0.1", port=port, block=False, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]

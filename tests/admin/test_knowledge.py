@@ -11,7 +11,7 @@ import pytest
 from pdf_factory import text_pdf
 
 from admin import knowledge as knowledge_tab
-from app import build_app
+from app import build_app, launch
 from medgemma import jobs
 from medgemma.config import load_settings
 
@@ -137,7 +137,7 @@ def test_http_endpoints_closed_without_login_and_upload_works(app, tmp_path):
     (tmp_path / "flu.txt").write_text(
         "Influenza spreads by droplets. A yearly flu vaccine is the best protection."
     )
-    demo.queue().launch(prevent_thread_lock=True, server_port=port, server_name="127.0.0.1", quiet=True)
+    launch(demo, settings, host="127.0.0.1", port=port, block=False, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]

@@ -12,7 +12,7 @@ import pytest
 from gradio_client import Client
 
 from admin import training as training_tab
-from app import build_app
+from app import build_app, launch
 from medgemma.config import load_settings
 from medgemma.storage import read_jsonl
 
@@ -186,7 +186,7 @@ def test_http_endpoints_are_closed_without_login(app):
     _, _, settings = app
     demo, _ = build_app(settings)
     port = _free_port()
-    demo.queue().launch(prevent_thread_lock=True, server_port=port, server_name="127.0.0.1", quiet=True)
+    launch(demo, settings, host="127.0.0.1", port=port, block=False, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
