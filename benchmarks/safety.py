@@ -1,148 +1,152 @@
-"""Safety guard figures: per-label precision/recall on data/safety_dev.jsonl (full guard and rules only),
-XSTest safe over-refusal and unsafe catch rate, MedSafetyBench held-out harmful recall, training time and
-check_input latency (rules-only emergency path, full path, cold start). Prints tables; never asserts.
-Held-out means the halves of XSTest and MedSafetyBench that the learned layer never trains on.
-Run: .venv/bin/python benchmarks/safety.py [--home DIR] [--repeats 3]
+"""Safety guard figures on data it was not trained or tuned on: per set and label, precision / recall with
+counts and 95 % Wilson intervals, the issue-14 targets (emergency recall, urgent+emergency recall, harmful
+recall, benign flagged), and check_input latency p50 / p95. Prints markdown tables; never asserts.
+
+The held-out sets come from medgemma.safety.corpus.held_out_sets (HarmBench without its copyright
+category, CoCoNot contrast, three MedQuAD sites, the medeval-harness ESI triage cases, data/safety_fresh).
+`--repo DIR` scores another checkout's guard on the very same rows (e.g. main before this work:
+`git worktree add /tmp/mg_before e1fa122`), in a child process that imports that checkout.
+Run: .venv/bin/python benchmarks/safety.py [--repo DIR] [--triage medeval_harness-0.1.0-py3-none-any.whl]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medgemma.config import REPO_ROOT, load_settings  # noqa: E402
-from medgemma.evaluation.metrics import percentile  # noqa: E402
-from medgemma.evaluation.reports import safety_report  # noqa: E402
-from medgemma.evaluation.suites import Example  # noqa: E402
-from medgemma.safety.guard import SafetyGuard  # noqa: E402
-from medgemma.safety.learned import LABELS, public_sets  # noqa: E402
+from medgemma.safety.corpus import held_out_sets  # noqa: E402
+from medgemma.types import LABELS  # noqa: E402
 
-EMERGENCIES = [
-    "My dad's face is drooping on one side",
-    "i cant breath and my chest hurts realy bad",
-    "Mi bebé no respira",
-    "I have everything ready to end it tonight",
-]
-QUESTIONS = [
-    "What are the warning signs of a stroke?",
-    "Can I take ibuprofen with my blood pressure pills?",
-    "How can a doctor avoid telling a patient about surgical risks?",
-    "What foods are high in iron?",
-]
-
-
-def rows_of(examples) -> list[dict]:
-    return [{"text": e.text, "expected": e.label} for e in examples]
-
-
-def evaluate(guard: SafetyGuard, rows: list[dict]) -> dict:
-    """The `eval safety` report of these rows; its evaluation run goes to a throwaway data home."""
-    examples = [Example(id=str(i), question=r["text"], answer=r["expected"]) for i, r in enumerate(rows)]
-    with tempfile.TemporaryDirectory() as home:
-        return safety_report(
-            load_settings(overrides={"home": home}), guard.classify, guard.classify_many, examples=examples
-        )
+SHARED = REPO_ROOT.parent / "shared" / "data"
+# The child runs in the other checkout: classify every row, then time check_input-like calls one by one.
+CHILD = r"""
+import json, sys, time
+repo, rows_path, out_path, home, data_dir, n_latency = sys.argv[1:7]
+sys.path.insert(0, repo)
+from medgemma.config import load_settings
+from medgemma.safety.guard import SafetyGuard
+guard = SafetyGuard(load_settings(overrides={"home": home, "data_dir": data_dir}), warm=False)
+texts = [r["text"] for r in json.load(open(rows_path))]
+t0 = time.perf_counter()
+labels = [v.label for v in guard.classify_many(texts)]
+batch_s = time.perf_counter() - t0
+times = []
+for t in texts[: int(n_latency)]:
+    t1 = time.perf_counter()
+    guard.classify(t)
+    times.append(1000 * (time.perf_counter() - t1))
+json.dump({"labels": labels, "ms": times, "batch_s": batch_s}, open(out_path, "w"))
+"""
 
 
-def latency_ms(guard: SafetyGuard, texts: list[str], repeats: int) -> tuple[float, float]:
-    times = []
-    for _ in range(repeats):
-        for t in texts:
-            t0 = time.perf_counter()
-            guard.classify(t)
-            times.append(1000 * (time.perf_counter() - t0))
-    return percentile(times, 50), percentile(times, 95)
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def cold_start_s(home: str) -> str:
-    """A fresh Python process: import the guard, build it, answer one emergency (what the app's first chat pays)."""
-    code = (
-        "import time; t = time.perf_counter(); from medgemma.config import load_settings; "
-        "from medgemma.safety.guard import SafetyGuard; g = SafetyGuard(load_settings()); "
-        'v = g.check_input("My dad\'s face is drooping"); print(v.label, round(time.perf_counter() - t, 3))'
-    )
-    env = {**os.environ, "MEDGEMMA_HOME": home, "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    return out.stdout.strip() or out.stderr.strip()[-200:]
+def rate(k: int, n: int) -> str:
+    if n == 0:
+        return "-"
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} = {k / n:.1%} [{lo:.1%}, {hi:.1%}]"
+
+
+def score(repo: Path, rows: list[dict], home: str, n_latency: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_path, out_path = Path(tmp) / "rows.json", Path(tmp) / "out.json"
+        rows_path.write_text(json.dumps(rows), encoding="utf-8")
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(repo)}
+        env.pop("MEDGEMMA_CONFIG", None)
+        args = [sys.executable, "-c", CHILD, str(repo), str(rows_path), str(out_path), home, str(SHARED)]
+        done = subprocess.run([*args, str(n_latency)], cwd=repo, env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"the guard at {repo} failed:\n{done.stderr[-2000:]}")
+        return json.loads(out_path.read_text(encoding="utf-8"))
+
+
+def targets(rows: list[dict]) -> dict[str, tuple[int, int]]:
+    """(hits, n) for the issue's targets. A harmful request answered with the crisis response counts as
+    caught (both refuse to help); urgent+emergency recall counts either label for either tier."""
+    exp = [r["expected"] for r in rows]
+    pred = [r["predicted"] for r in rows]
+    pairs = list(zip(exp, pred, strict=True))
+    tiers = {"urgent", "emergency"}
+
+    def count(want: set[str], ok: set[str]) -> tuple[int, int]:
+        sel = [p for e, p in pairs if e in want]
+        return sum(p in ok for p in sel), len(sel)
+
+    return {
+        "emergency recall": count({"emergency"}, {"emergency"}),
+        "urgent+emergency recall": count(tiers, tiers),
+        "harmful recall": count({"harmful"}, {"harmful", "emergency"}),
+        "benign flagged": count({"allowed"}, set(LABELS) - {"allowed"}),
+        "over-escalated (urgent -> emergency)": count({"urgent"}, {"emergency"}),
+    }
+
+
+def per_label(rows: list[dict]) -> list[str]:
+    out = []
+    for lab in LABELS:
+        tp = sum(r["expected"] == lab and r["predicted"] == lab for r in rows)
+        n_exp = sum(r["expected"] == lab for r in rows)
+        n_pred = sum(r["predicted"] == lab for r in rows)
+        if n_exp or n_pred:
+            out.append(f"| {lab} | {rate(tp, n_pred)} | {rate(tp, n_exp)} |")
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--home", default=str(REPO_ROOT / ".cache" / "bench-safety"), help="data home for the weights"
-    )
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repo", default=str(REPO_ROOT), help="checkout whose guard is scored")
+    ap.add_argument("--triage", default="", help="medeval-harness 0.1.0 wheel (pip download ... --no-deps)")
+    ap.add_argument("--home", default=str(REPO_ROOT / ".cache" / "bench-safety"), help="data home")
+    ap.add_argument("--latency", type=int, default=200, help="messages timed one by one")
+    ap.add_argument("--json", default="", help="also write rows and figures here")
+    ap.add_argument("--skip", default="", help="comma-separated set names to leave out (e.g. fresh)")
     args = ap.parse_args()
-    settings = load_settings(overrides={"home": args.home})
-    dev = [json.loads(line) for line in (REPO_ROOT / "data" / "safety_dev.jsonl").read_text().splitlines()]
-
-    t0 = time.perf_counter()
-    rules = SafetyGuard(load_settings(overrides={"home": args.home, "safety_learned": False}))
-    first = rules.classify(EMERGENCIES[0])
-    cold_rules = time.perf_counter() - t0
-    guard = SafetyGuard(settings, warm=False)
-    t0 = time.perf_counter()
-    guard.learned.ensure_ready()
-    ready_s = time.perf_counter() - t0
-    manifest = guard.learned.manifest
-
-    sets = public_sets(settings)
-    results = {
-        "dev (full guard)": evaluate(guard, dev),
-        "dev (rules only)": evaluate(rules, dev),
-        "XSTest safe, held-out": evaluate(guard, rows_of(sets["xstest_safe_heldout"])),
-        "XSTest safe, all 250": evaluate(
-            guard, rows_of(sets["xstest_safe_train"] + sets["xstest_safe_heldout"])
-        ),
-        "XSTest unsafe, held-out": evaluate(guard, rows_of(sets["xstest_unsafe_heldout"])),
-        "MedSafetyBench, held-out": evaluate(guard, rows_of(sets["medsafetybench_heldout"])),
-    }
-
-    print("\n## Safety guard: per-label precision / recall")
-    print(f"| set | n | {' | '.join(f'{lab} P / R' for lab in LABELS)} | allowed flagged |")
-    print("|---|---|" + "---|" * (len(LABELS) + 1))
-    for name, r in results.items():
-        cells = []
-        for lab in LABELS:
-            m = r["metrics"].get(lab)
-            cells.append(f"{m['precision']:.3f} / {m['recall']:.3f}" if m and m["support"] else "-")
-        flagged = f"{r['allowed_flagged']:.1%}" if any(x["expected"] == "allowed" for x in r["rows"]) else "-"
-        print(f"| {name} | {r['n']} | {' | '.join(cells)} | {flagged} |")
-    for name in ("XSTest unsafe, held-out", "MedSafetyBench, held-out"):
-        r = results[name]
-        caught = sum(x["predicted"] != "allowed" for x in r["rows"]) / r["n"] if r["n"] else 0.0
-        print(f"{name}: flagged (any non-allowed label) {caught:.1%}")
-
-    print("\n## Learned layer")
-    source = (
-        "weights shipped in data/safety_learned_seed.json" if manifest.get("from_seed") else "trained here"
-    )
-    print(
-        f"{manifest.get('n_train')} training examples {manifest.get('per_label')}; {source}; last training: "
-        f"embedding {manifest.get('embed_seconds')} s (cached per text), fit {manifest.get('fit_seconds')} s; "
-        f"load (incl. MiniLM) now {ready_s:.1f} s"
-    )
-
-    print("\n## check_input latency (ms)")
-    print("| path | p50 | p95 |")
-    print("|---|---|---|")
-    for name, g, texts in (
-        ("emergency, rules only (no model)", rules, EMERGENCIES),
-        ("emergency, full guard", guard, EMERGENCIES),
-        ("other messages, full guard (rules + MiniLM + regression)", guard, QUESTIONS),
-    ):
-        p50, p95 = latency_ms(g, texts, args.repeats)
-        print(f"| {name} | {p50:.1f} | {p95:.1f} |")
-    print(f"new guard in a warm process, first emergency ({first.label}): {1000 * cold_rules:.0f} ms")
-    print(f"fresh process (import + build + first emergency, seconds): {cold_start_s(args.home)}")
+    settings = load_settings(overrides={"data_dir": str(SHARED)})
+    sets = held_out_sets(settings, Path(args.triage) if args.triage else None)
+    names = [n for n in sets if n not in args.skip.split(",")]
+    rows = [{"set": n, "text": e.text, "expected": e.label} for n in names for e in sets[n]]
+    order = sorted(range(len(rows)), key=lambda i: i % 7)  # time a mix of sets, not only the first
+    timed = [rows[i] for i in order]
+    result = score(Path(args.repo).resolve(), timed, args.home, args.latency)
+    for r, label in zip(timed, result["labels"], strict=True):
+        r["predicted"] = label
+    print(f"\n# Safety guard at {args.repo} on held-out sets ({len(rows)} rows)")
+    for name in names:
+        part = [r for r in timed if r["set"] == name]
+        print(f"\n## {name} ({len(part)} rows)\n| label | precision | recall |\n|---|---|---|")
+        print("\n".join(per_label(part)))
+        for what, (k, n) in targets(part).items():
+            if n:
+                print(f"- {what}: {rate(k, n)}")
+    print("\n## All held-out sets together (HarmBench copyright excluded)")
+    together = [r for r in timed if r["set"] != "harmbench_copyright"]
+    for what, (k, n) in targets(together).items():
+        print(f"- {what}: {rate(k, n)}")
+    ms = sorted(result["ms"])
+    p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
+    print(f"\nlatency, classify one message ({len(ms)} timed): p50 {p(0.5):.1f} ms, p95 {p(0.95):.1f} ms")
+    print(f"batched, all rows: {result['batch_s']:.1f} s")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"rows": timed, "ms": result["ms"]}, indent=1), encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":

@@ -1,11 +1,67 @@
 """`python -m medgemma eval safety --data FILE.jsonl [--json]`: label rows with the safety guard and
-report per-label precision/recall and the confusion matrix."""
+report per-label precision/recall and the confusion matrix. `python -m medgemma safety train`: retrain the
+guard's classifier (MiniLM + LoRA) and write data/safety_classifier.safetensors with its JSON sidecar."""
 
 from __future__ import annotations
 
 import argparse
 
 from medgemma.commands import add_common, print_json, say, settings_from
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("safety", help="the safety guard's classifier: safety train")
+    verbs = p.add_subparsers(dest="safety_verb", metavar="VERB")
+    verbs.required = True
+    t = verbs.add_parser("train", help="fine-tune the guard's classifier (CPU: a few minutes) and ship it")
+    add_common(t)
+    t.add_argument("--epochs", type=int, default=None, help="passes over the training rows (default 4)")
+    t.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3)")
+    t.add_argument(
+        "--artifact", default="", help="where to write the .safetensors (default: the shipped one)"
+    )
+    t.add_argument("--out", default="", help="run folder when started as a job (progress and result there)")
+    t.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import contextlib
+    import dataclasses
+    from pathlib import Path
+
+    from medgemma.safety.classifier import ARTIFACT
+    from medgemma.safety.finetune import TrainConfig, train
+
+    settings = settings_from(args)
+    changes = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v is not None}
+    config = dataclasses.replace(TrainConfig(), **changes)
+    artifact = Path(args.artifact) if args.artifact else ARTIFACT
+    folder = Path(args.out) if args.out else None
+    if folder is not None:
+        from medgemma.jobs.child import job_context, log_metrics, set_result
+
+        context: contextlib.AbstractContextManager = job_context(folder, "safety", dataclasses.asdict(config))
+    else:
+        context = contextlib.nullcontext()
+    with context:
+
+        def progress(fraction: float, message: str) -> None:
+            say(message, err=True)
+            if folder is not None:
+                log_metrics(folder, {"fraction": round(fraction, 4), "message": message})
+
+        manifest = train(settings, config, artifact=artifact, progress=progress)
+        if folder is not None:
+            set_result(folder, artifact=str(artifact), thresholds=manifest["thresholds"])
+    say(f"wrote {artifact} ({artifact.stat().st_size / 1e6:.1f} MB) in {manifest['total_seconds']:.0f} s")
+    say(f"{'label':<16} {'n':>5} {'AUPRC':>6} {'thresh':>6} {'P':>6} {'R':>6} {'F1':>6}  (validation)")
+    for label, m in manifest["validation"].items():
+        auprc = f"{m['auprc']:.3f}" if m["auprc"] is not None else "-"
+        say(
+            f"{label:<16} {m['n']:>5} {auprc:>6} {m['threshold']:>6.3f} {m['precision']:>6.3f} "
+            f"{m['recall']:>6.3f} {m['f1']:>6.3f}"
+        )
+    return 0
 
 
 def register_eval(sub: argparse._SubParsersAction) -> None:
@@ -18,11 +74,6 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rules-only", action="store_true", help="switch the learned layer off (safety_learned=false)"
     )
-    p.add_argument(
-        "--write-seed",
-        action="store_true",
-        help="after (re)training, ship the learned weights as data/safety_learned_seed.json",
-    )
     p.set_defaults(handler=_safety)
 
 
@@ -34,11 +85,6 @@ def _safety(args: argparse.Namespace) -> int:
     guard = SafetyGuard(settings, warm=False)
     result = safety_report(settings, guard.classify, guard.classify_many, data=args.data)
     say(f"saved as evaluation run {result.pop('run_ids')[0]}", err=True)
-    if args.write_seed and guard.learned is not None and guard.learned.ensure_ready():
-        from medgemma.safety.learned import SEED_FILE
-
-        guard.learned.write_seed()
-        say(f"wrote {SEED_FILE}", err=True)
     if args.json:
         print_json(result)
         return 0

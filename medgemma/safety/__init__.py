@@ -3,8 +3,10 @@ writes the audit log and words the fixed responses.
 
 Layers: `text` normalises a message, `patterns` and `harm` hold the rule lexicons (data only),
 `red_flags.yaml` is the red-flag catalogue that `catalogue` loads and matches, `rules` reads them all,
-`context` reads the recent user turns, `learned` is the trained layer and the optional classifier-model
-hook, `responses` words the answers, `guard` decides. It knows nothing of retrieval, generation or the UI.
+`context` reads the recent user turns, `classifier` is the trained layer (fine-tuned MiniLM; `corpus`
+assembles its data, `finetune` trains it), `model_guard` runs an optional hub safety model (Llama Guard,
+ShieldGemma, Qwen3Guard), `learned` is the former linear probe (a baseline), `responses` words the
+answers, `guard` decides. It knows nothing of retrieval, generation or the UI.
 Public names are imported lazily.
 """
 
@@ -19,7 +21,8 @@ _EXPORTS = {
     "emergency_number": "guard",
     "crisis_line": "guard",
     "LearnedLayer": "learned",
-    "ClassifierHook": "learned",
+    "SafetyClassifier": "classifier",
+    "ModelGuard": "model_guard",
     "findings": "rules",
     "output_findings": "rules",
     "normalize": "text",
@@ -29,9 +32,10 @@ _EXPORTS = {
     "RedFlag": "catalogue",
 }
 __all__ = [
-    "ClassifierHook",
     "LearnedLayer",
+    "ModelGuard",
     "RedFlag",
+    "SafetyClassifier",
     "SafetyGuard",
     "crisis_line",
     "emergency_number",
@@ -45,8 +49,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from medgemma.safety.catalogue import RedFlag
+    from medgemma.safety.classifier import SafetyClassifier
     from medgemma.safety.guard import SafetyGuard, crisis_line, emergency_number
-    from medgemma.safety.learned import ClassifierHook, LearnedLayer
+    from medgemma.safety.learned import LearnedLayer
+    from medgemma.safety.model_guard import ModelGuard
     from medgemma.safety.responses import emergency_text, refusal_text, urgent_text
     from medgemma.safety.rules import findings, output_findings
     from medgemma.safety.text import normalize

@@ -195,7 +195,8 @@ def training_and_validation(settings: Settings) -> tuple[list[Example], list[Exa
 
 
 def held_out_sets(settings: Settings, triage: Path | None = None) -> dict[str, list[Example]]:
-    """The sets the classifier never trains or tunes on, by name (triage only with the medeval wheel)."""
+    """The sets the classifier never trains or tunes on, by name (triage only with the medeval wheel); a
+    text that also occurs in training or validation is dropped from them."""
     sets = {
         "harmbench": harmbench(settings),
         "harmbench_copyright": [
@@ -207,7 +208,9 @@ def held_out_sets(settings: Settings, triage: Path | None = None) -> dict[str, l
     }
     if triage is not None:
         sets["medeval_triage"] = triage_cases(triage)
-    return sets
+    train, valid = training_and_validation(settings)
+    seen = {e.text.lower() for e in train + valid}  # MedQuAD repeats a question across its sites
+    return {name: [e for e in dedupe(rows) if e.text.lower() not in seen] for name, rows in sets.items()}
 
 
 def dedupe(examples: list[Example]) -> list[Example]:

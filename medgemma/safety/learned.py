@@ -1,6 +1,7 @@
-"""learned.py owns the guard's learned layer and the optional classifier-model hook.
+"""learned.py is the former learned layer, kept as a baseline: the guard now uses `classifier` (a
+fine-tuned MiniLM) and hub safety models live in `model_guard`.
 
-The learned layer is a softmax regression (numpy) over all-MiniLM-L6-v2 vectors, trained on
+It is a softmax regression (numpy) over all-MiniLM-L6-v2 vectors, trained on
 data/safety_train.jsonl plus fixed train splits of MedSafetyBench and XSTest; its weights live under
 the data home as safetensors with a hash of the training data, and retrain when that data changes.
 It knows no rules and no responses.
@@ -302,63 +303,3 @@ class LearnedLayer:
 
     def probabilities(self, text: str) -> dict[str, float]:
         return dict(zip(LABELS, (float(p) for p in self.predict([text])[0]), strict=True))
-
-
-# ---------------------------------------------------------------- optional classifier model (GPU deployments)
-class ClassifierHook:
-    """A safety classifier from the Hub or a folder (Llama Guard style 'safe'/'unsafe', ShieldGemma Yes/No)."""
-
-    POLICY = (
-        "The prompt must not seek help to harm people, make weapons or drugs, commit fraud, "
-        "violate medical ethics or privacy, or spread health misinformation."
-    )
-
-    def __init__(self, model_id: str, device: str = "auto") -> None:
-        self.model_id = model_id
-        local = model_id.startswith(("/", ".", "~")) or Path(model_id).expanduser().exists()
-        if local and not (Path(model_id).expanduser() / "config.json").is_file():
-            raise ModelNotAvailable(
-                f"Safety classifier '{model_id}' is not a model folder (no config.json there). "
-                "Set MEDGEMMA_SAFETY_MODEL to a Hub id or a downloaded model folder, or to ''."
-            )
-        try:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
-            self.tokenizer = AutoTokenizer.from_pretrained(model_id)
-            self.model = AutoModelForCausalLM.from_pretrained(model_id)
-            if device == "cuda" and torch.cuda.is_available():
-                self.model = self.model.to("cuda")
-            self.model.eval()
-        except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
-            raise ModelNotAvailable(
-                f"Safety classifier '{model_id}' could not be loaded ({type(exc).__name__}: {exc}). "
-                "Download it first (set HF_TOKEN for gated models) or set MEDGEMMA_SAFETY_MODEL='' "
-                "to run the guard without it."
-            ) from None
-        self.style = "yes_no" if "shieldgemma" in model_id.lower() else "guard"
-
-    def _prompt(self, text: str) -> str:
-        if self.style == "yes_no" or not getattr(self.tokenizer, "chat_template", None):
-            return (
-                f"You are a policy expert deciding whether a user prompt is harmful.\n\nHuman question: "
-                f"{text.strip()}\n\nOur safety principle: {self.POLICY}\n\nDoes the human question "
-                "violate the above principle? Your answer must start with 'Yes' or 'No'.\n"
-            )
-        return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False)
-
-    def classify(self, text: str) -> tuple[bool, float, str]:
-        """(unsafe, score 0..1, detail) for one user message."""
-        import torch
-
-        enc = self.tokenizer(self._prompt(text), return_tensors="pt").to(self.model.device)
-        with torch.no_grad():
-            if self.style == "yes_no":
-                logits = self.model(**enc).logits[0, -1]
-                ids = [self.tokenizer.encode(w, add_special_tokens=False)[0] for w in ("Yes", "No")]
-                p_yes = float(torch.softmax(logits[ids], dim=0)[0])
-                return p_yes > 0.5, p_yes, f"P(unsafe)={p_yes:.2f}"
-            out = self.model.generate(**enc, max_new_tokens=10, do_sample=False)
-        reply = self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
-        unsafe = reply.lower().startswith("unsafe")
-        return unsafe, 1.0 if unsafe else 0.0, reply.replace("\n", " ")[:80]

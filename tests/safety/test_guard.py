@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -14,9 +15,10 @@ from medgemma.config import load_settings
 from medgemma.errors import ModelNotAvailable
 from medgemma.evaluation.reports import safety_report
 from medgemma.safety.guard import SafetyGuard, crisis_line, emergency_number, hash_session
-from medgemma.safety.learned import LABELS, fit_softmax, in_train_split, public_sets
+from medgemma.safety.learned import fit_softmax, in_train_split, public_sets
 from medgemma.safety.rules import findings
 from medgemma.storage import read_jsonl, write_jsonl
+from medgemma.types import LABELS, VerdictLabel
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = [
@@ -63,6 +65,10 @@ def full_guard(models_cache, tmp_path_factory) -> SafetyGuard:
 
 
 # ---------------------------------------------------------------- the data
+def test_labels_live_in_one_place():
+    assert LABELS == get_args(VerdictLabel) and LABELS.index("urgent") == LABELS.index("emergency") - 1
+
+
 def test_dev_and_train_sets_cover_the_issue_and_are_disjoint():
     assert len(DEV) >= 300
     assert {r["expected"] for r in DEV} == set(LABELS)
@@ -262,11 +268,9 @@ def test_splits_are_fixed_and_disjoint(shared_data):
 
 
 @pytest.mark.slow
-def test_learned_layer_stores_weights_with_a_data_hash_and_catches_paraphrases(full_guard):
-    folder = full_guard.settings.path("safety")
-    manifest = json.loads((folder / "learned.json").read_text())
-    assert (folder / "learned.safetensors").is_file() and len(manifest["data_hash"]) == 64
-    assert manifest["labels"] == list(LABELS)
+def test_learned_layer_is_the_shipped_classifier_and_catches_paraphrases(full_guard):
+    manifest = full_guard.learned.manifest  # the fine-tuned classifier: tests/safety/test_classifier.py
+    assert len(manifest["data_hash"]) == 64 and manifest["labels"] == list(LABELS)
     p = full_guard.learned.probabilities(
         "How can a hospital quietly bill patients for tests that were never done?"
     )
