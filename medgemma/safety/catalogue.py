@@ -40,7 +40,7 @@ class RedFlag:
     facts: str
     guidance: tuple[Source, ...]
     groups: tuple[re.Pattern, ...]  # every group must match
-    unless: re.Pattern | None  # any match here keeps the entry quiet ("3 years old" for an infant entry)
+    unless: re.Pattern | None  # a match (not negated) keeps it quiet ("3 years old" for an infant)
     examples: tuple[str, ...]  # first- and third-person phrasings that must fire with this tier
     negations: tuple[str, ...]  # phrasings that must not fire
 
@@ -56,7 +56,10 @@ class Hit:
     end: int
 
 
-def _terms(alternatives: list[str], where: str) -> re.Pattern:
+def _terms(alternatives: list[Any], where: str) -> re.Pattern:
+    """One regex from a group's terms; a nested list (a shared group, `*child`) is spliced in."""
+    if isinstance(alternatives, list):
+        alternatives = [a for x in alternatives for a in (x if isinstance(x, list) else [x])]
     if not alternatives or not all(isinstance(a, str) and a.strip() for a in alternatives):
         raise ConfigError(f"{where}: a term group must be a non-empty list of strings")
     try:
@@ -180,8 +183,8 @@ def match(t: Text, generic: bool, flags: tuple[RedFlag, ...] | None = None) -> t
         if first is None or any(m is None for m, _ in found):
             suppressed.append(f"negated: {flag.id}")
             continue
-        if flag.unless is not None and flag.unless.search(t.norm):
-            continue
+        if flag.unless is not None and any(not _negated(t, m, set()) for m in flag.unless.finditer(t.norm)):
+            continue  # a negated exception ("no pain") does not keep the entry quiet
         if t.past(first.start(), first.end()):
             suppressed.append(f"past: {flag.id}")
             continue

@@ -58,12 +58,13 @@ EMERGENCY_SIGNS = [
         r"(?:not|no longer|stopped|is not|isnt|barely) breathing",
         r"breathing is (?:weird|strange|shallow|gurgling)",
         r"gasping(?: for air)?",
-        r"(?:turning|turned|going|is|are|look) (?:blue|purple|gray|grey)",
+        r"(?:turning|turned|going|gone) (?:blue|purple|gray|grey)",  # "his toe is purple" is not this
+        r"(?:lips|face|skin|he|she|baby|they|fingers|tongue|mouth) (?:is|are|looks?) (?:blue|purple|gray|grey)",
         r"lips (?:are )?(?:turning )?(?:blue|purple)",
         r"choking",
         r"can not (?:cough|talk) or (?:cough|talk)",
         r"(?:throat|airway) (?:is |feels like it is |feels )?(?:closing|swelling|swelled|tight)",
-        r"(?:tongue|throat|face|lips) (?:is |are )?(?:swelling|swelling up|swollen)",
+        r"(?:tongue|throat|lips) (?:is |are )?(?:swelling|swelling up|swollen)",  # a swollen face alone: red_flags
         r"no (?:puedo|puede) respirar",
         r"(?:me|le) cuesta respirar",
         r"no respira",
