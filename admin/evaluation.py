@@ -69,6 +69,11 @@ class EvaluationTab:
     def finished(self, p: JobProgress, selected: list[str] | None = None) -> Updates:
         return self.run_list(selected)  # the finished run joins the dashboard's list
 
+    @admin_method("eval-safety-train")
+    def on_safety_train(self, session: Any) -> Updates:
+        """Retrain the guard's classifier (`python -m medgemma safety train`) into the data home."""
+        return self.panel.started(jobs.start(self.settings, "safety", {}))
+
     @admin_method("eval-start")
     def on_start(
         self, session: Any, suite_name: str, model_name: str, adapter_path: str, rag_on: str, n: float | None
@@ -185,7 +190,7 @@ def build_tab(ctx: AppContext) -> EvaluationTab:
     tab.panel = JobPanel(
         ctx,
         "eval",
-        [("start", "▶ Start evaluation", "primary")],
+        [("start", "▶ Start evaluation", "primary"), ("safety", "↻ Retrain safety classifier", "secondary")],
         notes=job_notes,
         finished=tab.finished,
         idle="No evaluation job is running from this page.",
@@ -212,6 +217,9 @@ def build_tab(ctx: AppContext) -> EvaluationTab:
         outputs,
         api_name="eval_start",
         concurrency_limit=1,
+    )
+    tab.panel.buttons["safety"].click(
+        tab.on_safety_train, [token], outputs, api_name="eval_safety_train", concurrency_limit=1
     )
     refresh.click(tab.on_refresh, [token, tab.runs], listed, api_name="eval_runs")
     shown = [tab.bars, tab.note, tab.paired, tab.heat, tab.latency, tab.ex_suite, tab.ex_metric, tab.examples]

@@ -25,6 +25,7 @@ SPEC_MODULES = {
     "eval": "medgemma.evaluation.dashboard",
     "export": "medgemma.export.jobs",
     "index": "medgemma.knowledge.jobs",
+    "safety": "medgemma.safety.jobs",
 }
 
 

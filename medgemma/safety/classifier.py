@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from medgemma.config import REPO_ROOT
+from medgemma.config import REPO_ROOT, Settings
 from medgemma.errors import ModelNotAvailable
 from medgemma.storage import read_json
 from medgemma.types import LABELS
@@ -32,6 +32,17 @@ THREADS = 1
 
 def sidecar_of(artifact: Path) -> Path:
     return Path(artifact).with_suffix(".json")
+
+
+def home_artifact(settings: Settings) -> Path:
+    """Where a retrain from the admin (the `safety` job) writes: under the data home, not the repo."""
+    return settings.path("safety", ARTIFACT.name)
+
+
+def artifact_for(settings: Settings) -> Path:
+    """The data home's retrained classifier when there is a complete one (sidecar written), else the shipped."""
+    home = home_artifact(settings)
+    return home if sidecar_of(home).is_file() and home.is_file() else ARTIFACT
 
 
 def base_model_path() -> Path:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from medgemma.config import Settings
 from medgemma.safety import context
-from medgemma.safety.classifier import SafetyClassifier
+from medgemma.safety.classifier import SafetyClassifier, artifact_for
 from medgemma.safety.model_guard import ModelGuard
 from medgemma.safety.responses import emergency_text, refusal_text, urgent_text
 from medgemma.safety.rules import RuleFindings, findings, output_findings
@@ -95,7 +95,7 @@ class SafetyGuard:
         """The learned layer is the fine-tuned classifier shipped in data/ (own encoder, loaded on first
         use); `embedders` is accepted from callers that share models but the classifier needs none."""
         self.settings = settings
-        self.learned = SafetyClassifier() if settings.safety_learned else None
+        self.learned = SafetyClassifier(artifact_for(settings)) if settings.safety_learned else None
         self.classifier = (
             ModelGuard(settings.safety_model, settings.device) if settings.safety_model else None
         )

@@ -192,3 +192,23 @@ def test_cli_train_without_data_is_a_clear_error(isolated_home, tmp_path, capsys
     code = main(["safety", "train", "--artifact", str(tmp_path / "x.safetensors")])
     assert code == 2 and "MEDGEMMA_DATA_DIR" in capsys.readouterr().err
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_safety_job_retrains_into_the_data_home_which_the_guard_then_prefers(isolated_home):
+    from medgemma import jobs
+    from medgemma.errors import InputRejected
+    from medgemma.safety.classifier import artifact_for, home_artifact
+
+    settings = load_settings()
+    launch = jobs.spec("safety").prepare(settings, {"epochs": 2})
+    assert launch.argv[:2] == ["safety", "train"] and str(home_artifact(settings)) in launch.argv
+    assert launch.argv[launch.argv.index("--epochs") + 1] == "2"
+    with pytest.raises(InputRejected, match="Epochs"):
+        jobs.spec("safety").prepare(settings, {"epochs": 0})
+    assert artifact_for(settings) == ARTIFACT  # nothing retrained yet: the shipped one
+    home = home_artifact(settings)
+    home.parent.mkdir(parents=True)
+    home.write_bytes(ARTIFACT.read_bytes())
+    assert artifact_for(settings) == ARTIFACT  # no sidecar yet: not complete
+    sidecar_of(home).write_text(sidecar_of(ARTIFACT).read_text())
+    assert artifact_for(settings) == home and SafetyGuard(settings, warm=False).learned.artifact == home
