@@ -90,12 +90,13 @@ class Settings:
     audit_raw_text: bool = _f(False, "Store raw message text in the safety audit log.")
     safety_learned: bool = _f(
         True,
-        "Use the safety guard's learned layer (logistic regression over MiniLM vectors) besides its rules.",
+        "Use the safety guard's trained classifier (fine-tuned MiniLM, data/safety_classifier.safetensors) "
+        "besides its rules.",
     )
     safety_model: str = _f(
         "",
-        "Optional safety classifier loaded with transformers (Hub id or folder, e.g. "
-        "meta-llama/Llama-Guard-3-1B or google/shieldgemma-2b); empty = off.",
+        "Optional hub safety model (Llama Guard 3/4, ShieldGemma or Qwen3Guard id or folder, e.g. "
+        "meta-llama/Llama-Guard-3-1B); its medical-advice category means personal_advice, not a block.",
     )
     log_level: str = _f("INFO", "Logging level.", ("DEBUG", "INFO", "WARNING", "ERROR"))
 
