@@ -64,8 +64,20 @@ class Settings:
         "", "OpenAI-compatible endpoint (vLLM, TGI, llama.cpp server) for backend=openai."
     )
     openai_api_key: str = _secret("API key for the OpenAI-compatible endpoint (environment only).")
+    openai_model: str = _f(
+        "", "Model name sent to the OpenAI-compatible endpoint (empty: the model setting's Hub id or name)."
+    )
+    openai_timeout_s: float = _f(
+        60.0, "Seconds to wait for the OpenAI-compatible endpoint to connect or send the next piece."
+    )
     embedding_model: str = _f(
         "auto", "Sentence-transformers model: auto = all-mpnet-base-v2 on CUDA, all-MiniLM-L6-v2 otherwise."
+    )
+    embedding_backend: str = _f(
+        "auto",
+        "Encoder runtime: auto = the fastest one measured to keep retrieval quality on this device "
+        "(embeddings.AUTO_BACKEND_CPU), torch, onnx or onnx-int8 (exported once into the data home).",
+        ("auto", "torch", "onnx", "onnx-int8"),
     )
     retrieval_k: int = _f(4, "Passages put into the prompt.")
     retrieval_min_score: float = _f(0.25, "Minimum dense cosine similarity for a passage to count.")
