@@ -29,7 +29,7 @@ MIRAGE_FILE = "benchmarks/mirage_benchmark.json.gz"
 PUBMEDQA_FILE = "benchmarks/ori_pqal.json"
 PUBMEDQA_TEST_FILE = "benchmarks/test_ground_truth.json"
 YES_NO_MAYBE = {"A": "yes", "B": "no", "C": "maybe"}
-SAFETY_LABELS: tuple[str, ...] = get_args(VerdictLabel)  # medgemma.types.LABELS: allowed, urgent, emergency, ...
+SAFETY_LABELS: tuple[str, ...] = get_args(VerdictLabel)  # = medgemma.types.LABELS
 
 
 @dataclass(frozen=True)
