@@ -128,6 +128,10 @@ class ChatView:
             case Refusal(text=text, verdict=verdict):
                 self._answer_msg()["content"] = text
                 self._panel(SAFETY_TITLES["harmful"], render_verdict(verdict))
+            case Safety(text=text, verdict=verdict) if verdict.label == "urgent":
+                # said first and in full, not folded away: see a doctor today; the cited answer follows
+                self.history.append({"role": "assistant", "content": f"🩺 {text}"})
+                self._panel(SAFETY_TITLES["urgent"], render_verdict(verdict))
             case Safety(text=text, verdict=verdict):
                 title = SAFETY_TITLES.get(verdict.label, SAFETY_TITLES["output"])
                 self._panel(title, render_verdict(verdict, text))

@@ -17,7 +17,7 @@ from admin.chat_render import ChatView
 from admin.common import AppContext
 from medgemma.auth import AdminAuth
 from medgemma.chat.citations import SentenceCheck
-from medgemma.chat.events import Answer, Done, Dropped, Emergency, Sentence, Sources, Status, Timings
+from medgemma.chat.events import Answer, Done, Dropped, Emergency, Safety, Sentence, Sources, Status, Timings
 from medgemma.chat.services import Services
 from medgemma.config import load_settings
 from medgemma.types import Citation, Passage, Verdict
@@ -161,3 +161,18 @@ def test_chat_view_replaces_the_writing_status_when_no_sentence_came():
     view.apply(Status("Writing the answer ..."))
     view.apply(Done("", "stopped", "allowed", Timings(), {}))
     assert view.history[0]["content"] == "Stopped before a sentence was verified."
+
+
+def test_chat_view_shows_the_urgent_note_in_full_before_the_answer():
+    view = ChatView([{"role": "user", "content": "my calf is hot and swollen"}])
+    verdict = Verdict("urgent", ("possible blood clot",), ("redflag.limbs.dvt",), 1.0)
+    view.apply(Safety("**This needs a doctor today, not an ambulance:** call 111.", verdict))
+    view.apply(Status("Writing the answer ..."))
+    view.apply(Sentence(SentenceCheck("A DVT is a clot in a deep vein.", [], 1, 0.9, True), (), "generative"))
+    note, panel, answer = view.history[1:]
+    assert note == {
+        "role": "assistant",
+        "content": "🩺 **This needs a doctor today, not an ambulance:** call 111.",
+    }
+    assert panel["metadata"]["title"].startswith("🩺 Urgent") and "redflag.limbs.dvt" in panel["content"]
+    assert answer["content"] == "A DVT is a clot in a deep vein." and not view.emergency
