@@ -14,10 +14,20 @@ class Pattern:
     rule: str  # e.g. "emergency.stroke"
     reason: str  # shown to the user in the safety panel
     regex: re.Pattern
+    alternatives: tuple[str, ...] = ()  # the regex's parts, to tell which one matched
+
+    def spells(self, matched: str, words: str) -> bool:
+        """Whether an alternative that matches `matched` has one of `words` (a regex) in its own text: a
+        "not" the rule asks for ("not breathing"), not one a wildcard swallowed ("old .{0,50}fever")."""
+        return any(
+            re.search(rf"(?<![a-z])(?:{words})(?![a-z])", alt) and re.fullmatch(alt, matched)
+            for alt in self.alternatives
+        )
 
 
 def rule_pattern(rule: str, reason: str, *alternatives: str) -> Pattern:
-    return Pattern(rule, reason, re.compile(r"(?<![a-z0-9])(?:" + "|".join(alternatives) + r")(?![a-z0-9])"))
+    regex = re.compile(r"(?<![a-z0-9])(?:" + "|".join(alternatives) + r")(?![a-z0-9])")
+    return Pattern(rule, reason, regex, tuple(alternatives))
 
 
 PERSON = (

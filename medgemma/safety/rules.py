@@ -103,6 +103,13 @@ class RuleFindings:
         return tuple(dict.fromkeys(found))
 
 
+# The words just before a match's last word that deny it ("no vomiting", "does not have a fever").
+_DENIED_LAST = re.compile(
+    r"(?:\bno|\bwithout|\b(?:does|do|did|has|have) not (?:have|had|got)(?: a| an| any)?|\bnot any)$"
+)
+_ABSENT_SIGNS = frozenset(
+    "pulse heartbeat breathing breath response responding movement movements kicks urine".split()
+)
 _ACCIDENT = re.compile(
     r"\b(?:accidentally|by accident|by mistake|while (?:cooking|shaving|chopping|gardening))\b"
 )
@@ -118,6 +125,16 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
             for m in pat.regex.finditer(t.norm):
                 name = pat.rule.split(".", 1)[1]
                 if t.negated(m.start()):
+                    f.suppressed.append(f"negated: {name}")
+                    continue
+                denied = _DENIED_LAST.search(m.group(0).rsplit(" ", 1)[0])
+                last = m.group(0).rsplit(" ", 1)[-1]
+                if (
+                    denied
+                    and last not in _ABSENT_SIGNS
+                    and not pat.spells(m.group(0), re.escape(denied.group(0)))
+                ):
+                    # "6 week old and she does not have a fever": a wildcard took the denial of the sign
                     f.suppressed.append(f"negated: {name}")
                     continue
                 if t.past(m.start(), m.end()):

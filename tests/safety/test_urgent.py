@@ -43,6 +43,8 @@ def guard():
         ("I have a UTI and now a fever and pain in my back", "urgent"),
         ("My 4 month old has a temperature of 39.4", "urgent"),
         ("I was bitten by a dog and it broke the skin", "urgent"),
+        ("My face is swollen on one side from a tooth abscess", "urgent"),
+        ("she fainted and has no pulse", "emergency"),
     ],
 )
 def test_issue_cases_get_their_tier(guard, text, label):
@@ -56,6 +58,8 @@ def test_issue_cases_get_their_tier(guard, text, label):
         "I have a runny nose and a sore throat since yesterday",
         "My ankle is a bit swollen after a long flight, both sides",
         "My baby is 5 months old and has a temperature of 37.8",
+        "My 8 week old had her jabs today and she does not have a fever",
+        "I stubbed my toe and it is purple and sore",
         "What are the symptoms of gout?",
         "what causes a fever in babies?",
     ],
