@@ -88,6 +88,11 @@ class Settings:
     share: bool = _f(False, "Create a public Gradio share link (needs internet).")
     admin_password: str = _secret("Admin password; admin tabs are disabled when empty.")
     admin_users: str = _f("", "Comma-separated Hugging Face usernames allowed as admins (Spaces OAuth).")
+    trusted_proxies: str = _f(
+        "auto",
+        "Reverse proxies whose X-Forwarded-For names the visitor (comma-separated IPs or CIDRs) for per-visitor "
+        "login lock-outs; auto = the private ranges on a Hugging Face Space, none elsewhere.",
+    )
     max_upload_mb: int = _f(25, "Largest accepted upload, in MB.")
     max_upload_files: int = _f(20, "Most files accepted in one upload.")
     max_question_chars: int = _f(2000, "Longest accepted chat message.")

@@ -90,7 +90,9 @@ class Services:
         with self._lock:
             if self._embedder is None:
                 device = pick_device(self.settings.device)
-                name = default_embedding_model(self.settings.embedding_model, device)
+                name = default_embedding_model(
+                    self.settings.embedding_model, device, self.settings.embedding_backend
+                )
                 self._embedder = self.knowledge_state().embedders.get(
                     name, self.settings.path("models"), device
                 )

@@ -68,7 +68,9 @@ class KnowledgeBase:
 
     def embedding_model(self) -> str:
 
-        return default_embedding_model(self.settings.embedding_model, self._device())
+        return default_embedding_model(
+            self.settings.embedding_model, self._device(), self.settings.embedding_backend
+        )
 
     def _embedder(self, name: str | None = None):
         return self.state.embedders.get(
@@ -329,6 +331,7 @@ class KnowledgeBase:
     def _extra(self, chunker: Chunker) -> dict[str, Any]:
         return {
             "name": self.name,
+            "embedding_backend": self.settings.embedding_backend,
             "chunk_tokens": chunker.max_tokens,
             "overlap_tokens": chunker.overlap_tokens,
         }

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from medgemma.errors import ModelNotAvailable
+from medgemma.knowledge.onnx_encoder import ONNX_BACKENDS, OnnxEncoder, onnx_file
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,42 @@ _ALIASES = {
 }
 
 
-def default_embedding_model(preference: str, device: str) -> str:
-    """'auto' means mpnet on CUDA (quality) and MiniLM elsewhere (speed: ~7x faster on 2 cores)."""
+BACKENDS = ("torch", *ONNX_BACKENDS)
+# What `auto` picks on CPU, and why:
+# Measured 2026-12-02 on 300 MedQuAD passages (benchmarks/retrieval.py backends): onnx (fp32) vectors have
+# cosine >= 0.9999999 to torch's (same rankings); onnx-int8 (quantize_dynamic, QInt8 per tensor) only
+# 0.946 on average (min 0.904), too far to keep recall@5/MRR within 0.01. Whether onnx is faster than torch
+# was not measurable on the shared 2-core machine, so auto stays on torch (a switch would also rebuild
+# every existing index): set MEDGEMMA_EMBEDDING_BACKEND=onnx to use it.
+AUTO_BACKEND_CPU = "torch"
+
+
+def resolve_backend(preference: str, device: str) -> str:
+    """The encoder runtime: ONNX runs on CPU only; 'auto' is AUTO_BACKEND_CPU on CPU and torch elsewhere."""
+    if preference in BACKENDS:
+        return preference if device == "cpu" or preference == "torch" else "torch"
+    return AUTO_BACKEND_CPU if device == "cpu" else "torch"
+
+
+def default_embedding_model(preference: str, device: str, backend: str = "torch") -> str:
+    """'auto' means mpnet on CUDA (quality) and MiniLM elsewhere (speed: ~7x faster on 2 cores). A backend
+    other than torch is part of the name ('all-MiniLM-L6-v2@onnx-int8'): its vectors are not the torch ones,
+    so the index manifest's model check rebuilds an index made with another backend."""
     if preference and preference != "auto":
-        return _ALIASES.get(preference, preference)
-    return MPNET if device == "cuda" else MINILM
+        model = _ALIASES.get(preference, preference)
+    else:
+        model = MPNET if device == "cuda" else MINILM
+    runtime = resolve_backend(backend, device)
+    return model if runtime == "torch" else f"{model}@{runtime}"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """'model@backend' -> (canonical model, backend); a plain name runs on torch."""
+    model, _, backend = name.partition("@")
+    backend = backend or "torch"
+    if backend not in BACKENDS:
+        raise ModelNotAvailable(f"Unknown embedding backend '{backend}': use one of {', '.join(BACKENDS)}.")
+    return _ALIASES.get(model, model), backend
 
 
 def _site_packages() -> list[Path]:
@@ -107,16 +139,22 @@ def resolve_embedding_path(name: str, models_dir: Path) -> str:
 
 
 class Embedder:
-    """A sentence-transformers model that returns L2-normalised float32 vectors."""
+    """A sentence-transformers model that returns L2-normalised float32 vectors; `name` is
+    'model' on torch and 'model@onnx' / 'model@onnx-int8' on ONNX Runtime (CPU)."""
 
     def __init__(self, name: str, models_dir: Path, device: str = "cpu") -> None:
         from sentence_transformers import SentenceTransformer
 
-        self.name = _ALIASES.get(name, name)
-        self.device = device
-        path = resolve_embedding_path(self.name, models_dir)
+        model, self.backend = split_name(name)
+        self.name = model if self.backend == "torch" else f"{model}@{self.backend}"
+        self.device = "cpu" if self.backend != "torch" else device
+        path = resolve_embedding_path(model, models_dir)
         try:
-            self._model = SentenceTransformer(path, device=device)
+            if self.backend == "torch":
+                self._model = SentenceTransformer(path, device=device)
+            else:
+                onnx = onnx_file(Path(path), models_dir / "onnx" / model, self.backend)
+                self._model = OnnxEncoder(Path(path), onnx)
         except OSError as exc:
             raise ModelNotAvailable(
                 f"Embedding model '{name}' could not be loaded from {path}: {exc}"
@@ -184,7 +222,8 @@ class Embedders:
         self._lock = threading.Lock()
 
     def get(self, name: str, models_dir: Path, device: str = "cpu") -> Embedder:
-        key = (_ALIASES.get(name, name), device)
+        model, backend = split_name(name)
+        key = (model if backend == "torch" else f"{model}@{backend}", device)
         with self._lock:
             if key not in self._loaded:
                 self._loaded[key] = Embedder(name, models_dir, device)
