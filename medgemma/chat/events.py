@@ -136,7 +136,8 @@ class Done:
     timings: Timings
     evidence: dict[str, Any]  # the downloadable evidence record (JSON-ready)
     citations: tuple[Citation, ...] = ()
-    sentences: tuple[SentenceCheck, ...] = ()
+    sentences: tuple[SentenceCheck, ...] = ()  # the answer's sentences, as shown
+    dropped: tuple[SentenceCheck, ...] = ()  # the sentences checked and not shown: no passage supports them
     support: float = 0.0
     passages: tuple[Passage, ...] = ()
     draft: str = ""

@@ -175,6 +175,7 @@ class Turn:
             evidence=self.evidence(),
             citations=self.cited(),
             sentences=tuple(self.check.sentences),
+            dropped=tuple(self.unsupported),
             support=round(self.support, 4),
             passages=tuple(self.passages),
             draft=self.draft,

@@ -182,7 +182,8 @@ class PipelinePredictor:
             tokens=int(gen.get("tokens", 0)),
             tok_per_s=float(gen.get("tok_per_s", 0.0)),
             citations=[c.to_dict() for c in done.citations],
-            sentences=[asdict(s) for s in done.sentences],
+            # the sentences shown and those left out as unsupported: the verifier's verdict on all of them
+            sentences=[asdict(s) for s in (*done.sentences, *done.dropped)],
             support=done.support,
             passages=[p.chunk_id for p in done.passages],
             label=done.safety,

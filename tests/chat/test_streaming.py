@@ -81,6 +81,7 @@ def test_an_unsupported_sentence_is_dropped_and_listed_never_shown():
     assert "moon" not in done.text and done.mode == "generative"
     assert done.support == round(2 / 3, 4) and done.evidence["unsupported"] == [MOON]
     assert [s.supported for s in done.sentences] == [True, True]
+    assert [s.text for s in done.dropped] == [MOON]  # what the evaluation counts as unsupported
 
 
 def test_a_sentence_the_output_check_rejects_is_never_shown_and_ends_the_draft():
