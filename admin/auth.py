@@ -42,7 +42,7 @@ def build_login(ctx: AppContext, demo: gr.Blocks) -> gr.Column:
 
     def login(pw: str, request: gr.Request):
         try:
-            session = ctx.auth.login(pw, client_key(request))
+            session = ctx.auth.login(pw, client_key(request, ctx.auth))
         except AuthError as exc:
             return None, f"**Login failed:** {exc}", gr.update(visible=False), gr.update(visible=False), ""
         return (

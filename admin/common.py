@@ -135,9 +135,10 @@ def admin_method(action: str, *, audit: bool = True) -> Callable[[Callable], Cal
     return decorate
 
 
-def client_key(request: gr.Request | None) -> str:
-    """A per-client key for rate limits: the client address (or 'local')."""
+def client_key(request: gr.Request | None, auth: AdminAuth) -> str:
+    """A per-visitor key for login lock-outs: the client address, read through trusted proxies' headers."""
     if request is None:
         return "local"
     host = getattr(getattr(request, "client", None), "host", None)
-    return str(host or "local")
+    headers = getattr(request, "headers", None) or {}
+    return auth.client_of(host, headers.get("x-forwarded-for"))

@@ -6,19 +6,64 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from medgemma.chat.limits import RateLimiter
 from medgemma.config import Settings, env_var
-from medgemma.errors import AuthError
+from medgemma.errors import AuthError, ConfigError
 from medgemma.storage import append_jsonl
 
 SESSION_TTL_S = 8 * 3600
 MAX_FAILURES = 5
 FAILURE_WINDOW_S = 300
+SPACE_PROXIES = (
+    "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,::1/128"  # where a Space's proxy connects from
+)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(spec: str, on_space: bool) -> tuple[Network, ...]:
+    """Parse MEDGEMMA_TRUSTED_PROXIES ("auto", "", or comma-separated IPs/CIDRs); a bad entry is named."""
+    spec = (SPACE_PROXIES if on_space else "") if spec.strip().lower() == "auto" else spec
+    networks = []
+    for entry in (e.strip() for e in spec.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"MEDGEMMA_TRUSTED_PROXIES: '{entry}' is not an IP address or CIDR range (e.g. 10.0.0.0/8)."
+            ) from None
+    return tuple(networks)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The visitor's address, for per-visitor limits. The direct peer is the visitor unless it is a trusted
+    proxy; then X-Forwarded-For is read from the right, past trusted hops, and the first other address is
+    the visitor. A header from an untrusted peer is ignored: anyone can send one."""
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in trusted)
+
+    peer = (peer or "").strip() or "local"
+    if not forwarded_for or not is_trusted(peer):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            return hop
+    return hops[0] if hops else peer
 
 
 @dataclass(frozen=True)
@@ -40,6 +85,7 @@ class AdminAuth:
         if on_space is None:  # Gradio's own test (gradio.utils.get_space): real OAuth routes only there
             on_space = env_var("SYSTEM") == "spaces" and bool(env_var("SPACE_ID"))
         self.on_space = on_space
+        self.trusted_proxies = trusted_networks(settings.trusted_proxies, on_space)
         self._digest = (
             hashlib.sha256(settings.admin_password.encode()).digest() if settings.admin_password else b""
         )
@@ -70,6 +116,10 @@ class AdminAuth:
             "Admin is disabled because no admin password is set. Start the app with "
             "MEDGEMMA_ADMIN_PASSWORD=... (or MEDGEMMA_ADMIN_USERS=hf-username on a Space with OAuth)."
         )
+
+    def client_of(self, peer: str | None, forwarded_for: str | None = None) -> str:
+        """The key login failures are counted under: the visitor's address (see client_address)."""
+        return client_address(peer, forwarded_for, self.trusted_proxies)
 
     def _check_rate(self, client: str) -> None:
         wait = self._failures.wait_s(client)

@@ -70,9 +70,18 @@ def _sse(response: httpx.Response) -> Iterator[tuple[str, str]]:
             yield event, line[5:].strip()
 
 
-def rest_call(url: str, api_name: str, data: list[Any], timeout: float = 60) -> tuple[str, Any]:
-    """POST /gradio_api/call/<api_name>, then read its event stream: ('complete'|'error', payload)."""
-    with httpx.Client(timeout=timeout) as http:
+def rest_call(
+    url: str,
+    api_name: str,
+    data: list[Any],
+    timeout: float = 60,
+    headers: dict[str, str] | None = None,
+    local_address: str | None = None,
+) -> tuple[str, Any]:
+    """POST /gradio_api/call/<api_name>, then read its event stream: ('complete'|'error', payload).
+    `local_address` connects from another loopback address (127.0.0.2 plays a proxy on another host)."""
+    transport = httpx.HTTPTransport(local_address=local_address) if local_address else None
+    with httpx.Client(timeout=timeout, headers=headers, transport=transport) as http:
         r = http.post(f"{url}{API}/call/{api_name}", json={"data": data})
         if r.status_code != 200:
             return f"http {r.status_code}", r.text
