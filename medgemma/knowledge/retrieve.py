@@ -28,6 +28,7 @@ RRF_K = 60  # the usual reciprocal-rank-fusion constant
 DENSE_WEIGHT = 1.0
 BM25_WEIGHT = 1.0
 NEAR_DUPLICATE_COSINE = 0.97
+PAGE_CHUNKS = 2  # hybrid: chunks of one page in the first pass over the ranking (the rest come after)
 _WS = re.compile(r"\W+")
 
 
@@ -66,6 +67,42 @@ class Bm25:
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.model.get_scores_from_ids(ids), dtype=np.float32)
+
+
+def page_key(chunk: Chunk) -> str:
+    """The page a chunk belongs to (its URL, else its document): hybrid fuses pages, not single chunks."""
+    return chunk.url or chunk.doc_id
+
+
+def page_ranks(rows: Sequence[int], chunks: Sequence[Chunk]) -> dict[str, int]:
+    """Rank of each page in a chunk ranking, a page ranked by its best chunk (max aggregation)."""
+    out: dict[str, int] = {}
+    for row in rows:
+        out.setdefault(page_key(chunks[row]), len(out))
+    return out
+
+
+def fuse_pages(
+    legs: Sequence[tuple[Sequence[int], float]], chunks: Sequence[Chunk], per_page: int = PAGE_CHUNKS
+) -> list[tuple[int, float]]:
+    """RRF over page rankings (each leg = chunk rows best first, and its weight): a page found by both legs
+    through different chunks (its question in one, its answer in another) adds up, which chunk-level RRF
+    misses. Rows come back by page score, best chunks of a page first (by their own chunk RRF), at most
+    `per_page` of a page before every page has had its turn; the score is the page's."""
+    page_score: dict[str, float] = {}
+    chunk_score: dict[int, float] = {}
+    for rows, weight in legs:
+        for key, rank in page_ranks(rows, chunks).items():
+            page_score[key] = page_score.get(key, 0.0) + weight / (RRF_K + rank + 1)
+        for rank, row in enumerate(rows):
+            chunk_score[row] = chunk_score.get(row, 0.0) + weight / (RRF_K + rank + 1)
+    order = sorted(chunk_score, key=lambda r: (-page_score[page_key(chunks[r])], -chunk_score[r]))
+    first, later, taken = [], [], {}
+    for row in order:
+        key = page_key(chunks[row])
+        taken[key] = taken.get(key, 0) + 1
+        (first if taken[key] <= per_page else later).append(row)
+    return [(row, page_score[page_key(chunks[row])]) for row in first + later]
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
@@ -138,21 +175,22 @@ class Retriever:
         if not self.snapshot.chunks:
             return []
         qvec = self.embed_query(query) if qvec is None else qvec
-        ranks: dict[int, float] = {}
         bm25_scores: np.ndarray | None = None
+        dense_rows: list[int] = []
+        bm25_rows: list[int] = []
         if mode in ("dense", "hybrid"):
-            for rank, row in enumerate(self._dense_rows(qvec, depth)):
-                ranks[row] = ranks.get(row, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
+            dense_rows = self._dense_rows(qvec, depth)
         if mode in ("bm25", "hybrid"):
             bm25_scores = self.bm25().scores(query)
-            for rank, row in enumerate(_top(bm25_scores, depth)):
-                if bm25_scores[row] <= 0:
-                    break
-                weight = BM25_WEIGHT
-                if mode == "hybrid" and row >= self.snapshot.dense:
-                    weight += DENSE_WEIGHT  # not embedded yet: its BM25 rank stands in for the dense one
-                ranks[int(row)] = ranks.get(int(row), 0.0) + weight / (RRF_K + rank + 1)
-        rows = list(ranks)
+            bm25_rows = [int(r) for r in _top(bm25_scores, depth) if bm25_scores[r] > 0]
+        legs = [(dense_rows, DENSE_WEIGHT), (bm25_rows, BM25_WEIGHT)]
+        if mode == "hybrid":
+            # A row not embedded yet: its BM25 rank stands in for the dense one.
+            late = [r for r in bm25_rows if r >= self.snapshot.dense]
+            legs.append((late, DENSE_WEIGHT))
+        ranked = fuse_pages([leg for leg in legs if leg[0]], self.snapshot.chunks)
+        ranks = dict(ranked)
+        rows = [row for row, _ in ranked]
         dense = np.full(len(rows), np.nan, dtype=np.float32)
         ready = [i for i, r in enumerate(rows) if r < self.snapshot.dense]
         if ready:
@@ -165,9 +203,7 @@ class Retriever:
             out.sort(key=lambda c: -c.dense)
         elif mode == "bm25":
             out.sort(key=lambda c: -(c.bm25 or 0.0))
-        else:
-            out.sort(key=lambda c: (-c.fused, -c.dense if c.dense == c.dense else 1.0))
-        return out
+        return out  # hybrid: in fuse_pages order
 
     def search(
         self,

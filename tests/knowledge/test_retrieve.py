@@ -12,8 +12,9 @@ import pytest
 
 from medgemma.evaluation.reports import retrieval_modes
 from medgemma.evaluation.suites import normalize_url
-from medgemma.knowledge.retrieve import _top
+from medgemma.knowledge.retrieve import _top, fuse_pages
 from medgemma.storage import write_jsonl
+from medgemma.types import Chunk
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 TOPICS = [
@@ -32,6 +33,26 @@ TOPICS = [
     "Shingles",
     "Asthma",
 ]
+
+
+def test_hybrid_fuses_pages_not_chunks():
+    """Page A is 2nd in both legs through different chunks (its question in one, its answer in the other);
+    page B's one chunk is 1st in dense only, C's 1st in BM25 only. Chunk-level RRF would put B and C
+    first; page-level RRF puts A first. At most two chunks of a page come before the other pages."""
+    chunks = [
+        Chunk(chunk_id=str(i), doc_id=page, text=f"text {i}", url=f"https://x.gov/{page}")
+        for i, page in enumerate(["a", "a", "b", "c", "a", "d"])
+    ]
+    dense = [2, 0, 5]
+    bm25 = [3, 1, 4]
+    ranked = fuse_pages([(dense, 1.0), (bm25, 1.0)], chunks)
+    pages = [chunks[row].doc_id for row, _ in ranked]
+    assert pages[:2] == ["a", "a"]
+    assert [row for row, _ in ranked][:2] == [0, 1]  # ties within the page by the chunk's own RRF
+    assert pages.index("a", 2) > pages.index("d")  # the third chunk of page a waits for the other pages
+    assert set(pages[2:5]) >= {"b", "c"}
+    assert ranked[0][1] > dict(ranked)[2] > 0  # scores are page scores, a's beats b's
+    assert fuse_pages([([5, 2], 1.0)], chunks)[0] == (5, 1.0 / 61)
 
 
 def test_ranking_helpers_by_hand():
