@@ -138,6 +138,8 @@ QUESTION = re.compile(
     r"\bis (?:it|this) (?:normal|safe|serious|dangerous|common)\b"
 )
 _NEGATORS = frozenset("no not never without nobody none nothing neither nor denies deny".split())
+_SUBJECTS = frozenset("i my he his she her they their it its we our the now".split())
+_AFFIRMING = frozenset("stop help quit".split())  # "can not stop crying" is crying
 
 
 def _anchored_near(t: Text, start: int, end: int) -> bool:
@@ -149,7 +151,12 @@ def _negated(t: Text, m: re.Match, taken: set[int]) -> bool:
     ("has not passed urine for 12 hours": the "not" belongs to the symptom, not to "12 hours")."""
     i = t.token_index(m.start())
     lo, _ = t.clause_bounds(i)
-    return any(t.tokens[k] in _NEGATORS and k not in taken for k in range(max(lo, i - 5), i))
+    for k in range(i - 1, max(lo, i - 5) - 1, -1):
+        if t.tokens[k] == "and" and k + 1 < i and t.tokens[k + 1] in _SUBJECTS:
+            return False  # "is not feeding and her lips look blue"
+        if t.tokens[k] in _NEGATORS and k not in taken and t.tokens[k + 1] not in _AFFIRMING:
+            return True
+    return False
 
 
 def _tokens(t: Text, m: re.Match) -> set[int]:

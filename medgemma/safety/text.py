@@ -74,6 +74,8 @@ _NEGATORS = frozenset(
     "no not never without nobody none nothing neither nor sin ni nunca nadie ningun "
     "ninguna denies deny".split()
 )
+_SUBJECTS = frozenset("i my he his she her they their it its we our the now".split())
+_AFFIRMING = frozenset("stop help quit".split())  # "can not stop crying" is crying
 _CLAUSE_BREAKS = frozenset(". , ; : ! ? but pero however although though aunque sino".split())
 _PRESENT = re.compile(
     r"\b(right now|now|just now|currently|at the moment|at this moment|today|tonight|again|"
@@ -211,11 +213,17 @@ class Text:
         return lo, hi
 
     def negated(self, start: int, window: int = 5) -> bool:
-        """A negator in the same clause within `window` tokens before the match at char `start`."""
+        """A negator in the same clause within `window` tokens before the match at char `start`.
+        "and" followed by a new subject ends the negation's reach ("is not feeding and her lips look
+        blue"), and "can not stop" / "can not help" affirm what follows ("can't stop thinking about it")."""
         i = self.token_index(start)
         lo, _ = self.clause_bounds(i)
-        before = self.tokens[max(lo, i - window) : i]
-        return any(t in _NEGATORS for t in before)
+        for k in range(i - 1, max(lo, i - window) - 1, -1):
+            if self.tokens[k] == "and" and k + 1 < i and self.tokens[k + 1] in _SUBJECTS:
+                return False
+            if self.tokens[k] in _NEGATORS and not (k + 1 < i and self.tokens[k + 1] in _AFFIRMING):
+                return True
+        return False
 
     def window(self, start: int, end: int, before: int = 7, after: int = 6) -> str:
         """The match and its neighbours within the clause (for tense and framing checks)."""
