@@ -59,10 +59,11 @@ def render_sentence(check: SentenceCheck, citations: Sequence[Citation]) -> str:
 
 
 def render_answer(answer: Answer, left_out: int = 0) -> str:
-    """The sentences shown, with clickable [n], and a support line; the fixed text when none was shown."""
-    if not answer.sentences:
+    """The sentences shown, with clickable [n], and a support line (the fixed text, when none was shown,
+    still gets it); with no source at all, only the fixed text."""
+    if answer.mode == "no_source":
         return answer.text
-    text = " ".join(render_sentence(s, answer.citations) for s in answer.sentences)
+    text = " ".join(render_sentence(s, answer.citations) for s in answer.sentences) or answer.text
     note = f"\n\n<sub>Support: {answer.support:.0%} of sentences backed by the sources"
     if left_out:
         note += f" · {left_out} left out (see 'Not supported by the sources')"

@@ -13,7 +13,7 @@ import pytest
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 
 from admin.chat import ChatTab, build_tab, last_question, plain_history
-from admin.chat_render import ChatView
+from admin.chat_render import ChatView, render_answer
 from admin.common import AppContext
 from medgemma.auth import AdminAuth
 from medgemma.chat.citations import SentenceCheck
@@ -154,6 +154,12 @@ def test_chat_view_shows_verified_sentences_and_lists_the_dropped_ones_collapsed
     view.apply(Answer("Rest helps. [1]", (rest,), (leaflet,), 0.5, "generative"))
     assert view.history[0]["content"].startswith("Rest helps. [1]\n\n<sub>Support: 50%")
     assert "2 left out" in view.history[0]["content"] and len(view.history) == 2
+
+
+def test_an_answer_with_no_sentence_shown_says_so_with_its_support_line():
+    assert render_answer(Answer("No source.", (), (), 0.0, "no_source")) == "No source."
+    shown = render_answer(Answer("None is supported.", (), (), 0.0, "generative"), left_out=2)
+    assert shown.startswith("None is supported.\n\n<sub>Support: 0%") and "2 left out" in shown
 
 
 def test_chat_view_replaces_the_writing_status_when_no_sentence_came():
