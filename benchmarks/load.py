@@ -92,14 +92,17 @@ def check_answer(history: list[dict]) -> tuple[bool, str]:
 
 
 def _ask(client: Any, question: str) -> tuple[float, float | None, list[dict]]:
+    from admin.chat_render import WRITING  # the answer's status before its first verified sentence
+
     started = time.perf_counter()
     first = None
     history: list[dict] = []
     job = client.submit(question, [], api_name="/chat")
     for output in job:  # streamed updates; the first one holds only the question
         history = output[0]
-        if first is None and any(
-            m.get("role") == "assistant" and not m.get("metadata") and _text(m) for m in history
+        if first is None and any(  # the first verified sentence (the "Writing ..." status is not one)
+            m.get("role") == "assistant" and not m.get("metadata") and _text(m) and _text(m) != WRITING
+            for m in history
         ):
             first = time.perf_counter() - started
     final = job.outputs()
