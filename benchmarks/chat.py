@@ -44,10 +44,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--tokens", type=int, default=96)
+    ap.add_argument("--mode", choices=["generative", "auto", "extractive"], default="generative")
     args = ap.parse_args()
     settings = load_settings(overrides={"temperature": 0.0})
     services = Services(settings)
-    chat = ChatSettings.from_settings(settings, max_new_tokens=args.tokens, mode="generative")
+    chat = ChatSettings.from_settings(settings, max_new_tokens=args.tokens, mode=args.mode)
     backend = services.backend()
     services.embedder()
     services.guard()
@@ -84,7 +85,12 @@ def main() -> None:
         rows["retrieval"].append(timings.retrieval_s or 0.0)
         rows["verify"].append(timings.verification_s or 0.0)
         rows["ttft"].append(first or 0.0)
-        rows["first_sentence"].append(timings.first_sentence_s or 0.0)
+        if timings.first_sentence_s is not None:  # no sentence shown: nothing to time
+            rows["first_sentence"].append(timings.first_sentence_s)
+        print(
+            f"{q[:48]:48} {done.mode:10} first token {first or 0:7.2f} s  first verified sentence "
+            f"{timings.first_sentence_s or float('nan'):7.2f} s  total {timings.total_s:7.2f} s"
+        )
         rows["tok_s"].append(gen.get("tok_per_s", 0.0))
         # raw llama.cpp on the same final prompt the pipeline built
         from medgemma.chat import prompts
@@ -117,7 +123,7 @@ def main() -> None:
         "safety": "safety check s",
         "retrieval": "retrieval s",
         "ttft": "pipeline TTFT s (question → first token)",
-        "first_sentence": "pipeline s to the first verified sentence shown",
+        "first_sentence": f"pipeline s to the first verified sentence shown ({len(rows['first_sentence'])} answers)",
         "raw_ttft": "raw generate TTFT s (same prompt)",
         "tok_s": "pipeline decode tok/s",
         "raw_tok_s": "raw decode tok/s",
@@ -125,6 +131,9 @@ def main() -> None:
         "prompt_tokens": "prompt tokens (passages + question)",
     }
     for key, label in labels.items():
+        if not rows[key]:
+            print(f"| {label} | none | none |")
+            continue
         print(f"| {label} | {statistics.median(rows[key]):.3f} | {pct(rows[key], 0.95):.3f} |")
     print(
         f"\npipeline/raw decode speed: {statistics.median(rows['tok_s']) / statistics.median(rows['raw_tok_s']):.2f}x; "
