@@ -1,5 +1,6 @@
 """context.py reads the recent user turns of a conversation for the guard: a crisis stated earlier
-("I have the pills ready") keeps the crisis answer for a follow-up ("what's the fastest way"), a person
+("I have the pills ready") keeps the crisis answer for a follow-up ("what's the fastest way"), an
+emergency in the previous turn keeps the emergency answer until the person says it is in hand, a person
 named earlier ("my baby is 5 weeks old") completes a red flag in the current message ("she has a fever
 of 38.4"), and a general question right after a named person ("what if the face droops?") is about them.
 
@@ -12,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from medgemma.safety import advice as A
 from medgemma.safety import catalogue as C
 from medgemma.safety.rules import RuleFindings, findings, prepare
 
@@ -54,6 +56,32 @@ def crisis(f: RuleFindings, turns: list[str]) -> ContextFinding | None:
                 "follows a crisis stated earlier in this conversation",
             )
     return None
+
+
+# The person says the emergency is over or in hand; the guard stops repeating the emergency answer.
+SETTLED = re.compile(
+    r"\b(?:(?:is|am|are|feel|feels|seems?|looks?) (?:fine|ok|okay|better|alright|all right|normal) now|"
+    r"false alarm|(?:ambulance|paramedics?|doctors?) (?:is |are )?(?:here|came|arrived|has arrived|took)|"
+    r"(?:in|at) (?:the )?(?:hospital|a and e|a e|er|emergency room)|thanks?|thank you|"
+    r"calm(?:er)? now|stopped (?:now )?(?:and|,)|went away)\b"
+)
+
+
+def ongoing(f: RuleFindings, turns: list[str]) -> ContextFinding | None:
+    """An emergency in the previous user turn keeps the emergency answer for what follows ("he's 60,
+    what do I do?"), unless the person says it is over or in hand."""
+    if not turns or SETTLED.search(f.text.norm):
+        return None
+    if f.generic and not A.ANCHOR.search(f.text.norm):
+        return None  # a new general question ("what is the treatment for gout?"), about nobody in particular
+    before = findings(turns[-1])
+    if not before.emergency:
+        return None
+    return ContextFinding(
+        "emergency",
+        tuple(r for r, _ in before.emergency) + ("context.ongoing",),
+        "follows an emergency described in the previous message",
+    )
 
 
 def red_flags(text: str, turns: list[str]) -> ContextFinding | None:

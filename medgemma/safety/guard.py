@@ -142,7 +142,12 @@ class SafetyGuard:
             return Verdict("emergency", f.reasons(), f.rules() + lang, 1.0)
         turns = context.user_turns(history)
         blocked = f.harmful or f.injection
-        found = context.crisis(f, turns) or context.named_person(f, turns) or context.red_flags(text, turns)
+        found = (
+            context.crisis(f, turns)
+            or context.ongoing(f, turns)
+            or context.named_person(f, turns)
+            or context.red_flags(text, turns)
+        )
         if found is not None and (found.label == "emergency" or not blocked):  # harm outranks urgent
             return Verdict(found.label, (found.reason,), found.rules + lang, 0.9)
         if blocked:

@@ -172,3 +172,14 @@ def test_a_general_question_after_a_named_person_uses_the_catalogue(guard):
     history = turns("My husband is 70 and he is with me now")
     verdict = guard.classify("what if he is suddenly confused?", history)
     assert verdict.label == "emergency" and "context.history" in verdict.rules
+
+
+def test_an_emergency_in_the_previous_turn_holds_until_it_is_in_hand(guard):
+    history = turns("my husband has crushing chest pain and his left arm is numb")
+    follow = guard.classify("he is 60, what should I do?", history)
+    assert follow.label == "emergency" and "context.ongoing" in follow.rules
+    assert "emergency.chest_pain" in follow.rules  # the earlier sign's "while you wait" tips still apply
+    assert guard.classify("the ambulance is here now, thanks", history).label == "allowed"
+    overdose = guard.classify("should I make myself sick?", turns("I took 30 tablets"))
+    assert overdose.label == "emergency"
+    assert guard.classify("what are the symptoms?", turns("what is a heart attack?")).label == "allowed"
