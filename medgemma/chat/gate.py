@@ -31,9 +31,7 @@ class Gate:
     quotes are the sources' own words, so they are shown with a safety note instead."""
 
     def __init__(self, turn: Turn, services: Services, mode: str, strict: bool) -> None:
-        if turn.verifier is None:  # the passages are embedded once per turn
-            turn.verifier = Verifier(turn.hits, embed=services.embedder().encode)
-        self.turn, self.verifier, self.guard = turn, turn.verifier, services.guard()
+        self.turn, self.services, self.guard = turn, services, services.guard()
         self.mode, self.strict = mode, strict
         self.checked = self.shown = 0
         self.rejected = False
@@ -46,7 +44,9 @@ class Gate:
     def offer(self, raw: str) -> Iterator[Event]:
         turn, t = self.turn, time.perf_counter()
         try:
-            check, nowhere = self.verifier.check(raw)
+            if turn.verifier is None:  # the passages are embedded once per turn, at its first sentence
+                turn.verifier = Verifier(turn.hits, embed=self.services.embedder().encode)
+            check, nowhere = turn.verifier.check(raw)
             self.checked += 1
             turn.check.dropped_markers.extend(nowhere)
             if check.supported and any(
