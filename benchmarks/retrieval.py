@@ -3,6 +3,13 @@
     python benchmarks/retrieval.py build   --pages 60        # build chunks/s vs raw encode; unchanged re-index
     python benchmarks/retrieval.py latency --sizes 10000 100000 --queries 50
     python benchmarks/retrieval.py starter --minutes 10      # first-start build of the starter corpus
+    python benchmarks/retrieval.py quality                   # per leg and fused vs the plain baselines
+    python benchmarks/retrieval.py tune                      # fusion weights on dev's even rows
+    python benchmarks/retrieval.py backends                  # torch / onnx / onnx-int8: speed and quality
+    python benchmarks/retrieval.py tables                    # backends, quality and latency tables
+
+`quality`, `tune` and `backends` (benchmarks/retrieval_quality.py) read vectors from a cache keyed by
+(model, backend, sha1(text)) under /tmp/mg_embcache (MG_EMBCACHE), so only the first run embeds the corpus.
 
 `latency` uses real MedQuAD chunk texts repeated to the wanted size with synthetic unit vectors (or the
 vectors of an existing index with --from-index), so dense timings reflect FAISS, not embedding quality.
@@ -24,6 +31,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from medgemma.config import load_settings  # noqa: E402
 from medgemma.errors import IndexNotReady  # noqa: E402
@@ -236,6 +244,49 @@ def bench_starter(args: argparse.Namespace) -> None:
     table(["source", "chunks"], [[k, v] for k, v in sorted(sources.items(), key=lambda kv: -kv[1])])
 
 
+def _encode():
+    from medgemma.knowledge.embeddings import Embedder
+
+    loaded = []
+
+    def encode(texts):
+        if not loaded:
+            loaded.append(Embedder("all-MiniLM-L6-v2", Path(tempfile.mkdtemp())))
+        return loaded[0].encode(texts)
+
+    return encode
+
+
+def bench_quality(args: argparse.Namespace) -> None:
+    import retrieval_quality
+
+    retrieval_quality.quality(_encode())
+
+
+def bench_tune(args: argparse.Namespace) -> None:
+    import retrieval_quality
+
+    retrieval_quality.tune(_encode())
+
+
+def bench_backends(args: argparse.Namespace) -> None:
+    import retrieval_quality
+
+    retrieval_quality.backends(Path(args.models or tempfile.mkdtemp()), args.questions, args.distractors)
+
+
+def bench_tables(args: argparse.Namespace) -> None:
+    """The three tables the issue asks for: backends, quality, latency (benchmarks/retrieval_latency.py)."""
+    bench_backends(args)
+    bench_quality(args)
+    import retrieval_latency
+
+    kb = KnowledgeBase(settings_for(Path(tempfile.mkdtemp()) / "home"))
+    questions = [json.loads(line)["question"] for line in DEV.read_text().splitlines()][: args.queries]
+    print("\nLatency (benchmarks/retrieval_latency.py)\n")
+    print(retrieval_latency.format_rows(retrieval_latency.latency_rows(kb, questions, tuple(args.sizes))))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -253,6 +304,16 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=0, help="stop after this long (0 = until done)")
     p.add_argument("--home", default="", help="data home (default: a new temporary one)")
     p.set_defaults(fn=bench_starter)
+    sub.add_parser("quality").set_defaults(fn=bench_quality)
+    sub.add_parser("tune").set_defaults(fn=bench_tune)
+    for verb, fn in (("backends", bench_backends), ("tables", bench_tables)):
+        p = sub.add_parser(verb)
+        p.add_argument("--models", default="", help="models folder for the ONNX exports (default: a new one)")
+        p.add_argument("--questions", type=int, default=40)
+        p.add_argument("--distractors", type=int, default=300)
+        p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+        p.add_argument("--queries", type=int, default=40)
+        p.set_defaults(fn=fn)
     args = parser.parse_args()
     args.fn(args)
 

@@ -1,0 +1,310 @@
+"""Retrieval quality on MedQuAD over cached vectors: the plain one-passage-per-answer baselines against the
+library's chunks, per leg (dense, BM25) and fused; used by `benchmarks/retrieval.py quality`.
+
+The corpus is every answered MedQuAD pair (data/README.md); rankings are document (page URL) rankings
+scored with medgemma.evaluation.metrics (recall@5 = share of a question's gold pages in the first five
+distinct pages, as `python -m medgemma eval retrieval` reports it; hit@5 = any gold page there).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from embcache import ROOT, VectorCache, embed_cached  # noqa: E402
+
+from medgemma.evaluation import metrics  # noqa: E402
+from medgemma.evaluation.suites import normalize_url  # noqa: E402
+from medgemma.knowledge.chunking import Chunker, embedding_text, tokenizer_counter  # noqa: E402
+from medgemma.knowledge.retrieve import Bm25  # noqa: E402
+from medgemma.types import Document  # noqa: E402
+
+MEDQUAD = REPO.parent / "shared" / "data" / "corpus" / "medquad_answered.jsonl.gz"
+SETS = {"dev": REPO / "data" / "retrieval_dev.jsonl", "fresh": REPO / "data" / "retrieval_fresh.jsonl"}
+K = 5
+
+
+@dataclass
+class Corpus:
+    urls: list[str]  # per answer (page URL, normalised)
+    plain: list[str]  # per answer: question + answer (the plain baseline's passage)
+    chunk_texts: list[str]  # per library chunk: embedding_text (title, question, text)
+    chunk_answer: np.ndarray  # chunk row -> answer row
+
+
+def medquad_rows() -> list[dict]:
+    rows = [json.loads(line) for line in gzip.open(MEDQUAD, "rt", encoding="utf-8")]
+    return [r for r in rows if (r.get("answer") or "").strip()]
+
+
+def load_corpus(tokenizer) -> Corpus:
+    """The corpus with the library's chunks (cached beside the vectors: chunking 16k answers with the
+    tokenizer takes minutes on 2 busy cores)."""
+    cached = ROOT / f"corpus-{MEDQUAD.stat().st_size}-200-40.json"
+    if cached.is_file():
+        data = json.loads(cached.read_text())
+        return Corpus(data["urls"], data["plain"], data["chunk_texts"], np.asarray(data["chunk_answer"]))
+    rows = medquad_rows()
+    chunker = Chunker(count=tokenizer_counter(tokenizer), max_tokens=200, overlap_tokens=40)
+    texts, owner = [], []
+    for i, r in enumerate(rows):
+        doc = Document(
+            doc_id=r["url"],
+            text=r["answer"],
+            title=r["focus"] or r["url"],
+            url=r["url"],
+            section=r["question"],
+        )
+        for c in chunker.chunk(doc):
+            texts.append(embedding_text(c))
+            owner.append(i)
+    corpus = Corpus(
+        urls=[normalize_url(r["url"]) for r in rows],
+        plain=[f"{r['question']} {r['answer']}" for r in rows],
+        chunk_texts=texts,
+        chunk_answer=np.asarray(owner),
+    )
+    data = {**corpus.__dict__, "chunk_answer": owner}
+    cached.write_text(json.dumps(data))
+    return corpus
+
+
+def read_set(name: str) -> list[dict]:
+    return [json.loads(line) for line in SETS[name].read_text().splitlines() if line.strip()]
+
+
+def page_ranking(unit_scores: np.ndarray, unit_urls: Sequence[str], depth: int = 200) -> list[str]:
+    """Pages by their best unit's score (max aggregation), best first."""
+    top = np.argsort(-unit_scores, kind="stable")[:depth]
+    return list(dict.fromkeys(unit_urls[i] for i in top if unit_scores[i] > -1e9))
+
+
+def scores(ranked: Sequence[str], relevant: Sequence[str]) -> dict[str, float]:
+    rel = [normalize_url(u) for u in relevant]
+    top = list(ranked)[:K]
+    return {
+        "recall@5": metrics.recall_at_k(top, rel, K),
+        "hit@5": metrics.hit_at_k(top, rel, K),
+        "mrr": metrics.reciprocal_rank(top, rel, K),
+        "ndcg@5": metrics.ndcg_at_k(top, rel, K),
+    }
+
+
+def mean_scores(rankings: list[list[str]], examples: list[dict]) -> dict[str, float]:
+    rows = [scores(r, e["relevant_urls"]) for r, e in zip(rankings, examples, strict=True)]
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def rrf(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int = 60) -> list[str]:
+    fused: dict[str, float] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        for rank, key in enumerate(ranking):
+            fused[key] = fused.get(key, 0.0) + w / (k + rank + 1)
+    return sorted(fused, key=lambda u: -fused[u])
+
+
+def bm25_plain(texts: Sequence[str]) -> Callable[[str], np.ndarray]:
+    """The plain baseline's BM25: bm25s, English stopwords, no stemming."""
+    import bm25s
+
+    model = bm25s.BM25()
+    model.index(bm25s.tokenize(list(texts), stopwords="en", show_progress=False), show_progress=False)
+
+    def score(q: str) -> np.ndarray:
+        tokens = bm25s.tokenize([q], stopwords="en", show_progress=False, return_ids=False)[0]
+        ids = model.get_tokens_ids(tokens)
+        return np.asarray(model.get_scores_from_ids(ids), dtype=np.float32) if ids else np.zeros(len(texts))
+
+    return score
+
+
+def bm25_library(texts: Sequence[str]) -> Callable[[str], np.ndarray]:
+    return Bm25(list(texts)).scores
+
+
+def encoder(model_dir: str) -> Callable[[list[str]], np.ndarray]:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_dir, device="cpu")
+    return lambda texts: model.encode(
+        texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False
+    )
+
+
+def vectors(texts: Sequence[str], backend: str = "torch", encode=None) -> np.ndarray:
+    return embed_cached(VectorCache("all-MiniLM-L6-v2", backend), encode, texts)
+
+
+# ---- the systems compared ---------------------------------------------------------------------------
+@dataclass
+class Legs:
+    """Per question: page rankings of each leg, and the page-level scores a score fusion needs."""
+
+    dense: list[str]
+    bm25: list[str]
+    dense_score: dict[str, float]
+    bm25_score: dict[str, float]
+
+
+def page_scores(unit_scores: np.ndarray, unit_urls: Sequence[str], depth: int = 200) -> dict[str, float]:
+    top = np.argsort(-unit_scores, kind="stable")[:depth]
+    out: dict[str, float] = {}
+    for i in top:
+        out.setdefault(unit_urls[i], float(unit_scores[i]))
+    return out
+
+
+def legs_for(questions, qvecs, answer_vecs, urls, bm25, bm25_urls) -> list[Legs]:
+    out = []
+    for q, qv in zip(questions, qvecs, strict=True):
+        d = page_scores(answer_vecs @ qv, urls, depth=len(urls))
+        b = page_scores(bm25(q), bm25_urls)
+        b = {u: s for u, s in b.items() if s > 0}
+        out.append(Legs(list(d), list(b), d, b))
+    return out
+
+
+def chunk_rrf(legs: Legs, depth: int = 50) -> list[str]:
+    """The fusion before this change: RRF over unit rankings, pages deduplicated afterwards; a page's
+    dense and BM25 evidence add up only when they rank the same unit (approximated here by page ranks
+    cut at the chunk depth)."""
+    return rrf([legs.dense[:depth], legs.bm25[:depth]], [1.0, 1.0])
+
+
+def score_fusion(legs: Legs, beta: float, depth: int = 50) -> list[str]:
+    """Dense re-rank of the top pages: cosine + beta * BM25 / best BM25 over the union of both legs' top."""
+    pool = list(dict.fromkeys(legs.dense[:depth] + legs.bm25[:depth]))
+    top_b = max(legs.bm25_score.values(), default=1.0) or 1.0
+    low_d = min(legs.dense_score.values(), default=0.0)
+    fused = {u: legs.dense_score.get(u, low_d) + beta * legs.bm25_score.get(u, 0.0) / top_b for u in pool}
+    return sorted(pool, key=lambda u: -fused[u])
+
+
+def _setup(encode):
+    corpus = load_corpus(None)
+    chunk_urls = [corpus.urls[i] for i in corpus.chunk_answer]
+    answer_vecs = vectors(corpus.plain, encode=encode)
+    sets = {name: read_set(name) for name in SETS}
+    qvecs = {n: vectors([e["question"] for e in ex], encode=encode) for n, ex in sets.items()}
+    plain_bm25, lib_bm25 = bm25_plain(corpus.plain), bm25_library(corpus.chunk_texts)
+    legs = {}
+    for n, ex in sets.items():
+        qs = [e["question"] for e in ex]
+        legs[n, "plain"] = legs_for(qs, qvecs[n], answer_vecs, corpus.urls, plain_bm25, corpus.urls)
+        legs[n, "lib"] = legs_for(qs, qvecs[n], answer_vecs, corpus.urls, lib_bm25, chunk_urls)
+    return sets, legs
+
+
+def tune(encode) -> None:
+    """Fusion weights on the even rows of the dev set, checked on its odd rows (the fresh set is not used)."""
+    sets, legs = _setup(encode)
+    dev = sets["dev"]
+    split = {"tune": range(0, len(dev), 2), "check": range(1, len(dev), 2)}
+    rows = []
+    candidates = [
+        ("page rrf", w, lambda lg, w=w: rrf([lg.dense, lg.bm25], [1.0, w])) for w in (0.3, 0.5, 0.7, 1.0)
+    ]
+    candidates += [("score", b, lambda lg, b=b: score_fusion(lg, b)) for b in (0.05, 0.1, 0.15, 0.2, 0.3)]
+    for label, param, fn in candidates:
+        row = [label, param]
+        for part in split.values():
+            ex = [dev[i] for i in part]
+            got = mean_scores([fn(legs["dev", "lib"][i]) for i in part], ex)
+            row += [f"{got['hit@5']:.3f}", f"{got['recall@5']:.3f}", f"{got['mrr']:.3f}"]
+        rows.append(row)
+    from retrieval import table
+
+    table(
+        ["fusion", "param", "tune hit@5", "tune R@5", "tune MRR", "check hit@5", "check R@5", "check MRR"],
+        rows,
+    )
+
+
+BM25_WEIGHT = 1.0  # page RRF weight of the BM25 leg (dense = 1); `tune` chose it on dev's even rows
+
+
+def quality(encode) -> None:
+    """Per leg and fused, on the dev and the fresh set, beside the plain one-passage-per-answer baselines."""
+    from retrieval import table
+
+    sets, legs = _setup(encode)
+    systems = [
+        ("plain", "BM25: bm25s + English stopwords, question + answer", lambda lg: lg.bm25),
+        ("plain", "dense: MiniLM flat, question + answer", lambda lg: lg.dense),
+        ("plain", "hybrid: RRF 1:1", lambda lg: rrf([lg.dense, lg.bm25], [1.0, 1.0])),
+        ("lib", "BM25: chunks, title + question fields, stemmed", lambda lg: lg.bm25),
+        ("lib", "hybrid before: RRF of chunk ranks", chunk_rrf),
+        (
+            "lib",
+            f"hybrid now: RRF of page ranks 1:{BM25_WEIGHT}",
+            lambda lg: rrf([lg.dense, lg.bm25], [1, BM25_WEIGHT]),
+        ),
+    ]
+    rows = []
+    for name, ex in sets.items():
+        for kind, label, fn in systems:
+            got = mean_scores([fn(lg) for lg in legs[name, kind]], ex)
+            rows.append([name, label] + [f"{got[k]:.3f}" for k in ("recall@5", "hit@5", "mrr", "ndcg@5")])
+    print(
+        "\nQuality: page rankings, k=5, all 16,407 MedQuAD answers; dense leg = one MiniLM vector per answer "
+        "(question + answer) for both\n"
+    )
+    table(["set", "system", "recall@5", "hit@5", "MRR", "nDCG@5"], rows)
+
+
+def backends(models_dir: Path, questions: int = 40, distractors: int = 300, sample: int = 100) -> None:
+    """Encode speed and dense quality per backend. Quality: the first `questions` dev questions over a
+    sub-corpus (every answer of their gold pages + `distractors` other answers, seeded); all three
+    backends see the same texts. Speed: `sample` passages encoded afresh (not from the cache)."""
+    import random
+    import time
+
+    from retrieval import table
+
+    from medgemma.knowledge.embeddings import Embedder
+
+    corpus = load_corpus(None)
+    dev = read_set("dev")[:questions]
+    gold = {normalize_url(u) for e in dev for u in e["relevant_urls"]}
+    idx = [i for i, u in enumerate(corpus.urls) if u in gold]
+    rest = [i for i, u in enumerate(corpus.urls) if u not in gold]
+    idx += random.Random(0).sample(rest, distractors)
+    texts = [corpus.plain[i] for i in idx]
+    urls = [corpus.urls[i] for i in idx]
+    timing = random.Random(1).sample(rest, sample)
+    rows = []
+    for backend in ("torch", "onnx", "onnx-int8"):
+        name = "all-MiniLM-L6-v2" if backend == "torch" else f"all-MiniLM-L6-v2@{backend}"
+        embedder = Embedder(name, models_dir)
+        embedder.encode(["warm up"])
+        t = time.perf_counter()
+        embedder.encode([corpus.plain[i] for i in timing])
+        seconds = time.perf_counter() - t
+        enc = embedder.encode
+        vecs = vectors(texts, backend, enc)
+        qv = vectors([e["question"] for e in dev], backend, enc)
+        got = mean_scores([page_ranking(vecs @ q, urls) for q in qv], dev)
+        rows.append(
+            [
+                backend,
+                f"{sample / seconds:.1f}",
+                f"{got['recall@5']:.3f}",
+                f"{got['hit@5']:.3f}",
+                f"{got['mrr']:.3f}",
+            ]
+        )
+    print(
+        f"\nBackends: speed = {sample} MedQuAD passages (question + answer) on this CPU; quality = dense leg, "
+        f"first {questions} dev questions over {len(texts)} answers (their gold pages + {distractors} others)\n"
+    )
+    table(["backend", "passages/s", "recall@5", "hit@5", "MRR"], rows)
