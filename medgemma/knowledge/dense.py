@@ -72,7 +72,12 @@ class Coverage:
         )
 
     def note(self) -> str:
-        """A sentence for an answer that found no source while the meaning side is still being built."""
+        """A sentence for an answer that found no source while the knowledge base is still being built."""
+        if not self.chunks and self.building:
+            return (
+                "The knowledge base is still being built: keyword search over all of it is ready within about "
+                "a minute of the start. Please ask again then."
+            )
         if self.complete or not self.chunks:
             return ""
         when = f" It will be done in about {self.eta_seconds / 60:.0f} min." if self._eta() else ""

@@ -168,6 +168,7 @@ def test_progress_line_and_no_source_note():
     assert "still being built" in building.note() and "about 40 min" in building.note()
     assert Coverage(10, 3).line() == "Keyword search: 10 chunks ready · Meaning search: 3 of 10 (30%)"
     assert Coverage(10, 10).line() == "" and Coverage(10, 10).note() == "" and Coverage(0, 0).line() == ""
+    assert "still being built" in Coverage(0, 0, building=True).note() and Coverage(0, 0).note() == ""
 
 
 @pytest.mark.slow  # loads transformers (~5 s)
