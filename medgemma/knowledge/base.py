@@ -20,7 +20,7 @@ from medgemma.knowledge import corpus, ingest, starter, uploads
 from medgemma.knowledge.builder import Builder, FileStatus, Source
 from medgemma.knowledge.chunking import OVERLAP_TOKENS, Chunker
 from medgemma.knowledge.dense import Coverage, ProgressFn, Reporter, rebuild_store
-from medgemma.knowledge.embeddings import default_embedding_model
+from medgemma.knowledge.embeddings import Embedder, default_embedding_model
 from medgemma.knowledge.lexical import token_counter
 from medgemma.knowledge.retrieve import Mode, Retriever
 from medgemma.knowledge.state import KnowledgeState
@@ -76,6 +76,11 @@ class KnowledgeBase:
         return self.state.embedders.get(
             name or self.embedding_model(), self.settings.path("models"), self._device()
         )
+
+    def fill_embedder(self, name: str) -> Embedder:
+        """A copy of the encoder of its own for a background vectors fill-in: the chat's searches use the
+        shared one and never wait behind a build batch (they share only the CPU)."""
+        return Embedder(name, self.settings.path("models"), self._device())
 
     def _chunker(self, embedder) -> Chunker:
         max_tokens = max(64, min(200, int(embedder.max_seq_length) - 40))
@@ -360,9 +365,9 @@ class KnowledgeBase:
             self.rebuild(progress)
         chunker = self._chunker(embedder)
         report = Reporter(self.store, progress, "indexing", publish)
-        builder = Builder(
-            self.store, embedder, chunker, self._extra(chunker), report, self.warm, lexical_first
-        )
+        extra = self._extra(chunker)
+        filler = (lambda: self.fill_embedder(embedder.name)) if lexical_first else None
+        builder = Builder(self.store, embedder, chunker, extra, report, self.warm, lexical_first, filler)
         statuses = builder.run(sources)
         logger.info("index build timings: %s", builder.timings.to_dict())
         return statuses

@@ -117,9 +117,12 @@ class Builder:
         report: Reporter,
         on_commit: Callable[[Snapshot], Any] | None = None,
         lexical_first: bool = False,
+        fill_embedder=None,
     ) -> None:
         """`on_commit(snapshot)` runs after each saved batch (the knowledge base preloads it for searches);
-        `lexical_first` commits all chunks before embedding any (then fills the vectors in behind)."""
+        `lexical_first` commits all chunks before embedding any, then the encoder `fill_embedder()` makes
+        (default `embedder`; a copy of its own lets searches skip waiting behind a build batch) fills the
+        vectors in behind."""
         self.store, self.embedder, self.chunker, self.extra, self.report = (
             store,
             embedder,
@@ -128,6 +131,7 @@ class Builder:
             report,
         )
         self.on_commit, self.lexical_first = on_commit, lexical_first
+        self.fill_embedder = fill_embedder or (lambda: embedder)
         self.timings = Timings()
         snap = store.load()
         if snap is not None and snap.chunks and snap.model != embedder.name:
@@ -202,7 +206,7 @@ class Builder:
         statuses = [self._source(src) for src in sources]
         self.flush()
         if self.lexical_first:
-            dense.fill(self.store, self.embedder, self.report, self.on_commit, self.timings)
+            dense.fill(self.store, self.fill_embedder(), self.report, self.on_commit, self.timings)
         self.report.done(f"indexed {sum(s.status == 'indexed' for s in statuses)} of {len(statuses)} files")
         return statuses
 

@@ -50,7 +50,7 @@ def _build(kb: KnowledgeBase, progress: ProgressFn | None) -> dict[str, Any]:
     ]
     if done and not snap.complete:  # the keyword side is whole: resume filling in the vectors
         started = time.time()
-        embedder = kb._embedder(snap.model)
+        embedder = kb.fill_embedder(snap.model)
         report = Reporter(kb.store, progress, "indexing", publish=True)
         fill(kb.store, embedder, report, on_commit=kb.warm)
         message = f"starter corpus {done[0]}: vectors filled in in {time.time() - started:.0f} s"
