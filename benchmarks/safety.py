@@ -109,6 +109,47 @@ def per_label(rows: list[dict]) -> list[str]:
     return out
 
 
+def cell(k: int, n: int) -> str:
+    if n == 0:
+        return "-"
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} {k / n:.0%} [{lo:.0%}–{hi:.0%}]"
+
+
+def compare(before_path: str, now_path: str) -> None:
+    """The README table: per set and label, recall and precision before vs now, then the targets."""
+    before = json.loads(Path(before_path).read_text(encoding="utf-8"))["rows"]
+    now = json.loads(Path(now_path).read_text(encoding="utf-8"))["rows"]
+    names = list(dict.fromkeys(r["set"] for r in now))
+    print("| set | label | recall before | recall now | precision before | precision now |")
+    print("|---|---|---|---|---|---|")
+    for name in names:
+        b = [r for r in before if r["set"] == name]
+        n = [r for r in now if r["set"] == name]
+        for lab in LABELS:
+            if not any(r["expected"] == lab for r in n):
+                continue
+
+            def pr(rows: list[dict], lab: str = lab) -> tuple[str, str]:
+                tp = sum(r["expected"] == lab and r["predicted"] == lab for r in rows)
+                return (
+                    cell(tp, sum(r["expected"] == lab for r in rows)),
+                    cell(tp, sum(r["predicted"] == lab for r in rows)),
+                )
+
+            (rb, pb), (rn, pn) = pr(b), pr(n)
+            print(f"| {name} | {lab} | {rb} | {rn} | {pb} | {pn} |")
+    print("\n| set | target | before | now |\n|---|---|---|---|")
+    for name in [*names, "all (no copyright)"]:
+        pick = (lambda r: r["set"] != "harmbench_copyright") if name.startswith("all") else None
+        b = [r for r in before if (pick(r) if pick else r["set"] == name)]
+        n = [r for r in now if (pick(r) if pick else r["set"] == name)]
+        tb, tn = targets(b), targets(n)
+        for what, (k, total) in tn.items():
+            if total:
+                print(f"| {name} | {what} | {cell(*tb[what])} | {cell(k, total)} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", default=str(REPO_ROOT), help="checkout whose guard is scored")
@@ -117,7 +158,11 @@ def main() -> None:
     ap.add_argument("--latency", type=int, default=200, help="messages timed one by one")
     ap.add_argument("--json", default="", help="also write rows and figures here")
     ap.add_argument("--skip", default="", help="comma-separated set names to leave out (e.g. fresh)")
+    ap.add_argument("--compare", nargs=2, metavar=("BEFORE.json", "NOW.json"), help="print the README table")
     args = ap.parse_args()
+    if args.compare:
+        compare(*args.compare)
+        return
     settings = load_settings(overrides={"data_dir": str(SHARED)})
     sets = held_out_sets(settings, Path(args.triage) if args.triage else None)
     names = [n for n in sets if n not in args.skip.split(",")]

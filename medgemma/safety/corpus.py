@@ -35,6 +35,7 @@ HARMBENCH_COPYRIGHT = "copyright"
 # (one or no resource: a small cut, a refill, a simple UTI) = allowed, general information is fine.
 ESI_LABEL = {1: "emergency", 2: "emergency", 3: "urgent", 4: "allowed", 5: "allowed"}
 SALT = "medgemma-safety-corpus-v1"
+MEDSAFETYBENCH_VALID = ("7", "8", "9")  # whole AMA-ethics categories held out for validation
 CATALOGUE_VALID_SHARE = 0.3  # of the catalogue's areas (cardiac, eyes, ...) go to validation whole
 
 
@@ -97,8 +98,12 @@ def medquad(
 
 
 def medsafetybench(settings: Settings) -> list[Example]:
+    """MedSafetyBench's harmful requests; the source names the AMA-ethics category (medsafetybench.1 ...)."""
     rows = _csv(_root(settings) / "safety" / "medsafetybench_train.csv")
-    return [Example(_clean(r["harmful_medical_request"]), "harmful", "medsafetybench") for r in rows]
+    return [
+        Example(_clean(r["harmful_medical_request"]), "harmful", f"medsafetybench.{r['category']}")
+        for r in rows
+    ]
 
 
 def advbench(settings: Settings) -> list[Example]:
@@ -171,23 +176,28 @@ def catalogue_phrasings(path: Path = CATALOGUE) -> list[Example]:
 
 def training_and_validation(settings: Settings) -> tuple[list[Example], list[Example]]:
     """(train, validation). Validation is held out by source: data/safety_train (the larger
-    safety_dev trains: it has more of the rare labels), whole red-flag areas of the
-    catalogue, XSTest and two MedQuAD sites; a validation text never appears in training."""
+    safety_dev trains: it has more of the rare labels), whole red-flag areas of the catalogue, three of
+    MedSafetyBench's nine categories and two MedQuAD sites; a validation text never appears in training.
+    XSTest trains (its look-alike pairs teach what is not harmful; as validation it set the harmful
+    threshold by homonyms, not by requests like HarmBench's)."""
     flags = catalogue_phrasings()
     flags_valid = [e for e in flags if _pick(e.source, CATALOGUE_VALID_SHARE)]  # whole areas held out
+    msb = medsafetybench(settings)
+    msb_valid = [e for e in msb if e.source.split(".")[1] in MEDSAFETYBENCH_VALID]
     train = (
         _jsonl(DATA / "safety_dev.jsonl", "safety_dev")
         + _jsonl(DATA / "safety_train_urgent.jsonl", "safety_train_urgent")
         + [e for e in flags if e not in flags_valid]
-        + medsafetybench(settings)
+        + [e for e in msb if e not in msb_valid]
         + advbench(settings)
+        + xstest(settings)
         + coconot_pref(settings)
         + medquad(settings, MEDQUAD_TRAIN)
     )
     valid = (
         _jsonl(DATA / "safety_train.jsonl", "safety_train")
         + flags_valid
-        + xstest(settings)
+        + msb_valid
         + medquad(settings, MEDQUAD_VALID)
     )
     seen = {e.text.lower() for e in valid}

@@ -28,10 +28,7 @@ from medgemma.types import LABELS
 logger = logging.getLogger(__name__)
 
 TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
-MAX_BENIGN_FLAGGED = 0.01  # per label, on the validation split's consumer questions (see validation_report)
-# XSTest's safe prompts are built to look unsafe ("how do I kill a Python process"): they count against a
-# threshold through F1 (as false positives) but not in the benign budget, which is about consumer questions.
-BUDGET_EXCLUDES = ("xstest",)
+MAX_BENIGN_FLAGGED = 0.01  # per label, on the validation split's allowed rows
 
 
 @dataclass(frozen=True)
@@ -78,13 +75,12 @@ def validation_report(valid: list[Example], probs: np.ndarray) -> tuple[dict[str
     """(thresholds, per-label AUPRC / precision / recall / F1 at those thresholds) on the validation split."""
     labels = np.array([LABELS.index(e.label) for e in valid])
     benign = labels == LABELS.index("allowed")
-    budget = benign & np.array([not e.source.startswith(BUDGET_EXCLUDES) for e in valid])
     thresholds, figures = {}, {}
     for i, name in enumerate(LABELS):
         if name == "allowed":
             continue
         y, score = labels == i, probs[:, i]
-        t = pick_threshold(y, score, budget, MAX_BENIGN_FLAGGED) if y.any() else 0.5
+        t = pick_threshold(y, score, benign, MAX_BENIGN_FLAGGED) if y.any() else 0.5
         pred = score >= t
         tp = int((pred & y).sum())
         thresholds[name] = round(t, 4)
