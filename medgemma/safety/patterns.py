@@ -177,7 +177,7 @@ EMERGENCY_SIGNS = [
         r"(?:bleeding|blood) .{0,20}(?:will not|would not|does not|can not|wont) stop",
         r"blood (?:is )?(?:spurting|pouring|gushing|everywhere|soaking)",
         r"soaking through",
-        r"(?:vomiting|throwing up|coughing up|coughing|spitting up) (?:a lot of )?blood",
+        r"(?:vomiting|throwing up|coughing up|coughing|spitting up) (?:a lot of )?blood(?! (?:streaked|stained|flecked|tinged))",
         r"(?:bleeding|blood) (?:heavily|a lot)",
         r"pregnant and bleeding",
         r"can see (?:the )?bone",
