@@ -22,6 +22,10 @@ WAIT_S = 0.5  # how often a queued message re-sends the conversation while it wa
 Start = Callable[[list[dict], threading.Event], Iterator[Event]]  # (prior history, stop) -> the answer
 
 
+def _panel(title: str, status: str) -> dict:
+    return {"role": "assistant", "content": "", "metadata": {"title": title, "status": status}}
+
+
 @dataclass
 class Entry:
     """One message and the messages its answer adds (its ChatView starts with the question)."""
@@ -54,15 +58,8 @@ class Conversation:
                 if e is upto:
                     break
                 out.extend(e.view.history)
-                if e.queued or (e.cancelled and not e.done):
-                    title = STOPPED if e.cancelled else QUEUED
-                    out.append(
-                        {
-                            "role": "assistant",
-                            "content": "",
-                            "metadata": {"title": title, "status": "pending"},
-                        }
-                    )
+                if e.queued:
+                    out.append(_panel(QUEUED, "pending"))
             return out
 
     def _its_turn(self, entry: Entry) -> bool:
@@ -86,6 +83,9 @@ class Conversation:
                 if not e.done:
                     e.cancelled = True
                     e.stop.set()
+                if e.queued:  # it stays in the conversation, marked as not answered
+                    e.view.history.append(_panel(STOPPED, "done"))
+                    e.queued = False
             self.cond.notify_all()
 
     def idle(self) -> bool:

@@ -41,7 +41,10 @@ class HeldBackend(ScriptedBackend):
         for i, piece in enumerate(super().stream(prompt, params, stats, stop_event)):
             if i == hold_at:
                 self.held.set()
-                self.go.wait(60)
+                deadline = time.monotonic() + 60
+                while not self.go.wait(0.05) and time.monotonic() < deadline:
+                    if stop_event is not None and stop_event.is_set():  # the visitor's Stop
+                        break
             time.sleep(0.03)
             yield piece
 
@@ -127,6 +130,23 @@ def test_a_question_typed_while_an_answer_streams_is_queued_visibly_then_answere
     text = chat_text(page)
     assert text.count("Support:") == 2 and text.index("What is anemia?") > text.index("big toe")
     shot(page, "chat-queued-question-answered")
+
+
+def test_stop_ends_the_answer_and_marks_the_queued_question_unanswered(page, app):
+    backend = app[1]
+    send(page, "What causes gout?")
+    assert backend.held.wait(30)
+    send(page, "What is anemia?")
+    page.get_by_text("Queued: answered as soon as the answer above is finished").first.wait_for()
+    page.click("#stop")
+    page.get_by_text("Not answered: Stop was pressed before its turn came").first.wait_for()
+    text = chat_text(page)
+    assert "Queued: answered" not in text and "big toe" not in text  # nothing more was written
+    assert "uric acid in the blood" in text  # what was verified and shown stays
+    shot(page, "chat-stopped-with-a-queued-question")
+    send(page, "What causes gout?")  # the chat works on after a Stop
+    backend.go.set()
+    page.wait_for_function("document.querySelector('#chatbot').innerText.includes('big toe')")
 
 
 def shot(page, name: str) -> None:
