@@ -100,6 +100,8 @@ def _lora_tensors(model: Any) -> dict[str, Any]:
     out = {}
     for name, module in model.named_modules():
         if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
+            if not bool(module.lora_B["default"].weight.detach().any()):
+                continue  # a frozen lower layer's adapter (never trained, B = 0): merging it is a no-op
             clean = name.replace(".base_layer", "")
             out[f"lora.{clean}.A"] = module.lora_A["default"].weight.detach().contiguous().clone()
             out[f"lora.{clean}.B"] = module.lora_B["default"].weight.detach().contiguous().clone()
