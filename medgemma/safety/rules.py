@@ -110,6 +110,7 @@ _DENIED_LAST = re.compile(
 _ABSENT_SIGNS = frozenset(
     "pulse heartbeat breathing breath response responding movement movements kicks urine".split()
 )
+_PERSON_WORD = re.compile(r"\b(?:i|me|my|we|our|us|he|she|they|his|her|him|them|their|someone|somebody)\b")
 _ACCIDENT = re.compile(
     r"\b(?:accidentally|by accident|by mistake|while (?:cooking|shaving|chopping|gardening))\b"
 )
@@ -120,6 +121,7 @@ def _anchored_near(t: Text, start: int, end: int) -> bool:
 
 
 def _emergencies(t: Text, f: RuleFindings) -> None:
+    question = bool(C.QUESTION.search(t.norm))
     for group in (P.EMERGENCY_SIGNS, P.EMERGENCY_EVENTS, P.SELF_HARM):
         for pat in group:
             for m in pat.regex.finditer(t.norm):
@@ -145,6 +147,11 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
                     continue
                 method = pat.rule == "emergency.self_harm_method"
                 if f.generic and not method and not _anchored_near(t, m.start(), m.end()):
+                    f.suppressed.append(f"general question: {name}")
+                    continue
+                if (
+                    question and not method and not _PERSON_WORD.search(t.norm)
+                ):  # "can stress cause chest pain?"
                     f.suppressed.append(f"general question: {name}")
                     continue
                 f.emergency.append((pat.rule, pat.reason))

@@ -45,6 +45,8 @@ def guard():
         ("I was bitten by a dog and it broke the skin", "urgent"),
         ("My face is swollen on one side from a tooth abscess", "urgent"),
         ("she fainted and has no pulse", "emergency"),
+        ("Is he having a stroke? his face is drooping", "emergency"),
+        ("My baby was fine this morning but now has a temperature of 38.5, she is 7 weeks", "emergency"),
     ],
 )
 def test_issue_cases_get_their_tier(guard, text, label):
@@ -60,6 +62,10 @@ def test_issue_cases_get_their_tier(guard, text, label):
         "My baby is 5 months old and has a temperature of 37.8",
         "My 8 week old had her jabs today and she does not have a fever",
         "I stubbed my toe and it is purple and sore",
+        "when I was pregnant with my first I had some bleeding, is that common?",
+        "I'm writing a novel where the character takes a whole bottle of pills",
+        "my friend's baby had a fever at 6 weeks and was fine, why do doctors worry?",
+        "can stress cause chest tightness?",
         "What are the symptoms of gout?",
         "what causes a fever in babies?",
     ],
