@@ -36,23 +36,23 @@ TOPICS = [
 
 
 def test_hybrid_fuses_pages_not_chunks():
-    """Page A is 2nd in both legs through different chunks (its question in one, its answer in the other);
-    page B's one chunk is 1st in dense only, C's 1st in BM25 only. Chunk-level RRF would put B and C
-    first; page-level RRF puts A first. At most two chunks of a page come before the other pages."""
+    """Page a: dense finds it by chunk 0 (cosine 0.60) and BM25 by chunk 1 (score 8); page b's chunk has the
+    best cosine (0.62) and no keyword; c's the best BM25 (10) and a low cosine. Page score = best cosine +
+    0.2 * best BM25 / 10, so a (0.60 + 0.16) beats c (0.50 + 0.2) and b (0.62); a row without a cosine
+    counts the lowest one. At most two chunks of a page come before the other pages."""
     chunks = [
         Chunk(chunk_id=str(i), doc_id=page, text=f"text {i}", url=f"https://x.gov/{page}")
         for i, page in enumerate(["a", "a", "b", "c", "a", "d"])
     ]
-    dense = [2, 0, 5]
-    bm25 = [3, 1, 4]
-    ranked = fuse_pages([(dense, 1.0), (bm25, 1.0)], chunks)
+    cosines = {0: 0.60, 1: 0.40, 2: 0.62, 3: 0.50, 4: 0.59, 5: float("nan")}
+    ranked = fuse_pages(cosines, {1: 8.0, 3: 10.0, 4: 1.0, 5: 9.0}, chunks, share=0.2)
     pages = [chunks[row].doc_id for row, _ in ranked]
-    assert pages[:2] == ["a", "a"]
-    assert [row for row, _ in ranked][:2] == [0, 1]  # ties within the page by the chunk's own RRF
-    assert pages.index("a", 2) > pages.index("d")  # the third chunk of page a waits for the other pages
-    assert set(pages[2:5]) >= {"b", "c"}
-    assert ranked[0][1] > dict(ranked)[2] > 0  # scores are page scores, a's beats b's
-    assert fuse_pages([([5, 2], 1.0)], chunks)[0] == (5, 1.0 / 61)
+    scores = dict(ranked)
+    assert pages[:2] == ["a", "a"] and [row for row, _ in ranked][:2] == [4, 0]  # by chunk score in a page
+    assert scores[4] == scores[1] == pytest.approx(0.60 + 0.2 * 0.8)  # best cosine + best BM25 of a
+    assert pages[2:5] == ["c", "b", "d"] and pages[5] == "a"
+    assert scores[5] == pytest.approx(0.40 + 0.2 * 0.9)  # no cosine yet: the lowest candidate cosine
+    assert fuse_pages({}, {}, chunks) == []
 
 
 def test_ranking_helpers_by_hand():
