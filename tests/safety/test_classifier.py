@@ -203,6 +203,10 @@ def test_safety_job_retrains_into_the_data_home_which_the_guard_then_prefers(iso
     launch = jobs.spec("safety").prepare(settings, {"epochs": 2})
     assert launch.argv[:2] == ["safety", "train"] and str(home_artifact(settings)) in launch.argv
     assert launch.argv[launch.argv.index("--epochs") + 1] == "2"
+    from medgemma.cli import build_parser
+
+    parsed = build_parser().parse_args([a.replace(jobs.RUN_PLACEHOLDER, "/tmp/run") for a in launch.argv])
+    assert parsed.epochs == 2 and parsed.out == "/tmp/run" and parsed.artifact == str(home_artifact(settings))
     with pytest.raises(InputRejected, match="Epochs"):
         jobs.spec("safety").prepare(settings, {"epochs": 0})
     assert artifact_for(settings) == ARTIFACT  # nothing retrained yet: the shipped one
