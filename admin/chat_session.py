@@ -66,10 +66,14 @@ class Conversation:
         return next((e for e in self.entries if not e.done), entry) is entry
 
     def wait_turn(self, entry: Entry, timeout: float) -> bool:
-        """True once every entry before it is done (False after `timeout`, or when it was cancelled)."""
+        """True once every entry before it is done (False after `timeout`, or when it was cancelled);
+        the entry is marked queued while it waits (a cancelled one keeps its Stop note instead)."""
         with self.cond:
             self.cond.wait_for(lambda: entry.cancelled or self._its_turn(entry), timeout)
-            return self._its_turn(entry) and not entry.cancelled
+            ready = self._its_turn(entry) and not entry.cancelled
+            if not entry.cancelled:
+                entry.queued = not ready
+            return ready
 
     def finish(self, entry: Entry) -> None:
         with self.cond:
@@ -137,10 +141,10 @@ class ChatSessions:
     def _in_turn(
         self, key: str, convo: Conversation, entry: Entry, events: Iterator[Event]
     ) -> Iterator[list[dict]]:
-        entry.queued = not convo.wait_turn(entry, 0)
+        convo.wait_turn(entry, 0)
         yield convo.render()
         while entry.queued and not entry.cancelled:
-            entry.queued = not convo.wait_turn(entry, WAIT_S)
+            convo.wait_turn(entry, WAIT_S)
             yield convo.render()
         if entry.cancelled:
             return

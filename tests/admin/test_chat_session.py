@@ -6,6 +6,7 @@ tests/test_e2e_chat_stream.py drives the same thing in Chromium."""
 from __future__ import annotations
 
 import copy
+import threading
 from types import SimpleNamespace
 
 import gradio as gr
@@ -13,7 +14,7 @@ import pytest
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 
 from admin.chat import ChatTab, build_tab
-from admin.chat_session import QUEUED, STOPPED
+from admin.chat_session import QUEUED, STOPPED, Conversation
 from admin.common import AppContext
 from medgemma.auth import AdminAuth
 from medgemma.chat.services import Services
@@ -104,3 +105,18 @@ def test_stop_ends_the_answer_and_marks_the_queued_ones_unanswered(tab):
     assert not tab.sessions.busy("alice")  # nothing is left waiting for this visitor
     later = [u for u in tab.respond("What causes gout?", [], {}, {}, visitor())][-1][tab.chatbot]
     assert texts(later)[0] == "What causes gout?" and len(tab.backend.prompts) == 2  # a fresh start
+
+
+def test_a_question_cancelled_while_it_waits_stays_marked_not_answered_never_queued_again():
+    """Stop lands while the queued message's event is inside its wait: it must not mark itself queued again
+    (the browser showed both notes in 2 of 4 runs before the wait kept the flag under the lock)."""
+    convo = Conversation([])
+    convo.add("What causes gout?")
+    second = convo.add("What is anemia?")
+    assert not convo.wait_turn(second, 0) and second.queued
+    waiter = threading.Thread(target=convo.wait_turn, args=(second, 5.0))
+    waiter.start()
+    convo.cancel()
+    waiter.join()
+    assert second.cancelled and not second.queued
+    assert STOPPED in titles(convo.render()) and QUEUED not in titles(convo.render())
