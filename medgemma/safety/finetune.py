@@ -172,15 +172,15 @@ def train(
     base: Path | None = None,
 ) -> dict[str, Any]:
     """Fine-tune, pick thresholds on validation, write the artifact (tensors first, sidecar last)."""
-    import torch
-    from peft import LoraConfig, inject_adapter_in_model
-    from safetensors.torch import save
-    from transformers import AutoTokenizer
-
     t0 = time.perf_counter()
     train_rows, valid_rows = data if data is not None else corpus.training_and_validation(settings)
     if not train_rows or not valid_rows:
         raise ValueError("The safety classifier needs training and validation rows")
+    import torch  # after the data check: a missing data folder is named in a second, not after imports
+    from peft import LoraConfig, inject_adapter_in_model
+    from safetensors.torch import save
+    from transformers import AutoTokenizer
+
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
