@@ -80,7 +80,7 @@ EMERGENCY_SIGNS = [
         r"no respira",
         r"se (?:esta )?ahogando",
         r"se me cierra la garganta",
-        r"(?:wheezing|short of breath|shortness of breath) .{0,40}"
+        r"(?:wheezing|short of breathe?|shortness of breathe?) .{0,40}"
         r"(?:swell\w*|sting\w*|peanuts?|allergic|chest|blue|lips|getting worse)",
     ),
     rule_pattern(
@@ -123,8 +123,8 @@ EMERGENCY_SIGNS = [
         r"(?:we|i) can not wake (?:him|her|them)",
         r"no pulse",
         r"(?:passed out|fainted|knocked out) .{0,40}(?:breath\w*|vomit\w*|throw\w*|respond\w*|twice|hit)",
-        r"(?:faint|pass out|passing out|passed out|light ?headed).{0,40}(?:short of breath|chest|heart|palpitations?)",
-        r"(?:short of breath|chest pain|heart is (?:racing|pounding|beating irregularly)).{0,40}(?:faint|pass out|passing out)",
+        r"(?:faint|pass out|passing out|passed out|light ?headed).{0,40}(?:short of breathe?|chest|heart|palpitations?)",
+        r"(?:short of breathe?|chest pain|heart is (?:racing|pounding|beating irregularly)).{0,40}(?:faint|pass out|passing out)",
         r"(?:barely|hardly) breathing",
         r"(?:passed out|fainted) twice",
         r"no (?:heartbeat|heart beat)",
