@@ -85,19 +85,20 @@ def test_an_unsupported_sentence_is_dropped_and_listed_never_shown():
 
 
 def test_a_sentence_the_output_check_rejects_is_never_shown_and_ends_the_draft():
-    """The second sentence (supported by its passage but for the dose) names a dose: the guard sees it
-    before the screen does, with the sentence shown before it; the draft stops there."""
-    dose = "Gout causes sudden, severe pain in the big toe, so take 800 mg ibuprofen [1]."
-    guard = WordGuard("ibuprofen")
-    events, backend, _ = run(f"{CAUSE} {dose} {PAIN}", guard=guard)
-    assert len(shown(events)) == 1 and "ibuprofen" not in " ".join(shown(events))
-    assert not any(isinstance(e, Dropped) for e in events)  # not listed as "not supported" either
+    """The second sentence (the passage's own words) is one the output check rejects: the guard sees it,
+    with the sentence shown before it, before the screen does; the draft stops there, and the sentence
+    is not listed as "not supported" either."""
+    toe = "It causes sudden, severe pain and swelling in the joints, often in the big toe [1]."
+    guard = WordGuard("big toe")
+    events, backend, _ = run(f"{CAUSE} {toe} {MOON}", guard=guard)
+    assert len(shown(events)) == 1 and "big toe" not in " ".join(shown(events))
+    assert not any(isinstance(e, Dropped) for e in events)
     assert [e.verdict.label for e in events if isinstance(e, Safety)] == ["personal_advice"]
-    assert backend.streamed < len(f"{CAUSE} {dose} {PAIN}".split())  # nothing after the rejected sentence
+    assert backend.streamed < len(f"{CAUSE} {toe} {MOON}".split())  # nothing after the rejected sentence
     done = events[-1]
-    assert "ibuprofen" not in done.text and done.evidence["safety_output"]["label"] == "personal_advice"
+    assert "big toe" not in done.text and done.evidence["safety_output"]["label"] == "personal_advice"
     # the guard saw each sentence together with those before it, the rejected one included
-    assert guard.checked[-1].startswith("Gout is caused") and "ibuprofen" in guard.checked[-1]
+    assert guard.checked[-1].startswith("Gout is caused") and "big toe" in guard.checked[-1]
 
 
 def test_a_draft_rejected_at_its_first_sentence_falls_back_to_quotes_shown_the_same_way():
