@@ -20,7 +20,7 @@ from medgemma.knowledge import corpus, ingest, starter, uploads
 from medgemma.knowledge.builder import Builder, FileStatus, Source
 from medgemma.knowledge.chunking import OVERLAP_TOKENS, Chunker
 from medgemma.knowledge.dense import Coverage, ProgressFn, Reporter, rebuild_store
-from medgemma.knowledge.embeddings import Embedder, default_embedding_model
+from medgemma.knowledge.embeddings import Embedder, default_embedding_model, vector_space
 from medgemma.knowledge.lexical import token_counter
 from medgemma.knowledge.retrieve import Mode, Retriever
 from medgemma.knowledge.state import KnowledgeState
@@ -223,7 +223,7 @@ class KnowledgeBase:
                 k: {f: v.get(f) for f in ("kind", "documents", "chunks", "complete", "added_at")}
                 for k, v in m.get("sources", {}).items()
             }
-            wanted = self.embedding_model()
+            wanted = vector_space(self.embedding_model())
             if wanted != snap.model:
                 out["warning"] = (
                     f"The index was built with {snap.model} but the embedding model is now "

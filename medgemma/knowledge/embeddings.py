@@ -38,11 +38,13 @@ _ALIASES = {
 
 BACKENDS = ("torch", *ONNX_BACKENDS)
 # What `auto` picks on CPU, and why:
-# Measured 2026-12-02 on 300 MedQuAD passages (benchmarks/retrieval.py backends): onnx (fp32) vectors have
-# cosine >= 0.9999999 to torch's (same rankings); onnx-int8 (quantize_dynamic, QInt8 per tensor) only
-# 0.946 on average (min 0.904), too far to keep recall@5/MRR within 0.01. Whether onnx is faster than torch
-# was not measurable on the shared 2-core machine, so auto stays on torch (a switch would also rebuild
-# every existing index): set MEDGEMMA_EMBEDDING_BACKEND=onnx to use it.
+# Measured 2026-12-02 on the shared 2-core machine (benchmarks/retrieval.py backends: the first 40 dev
+# questions over 833 MedQuAD answers; 100 passages timed): torch 3.4 passages/s, recall@5 0.911, MRR 0.893;
+# onnx 4.5/s, 0.911, 0.893 (vectors: cosine >= 0.9999999 to torch's); onnx-int8 11.0/s, 0.882, 0.876
+# (recall@5 -0.029, MRR -0.017: outside the 0.01 it may lose, so never auto). onnx keeps quality and is
+# 1.3x faster, but its one-off export (~30 s here) would land in a fresh start's first minute, when the
+# starter build's first cited answer already misses its 60 s; auto stays torch, onnx is opt-in
+# (MEDGEMMA_EMBEDDING_BACKEND=onnx: same vectors, so an existing index is kept).
 AUTO_BACKEND_CPU = "torch"
 
 
@@ -55,14 +57,22 @@ def resolve_backend(preference: str, device: str) -> str:
 
 def default_embedding_model(preference: str, device: str, backend: str = "torch") -> str:
     """'auto' means mpnet on CUDA (quality) and MiniLM elsewhere (speed: ~7x faster on 2 cores). A backend
-    other than torch is part of the name ('all-MiniLM-L6-v2@onnx-int8'): its vectors are not the torch ones,
-    so the index manifest's model check rebuilds an index made with another backend."""
+    other than torch is part of the name ('all-MiniLM-L6-v2@onnx-int8'); `vector_space` says which of them
+    change the vectors (the index manifest's model check rebuilds an index made in another space)."""
     if preference and preference != "auto":
         model = _ALIASES.get(preference, preference)
     else:
         model = MPNET if device == "cuda" else MINILM
     runtime = resolve_backend(backend, device)
     return model if runtime == "torch" else f"{model}@{runtime}"
+
+
+def vector_space(name: str) -> str:
+    """What an index built by `name` must match: onnx (fp32) gives torch's vectors (cosine >= 0.9999999,
+    measured), so both are the plain model name and share an index; onnx-int8 changes them
+    ('model@onnx-int8'), so switching to or from it rebuilds the index."""
+    model, backend = split_name(name)
+    return f"{model}@{backend}" if backend == "onnx-int8" else model
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -139,14 +149,14 @@ def resolve_embedding_path(name: str, models_dir: Path) -> str:
 
 
 class Embedder:
-    """A sentence-transformers model that returns L2-normalised float32 vectors; `name` is
-    'model' on torch and 'model@onnx' / 'model@onnx-int8' on ONNX Runtime (CPU)."""
+    """A sentence-transformers model that returns L2-normalised float32 vectors; built from 'model',
+    'model@onnx' or 'model@onnx-int8', its `name` is the vector space (`vector_space`) an index records."""
 
     def __init__(self, name: str, models_dir: Path, device: str = "cpu") -> None:
         from sentence_transformers import SentenceTransformer
 
         model, self.backend = split_name(name)
-        self.name = model if self.backend == "torch" else f"{model}@{self.backend}"
+        self.name = vector_space(name)
         self.device = "cpu" if self.backend != "torch" else device
         path = resolve_embedding_path(model, models_dir)
         try:
@@ -223,7 +233,7 @@ class Embedders:
 
     def get(self, name: str, models_dir: Path, device: str = "cpu") -> Embedder:
         model, backend = split_name(name)
-        key = (model if backend == "torch" else f"{model}@{backend}", device)
+        key = (f"{model}@{backend}", device)
         with self._lock:
             if key not in self._loaded:
                 self._loaded[key] = Embedder(name, models_dir, device)

@@ -14,6 +14,7 @@ from medgemma.knowledge.embeddings import (
     default_embedding_model,
     resolve_backend,
     split_name,
+    vector_space,
 )
 
 
@@ -30,6 +31,8 @@ def test_backend_choice_and_names():
     assert split_name("all-mpnet-base-v2") == ("all-mpnet-base-v2", "torch")
     with pytest.raises(ModelNotAvailable):
         split_name("all-MiniLM-L6-v2@tensorrt")
+    assert vector_space("all-MiniLM-L6-v2@onnx") == vector_space("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"
+    assert vector_space("sentence-transformers/all-MiniLM-L6-v2@onnx-int8") == "all-MiniLM-L6-v2@onnx-int8"
 
 
 def test_backend_setting_from_the_environment(monkeypatch):
@@ -53,7 +56,8 @@ def test_onnx_export_matches_torch(tmp_path):
     int8 = Embedder("all-MiniLM-L6-v2@onnx-int8", tmp_path)
     assert (tmp_path / "onnx" / "all-MiniLM-L6-v2" / "model.onnx").is_file()
     assert (tmp_path / "onnx" / "all-MiniLM-L6-v2" / "model_qint8.onnx").is_file()
-    assert fp32.name == "all-MiniLM-L6-v2@onnx" and fp32.dimension == 384
+    assert fp32.name == "all-MiniLM-L6-v2" and fp32.dimension == 384  # same vectors: an index is kept
+    assert int8.name == "all-MiniLM-L6-v2@onnx-int8"  # other vectors: an index built on torch is rebuilt
     v32, v8 = fp32.encode(texts), int8.encode(texts)
     assert np.allclose(np.linalg.norm(v32, axis=1), 1.0, atol=1e-5)
     assert float((v32 * torch_vecs).sum(axis=1).min()) > 0.9999
