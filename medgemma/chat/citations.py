@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from medgemma.chat import claims
 from medgemma.types import Citation, Hit
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -97,6 +98,7 @@ class SentenceCheck:
     support: float  # 0..1
     supported: bool
     attached: bool = False  # citation attached by verification, not by the model
+    why: tuple[str, ...] = ()  # for an unsupported sentence: what its best passage does not state
 
 
 @dataclass
@@ -139,8 +141,10 @@ class Verifier:
     shown as it is verified; the passages' words and sentence vectors are computed once.
 
     A sentence is supported by a passage when at least half of its content words occur there (novel
-    words are what hallucinated claims add) and, with an embedder, its meaning is close to one of the
-    passage's sentences. `support` = 0.5 * cosine + 0.5 * lexical, for display and ranking.
+    words are what hallucinated claims add), with an embedder its meaning is close to one of the
+    passage's sentences, and the passage states what it claims (chat.claims: its numbers, polarity, named
+    terms and population are the passage's). A sentence that only restates `question` (the asker's own
+    message) is no answer and is supported nowhere. `support` = 0.5 * cosine + 0.5 * lexical.
     Markers that point at no passage are dropped; with `attach`, a supported sentence that the model
     left uncited gets the number of its best passage, and a wrong citation is moved to the right one.
     """
@@ -152,9 +156,11 @@ class Verifier:
         min_lexical: float = 0.5,
         min_cosine: float = 0.35,
         attach: bool = True,
+        question: str = "",
     ) -> None:
-        self.hits, self.embed, self.attach = list(hits), embed, attach
+        self.hits, self.embed, self.attach, self.question = list(hits), embed, attach, question
         self.min_lexical, self.min_cosine = min_lexical, min_cosine
+        self.passage_texts = [h.chunk.title + ". " + h.chunk.text for h in self.hits]
         self.passage_words = [content_words(h.chunk.text + " " + h.chunk.title) for h in self.hits]
         # each passage sentence on its own (a whole passage dilutes the similarity); keep the best per passage
         self.owners: list[int] = []
@@ -179,7 +185,10 @@ class Verifier:
         text, k = strip_markers(raw), len(self.hits)
         cos, words = self._cosines(text), content_words(text)
         lex = [_lexical(words, self.passage_words[j]) for j in range(k)]
-        ok = [bool(words) and lex[j] >= self.min_lexical and cos[j] >= self.min_cosine for j in range(k)]
+        near = [bool(words) and lex[j] >= self.min_lexical and cos[j] >= self.min_cosine for j in range(k)]
+        why = [claims.mismatches(text, self.passage_texts[j]) if near[j] else [] for j in range(k)]
+        restated = claims.restates(text, self.question)
+        ok = [near[j] and not why[j] and not restated for j in range(k)]
         score = [0.5 * float(cos[j]) + 0.5 * lex[j] if self.embed is not None else lex[j] for j in range(k)]
         cited: list[int] = []
         dropped: list[int] = []
@@ -203,8 +212,18 @@ class Verifier:
         else:
             supported = bool(candidates)
             support = score[best - 1] if score else 0.0
+        reasons: list[str] = ["it restates the question"] if restated else []
+        if not supported and not reasons:
+            reasons = next(
+                (why[j] for j in ([n - 1 for n in cited] or [best - 1]) if 0 <= j < k and why[j]), []
+            )
         result = SentenceCheck(
-            text=text, cited=cited, best=best, support=round(float(support), 4), supported=supported
+            text=text,
+            cited=cited,
+            best=best,
+            support=round(float(support), 4),
+            supported=supported,
+            why=tuple(reasons),
         )
         if self.attach and not cited and supported:
             result.cited, result.attached = [best], True

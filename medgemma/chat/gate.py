@@ -45,7 +45,9 @@ class Gate:
         turn, t = self.turn, time.perf_counter()
         try:
             if turn.verifier is None:  # the passages are embedded once per turn, at its first sentence
-                turn.verifier = Verifier(turn.hits, embed=self.services.embedder().encode)
+                turn.verifier = Verifier(
+                    turn.hits, embed=self.services.embedder().encode, question=turn.question
+                )
             check, nowhere = turn.verifier.check(raw)
             self.checked += 1
             turn.check.dropped_markers.extend(nowhere)
