@@ -64,3 +64,31 @@ def test_onnx_export_matches_torch(tmp_path):
     cos8 = (v8 * torch_vecs).sum(axis=1)
     assert 0.8 < float(cos8.min()) < 0.99999  # quantized: close, not equal
     assert int8.encode([texts[0]]).shape == (1, 384)
+
+
+@pytest.mark.slow
+def test_switching_to_int8_rebuilds_and_onnx_keeps_the_index(tmp_path, monkeypatch):
+    from medgemma.knowledge.base import KnowledgeBase
+
+    monkeypatch.setenv("MEDGEMMA_HOME", str(tmp_path / "home"))
+    (tmp_path / "flu.txt").write_text("Influenza is a contagious respiratory illness caused by flu viruses.")
+    (tmp_path / "gout.txt").write_text("Gout is a painful arthritis: uric acid crystals build up in a joint.")
+    (tmp_path / "asthma.txt").write_text(
+        "Asthma narrows the airways; wheezing and chest tightness are common."
+    )
+    KnowledgeBase(load_settings(overrides={"embedding_backend": "torch"})).add_files([tmp_path / "flu.txt"])
+
+    onnx = KnowledgeBase(load_settings(overrides={"embedding_backend": "onnx"}))
+    assert "warning" not in onnx.stats()  # the same vectors: nothing to rebuild
+    messages: list[str] = []
+    onnx.add_files([tmp_path / "gout.txt"], progress=lambda f, m: messages.append(m))
+    assert not any("rebuilding" in m for m in messages)
+    assert onnx.snapshot().manifest["embedding_backend"] == "onnx"
+
+    int8 = KnowledgeBase(load_settings(overrides={"embedding_backend": "onnx-int8"}))
+    assert "all-MiniLM-L6-v2@onnx-int8" in int8.stats()["warning"]
+    int8.add_files([tmp_path / "asthma.txt"], progress=lambda f, m: messages.append(m))
+    assert any("built with all-MiniLM-L6-v2 but" in m and "rebuilding all 2 documents" in m for m in messages)
+    snap = int8.snapshot()
+    assert snap.model == "all-MiniLM-L6-v2@onnx-int8" and len({c.doc_id for c in snap.chunks}) == 3
+    assert int8.search("swollen big toe joint", k=1)[0].chunk.doc_id == "gout.txt"
