@@ -5,6 +5,7 @@
     python benchmarks/retrieval.py starter --minutes 10      # first-start build of the starter corpus
     python benchmarks/retrieval.py quality                   # per leg and fused vs the plain baselines
     python benchmarks/retrieval.py tune                      # fusion weights on dev's even rows
+    python benchmarks/retrieval.py check                     # the library's Retriever on the same vectors
     python benchmarks/retrieval.py backends                  # torch / onnx / onnx-int8: speed and quality
     python benchmarks/retrieval.py tables                    # backends, quality and latency tables
 
@@ -269,6 +270,12 @@ def bench_tune(args: argparse.Namespace) -> None:
     retrieval_quality.tune(_encode())
 
 
+def bench_check(args: argparse.Namespace) -> None:
+    import retrieval_quality
+
+    retrieval_quality.library_check(_encode())
+
+
 def bench_backends(args: argparse.Namespace) -> None:
     import retrieval_quality
 
@@ -306,6 +313,7 @@ def main() -> None:
     p.set_defaults(fn=bench_starter)
     sub.add_parser("quality").set_defaults(fn=bench_quality)
     sub.add_parser("tune").set_defaults(fn=bench_tune)
+    sub.add_parser("check").set_defaults(fn=bench_check)
     for verb, fn in (("backends", bench_backends), ("tables", bench_tables)):
         p = sub.add_parser(verb)
         p.add_argument("--models", default="", help="models folder for the ONNX exports (default: a new one)")

@@ -301,3 +301,50 @@ def backends(models_dir: Path, questions: int = 40, distractors: int = 300, samp
         f"first {questions} dev questions over {len(texts)} answers (their gold pages + {distractors} others)\n"
     )
     table(["backend", "passages/s", "recall@5", "hit@5", "MRR"], rows)
+
+
+def library_check(encode) -> None:
+    """The library's own Retriever.search (dense, BM25, hybrid) over one chunk per answer with the cached
+    answer vectors: checks that the fusion the tables measure is the one the app runs."""
+    import tempfile
+
+    from retrieval import table
+
+    from medgemma.knowledge.retrieve import MODES, Retriever
+    from medgemma.knowledge.shards import build_faiss
+    from medgemma.knowledge.snapshot import Snapshot
+    from medgemma.types import Chunk
+
+    rows = medquad_rows()
+    chunks = [
+        Chunk(
+            chunk_id=str(i),
+            doc_id=r["url"],
+            text=r["answer"],
+            title=r["focus"],
+            url=r["url"],
+            section=r["question"],
+        )
+        for i, r in enumerate(rows)
+    ]
+    vecs = vectors([f"{r['question']} {r['answer']}" for r in rows], encode=encode)
+    manifest = {"format": 2, "embedding_model": "all-MiniLM-L6-v2", "dimension": 384, "lexical_generation": 1}
+    snap = Snapshot(Path(tempfile.gettempdir()), 1, manifest, chunks, vecs, build_faiss(vecs, 384))
+
+    class Cached:
+        def encode(self, texts, **_):
+            return vectors(list(texts), encode=encode)
+
+    retriever = Retriever(snap, Cached())
+    out = []
+    for name in SETS:
+        ex = read_set(name)
+        for mode in MODES:
+            ranked = []
+            for e in ex:
+                hits = retriever.search(e["question"], k=30, min_score=None, mode=mode, collapse=False)
+                ranked.append(list(dict.fromkeys(normalize_url(h.chunk.url) for h in hits)))
+            got = mean_scores(ranked, ex)
+            out.append([name, mode] + [f"{got[k]:.3f}" for k in ("recall@5", "hit@5", "mrr", "ndcg@5")])
+    print("\nLibrary check: Retriever.search over one chunk per answer (cached answer vectors), 30 hits\n")
+    table(["set", "mode", "recall@5", "hit@5", "MRR", "nDCG@5"], out)
