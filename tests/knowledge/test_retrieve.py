@@ -12,7 +12,7 @@ import pytest
 
 from medgemma.evaluation.reports import retrieval_modes
 from medgemma.evaluation.suites import normalize_url
-from medgemma.knowledge.retrieve import _top, fuse_pages
+from medgemma.knowledge.retrieve import Bm25, _top, bm25_groups, fuse_pages
 from medgemma.storage import write_jsonl
 from medgemma.types import Chunk
 
@@ -53,6 +53,29 @@ def test_hybrid_fuses_pages_not_chunks():
     assert pages[2:5] == ["c", "b", "d"] and pages[5] == "a"
     assert scores[5] == pytest.approx(0.40 + 0.2 * 0.9)  # no cosine yet: the lowest candidate cosine
     assert fuse_pages({}, {}, chunks) == []
+
+
+def test_bm25_scores_an_answer_as_one_unit():
+    """Two chunks of one answer (same page and question) share one BM25 score, so the chunk that only
+    carries the answer's later words is found by words of its other chunk; a chunk without a section is
+    scored on its own."""
+    chunks = [
+        Chunk(chunk_id="0", doc_id="gout", text="Gout causes sudden joint pain.", section="What is gout?"),
+        Chunk(
+            chunk_id="1", doc_id="gout", text="Uric acid crystals form in the toe.", section="What is gout?"
+        ),
+        Chunk(chunk_id="2", doc_id="gout", text="Diet matters.", section="How to prevent gout?"),
+        Chunk(chunk_id="3", doc_id="note", text="Crystals of uric acid."),
+        Chunk(chunk_id="4", doc_id="note", text="Joint pain at night."),
+    ]
+    groups = bm25_groups(chunks)
+    assert groups == [0, 0, 1, 2, 3]
+    bm25 = Bm25([c.text for c in chunks], groups)
+    scores = bm25.scores("sudden joint pain")
+    assert scores.shape == (5,) and scores[0] == scores[1] > 0
+    assert scores[2] == 0 and scores[3] == 0 and scores[4] > 0
+    assert not Bm25([c.text for c in chunks]).scores("sudden joint pain")[1]  # per chunk: chunk 1 lacks them
+    assert not bm25.scores("zebra").any()
 
 
 def test_ranking_helpers_by_hand():
