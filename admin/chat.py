@@ -10,22 +10,18 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from admin.chat_options import ACTIVE, chat_adapter_choices, check_options, model_choices, options_from
 from admin.chat_render import evidence_file
 from admin.chat_session import ChatSessions, Conversation, Entry
 from admin.common import AppContext, ui_errors
 from medgemma.chat.feedback import record_feedback
-from medgemma.chat.limits import RateLimiter, clean_question
+from medgemma.chat.limits import RateLimiter, clean_question, public_options
 from medgemma.chat.pipeline import ChatSettings, answer
 from medgemma.chat.stops import StopSignals
-from medgemma.errors import InputRejected
-from medgemma.export.exporter import list_exports
-from medgemma.models.adapters import adapter_choices
-from medgemma.models.presets import PRESETS
 
 EXAMPLES = [
     "What are the symptoms of restless legs syndrome?",
@@ -38,7 +34,6 @@ DISCLAIMER = (
     "not replace a clinician, cannot diagnose you or choose doses or treatments.** In an "
     "emergency call your local emergency number."
 )
-ACTIVE = "__active__"
 
 
 def hidden() -> dict:
@@ -65,53 +60,6 @@ def last_question(history: list[dict]) -> tuple[str, list[dict]]:
         if history[i].get("role") == "user":
             return str(history[i]["content"]), history[:i]
     return "", history
-
-
-def chat_adapter_choices(ctx: AppContext) -> list[tuple[str, str]]:
-    return adapter_choices(ctx.settings, active=ACTIVE, base=True)
-
-
-def _model_choices(ctx: AppContext) -> list[tuple[str, str]]:
-    """The configured model, the presets, and verified GGUF / merged exports (GGUF runs in llama.cpp)."""
-
-    settings = ctx.settings
-    choices = [(name, name) for name in sorted({settings.model, *PRESETS})]
-    for row in list_exports(settings):
-        if (
-            not row["verified"]
-            or not row["format"].startswith(("gguf", "merged"))
-            or row["format"] == "gguf-lora"
-        ):
-            continue
-        gguf = next((f for f in row["files"] if f.endswith(".gguf")), "")
-        value = str(Path(row["folder"]) / gguf) if gguf else row["folder"]
-        choices.append((f"export: {Path(row['folder']).name} ({row['format']})", value))
-    return choices
-
-
-def check_options(ctx: AppContext, opts: dict[str, Any]) -> dict[str, Any]:
-    """The public chat may only pick the models and adapters its settings offer (checked on the server)."""
-    model, adapter = opts.get("model"), opts.get("adapter")
-    if model and model not in {value for _, value in _model_choices(ctx)}:
-        raise InputRejected("That model is not offered here; pick one from the settings.")
-    if adapter and adapter not in {value for _, value in chat_adapter_choices(ctx)}:
-        raise InputRejected("That adapter is not offered here; pick one from the settings.")
-    return opts
-
-
-def options_from(
-    k: float, min_score: float, temperature: float, max_new_tokens: float, model: str, adapter: str, mode: str
-) -> dict[str, Any]:
-    """The settings accordion as ChatSettings overrides (kept in a gr.State per browser session)."""
-    return {
-        "k": int(k),
-        "min_score": float(min_score),
-        "temperature": float(temperature),
-        "max_new_tokens": int(max_new_tokens),
-        "model": model or None,
-        "adapter": None if adapter in (None, ACTIVE) else adapter,
-        "mode": mode or "auto",
-    }
 
 
 def visitor_key(request: gr.Request | None, session: str) -> str:
@@ -184,33 +132,58 @@ class ChatTab:
         self._settings_accordion()
 
     def _settings_accordion(self) -> None:
-        settings, ctx = self.settings, self.ctx
-        with gr.Accordion("Settings", open=False) as self.accordion:
+        settings, ctx, public = self.settings, self.ctx, public_options(self.settings)
+        with gr.Accordion("Settings", open=False, visible=bool(public)) as self.accordion:
             with gr.Row():
-                k = gr.Slider(1, 10, value=settings.retrieval_k, step=1, label="Passages (k)")
-                min_score = gr.Slider(
-                    0.0, 1.0, value=settings.retrieval_min_score, step=0.05, label="Minimum similarity"
+                k = gr.Slider(
+                    1, 10, value=settings.retrieval_k, step=1, label="Passages (k)", visible="k" in public
                 )
-                temperature = gr.Slider(0.0, 1.5, value=settings.temperature, step=0.05, label="Temperature")
+                min_score = gr.Slider(
+                    0.0,
+                    1.0,
+                    value=settings.retrieval_min_score,
+                    step=0.05,
+                    label="Minimum similarity",
+                    visible="min_score" in public,
+                )
+                temperature = gr.Slider(
+                    0.0,
+                    1.5,
+                    value=settings.temperature,
+                    step=0.05,
+                    label="Temperature",
+                    visible="temperature" in public,
+                )
                 max_tokens = gr.Slider(
-                    16, 1024, value=settings.max_new_tokens, step=8, label="Max new tokens"
+                    16,
+                    1024,
+                    value=settings.max_new_tokens,
+                    step=8,
+                    label="Max new tokens",
+                    visible="max_new_tokens" in public,
                 )
             with gr.Row():
                 self.model = gr.Dropdown(
-                    choices=_model_choices(ctx),
+                    choices=model_choices(ctx),
                     value=settings.model,
                     label="Model",
                     elem_id="chat-model",
                     info="presets, and exports of your adapters (GGUF runs in llama.cpp)",
+                    visible="model" in public,
                 )
                 self.adapter = gr.Dropdown(
-                    choices=chat_adapter_choices(ctx), value=ACTIVE, label="Adapter", allow_custom_value=False
+                    choices=chat_adapter_choices(ctx),
+                    value=ACTIVE,
+                    label="Adapter",
+                    allow_custom_value=False,
+                    visible="adapter" in public,
                 )
                 mode = gr.Radio(
                     ["auto", "generative", "extractive"],
                     value="auto",
                     label="Answer mode",
                     info="auto quotes the sources when the model's draft is not supported",
+                    visible="mode" in public,
                 )
         self.option_inputs = [k, min_score, temperature, max_tokens, self.model, self.adapter, mode]
         self.options = gr.State(options_from(*(c.value for c in self.option_inputs)))
@@ -301,7 +274,7 @@ class ChatTab:
 
     def refresh_choices(self) -> dict:
         return {
-            self.model: gr.update(choices=_model_choices(self.ctx)),
+            self.model: gr.update(choices=model_choices(self.ctx)),
             self.adapter: gr.update(choices=chat_adapter_choices(self.ctx)),
         }
 

@@ -96,6 +96,12 @@ class Settings:
     max_upload_mb: int = _f(25, "Largest accepted upload, in MB.")
     max_upload_files: int = _f(20, "Most files accepted in one upload.")
     max_question_chars: int = _f(2000, "Longest accepted chat message.")
+    public_settings: str = _f(
+        "k,min_score,temperature,max_new_tokens,mode",
+        "Chat settings any visitor may change, comma-separated from k, min_score, temperature, max_new_tokens, "
+        "mode, model, adapter; the others stay as the admin configured them (model and adapter by default: "
+        "one visitor's choice would reload the shared model for everyone).",
+    )
     chat_rate_per_minute: int = _f(20, "Chat messages allowed per session per minute.")
     locale: str = _f("US", "Country code for emergency numbers.")
     emergency_number: str = _f("", "Emergency number; empty = derived from locale (US 911, EU 112, UK 999).")

@@ -114,12 +114,14 @@ def test_admin_login_wrong_then_right(running_app):
 def test_public_chat_only_loads_offered_models_and_adapters(tmp_path):
     """The settings accordion is a dropdown, but the server checks too: a crafted request cannot make the
     public chat load an arbitrary path or Hub model."""
-    from admin.chat import _model_choices, check_options
+    from admin.chat_options import check_options, model_choices
 
-    settings = load_settings(env={"MEDGEMMA_HOME": str(tmp_path)})
+    settings = load_settings(
+        env={"MEDGEMMA_HOME": str(tmp_path), "MEDGEMMA_PUBLIC_SETTINGS": "model,adapter"}
+    )
     services = Services(settings, knowledge=FakeKnowledge(), guard=FakeGuard(), backend=ScriptedBackend("x"))
     _, ctx = build_app(settings, services)
-    offered = [value for _, value in _model_choices(ctx)]
+    offered = [value for _, value in model_choices(ctx)]
     assert settings.model in offered and "medgemma-4b-it" in offered
     assert check_options(ctx, {"model": settings.model, "adapter": None}) == {
         "model": settings.model,

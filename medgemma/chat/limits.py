@@ -12,7 +12,7 @@ import time
 from collections import defaultdict, deque
 
 from medgemma.config import Settings
-from medgemma.errors import InputRejected
+from medgemma.errors import ConfigError, InputRejected
 
 CONTROL_CHARS = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
@@ -89,3 +89,25 @@ class RateLimiter:
                     f"Too many messages: at most {self.limit} per {per}. Please wait a moment."
                 )
             self._count(key, now)
+
+
+CHAT_OPTIONS = ("k", "min_score", "temperature", "max_new_tokens", "mode", "model", "adapter")
+
+
+def public_options(settings: Settings) -> frozenset[str]:
+    """The chat settings a visitor may change (MEDGEMMA_PUBLIC_SETTINGS); an unknown name is named."""
+    names = {n.strip() for n in settings.public_settings.split(",") if n.strip()}
+    unknown = sorted(names - set(CHAT_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"MEDGEMMA_PUBLIC_SETTINGS: unknown chat setting(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(CHAT_OPTIONS)}."
+        )
+    return frozenset(names)
+
+
+def admin_only_changes(opts: dict, defaults: dict, public: frozenset[str]) -> list[str]:
+    """The options a request changes from the admin's defaults that visitors may not change."""
+    return [
+        k for k in CHAT_OPTIONS if k not in public and opts.get(k) is not None and opts[k] != defaults.get(k)
+    ]

@@ -78,9 +78,11 @@ def test_questions_are_checked_and_rate_limited_per_visitor(tab):
     assert answers(ask(tab, "What causes gout?", who="bob")[-1][tab.chatbot])  # bob has his own budget
 
 
-def test_a_crafted_request_cannot_pick_a_model_that_is_not_offered(tab):
-    with pytest.raises(gr.Error, match="not offered here"):
-        list(tab.respond("What causes gout?", [], {}, {"model": "/etc/passwd"}, visitor("eve")))
+def test_a_crafted_request_cannot_pick_a_model(tab):
+    """By default the model is the admin's (MEDGEMMA_PUBLIC_SETTINGS): even an offered preset is refused."""
+    for model in ("/etc/passwd", "smollm2-135m-instruct"):
+        with pytest.raises(gr.Error, match="model setting is chosen by the admin"):
+            list(tab.respond("What causes gout?", [], {}, {"model": model}, visitor("eve")))
 
 
 def test_stop_ends_only_that_visitors_answer_on_the_server(tab):

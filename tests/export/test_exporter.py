@@ -164,9 +164,9 @@ def test_gguf_loads_in_llama_cpp_and_serves(fmt, adapter_dir, gguf_settings, tmp
     manifest = assert_complete_export(result.folder)
     gguf = next(result.folder.glob("*.gguf"))
     # a verified GGUF export is offered as a model in the chat's settings
-    from admin.chat import _model_choices
+    from admin.chat_options import model_choices
 
-    assert (f"export: tiny-med-{fmt} ({fmt})", str(gguf)) in _model_choices(
+    assert (f"export: tiny-med-{fmt} ({fmt})", str(gguf)) in model_choices(
         SimpleNamespace(settings=gguf_settings)
     )
     first = result.checks[0]
