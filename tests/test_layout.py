@@ -73,3 +73,10 @@ def test_admin_tabs_build_their_layout_in_a_short_build_tab():
                 if n > MAX_BUILD_TAB_LINES:
                     long.append(f"{path.name}: build_tab is {n} lines")
     assert not long, long
+
+
+def test_test_files_have_unique_names():
+    """tests/ has no __init__.py files, so pytest imports each test file by its basename: two files with
+    one name in different folders stop the whole run at collection ("import file mismatch")."""
+    names = [p.name for p in (REPO / "tests").rglob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
