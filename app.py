@@ -58,10 +58,7 @@ def start_starter_index(ctx: AppContext) -> threading.Thread:
     services = ctx.services
     kb = services.knowledge()
 
-    def progress(fraction: float, message: str) -> None:
-        services.starter_status = (
-            "" if fraction >= 1.0 else (f"📚 Building the knowledge base: {message} ({fraction:.0%})")
-        )
+    progress = services.report_starter  # keyword side first, then "Meaning search: n of N, about m min left"
 
     def work() -> None:
         result = kb.ensure_starter_index(progress)
