@@ -121,6 +121,14 @@ class Settings:
         "Optional hub safety model (Llama Guard 3/4, ShieldGemma or Qwen3Guard id or folder, e.g. "
         "meta-llama/Llama-Guard-3-1B); its medical-advice category means personal_advice, not a block.",
     )
+    database_url: str = _secret(
+        "PostgreSQL URL (postgresql://user:pass@host/db, pgvector installed) for the knowledge base and the "
+        "shared state of several app replicas; empty = files under the data home (environment only)."
+    )
+    mcp: bool = _f(
+        False,
+        "Also serve an MCP server with one tool: ask a question, get the cited answer, sources and verdict.",
+    )
     log_level: str = _f("INFO", "Logging level.", ("DEBUG", "INFO", "WARNING", "ERROR"))
 
     # ---- derived paths -------------------------------------------------------------
