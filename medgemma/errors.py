@@ -56,3 +56,8 @@ class VerificationFailed(UserFacingError):
 
 class PublishError(UserFacingError):
     """An upload to the Hugging Face Hub could not happen (no network, token rejected, no permission)."""
+
+
+class DatabaseError(UserFacingError):
+    """The PostgreSQL database (MEDGEMMA_DATABASE_URL) cannot be used: a wrong URL, refused connection,
+    missing extension or schema mismatch; the message names it, with the password masked."""
