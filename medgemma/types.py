@@ -72,6 +72,8 @@ class Citation:
     url: str = ""
     source: str = ""
     page: int | None = None
+    publisher: str = ""  # where it came from ("NIH Genetic and Rare Diseases Information Center (GARD)")
+    date: str = ""  # as of when ("2017", "2014-08-21"); "" when unknown
 
     def link(self) -> str:
         """Where the user can open the source: the URL, else 'file, page N' (the one place this is built)."""

@@ -90,6 +90,7 @@ def _record(
         "content_hash": content,
         "chunks": n_chunks,
         "added_at": _now(),
+        "meta": {k: v for k, v in first.meta.items() if k in ("publisher", "date")},  # shown as the origin
         "parts": [{"text": p.text, "page": p.page, "section": p.section, "meta": p.meta} for p in parts],
     }
 
