@@ -100,8 +100,10 @@ def launch(
     share: bool = False,
     block: bool = True,
     quiet: bool = False,
+    services: Services | None = None,
 ) -> None:
-    """Serve the app (main and the tests launch it this one way).
+    """Serve the app (main and the tests launch it this one way); with MEDGEMMA_MCP=true also the MCP
+    server's one tool at /mcp (medgemma/chat/mcp_server.py), answering through `services`.
 
     Gradio's launch ends with a probe of localhost: one HEAD of the page with a 3 s timeout, which it
     gives up on at the first timeout and then raises "When localhost is not accessible, a shareable link
@@ -113,6 +115,13 @@ def launch(
     """
     docs = settings.path("documents")
     docs.mkdir(parents=True, exist_ok=True)
+    mcp = None
+    if settings.mcp:  # the tool answers with the app's own Services (one loaded model, one index)
+        from medgemma.chat.mcp_server import McpEndpoint
+
+        if services is None:
+            raise ValueError("MEDGEMMA_MCP=true: launch(..., services=ctx.services) serves the MCP tool")
+        mcp = McpEndpoint(settings, services)
     demo.queue(default_concurrency_limit=2).launch(
         server_name=host or settings.host,
         server_port=port or settings.port,
@@ -125,8 +134,11 @@ def launch(
         # this shows Gradio's own input-validation errors (malformed API payloads) instead of hiding them
         prevent_thread_lock=not block,
         quiet=quiet,
+        app_kwargs=mcp.app_kwargs() if mcp else None,
         _frontend=False,
     )
+    if mcp:
+        logger.info("MCP server (one tool, ask_medical_question): %s", demo.local_url.rstrip("/") + "/mcp")
 
 
 def main() -> None:
@@ -143,7 +155,7 @@ def main() -> None:
             settings.port,
         )
         share = False
-    launch(demo, settings, share=share, block=False)
+    launch(demo, settings, share=share, block=False, services=ctx.services)
     start_starter_index(ctx)  # after the server answers: the build's threads do not slow the first page
     demo.block_thread()
 

@@ -54,7 +54,7 @@ def serve(settings: Settings, services: Services | None = None) -> Iterator[Live
     """Build the app as app.main does and serve it on 127.0.0.1 with app.launch (same queue, CSS, limits)."""
     demo, ctx = build_app(settings, services or fake_services(settings))
     port = free_port()
-    launch(demo, settings, host="127.0.0.1", port=port, block=False, quiet=True)
+    launch(demo, settings, host="127.0.0.1", port=port, block=False, quiet=True, services=ctx.services)
     try:
         yield LiveApp(demo, ctx, f"http://127.0.0.1:{port}", get_upload_folder())
     finally:
