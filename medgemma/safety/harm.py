@@ -106,6 +106,9 @@ HARM_PATTERNS = [
         r"(?:spread|release) (?:a |the )?(?:disease|virus|pathogen|infection) (?:on purpose|deliberately|intentionally|at)",
         r"weaponi[sz]e",
         r"(?:build|make|print) (?:a |an )?(?:weapon|gun) (?:with|using|at home)",
+        r"(?:convert|turn|modify|make) .{0,30}(?:semi auto\w*|semi automatic|ar 15|ak 47|rifle|pistol|glock|"
+        r"gun) .{0,20}(?:full auto\w*|fully automatic|automatic fire)",
+        r"auto sear|glock switch|(?:full auto|fully automatic) (?:conversion|switch|kit)",
         r"chloroform .{0,30}(?:knock|someone|unconscious)",
     ),
     rule_pattern(
@@ -280,6 +283,11 @@ HARM_PATTERNS = [
         r"convince .{0,20}(?:she|he) is (?:fat|ugly|worthless)",
         r"so (?:she|he) stops eating",
         r"(?:destroy|ruin) my ex",
+        r"(?:convinc\w*|persuad\w*|encourag\w*|pressur\w*|push\w*|urg\w*|telling|tell|goad\w*|dare) "
+        r".{0,40}(?<!not )(?<!never )(?:to (?:commit suicide|kill (?:himself|herself|themselves|themself)|"
+        r"end (?:his|her|their) (?:own )?li(?:fe|ves)|self harm|hurt (?:himself|herself|themselves)|"
+        r"cut (?:himself|herself|themselves)|starve (?:himself|herself|themselves))|"
+        r"(?:he|she|they) should (?:kill|hurt) (?:himself|herself|themselves))",
     ),
 ]
 

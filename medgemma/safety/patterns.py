@@ -272,6 +272,9 @@ SELF_HARM = [
         r"(?:can not|could not) go on",
         r"never wake up",
         r"not wake up",
+        r"(?:convince|persuade|stop|talk|help|keep|get) (?:\w+ ){0,4}(?:not to|from) (?:kill\w*|commit\w*|"
+        r"end\w*|hurt\w*|harm\w*) (?:himself|herself|themselves|suicide|his (?:own )?life|her (?:own )?life|"
+        r"their (?:own )?life)",
         r"(?:going|about|want) to jump(?: off)?",
         r"jump off (?:my|the|a) (?:balcony|bridge|roof|building)",
         r"slit (?:my|his|her) wrists?",
