@@ -53,6 +53,15 @@ class KnowledgeBase:
     """One named index under the data home. Cheap to construct: loaded indexes and models live in the
     `state` it is given (Services passes the process's one), or in a state of its own."""
 
+    def __new__(cls, settings: Settings, *args: Any, **kwargs: Any) -> KnowledgeBase:
+        """The one place the store is chosen: with settings.database_url the knowledge base lives in
+        PostgreSQL (pg_base.PgKnowledgeBase, same API), else in files under the data home."""
+        if cls is KnowledgeBase and settings.database_url:
+            from medgemma.knowledge.pg_base import PgKnowledgeBase
+
+            cls = PgKnowledgeBase
+        return super().__new__(cls)
+
     def __init__(
         self, settings: Settings, name: str = "default", state: KnowledgeState | None = None
     ) -> None:

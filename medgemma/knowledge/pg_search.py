@@ -1,0 +1,150 @@
+"""pg_search.py ranks the chunks of a PostgreSQL index: dense candidates from the HNSW index (cosine),
+keyword candidates from full-text search (tsvector, english, ts_rank), fused by retrieve.fuse_pages and
+cut by Retriever.search exactly as the embedded store does. Rows are read fresh on every search; only
+the chunks a search has already read are kept (rows never change once written).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from medgemma.knowledge.chunking import embedding_text
+from medgemma.knowledge.pg_store import PgStore, PgView
+from medgemma.knowledge.retrieve import LATE_ROWS, Candidate, Mode, Retriever, fuse_pages
+from medgemma.types import Chunk
+
+EF_SEARCH = 100  # HNSW candidates per search (the embedded HNSW uses efSearch 96)
+RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length), as BM25 damps long texts
+# The query's words OR-ed (BM25 scores any word; plainto_tsquery would AND them), normalised by the english
+# configuration; format('%L') quotes each lexeme so no character of the query is read as an operator.
+_QUERY = (
+    "(SELECT coalesce(string_agg(format('%%L', w), ' | '), '')::tsquery "
+    "FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS w)"
+)
+
+
+def _array(vec: Any) -> np.ndarray:
+    """pgvector's Vector (binary results) or array (text results) as float32."""
+    return np.asarray(vec.to_numpy() if hasattr(vec, "to_numpy") else vec, dtype=np.float32)
+
+
+class _Rows:
+    """The chunks and vectors a search has read, by row id (what Retriever.search reads as
+    `snapshot.chunks[row]`)."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[int, Chunk] = {}
+        self.vectors: dict[int, np.ndarray] = {}
+
+
+class PgRetriever(Retriever):
+    """Searches one PostgreSQL index; `search` (near-duplicate collapse, min_score, k) is Retriever's."""
+
+    def __init__(self, store: PgStore, view: PgView, embedder: Any) -> None:
+        super().__init__(_Rows(), embedder)  # type: ignore[arg-type]
+        self.store, self.view = store, view
+        self._rows_lock = threading.Lock()
+
+    @property
+    def chunks(self) -> dict[int, Chunk]:  # type: ignore[override]
+        return self.snapshot.chunks
+
+    def bm25(self):  # the keyword side is PostgreSQL's full-text search
+        raise NotImplementedError("PgRetriever ranks keywords in SQL (ts_rank)")
+
+    def _read(self, conn, rows: Sequence[int], query: str | None) -> dict[int, float]:
+        """Fetch the chunks and vectors of `rows` not read yet, and (with `query`) every row's ts_rank."""
+        with self._rows_lock:
+            missing = [r for r in rows if r not in self.snapshot.chunks]
+        ranks: dict[int, float] = {}
+        if query is not None and rows:
+            ranks = dict(
+                conn.execute(
+                    f"SELECT id, ts_rank(tsv, {_QUERY}, {RANK_NORMALIZATION}) FROM kb_chunks "
+                    "WHERE id = ANY(%(ids)s)",
+                    {"q": query, "ids": list(rows)},
+                ).fetchall()
+            )
+        if missing:
+            found = conn.execute(
+                "SELECT id, chunk, embedding FROM kb_chunks WHERE id = ANY(%s)", (missing,)
+            ).fetchall()
+            with self._rows_lock:
+                for row, data, vec in found:
+                    self.snapshot.chunks[row] = Chunk(**data)
+                    if vec is not None:
+                        self.snapshot.vectors[row] = _array(vec)
+        return ranks
+
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """Unit vectors of rows; a row without one yet (the build is filling them in) is embedded now."""
+        with self._rows_lock:
+            late = [r for r in dict.fromkeys(rows) if r not in self.snapshot.vectors]
+        if late:
+            vecs = self.embedder.encode([embedding_text(self.snapshot.chunks[r]) for r in late])
+            with self._rows_lock:
+                self.snapshot.vectors.update(zip(late, np.asarray(vecs, dtype=np.float32), strict=True))
+        dim = int(self.view.manifest["dimension"])
+        out = np.zeros((len(rows), dim), dtype=np.float32)
+        for i, r in enumerate(rows):
+            out[i] = self.snapshot.vectors[r]
+        return out
+
+    def candidates(
+        self, query: str, mode: Mode = "hybrid", depth: int = 50, qvec: np.ndarray | None = None
+    ) -> list[Candidate]:
+        """Rows ranked by the chosen leg(s), scores filled in as Retriever.candidates does."""
+        if not self.view.count:
+            return []
+        qvec = self.embed_query(query) if qvec is None else qvec
+        i, d = int(self.view.index_id), int(self.view.manifest["dimension"])
+        dense_rows: list[int] = []
+        lexical_rows: list[int] = []
+        with self.store.db.transaction() as conn:
+            if mode in ("dense", "hybrid") and self.view.dense:
+                conn.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
+                dense_rows = [
+                    r
+                    for (r,) in conn.execute(
+                        f"SELECT id FROM kb_chunks WHERE index_id = {i} "
+                        f"ORDER BY embedding::vector({d}) <=> %s::vector({d}) LIMIT %s",
+                        (qvec, depth),
+                    ).fetchall()
+                ]
+            if mode in ("bm25", "hybrid"):
+                lexical_rows = [
+                    r
+                    for (r,) in conn.execute(
+                        f"SELECT id FROM kb_chunks, {_QUERY} AS query(q) WHERE index_id = %(i)s AND tsv @@ q "
+                        f"ORDER BY ts_rank(tsv, q, {RANK_NORMALIZATION}) DESC, id LIMIT %(n)s",
+                        {"q": query, "i": i, "n": depth},
+                    ).fetchall()
+                ]
+            rows = list(dict.fromkeys(dense_rows + lexical_rows))
+            ranks = self._read(conn, rows, query if mode != "dense" else None)
+        chunks, vecs = self.snapshot.chunks, self.snapshot.vectors
+        dense = np.array([float(vecs[r] @ qvec) if r in vecs else np.nan for r in rows], dtype=np.float32)
+        fused = {row: 0.0 for row in rows}
+        if mode == "hybrid":
+            late = [r for r in lexical_rows[:LATE_ROWS] if r not in vecs]
+            position = {row: n for n, row in enumerate(rows)}
+            if late:
+                dense[[position[r] for r in late]] = self.vectors(late) @ qvec
+            cosines = {row: float(c) for row, c in zip(rows, dense, strict=True)}
+            ranked = fuse_pages(cosines, {r: float(ranks.get(r, 0.0)) for r in lexical_rows}, chunks)
+            fused = dict(ranked)
+            rows = [row for row, _ in ranked]
+            dense = dense[[position[row] for row in rows]] if rows else dense
+        out = []
+        for row, cos in zip(rows, dense, strict=False):
+            b = ranks.get(row, 0.0)
+            out.append(Candidate(row, fused[row], float(cos), float(b) if b > 0 else None))
+        if mode == "dense":
+            out.sort(key=lambda c: -c.dense)
+        elif mode == "bm25":
+            out.sort(key=lambda c: -(c.bm25 or 0.0))
+        return out
