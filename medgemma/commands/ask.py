@@ -79,7 +79,7 @@ def _show(event: Event, streamed: bool) -> bool:
             return True
         case Dropped(check=check):
             say(f"[not supported by the sources, left out] {check.text}", err=True)
-        case Answer(mode="no_source", text=text):
+        case Answer(mode="no_source" | "abstain", text=text):
             say(text)
         case Emergency(text=text) | Refusal(text=text):
             say(text)
