@@ -138,7 +138,7 @@ def launch(
         _frontend=False,
     )
     if mcp:
-        logger.info("MCP server (one tool, ask_medical_question): %s", demo.local_url.rstrip("/") + "/mcp")
+        mcp.announce(demo.local_url)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -48,9 +49,11 @@ def text_of(result) -> str:
     return " ".join(getattr(c, "text", "") for c in result.content)
 
 
-def test_exactly_one_tool_and_no_admin_event_by_name(isolated_home):
+def test_exactly_one_tool_and_no_admin_event_by_name(isolated_home, caplog):
     settings = mcp_settings(isolated_home, MEDGEMMA_ADMIN_PASSWORD="s3cret-pass")
+    caplog.set_level(logging.INFO, logger="medgemma.chat.mcp_server")
     with serve(settings) as app:
+        assert f"one tool, {TOOL_NAME}, at {app.url}/mcp" in caplog.text  # the startup log names the URL
         named = sorted(
             d["api_name"]
             for d in app.demo.config["dependencies"]

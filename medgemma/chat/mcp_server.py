@@ -171,6 +171,12 @@ class McpEndpoint:
         async with self.manager.run():
             yield
 
+    def announce(self, local_url: str) -> str:
+        """Log where the tool is served (the startup log names the URL); returns that URL."""
+        url = local_url.rstrip("/") + PATH
+        logger.info("MCP server: one tool, %s, at %s (streamable HTTP)", TOOL_NAME, url)
+        return url
+
     def app_kwargs(self) -> dict[str, Any]:
         """What Gradio's launch passes to its FastAPI app: the /mcp route and the lifespan that serves it."""
         return {
