@@ -1,5 +1,7 @@
 """auth.py owns admin authentication: password check (constant time, rate limited), Hugging Face
-OAuth allow-list, server-side session tokens, and the admin audit log. No UI code here.
+OAuth allow-list, server-side session tokens, and the admin audit log. No UI code here. Failed logins are
+counted in this process, or in the database when one is configured (db/state.py), so lock-outs hold on
+every replica.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from medgemma.chat.limits import RateLimiter
 from medgemma.config import Settings, env_var
+from medgemma.db.state import lockout_store
 from medgemma.errors import AuthError, ConfigError
-from medgemma.storage import append_jsonl
+from medgemma.safety import audit as audit_log
 
 SESSION_TTL_S = 8 * 3600
 MAX_FAILURES = 5
@@ -91,7 +93,7 @@ class AdminAuth:
         )
         self._allowed_users = {u.strip().lower() for u in settings.admin_users.split(",") if u.strip()}
         self._sessions: dict[str, AdminSession] = {}
-        self._failures = RateLimiter(MAX_FAILURES, FAILURE_WINDOW_S)  # failed logins per client
+        self._failures = lockout_store(settings, MAX_FAILURES, FAILURE_WINDOW_S)  # failed logins per client
         self._lock = threading.Lock()
 
     @property
@@ -183,8 +185,9 @@ class AdminAuth:
 
     def audit(self, user: str, action: str, detail: dict) -> None:
         """Append who did what, when, to the admin audit log (no secrets, no raw passwords)."""
-        append_jsonl(
-            self.settings.path("audit", "admin.jsonl"),
+        audit_log.write(
+            self.settings,
+            "admin",
             {
                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "user": user,

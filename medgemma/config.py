@@ -242,12 +242,17 @@ def load_settings(
     return Settings(**values)
 
 
-def child_environment(settings_yaml: str | Path) -> dict[str, str]:
+def child_environment(settings_yaml: str | Path, settings: Settings | None = None) -> dict[str, str]:
     """The environment for a `python -m medgemma` job that must run with exactly the settings its parent
     wrote to `settings_yaml`: this process's environment without its non-secret MEDGEMMA_* variables (they
-    would override the file), with MEDGEMMA_CONFIG naming the file. Secrets stay in the environment."""
-    secrets = {ENV_PREFIX + f.name.upper() for f in field_specs() if f.metadata.get("secret")}
+    would override the file), with MEDGEMMA_CONFIG naming the file. Secrets stay in the environment; the
+    ones set in `settings` (e.g. the database URL of an app built from its own Settings) are passed on too."""
+    secret_fields = [f.name for f in field_specs() if f.metadata.get("secret")]
+    secrets = {ENV_PREFIX + name.upper() for name in secret_fields}
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k in secrets}
+    for name in secret_fields if settings is not None else ():
+        if getattr(settings, name):
+            env[ENV_PREFIX + name.upper()] = getattr(settings, name)
     env[ENV_PREFIX + "CONFIG"] = str(settings_yaml)
     return env
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any, NewType
 
 from medgemma.config import Settings
+from medgemma.db.state import job_registry
 from medgemma.errors import InputRejected
 from medgemma.jobs import runs
+from medgemma.jobs.registry import HOST
 
 JobId = NewType("JobId", str)
 
@@ -106,7 +108,10 @@ def progress(settings: Settings, job_id: str, log_chars: int = 6000) -> JobProgr
 def cancel(settings: Settings, job_id: str, grace_s: float = 15.0) -> JobProgress:
     """Stop a job (SIGTERM, then SIGKILL after grace_s); what it wrote so far stays. Returns its progress."""
     run = runs.find_run(settings, job_id)
+    if run.active and run.host and run.host != HOST:
+        raise InputRejected(f"Job {job_id} runs on {run.host}: cancel it from the app on that machine.")
     runs.stop(run.folder, grace_s=grace_s)
+    job_registry(settings).record(run.folder)
     return _progress(settings, runs.get_run(run.folder), 6000)
 
 

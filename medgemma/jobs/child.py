@@ -1,6 +1,7 @@
 """child.py is the job side of jobs, used inside the `python -m medgemma <verb>` process: `job_context` marks
-the run running and records how it ended, SIGTERM becomes Cancelled (deferred while a checkpoint is written),
-and the verb reports its result and metrics. It knows the run folder's files, not what the job does.
+the run running and records how it ended (in status.json and the job registry), SIGTERM becomes Cancelled
+(deferred while a checkpoint is written), and the verb reports its result and metrics. It knows the run
+folder's files, not what the job does.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from medgemma.errors import Cancelled, UserFacingError
+from medgemma.jobs.registry import job_side_registry
 from medgemma.jobs.runs import LOG_FILE, METRICS_FILE, STATUS_FILE, now_iso, write_status
 from medgemma.storage import (
     append_jsonl,
@@ -40,6 +42,7 @@ def job_context(folder: Path, kind: str = "", config: dict[str, Any] | None = No
         atomic_write_json(folder / "config.json", config)
         atomic_write_text(folder / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     previous = read_json(folder / STATUS_FILE, {}) or {}
+    registry = job_side_registry()
     write_status(
         folder,
         kind=previous.get("kind") or kind or folder.parent.name,
@@ -52,6 +55,7 @@ def job_context(folder: Path, kind: str = "", config: dict[str, Any] | None = No
         error="",
         command=previous.get("command") or shlex.join(["python", "-m", "medgemma", *sys.argv[1:]]),
     )
+    registry.record(folder)
     handler = _log_to_file(folder)
     _PENDING.clear()
     old_term = signal.signal(signal.SIGTERM, _raise_cancelled)
@@ -59,15 +63,18 @@ def job_context(folder: Path, kind: str = "", config: dict[str, Any] | None = No
         yield folder
     except Cancelled:
         write_status(folder, state="cancelled", ended=now_iso(), error="Cancelled by the user.")
+        registry.record(folder)
         logger.warning("run %s cancelled", folder.name)
         raise
     except BaseException as exc:
         message = str(exc) if isinstance(exc, UserFacingError) else f"{type(exc).__name__}: {exc}"
         write_status(folder, state="failed", ended=now_iso(), error=message)
+        registry.record(folder)
         logger.error("run %s failed: %s", folder.name, message)
         raise
     else:
         write_status(folder, state="done", ended=now_iso())
+        registry.record(folder)
         logger.info("run %s done", folder.name)
     finally:
         signal.signal(signal.SIGTERM, old_term)
@@ -82,6 +89,7 @@ def set_result(run: Path, /, **result: Any) -> None:
     `result`. `run` is positional-only, so any key (even "folder") can be part of the result."""
     status = read_json(Path(run) / STATUS_FILE, {}) or {}
     write_status(run, result={**(status.get("result") or {}), **result})
+    job_side_registry().record(Path(run))
 
 
 def log_metrics(folder: Path, record: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@ detached and stopping it; the job side (`job_context`) is child.py.
 
 Each run has a folder under settings.path("runs", kind, run_id) holding config.json/config.yaml,
 status.json, log.txt and metrics.jsonl; status is read back from files and pid liveness, so runs
-survive app restarts. It knows nothing about what a job does: callers pass the verb's arguments.
+survive app restarts, and recorded in the job registry (registry.py: the files, or a database table).
+It knows nothing about what a job does: callers pass the verb's arguments.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import yaml
 
 from medgemma.config import REPO_ROOT, Settings, child_environment
+from medgemma.db.state import job_registry
 from medgemma.errors import InputRejected
 from medgemma.storage import (
     atomic_write_json,
@@ -64,6 +66,7 @@ class RunInfo:
     command: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] = field(default_factory=dict)
+    host: str = ""  # the machine it runs on, when the registry is shared by several
 
     @property
     def active(self) -> bool:
@@ -158,6 +161,7 @@ def create_run(
             "command": "",
         },
     )
+    job_registry(settings).record(folder)
     return folder
 
 
@@ -184,7 +188,7 @@ def launch(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=child_environment(folder / "settings.yaml"),  # the app's settings, whatever the shell's are
+            env=child_environment(folder / "settings.yaml", settings),  # the app's settings, not the shell's
         )
     _CHILDREN[proc.pid] = proc
     status = read_json(folder / STATUS_FILE, {})
@@ -192,6 +196,7 @@ def launch(
         write_status(folder, pid=proc.pid, command=command)
     else:
         write_status(folder, command=command)
+    job_registry(settings).record(folder)
     logger.info("started %s run %s (pid %s): %s", kind, folder.name, proc.pid, command)
     return get_run(folder)
 
@@ -205,10 +210,19 @@ def get_run(folder: Path) -> RunInfo:
     status = read_json(folder / STATUS_FILE)
     if status is None:
         raise InputRejected(f"No run at {folder} (status.json is missing).")
+    return run_info(folder, status, read_json(folder / "config.json", {}) or {})
+
+
+def run_info(folder: Path, status: dict[str, Any], config: dict[str, Any], host: str = "") -> RunInfo:
+    """A run from its status and config; `host` names the machine of a run listed from a shared registry:
+    only on this machine can its pid be checked (elsewhere the recorded state stands)."""
+    from medgemma.jobs.registry import HOST
+
     state, error = status.get("state", "failed"), status.get("error", "")
-    if state == "running" and not pid_alive(status.get("pid")):
+    local = not host or host == HOST
+    if local and state == "running" and not pid_alive(status.get("pid")):
         state, error = "failed", error or "The job process exited without reporting (killed or crashed)."
-    elif state == "queued" and status.get("pid") and not pid_alive(status["pid"]):
+    elif local and state == "queued" and status.get("pid") and not pid_alive(status["pid"]):
         state, error = "failed", error or "The job process exited before it started."
     return RunInfo(
         kind=status.get("kind", folder.parent.name),
@@ -221,31 +235,26 @@ def get_run(folder: Path) -> RunInfo:
         ended=status.get("ended", ""),
         error=error,
         command=status.get("command", ""),
-        config=read_json(folder / "config.json", {}) or {},
+        config=config,
         result=status.get("result", {}) or {},
+        host=host,
     )
 
 
 def find_run(settings: Settings, run_id: str, kind: str = "") -> RunInfo:
     """A run by id (searching every kind when none is given)."""
-    for k in [kind] if kind else list(KINDS):
-        folder = run_folder(settings, k, run_id)
-        if (folder / STATUS_FILE).is_file():
-            return get_run(folder)
+    run_folder(settings, kind or KINDS[0], run_id)  # refuses ids that would escape the runs folder
+    found = job_registry(settings).find(run_id, kind)
+    if found is not None:
+        return found
     raise InputRejected(f"No run named '{run_id}'" + (f" among {kind} runs." if kind else "."))
 
 
 def list_runs(settings: Settings, kind: str = "") -> list[RunInfo]:
-    """All runs, newest first."""
-    runs: list[RunInfo] = []
-    for k in [kind] if kind else list(KINDS):
-        root = runs_root(settings, k)
-        if not root.is_dir():
-            continue
-        for folder in root.iterdir():
-            if (folder / STATUS_FILE).is_file():
-                runs.append(get_run(folder))
-    return sorted(runs, key=lambda r: (r.created, r.run_id), reverse=True)
+    """All runs, newest first (every replica's, when the registry is a shared database)."""
+    if kind:
+        runs_root(settings, kind)  # refuses an unknown kind
+    return job_registry(settings).runs(kind)
 
 
 def read_metrics(folder: Path) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """adapters.py is the registry of finished LoRA adapters and the persisted "active adapter" choice.
 
 An adapter is a PEFT folder with a medgemma.json manifest (base model, data, metrics), written last by
-training/trainer.py; the chat backend reads `active(settings)`. It knows nothing about training or generation.
+training/trainer.py; the chat backend reads `active(settings)`. The choice is kept in active_adapter.json,
+or in the database when one is configured (db/state.py). It knows nothing about training or generation.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from medgemma.config import Settings
+from medgemma.db.state import adapter_choice
 from medgemma.errors import ConfigError, InputRejected
 from medgemma.storage import atomic_write_json, read_json
 
@@ -19,6 +21,28 @@ logger = logging.getLogger(__name__)
 
 MANIFEST = "medgemma.json"
 ACTIVE_FILE = "active_adapter.json"
+
+
+class AdapterChoice(Protocol):
+    """The persisted choice: {"name", "path", "base_model"} ("" everywhere for the base model), or None."""
+
+    def get(self) -> dict[str, Any] | None: ...
+
+    def set(self, choice: dict[str, Any]) -> None: ...
+
+
+class FileAdapterChoice:
+    """active_adapter.json under the data home."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def get(self) -> dict[str, Any] | None:
+        data = read_json(self.path)
+        return data if isinstance(data, dict) else None
+
+    def set(self, choice: dict[str, Any]) -> None:
+        atomic_write_json(self.path, choice)
 
 
 @dataclass(frozen=True)
@@ -147,16 +171,14 @@ def activate(settings: Settings, name: str, force: bool = False) -> AdapterInfo:
             f"Adapter '{info.name}' was trained on '{info.base_model}', but the chat model is "
             f"'{settings.model}'. Switch the chat model first (or force it)."
         )
-    atomic_write_json(
-        settings.path(ACTIVE_FILE), {"name": info.name, "path": str(info.path), "base_model": info.base_model}
-    )
+    adapter_choice(settings).set({"name": info.name, "path": str(info.path), "base_model": info.base_model})
     logger.info("adapter %s is now active", info.name)
     return info
 
 
 def deactivate(settings: Settings) -> None:
     """Back to the base model."""
-    atomic_write_json(settings.path(ACTIVE_FILE), {"name": "", "path": "", "base_model": ""})
+    adapter_choice(settings).set({"name": "", "path": "", "base_model": ""})
     logger.info("no adapter is active; the chat uses the base model")
 
 
@@ -165,8 +187,8 @@ def active_adapter_path(settings: Settings) -> str | None:
 
     A chosen adapter whose folder has disappeared reads as "" (and is logged), so the chat keeps working.
     """
-    data = read_json(settings.path(ACTIVE_FILE))
-    if not isinstance(data, dict):
+    data = adapter_choice(settings).get()
+    if data is None:
         return None
     path = str(data.get("path") or "")
     if path and not (Path(path) / "adapter_config.json").is_file():

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from medgemma.config import Settings
-from medgemma.safety import context
+from medgemma.errors import DatabaseError
+from medgemma.safety import audit, context
 from medgemma.safety.classifier import SafetyClassifier, artifact_for
 from medgemma.safety.model_guard import ModelGuard
 from medgemma.safety.responses import emergency_text, refusal_text, urgent_text
 from medgemma.safety.rules import RuleFindings, findings, output_findings
-from medgemma.storage import append_jsonl
 from medgemma.types import LABELS, Verdict
 
 if TYPE_CHECKING:
@@ -234,8 +234,8 @@ class SafetyGuard:
         if self.settings.audit_raw_text:
             record["text"] = text
         try:
-            append_jsonl(self.settings.path("audit", "safety.jsonl"), record)
-        except OSError:
+            audit.write(self.settings, "safety", record)
+        except (OSError, DatabaseError):
             logger.exception("Could not write the safety audit log")
 
     # ---- responses ------------------------------------------------------------------
