@@ -135,6 +135,7 @@ def launch(
         prevent_thread_lock=not block,
         quiet=quiet,
         app_kwargs=mcp.app_kwargs() if mcp else None,
+        mcp_server=False,  # never Gradio's own MCP server (GRADIO_MCP_SERVER): it makes every endpoint a tool
         _frontend=False,
     )
     if mcp:

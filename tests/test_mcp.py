@@ -25,11 +25,11 @@ def mcp_settings(home, **env: str):
     return load_settings(env={"MEDGEMMA_HOME": str(home), "MEDGEMMA_MCP": "true", **env})
 
 
-def with_client(url: str, work) -> Any:
+def with_client(url: str, work, headers: dict[str, str] | None = None) -> Any:
     """Open an MCP session on <url>/mcp, run `await work(session)`, return its result."""
 
     async def run() -> Any:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(60, read=120)) as http:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(60, read=120), headers=headers) as http:
             async with streamable_http_client(f"{url}/mcp", http_client=http) as (read, write, _):
                 async with ClientSession(read, write) as session:
                     await session.initialize()
@@ -38,18 +38,19 @@ def with_client(url: str, work) -> Any:
     return asyncio.run(run())
 
 
-def ask(url: str, *questions: str) -> list[Any]:
+def ask(url: str, *questions: str, headers: dict[str, str] | None = None) -> list[Any]:
     async def work(session: ClientSession) -> list[Any]:
         return [await session.call_tool(TOOL_NAME, {"question": q}) for q in questions]
 
-    return with_client(url, work)
+    return with_client(url, work, headers)
 
 
 def text_of(result) -> str:
     return " ".join(getattr(c, "text", "") for c in result.content)
 
 
-def test_exactly_one_tool_and_no_admin_event_by_name(isolated_home, caplog):
+def test_exactly_one_tool_and_no_admin_event_by_name(isolated_home, caplog, monkeypatch):
+    monkeypatch.setenv("GRADIO_MCP_SERVER", "true")  # Gradio's own MCP server must stay off even so
     settings = mcp_settings(isolated_home, MEDGEMMA_ADMIN_PASSWORD="s3cret-pass")
     caplog.set_level(logging.INFO, logger="medgemma.chat.mcp_server")
     with serve(settings) as app:
@@ -117,7 +118,29 @@ def test_the_chat_rate_limit_applies_to_the_tool(isolated_home):
     assert "Too many messages: at most 2 per minute" in text_of(results[2])
 
 
-def test_mcp_is_off_by_default(isolated_home):
+def test_behind_a_trusted_proxy_each_visitor_has_its_own_budget(isolated_home):
+    """As deploy/ runs it: the load balancer's X-Forwarded-For names the visitor the rate limit counts."""
+    settings = mcp_settings(
+        isolated_home, MEDGEMMA_CHAT_RATE_PER_MINUTE="1", MEDGEMMA_TRUSTED_PROXIES="127.0.0.1"
+    )
+    with serve(settings) as app:
+        first = ask(
+            app.url, "What causes gout?", "What causes gout?", headers={"X-Forwarded-For": "203.0.113.5"}
+        )
+        other = ask(app.url, "What causes gout?", headers={"X-Forwarded-For": "203.0.113.6"})
+        # DNS-rebinding protection on a loopback-bound app: another Host name is refused
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        headers = {"Accept": "application/json, text/event-stream", "Host": "evil.example"}
+        rebound = httpx.post(f"{app.url}/mcp", json=body, headers=headers, timeout=30)
+    assert [r.isError for r in first] == [False, True]
+    assert not other[0].isError, text_of(other[0])
+    assert rebound.status_code == 421
+
+
+def test_mcp_is_off_by_default(isolated_home, monkeypatch):
+    monkeypatch.setenv(
+        "GRADIO_MCP_SERVER", "true"
+    )  # Gradio's own switch (every public endpoint a tool) stays off
     settings = load_settings(env={"MEDGEMMA_HOME": str(isolated_home)})
     assert settings.mcp is False
     with serve(settings) as app:
