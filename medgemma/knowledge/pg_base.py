@@ -11,12 +11,10 @@ from typing import Any
 
 from medgemma.config import Settings
 from medgemma.errors import IndexNotReady, IngestError, UserFacingError
-from medgemma.knowledge import corpus
+from medgemma.knowledge import corpus, dense
 from medgemma.knowledge.base import KnowledgeBase
 from medgemma.knowledge.builder import Builder, FileStatus, Source
 from medgemma.knowledge.dense import (
-    FIRST_BATCH_CHUNKS,
-    MAX_BATCH_CHUNKS,
     Coverage,
     ProgressFn,
     Rate,
@@ -37,7 +35,7 @@ def fill(store: PgStore, embedder, report: Reporter, timings: Timings | None = N
     """Embed the chunks that have no vector yet, in growing batches, each saved in its own transaction
     (a restart resumes after the last one)."""
     timings = timings if timings is not None else Timings()
-    target, rate = FIRST_BATCH_CHUNKS, Rate()
+    target, rate = dense.FIRST_BATCH_CHUNKS, Rate()
     view = store.load()
     while view is not None and not view.complete:
         pending = store.pending(target)
@@ -59,7 +57,7 @@ def fill(store: PgStore, embedder, report: Reporter, timings: Timings | None = N
         timings.write += time.perf_counter() - t
         timings.embedded, timings.commits = timings.embedded + len(pending), timings.commits + 1
         progress(1.0, total=view.count, before=view.dense, n=0)
-        target = min(target * 2, MAX_BATCH_CHUNKS)
+        target = min(target * 2, dense.MAX_BATCH_CHUNKS)
     return view
 
 
