@@ -1,6 +1,6 @@
 """The guarded, cited answer to one chat turn: pipeline stages and their typed events, prompts, citations
 and their verification, the checks on what a visitor sends (question, rate, stop), the shared Services
-(model, knowledge base, embedder, guard) and answer feedback.
+(model, knowledge base, embedder, guard), answer feedback, and the cited answer as one typed call (tool.py).
 
 It knows nothing of Gradio: the Chat tab, the CLI and the evaluation runner read the same Events.
 Public names are imported lazily.
@@ -43,10 +43,14 @@ _EXPORTS = {
     "Services": "services",
     "record_feedback": "feedback",
     "good_examples": "feedback",
+    "CitedAnswer": "tool",
+    "CitedAnswerTool": "tool",
 }
 __all__ = [
     "Answer",
     "ChatSettings",
+    "CitedAnswer",
+    "CitedAnswerTool",
     "Done",
     "Dropped",
     "Emergency",
@@ -94,6 +98,7 @@ if TYPE_CHECKING:
     from medgemma.chat.prompts import build as build_prompt
     from medgemma.chat.services import Services
     from medgemma.chat.stops import StopSignals
+    from medgemma.chat.tool import CitedAnswer, CitedAnswerTool
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)
