@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes import FakeKnowledge, ScriptedBackend
+from fakes import ScriptedBackend
 from live_app import GOUT_ANSWER, serve
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -150,11 +150,31 @@ def test_mcp_is_off_by_default(isolated_home, monkeypatch):
         assert httpx.get(f"{app.url}/gradio_api/mcp", timeout=30).status_code == 404
 
 
+CORPUS = [
+    {
+        "title": "Gout",
+        "url": "https://medlineplus.gov/gout.html",
+        "text": "Gout is a form of arthritis caused by too much uric acid in the blood. Uric acid crystals "
+        "build up in a joint, often the big toe, and cause sudden pain and swelling.",
+    },
+    {
+        "title": "Anemia",
+        "url": "https://medlineplus.gov/anemia.html",
+        "text": "Anemia is a condition in which the blood has fewer healthy red blood cells than normal. "
+        "Iron deficiency is its most common cause.",
+    },
+]
+
+
 @pytest.mark.slow
-def test_the_real_guard_answers_through_the_tool(isolated_home):
-    """The packaged guard (rules, red-flag catalogue, classifier), not the keyword fake."""
+def test_the_real_guard_and_knowledge_base_answer_through_the_tool(isolated_home, tmp_path):
+    """The packaged guard (rules, red-flag catalogue, classifier) and a real index (embedder, FAISS, BM25,
+    the verifier): only the model is scripted."""
     settings = mcp_settings(isolated_home)
-    services = Services(settings, knowledge=FakeKnowledge(), backend=ScriptedBackend(GOUT_ANSWER))
+    corpus = tmp_path / "medlineplus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in CORPUS))
+    services = Services(settings, backend=ScriptedBackend(GOUT_ANSWER))
+    assert [s.status for s in services.knowledge().add_files([corpus], limits=False)] == ["indexed"]
     services.guard().check_input("warm up", [])
     with serve(settings, services) as app:
         overdose, note, gout = ask(
@@ -167,5 +187,7 @@ def test_the_real_guard_answers_through_the_tool(isolated_home):
     assert "911" in overdose.structuredContent["answer"] and overdose.structuredContent["sources"] == []
     assert note.structuredContent["safety"]["kind"] == "emergency"
     assert "988" in note.structuredContent["answer"]
-    assert gout.structuredContent["safety"] == {"label": "allowed", "kind": "answer"}
-    assert gout.structuredContent["sources"][0]["title"] == "Gout"
+    out = gout.structuredContent
+    assert out["safety"] == {"label": "allowed", "kind": "answer"}, out
+    assert "uric acid" in out["answer"] and "[1]" in out["answer"]
+    assert out["sources"][0]["title"] == "Gout" and "uric acid" in out["sources"][0]["passage"]
