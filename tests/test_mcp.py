@@ -191,3 +191,32 @@ def test_the_real_guard_and_knowledge_base_answer_through_the_tool(isolated_home
     assert out["safety"] == {"label": "allowed", "kind": "answer"}, out
     assert "uric acid" in out["answer"] and "[1]" in out["answer"]
     assert out["sources"][0]["title"] == "Gout" and "uric acid" in out["sources"][0]["passage"]
+
+
+@pytest.mark.slow
+def test_the_tool_answers_from_the_postgresql_store(isolated_home, tmp_path):
+    """With MEDGEMMA_DATABASE_URL (a real PostgreSQL + pgvector from tests/pgserver.py) the tool cites the
+    knowledge base in the database, and the emergency it answers is in the database's safety audit log."""
+    from pgserver import PgServer
+
+    from medgemma.safety import audit
+
+    corpus = tmp_path / "medlineplus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in CORPUS))
+    with PgServer() as pg:
+        settings = mcp_settings(isolated_home, MEDGEMMA_DATABASE_URL=pg.create_database("mcp"))
+        services = Services(settings, backend=ScriptedBackend(GOUT_ANSWER))
+        assert [s.status for s in services.knowledge().add_files([corpus], limits=False)] == ["indexed"]
+        with serve(settings, services) as app:
+            gout, overdose = ask(
+                app.url,
+                "What causes gout?",
+                "I took all of my mum's sleeping tablets about an hour ago and now I feel really drowsy",
+            )
+        flagged = [r for r in audit.read(settings, "safety") if r.get("label") == "emergency"]
+    assert type(services.knowledge()).__name__ == "PgKnowledgeBase"
+    out = gout.structuredContent
+    assert out["safety"] == {"label": "allowed", "kind": "answer"}, out
+    assert out["sources"][0]["title"] == "Gout" and "uric acid" in out["sources"][0]["passage"]
+    assert overdose.structuredContent["safety"]["kind"] == "emergency"
+    assert flagged, "the emergency is in the shared audit log"
