@@ -116,14 +116,20 @@ class PgRetriever(Retriever):
                     ).fetchall()
                 ]
             if mode in ("bm25", "hybrid"):
-                lexical_rows = [
-                    r
-                    for (r,) in conn.execute(
-                        f"SELECT id FROM kb_chunks, {_QUERY} AS query(q) WHERE index_id = %(i)s AND tsv @@ q "
-                        f"ORDER BY ts_rank(tsv, q, {RANK_NORMALIZATION}) DESC, id LIMIT %(n)s",
-                        {"q": query, "i": i, "n": depth},
-                    ).fetchall()
-                ]
+                # the tsquery first, then as a value: a GIN index scan (a joined subquery is a filter)
+                (tsquery,) = conn.execute(f"SELECT {_QUERY}::text", {"q": query}).fetchone()
+                lexical_rows = (
+                    [
+                        r
+                        for (r,) in conn.execute(
+                            f"SELECT id FROM kb_chunks WHERE index_id = %s AND tsv @@ %s::tsquery "
+                            f"ORDER BY ts_rank(tsv, %s::tsquery, {RANK_NORMALIZATION}) DESC, id LIMIT %s",
+                            (i, tsquery, tsquery, depth),
+                        ).fetchall()
+                    ]
+                    if tsquery
+                    else []
+                )
             rows = list(dict.fromkeys(dense_rows + lexical_rows))
             ranks = self._read(conn, rows, query if mode != "dense" else None)
         chunks, vecs = self.snapshot.chunks, self.snapshot.vectors
