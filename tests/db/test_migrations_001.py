@@ -93,3 +93,18 @@ def test_chunks_must_match_their_index_model_and_dimension(pg_db):
         conn.rollback()
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("UPDATE kb_indexes SET backend = 'faiss'")
+
+
+def test_cli_verbs(pg_url, monkeypatch, capsys):
+    from medgemma.cli import main
+
+    assert main(["db", "migrate"]) == 2  # no database configured: a one-line error, exit 2
+    assert "MEDGEMMA_DATABASE_URL" in capsys.readouterr().err
+    monkeypatch.setenv("MEDGEMMA_DATABASE_URL", pg_url)
+    assert main(["db", "status"]) == 0 and "pending" in capsys.readouterr().out
+    assert main(["db", "migrate", "--target", "1"]) == 0 and "applied 001" in capsys.readouterr().out
+    assert (
+        main(["db", "migrate"]) == 0
+        and f"schema version {migrations()[-1].version}" in capsys.readouterr().out
+    )
+    assert main(["db", "status"]) == 0 and "pending" not in capsys.readouterr().out
