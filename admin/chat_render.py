@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medgemma.chat.citations import SentenceCheck
+from medgemma.chat.citations import SentenceCheck, is_list, join_sentences
 from medgemma.chat.events import (
     Answer,
     Done,
@@ -61,9 +61,9 @@ def render_sentence(check: SentenceCheck, citations: Sequence[Citation]) -> str:
 def render_answer(answer: Answer, left_out: int = 0) -> str:
     """The sentences shown, with clickable [n], and a support line (the fixed text, when none was shown,
     still gets it); with no source at all, only the fixed text."""
-    if answer.mode == "no_source":
+    if answer.mode in ("no_source", "abstain"):  # no source, or an honest "I don't know" with the nearest
         return answer.text
-    text = " ".join(render_sentence(s, answer.citations) for s in answer.sentences) or answer.text
+    text = join_sentences([render_sentence(s, answer.citations) for s in answer.sentences]) or answer.text
     note = f"\n\n<sub>Support: {answer.support:.0%} of sentences backed by the sources"
     if left_out:
         note += f" · {left_out} left out (see 'Not supported by the sources')"
@@ -72,15 +72,23 @@ def render_answer(answer: Answer, left_out: int = 0) -> str:
     return text + note + "</sub>"
 
 
+def origin_line(p: Passage) -> str:
+    """Where a passage came from and as of when: 'NIH Genetics Home Reference (GHR) · as of 2017 ·
+    MedQuAD/GHR'; a file's name and page."""
+    where = p.source + (f", page {p.page}" if p.page else "")
+    when = f"as of {p.date}" if p.date and not p.date.startswith("upload") else p.date
+    return " · ".join(x for x in (p.publisher, when, where) if x)
+
+
 def render_sources(passages: Sequence[Passage]) -> str:
-    """The Sources panel: title (linked), source, page, scores and a snippet for each passage."""
+    """The Sources panel: title (linked), where it came from and as of when, scores and a snippet."""
     if not passages:
         return "No passage in the knowledge base matched this question."
     lines = []
     for p in passages:
         title = p.title or p.source or "Untitled"
         head = f"**[{p.n}]** [{title}]({p.link()})" if p.url else f"**[{p.n}]** {title}"
-        where = p.source + (f", page {p.page}" if p.page else "")
+        where = origin_line(p)
         scores = f"fused {p.score:.3f}"
         if p.dense is not None:
             scores += f" · dense {p.dense:.3f}"
@@ -143,7 +151,11 @@ class ChatView:
             case Sentence(check=check, citations=citations):
                 message, sentence = self._answer_msg(), render_sentence(check, citations)
                 shown = message["content"] not in ("", WRITING)
-                message["content"] = f"{message['content']} {sentence}" if shown else sentence
+                before = message["content"]
+                gap = (
+                    "\n\n" if shown and (is_list(sentence) or is_list(before.rsplit("\n\n", 1)[-1])) else " "
+                )
+                message["content"] = f"{before}{gap}{sentence}" if shown else sentence
             case Dropped(check=check):
                 self._dropped(check.text)
             case Answer():

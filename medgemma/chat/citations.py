@@ -129,7 +129,23 @@ class Verification:
             if mark_unsupported and not s.supported:
                 text += " (unsupported)"
             out.append(text)
-        return " ".join(out)
+        return join_sentences(out)
+
+
+def is_list(text: str) -> bool:
+    """A quoted list ("lead\n- item\n- item") rather than one sentence."""
+    return text.startswith("- ") or "\n- " in text
+
+
+def join_sentences(pieces: Sequence[str]) -> str:
+    """Sentences joined by spaces; a quoted list stands in its own paragraph, so the text after it does
+    not run into its last item."""
+    out = ""
+    for i, piece in enumerate(pieces):
+        if i:
+            out += "\n\n" if is_list(piece) or is_list(pieces[i - 1]) else " "
+        out += piece
+    return out
 
 
 def _lexical(sentence_words: set[str], passage_words: set[str]) -> float:
@@ -263,28 +279,10 @@ def extractive_answer(
     question: str,
     hits: Sequence[Hit],
     embed: Embed | None = None,
-    max_sentences: int = 3,
 ) -> str:
-    """Quote the passage sentences closest to the question, each with its [n]; order by passage."""
-    candidates: list[tuple[int, int, str]] = []  # (passage n, position, sentence)
-    for n, hit in enumerate(hits, 1):
-        for pos, sent in enumerate(split_sentences(hit.chunk.text)):
-            if 6 <= len(sent.split()) <= 80:
-                candidates.append((n, pos, sent))
-    if not candidates:
-        return ""
-    qwords = content_words(question)
-    lexical = np.array([_lexical(qwords, content_words(s)) if qwords else 0.0 for _, _, s in candidates])
-    if embed is not None:
-        vecs = embed([question] + [s for _, _, s in candidates])
-        score = 0.7 * (vecs[1:] @ vecs[0]) + 0.3 * lexical
-    else:
-        score = lexical
-    # prefer earlier passages (higher retrieval rank) and earlier sentences a little
-    score = (
-        score
-        - 0.02 * np.array([n - 1 for n, _, _ in candidates])
-        - 0.01 * np.array([min(p, 5) for _, p, _ in candidates])
-    )
-    chosen = sorted(np.argsort(-score)[:max_sentences], key=lambda i: (candidates[i][0], candidates[i][1]))
-    return " ".join(f"{candidates[i][2]} [{candidates[i][0]}]" for i in chosen)
+    """Quote the passage sentences (or one list) that answer the question, each with its [n], in passage
+    order (chat.quotes chooses them)."""
+    from medgemma.chat import quotes  # quotes builds on this module's word helpers
+
+    chosen = quotes.choose(question, hits, embed=embed)
+    return join_sentences([f"{u.text} [{u.n}]" for u in chosen])

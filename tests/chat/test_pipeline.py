@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from fakes import FakeGuard, FakeKnowledge, ScriptedBackend
 
+from medgemma.chat.abstain import ALL_DROPPED
 from medgemma.chat.events import Answer, Done, Dropped, Sentence, Sources
 from medgemma.chat.pipeline import (
     NO_SOURCE,
-    NOT_SUPPORTED,
     ChatSettings,
     answer,
     prompt_style,
@@ -72,8 +72,10 @@ def test_unsupported_draft_falls_back_to_extractive_quotes():
 def test_generative_mode_shows_no_unsupported_sentence_and_lists_it():
     events, _ = run("What causes gout?", text="The moon is made of cheese.", mode="generative")
     done = events[-1]
-    assert done.mode == "generative" and done.support == 0.0 and done.citations == ()
-    assert done.text == NOT_SUPPORTED and done.sentences == () and "sentence" not in kinds(events)
+    # issue 15 point 5: every draft sentence dropped -> an honest "I don't know" listing the nearest sources
+    assert done.mode == "abstain" and done.support == 0.0 and [c.n for c in done.citations] == [1, 2]
+    assert done.text.startswith(ALL_DROPPED) and "](https://medlineplus.gov/gout.html)" in done.text
+    assert done.sentences == () and "sentence" not in kinds(events)
     assert only(events, Dropped).check.text == "The moon is made of cheese."
     assert done.evidence["unsupported"] == ["The moon is made of cheese."]
 
@@ -190,6 +192,7 @@ def test_done_carries_timings_and_the_evidence_record():
         "safety_input",
         "retrieval_query",
         "passages",
+        "answerable",
         "model",
         "backend",
         "adapter",

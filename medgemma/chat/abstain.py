@@ -1,0 +1,150 @@
+"""abstain.py decides, from what is known at answer time, whether the passages answer the question at all,
+and words the honest "I don't know" (one sentence, then the nearest sources as links) when they do not.
+It reads hits and passages, not models; the pipeline decides when to ask.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from medgemma.chat.citations import STOPWORDS, _stem, content_words
+from medgemma.types import Hit, Passage
+
+# What a question asks about rather than what it is about ("What are the symptoms of X?" -> X).
+QUESTION_WORDS = frozenset(
+    _stem(w)
+    for w in (
+        "symptom symptoms sign signs cause causes caused treat treats treated treatment treatments therapy "
+        "therapies prevent prevention outlook prognosis inherit inherited inheritance genetic genetics change "
+        "changes related diagnose diagnosed diagnosis test tests exam exams research clinical trial trials "
+        "risk people person affected many common information know get done happen happens help mean means "
+        "tell explain does type types stage stages complication complications what which much often "
+        "anyone someone thing things good bad best way ways need please"
+    ).split()
+)
+# Words that name a kind of problem rather than which one ("lung cancer" is about the lung, "high blood
+# cholesterol" about cholesterol): a page must name one of the other, specific terms in its title or section.
+GENERIC = frozenset(
+    _stem(w)
+    for w in (
+        "cancer cancers disease diseases disorder disorders syndrome deficiency infection infections tumor "
+        "tumors high low blood pain acute chronic adult adults child children childhood baby babies women "
+        "men woman man problem problems health body condition conditions level levels severe mild rare "
+        "care medicine medicines drug drugs older young age"
+    ).split()
+)
+HIGH_DENSE = 0.65  # a passage this close in meaning answers even without the question's words
+NEAREST = 3
+_WORD = re.compile(r"[a-z0-9]+")
+ABSTAIN = "I don't know: the knowledge base has no page that answers this question; the nearest sources it found are:"
+ALL_DROPPED = (
+    "I don't know: none of the model's sentences is supported by the sources (they are listed under "
+    "'Not supported by the sources'); the nearest sources are:"
+)
+
+
+def topic_terms(question: str) -> set[str]:
+    """The question's content words without its question-type words (the condition, drug, body part)."""
+    return content_words(question) - QUESTION_WORDS
+
+
+def coverage(terms: set[str], hit: Hit) -> float:
+    """Share of the topic terms that the passage (its title, section and text) contains."""
+    if not terms:
+        return 1.0
+    c = hit.chunk
+    return len(terms & content_words(f"{c.title} {c.section} {c.text}")) / len(terms)
+
+
+def specific_terms(terms: set[str]) -> set[str]:
+    """The topic terms that say which problem (all of them when every one is generic)."""
+    return (terms - GENERIC) or terms
+
+
+def _phrase(terms: list[str], text: str) -> bool:
+    """The terms side by side, in the question's order, somewhere in the text (stopwords aside)."""
+    words = [_stem(w) for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in STOPWORDS]
+    n = len(terms)
+    return n > 0 and any(words[i : i + n] == terms for i in range(len(words) - n + 1))
+
+
+def names_topic(query: str, terms: set[str], hit: Hit) -> bool:
+    """The passage is about the question's topic: its title or section names a specific topic term, or
+    (a file, whose title is often just its name) the text has the question's specific words side by side."""
+    specific = specific_terms(terms)
+    if not specific or specific & content_words(f"{hit.chunk.title} {hit.chunk.section}"):
+        return True
+    ordered = [t for t in dict.fromkeys(_stem(w) for w in _WORD.findall(query.lower())) if t in specific]
+    return not hit.chunk.source.startswith("MedQuAD") and _phrase(ordered, hit.chunk.text)
+
+
+def enough(terms: set[str], share: float) -> bool:
+    """All of up to three topic terms, all but one of more."""
+    return share >= 1.0 if len(terms) <= 3 else share * len(terms) >= len(terms) - 1
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the passages answer, which of them may be quoted (1-based), and why (for the evidence)."""
+
+    answers: bool
+    passages: tuple[int, ...] = ()
+    terms: tuple[str, ...] = ()
+    coverage: tuple[float, ...] = field(default_factory=tuple)
+    why: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "answers": self.answers,
+            "passages": list(self.passages),
+            "topic_terms": list(self.terms),
+            "coverage": [round(c, 3) for c in self.coverage],
+            "why": self.why,
+        }
+
+
+def decide(query: str, hits: Sequence[Hit]) -> Decision:
+    """The passages answer when one of them holds the question's topic terms (enough()) and names its topic
+    (names_topic()), or is very close in meaning (dense cosine >= HIGH_DENSE); only those may be quoted."""
+    terms = topic_terms(query)
+    shares = tuple(coverage(terms, h) for h in hits)
+    ok = tuple(
+        n
+        for n, (h, share) in enumerate(zip(hits, shares, strict=True), 1)
+        if (enough(terms, share) and names_topic(query, terms, h)) or (h.dense or 0.0) >= HIGH_DENSE
+    )
+    if ok:
+        why = f"passages {', '.join(map(str, ok))} hold the question's topic"
+    else:
+        why = f"no passage holds the question's topic terms ({', '.join(sorted(terms))})"
+    return Decision(bool(ok), ok, tuple(sorted(terms)), shares, why)
+
+
+def source_line(p: Passage) -> str:
+    """One nearest source as a Markdown link with its origin ("[Gout](url) — MedlinePlus · as of 2017")."""
+    title = p.title or p.source or "Untitled"
+    head = f"[{title}]({p.link()})" if p.url else f"{title} ({p.link()})"
+    origin = " · ".join(x for x in (p.publisher, f"as of {p.date}" if p.date else "") if x)
+    return f"- {head}" + (f" — {origin}" if origin else "")
+
+
+def nearest(passages: Sequence[Passage], k: int = NEAREST) -> list[Passage]:
+    """The first `k` passages of distinct documents (retrieval order)."""
+    seen, out = set(), []
+    for p in passages:
+        if p.doc_id not in seen:
+            seen.add(p.doc_id)
+            out.append(p)
+        if len(out) == k:
+            break
+    return out
+
+
+def abstention(passages: Sequence[Passage], lead: str = ABSTAIN) -> str:
+    """The honest answer: one sentence, then the nearest sources as links."""
+    near = nearest(passages)
+    if not near:
+        return lead.split(";")[0] + "."
+    return lead + "\n\n" + "\n".join(source_line(p) for p in near)
