@@ -331,6 +331,9 @@ def quote(turn: Turn, services: Services) -> Iterator[Event]:
     embed = services.embedder().encode
     allowed = turn.decision.passages if turn.decision is not None else None
     chosen = quotes.choose(turn.query or turn.question, turn.hits, embed=embed, allowed=allowed)
+    if turn.decision is not None and not quotes.fits_type(chosen, turn.hits, turn.query or turn.question):
+        why = f"no passage answers a '{quotes.question_type(turn.query or turn.question)}' question"
+        turn.decision, chosen = replace(turn.decision, answers=False, why=why), []
     gate = Gate(turn, services, "extractive", strict=False)
     for unit in chosen:
         yield from gate.offer(f"{unit.text} [{unit.n}]")

@@ -62,7 +62,8 @@ BOILERPLATE = re.compile(
     r"orphanet|clinicaltrials|genetic testing registry|human phenotype ontology|the table below|"
     r"you can use the|to find (?:out|a)|is listed|this resource|diagnostic tests$|^(?:drug therapy|"
     r"surgery and rehabilitation|genetic counseling|palliative care)$|what are the signs and symptoms of|"
-    r"^(?:what|how|who|is|are|can|does)\b[^.]*\?$",
+    r"^(?:what|how|who|is|are|can|does)\b[^.]*\?$|watch the video|\bvideo\b|frequency of a sign or symptom|"
+    r"rough estimate of the percentage|sign or symptom may be rare or common|approximate number of patients",
     re.I,
 )
 # A page heading glued to the sentence after it ("Risk Factors These risk factors ..."): MedQuAD lost the breaks.
@@ -110,10 +111,19 @@ def quotable(text: str) -> bool:
     )
 
 
+_SECTION = re.compile(
+    r"^(?:Outlook|Overview|Symptoms|Causes|Treatment|Diagnosis|Prevention|Risk Factors|Complications|"
+    r"Signs and Symptoms|Living With|Who Is at Risk)\s+(?=[A-Z])"
+)
+
+
 def unglue(sentence: str) -> str:
-    """The sentence without a heading glued to its front (kept when too little would be left)."""
-    m = _HEADING.match(sentence)
+    """The sentence without a heading glued to its front (kept when too little would be left), and
+    without an opening bracket that the sentence never closes."""
+    m = _HEADING.match(sentence) or _SECTION.match(sentence)
     rest = sentence[m.end() :] if m else sentence
+    if rest.startswith("(") and ")" not in rest:
+        rest = rest[1:]
     return rest if len(rest.split()) >= 4 else sentence
 
 
@@ -121,6 +131,8 @@ def units(n: int, text: str) -> list[Unit]:
     """The quotable units of a passage: its sentences, and its lists whole (with their lead-in)."""
     out: list[Unit] = []
     for block in blocks(text):
+        if block.is_list and BOILERPLATE.search(block.text):  # "These resources address ...: - a - b"
+            continue
         if block.is_list:
             items: list[str] = []
             for item in block.items:  # an item said twice (chunk overlap, the page's own repeats) once
@@ -227,6 +239,20 @@ def choose(
         chosen.append(i)
         used += unit.words
     return sorted((candidates[i][0] for i in chosen), key=lambda u: (u.n, u.pos))
+
+
+def fits_type(chosen: Sequence[Unit], hits: Sequence[Hit], question: str, qtype: str = "") -> bool:
+    """Does the quote answer this kind of question? For a specific type (symptoms, treatment, outlook ...)
+    one unit must come from a passage of that type or name it (CUES); 'information' fits anything."""
+    qtype = question_type(question, qtype)
+    cue = CUES.get(qtype)
+    if qtype == "information" or cue is None:
+        return bool(chosen)
+    for u in chosen:
+        section = hits[u.n - 1].chunk.section
+        if (section and question_type(section) == qtype) or re.search(cue, " ".join(u.text.split()), re.I):
+            return True
+    return False
 
 
 def _repeats(a: str, b: str) -> bool:

@@ -103,3 +103,13 @@ def test_generative_answer_with_every_sentence_dropped_says_it_does_not_know():
     assert done.mode == "abstain" and done.text.startswith(abstain.ALL_DROPPED)
     assert "](https://www.nlm.nih.gov/medlineplus/gout.html)" in done.text or "](http" in done.text
     assert done.evidence["unsupported"] == ["The moon is made of cheese."]
+
+
+def test_a_page_without_the_kind_of_answer_asked_for_is_not_quoted():
+    # GHR's treatment "answer" is only a list of resources: quoting the definition would not answer
+    passages = hits(("polycythemia vera", "GHR", None))
+    done = run("What are the treatments for polycythemia vera ?", passages)[-1]
+    assert done.mode == "abstain" and "'treatment' question" in done.evidence["answerable"]["why"]
+    assert "Genetic Testing Registry" not in done.text
+    quoted = run("What is (are) polycythemia vera ?", passages)[-1]
+    assert quoted.mode == "extractive" and quoted.text.startswith("Polycythemia vera is a condition")

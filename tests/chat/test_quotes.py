@@ -103,3 +103,14 @@ def test_extractive_answer_keeps_the_list_in_its_own_paragraph():
     assert "\n- blurred vision" in text and "[1]" in text
     v = citations.verify(text, passages)
     assert v.support == 1.0
+
+
+def test_a_resource_list_is_boilerplate_and_a_glued_heading_is_cut():
+    passages = hits(("polycythemia vera", "GHR", "treatment"))
+    assert quotes.units(1, passages[0].chunk.text) == []
+    assert quotes.unglue("Risk Factors These risk factors are associated with gout.") == (
+        "These risk factors are associated with gout."
+    )
+    assert (
+        quotes.unglue("Alpha-1 Antitrypsin Deficiency is rare.") == "Alpha-1 Antitrypsin Deficiency is rare."
+    )
