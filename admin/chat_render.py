@@ -68,7 +68,9 @@ def render_answer(answer: Answer, left_out: int = 0) -> str:
     if left_out:
         note += f" · {left_out} left out (see 'Not supported by the sources')"
     if answer.mode == "extractive":
-        note += " · quoted from the sources (the model's draft was not supported well enough)"
+        note += " · quoted from the sources" + (
+            " (the model's draft was not supported well enough)" if answer.draft else ""
+        )
     return text + note + "</sub>"
 
 
