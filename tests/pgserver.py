@@ -95,8 +95,10 @@ class PgServer:
     def stop(self) -> None:
         if self.running:
             self.running = False
+            # a throwaway cluster needs no shutdown checkpoint: immediate (the folder is deleted next)
+            mode = "immediate" if self.owned else "fast"
             try:
-                self._run("pg_ctl", "-w", "-D", str(self.data), "-m", "fast", "stop")
+                self._run("pg_ctl", "-w", "-D", str(self.data), "-m", mode, "stop")
             except (RuntimeError, subprocess.TimeoutExpired):
                 self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         if self.owned:

@@ -1,11 +1,12 @@
 """pg_search.py ranks the chunks of a PostgreSQL index: dense candidates from the HNSW index (cosine),
-keyword candidates from full-text search (tsvector, english, ts_rank), fused by retrieve.fuse_pages and
+keyword candidates from full-text search (tsvector, english; idf-weighted ts_rank), fused by fuse_pages and
 cut by Retriever.search exactly as the embedded store does. Rows are read fresh on every search; only
 the chunks a search has already read are kept (rows never change once written).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -19,12 +20,25 @@ from medgemma.types import Chunk
 
 EF_SEARCH = 100  # HNSW candidates per search (the embedded HNSW uses efSearch 96)
 RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length), as BM25 damps long texts
-# The query's words OR-ed (BM25 scores any word; plainto_tsquery would AND them), normalised by the english
-# configuration; format('%L') quotes each lexeme so no character of the query is read as an operator.
-_QUERY = (
-    "(SELECT coalesce(string_agg(format('%%L', w), ' | '), '')::tsquery "
-    "FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS w)"
-)
+
+
+def _terms(conn, query: str, index_id: int, total: int) -> list[tuple[str, float]]:
+    """The query's distinct stems (english configuration: stopwords dropped, Snowball stems, each quoted
+    so no character of the query reads as an operator), each with its BM25 idf over this index's chunks
+    (the document frequency counted through the GIN index). Stems no chunk holds are dropped."""
+    rows = conn.execute(
+        "SELECT t::text, (SELECT count(*) FROM kb_chunks WHERE index_id = %s AND tsv @@ t) FROM "
+        "(SELECT quote_literal(w)::tsquery AS t FROM unnest(tsvector_to_array(to_tsvector('english', %s))) w) s",
+        (index_id, query),
+    ).fetchall()
+    return [(t, math.log(1 + (total - df + 0.5) / (df + 0.5))) for t, df in rows if df]
+
+
+def _score(terms: list[tuple[str, float]]) -> tuple[str, list]:
+    """The keyword score of a row, as SQL and its parameters: the sum over the query's stems of idf times
+    ts_rank for that stem alone (which saturates with the stem's count, as BM25's tf part does)."""
+    expr = " + ".join(f"%s * ts_rank(tsv, %s::tsquery, {RANK_NORMALIZATION})" for _ in terms)
+    return f"({expr})", [x for t, w in terms for x in (w, t)]
 
 
 def _array(vec: Any) -> np.ndarray:
@@ -56,18 +70,15 @@ class PgRetriever(Retriever):
     def bm25(self):  # the keyword side is PostgreSQL's full-text search
         raise NotImplementedError("PgRetriever ranks keywords in SQL (ts_rank)")
 
-    def _read(self, conn, rows: Sequence[int], query: str | None) -> dict[int, float]:
-        """Fetch the chunks and vectors of `rows` not read yet, and (with `query`) every row's ts_rank."""
+    def _read(self, conn, rows: Sequence[int], terms: list[tuple[str, float]]) -> dict[int, float]:
+        """Fetch the chunks and vectors of `rows` not read yet, and (with `terms`) every row's keyword score."""
         with self._rows_lock:
             missing = [r for r in rows if r not in self.snapshot.chunks]
         ranks: dict[int, float] = {}
-        if query is not None and rows:
+        if terms and rows:
+            expr, params = _score(terms)
             ranks = dict(
-                conn.execute(
-                    f"SELECT id, ts_rank(tsv, {_QUERY}, {RANK_NORMALIZATION}) FROM kb_chunks "
-                    "WHERE id = ANY(%(ids)s)",
-                    {"q": query, "ids": list(rows)},
-                ).fetchall()
+                conn.execute(f"SELECT id, {expr} FROM kb_chunks WHERE id = ANY(%s)", [*params, list(rows)])
             )
         if missing:
             found = conn.execute(
@@ -115,23 +126,19 @@ class PgRetriever(Retriever):
                         (qvec, depth),
                     ).fetchall()
                 ]
-            if mode in ("bm25", "hybrid"):
-                # the tsquery first, then as a value: a GIN index scan (a joined subquery is a filter)
-                (tsquery,) = conn.execute(f"SELECT {_QUERY}::text", {"q": query}).fetchone()
-                lexical_rows = (
-                    [
-                        r
-                        for (r,) in conn.execute(
-                            f"SELECT id FROM kb_chunks WHERE index_id = %s AND tsv @@ %s::tsquery "
-                            f"ORDER BY ts_rank(tsv, %s::tsquery, {RANK_NORMALIZATION}) DESC, id LIMIT %s",
-                            (i, tsquery, tsquery, depth),
-                        ).fetchall()
-                    ]
-                    if tsquery
-                    else []
-                )
+            terms = _terms(conn, query, i, self.view.count) if mode != "dense" else []
+            if terms:
+                expr, params = _score(terms)
+                lexical_rows = [
+                    r
+                    for (r,) in conn.execute(
+                        f"SELECT id FROM kb_chunks WHERE index_id = %s AND tsv @@ %s::tsquery "
+                        f"ORDER BY {expr} DESC, id LIMIT %s",
+                        [i, " | ".join(t for t, _ in terms), *params, depth],
+                    )
+                ]
             rows = list(dict.fromkeys(dense_rows + lexical_rows))
-            ranks = self._read(conn, rows, query if mode != "dense" else None)
+            ranks = self._read(conn, rows, terms)
         chunks, vecs = self.snapshot.chunks, self.snapshot.vectors
         dense = np.array([float(vecs[r] @ qvec) if r in vecs else np.nan for r in rows], dtype=np.float32)
         fused = {row: 0.0 for row in rows}
