@@ -21,10 +21,8 @@ from medgemma.config import load_settings
 from medgemma.errors import IndexNotReady, UserFacingError
 from medgemma.knowledge import dense
 from medgemma.knowledge.base import KnowledgeBase
-from medgemma.knowledge.builder import Source
 from medgemma.knowledge.embeddings import Embedder
-from medgemma.knowledge.ingest import read_documents
-from medgemma.knowledge.pg_base import PgKnowledgeBase, fill
+from medgemma.knowledge.pg_base import PgKnowledgeBase
 from medgemma.knowledge.pg_store import KnowledgeStore, PgStore
 from medgemma.knowledge.state import KnowledgeState
 from medgemma.knowledge.store import DocEntry, Store
@@ -147,9 +145,12 @@ def test_a_mismatching_model_is_refused(kb_on, pg_db, state, files):
         store.set_vectors([1], np.ones((1, 384), dtype=np.float32), "other-model")
 
 
-def test_lexical_first_then_vectors_filled_in(kb_on, pg_db, state, tmp_path, monkeypatch, counting):
-    """The starter build's order: every chunk committed with a NULL vector (keyword search answers at
-    once, hybrid embeds its best keyword rows at query time), then `fill` embeds them batch by batch."""
+def test_starter_build_lexical_first_then_vectors_resumed(
+    kb_on, pg_db, state, tmp_path, monkeypatch, counting
+):
+    """The starter build on PostgreSQL: every chunk committed with a NULL vector (keyword search answers at
+    once, hybrid embeds its best keyword rows at query time), then the vectors batch by batch; stopped
+    after a batch, the next start resumes from the saved rows."""
     rows = []
     for line in gzip.open(REPO.parent / "shared" / "data" / "corpus" / "medquad_answered.jsonl.gz", "rt"):
         row = json.loads(line)
@@ -157,21 +158,23 @@ def test_lexical_first_then_vectors_filled_in(kb_on, pg_db, state, tmp_path, mon
             rows.append(row)
         if len(rows) == 12:
             break
-    path = tmp_path / "medquad_answered.jsonl"
-    path.write_text("\n".join(map(json.dumps, rows)))
+    data = tmp_path / "data" / "corpus"
+    data.mkdir(parents=True)
+    (data / "medquad_answered.jsonl.gz").write_bytes(gzip.compress("\n".join(map(json.dumps, rows)).encode()))
+    monkeypatch.setenv("MEDGEMMA_DATA_DIR", str(tmp_path / "data"))
     kb = kb_on(pg_db, state)
     monkeypatch.setattr(dense, "FIRST_BATCH_CHUNKS", 4)
 
-    def stop_after_first_batch(fraction, message):
+    def stop_after_first_batch(fraction, message):  # the app is stopped after one batch of vectors
         view = kb.store.load()
         if message.startswith("Keyword search") and view is not None and 0 < view.dense < view.count:
             raise KeyboardInterrupt("stopped")
 
-    source = Source(path.name, "h1", "medquad", lambda: read_documents(path), starter=True)
     with pytest.raises(KeyboardInterrupt):
-        kb._index([source], stop_after_first_batch, publish=True, lexical_first=True)
+        kb.ensure_starter_index(stop_after_first_batch)
     partial = kb.store.load()
-    assert 0 < partial.dense < partial.count and partial.manifest["sources"][path.name]["complete"]
+    [src] = partial.manifest["sources"].values()
+    assert 0 < partial.dense < partial.count and src["complete"] and src["starter"]
     pending = kb.store.pending(1000)
     assert len(pending) == partial.count - partial.dense
     _, late = pending[-1]
@@ -180,9 +183,15 @@ def test_lexical_first_then_vectors_filled_in(kb_on, pg_db, state, tmp_path, mon
     assert kb.search(late.title, k=1, min_score=-1, mode="hybrid")[0].dense is not None  # embedded now
     assert "Meaning search" in kb.coverage().line()
     before = len(counting)
-    view = fill(kb.store, kb._embedder(), dense.Reporter(kb.store, None, "indexing", False))
-    assert view.complete and len(counting) - before == len(pending)  # the saved batches were kept
-    assert kb.coverage().line() == ""
+    result = kb.ensure_starter_index()
+    assert result["state"] == "ready" and "filled in" in result["message"]
+    assert len(counting) - before == len(pending)  # the saved batches were kept
+    assert kb.store.load().complete and kb.coverage().line() == ""
+    assert kb.build_status()["state"] == "ready"
+    assert (
+        kb.ensure_starter_index()["state"] == "ready"
+        and kb.store.load().generation == kb.store.load().generation
+    )
 
 
 WRITER = textwrap.dedent(
