@@ -188,10 +188,8 @@ def test_starter_build_lexical_first_then_vectors_resumed(
     assert len(counting) - before == len(pending)  # the saved batches were kept
     assert kb.store.load().complete and kb.coverage().line() == ""
     assert kb.build_status()["state"] == "ready"
-    assert (
-        kb.ensure_starter_index()["state"] == "ready"
-        and kb.store.load().generation == kb.store.load().generation
-    )
+    generation = kb.store.load().generation
+    assert kb.ensure_starter_index()["state"] == "ready" and kb.store.load().generation == generation
 
 
 WRITER = textwrap.dedent(
