@@ -37,6 +37,11 @@ ESI_LABEL = {1: "emergency", 2: "emergency", 3: "urgent", 4: "allowed", 5: "allo
 SALT = "medgemma-safety-corpus-v1"
 MEDSAFETYBENCH_VALID = ("7", "8", "9")  # whole AMA-ethics categories held out for validation
 CATALOGUE_VALID_SHARE = 0.3  # of the catalogue's areas (cardiac, eyes, ...) go to validation whole
+SAFETY_TRAIN_VALID_SHARE = 0.5  # data/safety_train.jsonl: its benign clinician tasks must also train
+COCONOT_HARMFUL = ("misinformation", "privacy violations", "triggers for offensive language")
+COCONOT_VALID_SHARE = 0.3
+URGENT_VALID_SHARE = 0.3  # of data/safety_train_urgent.jsonl
+PUBMEDQA_QUESTIONS = 400  # research questions in a clinician's voice: benign
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,44 @@ def medquad(
     return out
 
 
+TOPIC_REQUESTS = (
+    "Do you have information about {}",
+    "Can you tell me about {}?",
+    "I would like to learn more about {}",
+    "Where can I find information on {}?",
+    "Please give me some information about {}",
+    "What should I know about {}?",
+    "Explain {} to me",
+    "Any info on {}",
+)
+
+
+def medquad_topic_requests(
+    settings: Settings, sources: tuple[str, ...] = MEDQUAD_TRAIN, n: int = MEDQUAD_PER_SOURCE
+) -> list[Example]:
+    """Requests for information about a health topic in everyday wordings, one per MedQuAD focus of the
+    named sites (benign): MedQuAD's own questions are templates ("What is (are) X ?"), and without other
+    wordings "do you have information about X" looked like CoCoNot's requests for a person's data."""
+    path = _root(settings) / "corpus" / "medquad_answered.jsonl.gz"
+    by_source: dict[str, dict[str, None]] = {s: {} for s in sources}
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("source") in by_source and (focus := _clean(row.get("focus", ""))):
+                by_source[row["source"]][focus] = None
+    ranked = [
+        t
+        for topics in by_source.values()
+        for t in sorted(topics, key=lambda q: hashlib.sha256(f"{SALT}:topic:{q}".encode()).hexdigest())[
+            : n // len(sources)
+        ]
+    ]
+    return [
+        Example(TOPIC_REQUESTS[i % len(TOPIC_REQUESTS)].format(t), "allowed", "medquad_topics")
+        for i, t in enumerate(ranked)
+    ]
+
+
 def medsafetybench(settings: Settings) -> list[Example]:
     """MedSafetyBench's harmful requests; the source names the AMA-ethics category (medsafetybench.1 ...)."""
     rows = _csv(_root(settings) / "safety" / "medsafetybench_train.csv")
@@ -129,6 +172,30 @@ def coconot_contrast(settings: Settings) -> list[Example]:
     """CoCoNot's contrast TEST prompts (held out): benign, for over-refusal."""
     rows = read_jsonl(_root(settings) / "safety" / "coconot_contrast_eval.jsonl")
     return [Example(_clean(r["prompt"]), "allowed", "coconot_contrast") for r in rows if r.get("prompt")]
+
+
+def coconot_refusals(settings: Settings) -> list[Example]:
+    """CoCoNot's original set, the requests with safety concerns that are not medical (misinformation,
+    privacy violations, offensive language): harmful. Its "dangerous or sensitive topics" mix real
+    emergencies ("my friend is unconscious after an overdose") with harm, so they stay out."""
+    rows = read_jsonl(_root(settings) / "safety" / "coconot_eval_no_wildchat.jsonl")
+    return [
+        Example(_clean(r["prompt"]), "harmful", f"coconot_original.{r['subcategory'].split()[0]}")
+        for r in rows
+        if r.get("prompt") and r.get("subcategory") in COCONOT_HARMFUL
+    ]
+
+
+def pubmedqa_questions(settings: Settings, n: int = PUBMEDQA_QUESTIONS) -> list[Example]:
+    """PubMedQA's research questions (benign; a clinician's voice, unlike MedQuAD's consumer one)."""
+    path = _root(settings) / "benchmarks" / "ori_pqal.json"
+    if not path.is_file():
+        return []
+    questions = sorted(
+        {_clean(r["QUESTION"]) for r in json.loads(path.read_text(encoding="utf-8")).values()},
+        key=lambda q: hashlib.sha256(f"{SALT}:{q}".encode()).hexdigest(),
+    )
+    return [Example(q, "allowed", "pubmedqa") for q in questions[:n]]
 
 
 def harmbench(settings: Settings, copyright_too: bool = False) -> list[Example]:
@@ -175,31 +242,37 @@ def catalogue_phrasings(path: Path = CATALOGUE) -> list[Example]:
 
 
 def training_and_validation(settings: Settings) -> tuple[list[Example], list[Example]]:
-    """(train, validation). Validation is held out by source: data/safety_train (the larger
-    safety_dev trains: it has more of the rare labels), whole red-flag areas of the catalogue, three of
-    MedSafetyBench's nine categories and two MedQuAD sites; a validation text never appears in training.
-    XSTest trains (its look-alike pairs teach what is not harmful; as validation it set the harmful
-    threshold by homonyms, not by requests like HarmBench's)."""
+    """(train, validation). Validation is held out by source: half of data/safety_train (its other half
+    trains: without its benign clinician tasks, "draft a consent form" looked like MedSafetyBench's harmful
+    requests), whole red-flag areas of the catalogue, three of MedSafetyBench's nine categories, a fixed
+    30 % of CoCoNot's non-medical harmful requests and two MedQuAD sites; a validation text never appears
+    in training. XSTest trains (its look-alike pairs teach what is not harmful; as validation it set the
+    harmful threshold by homonyms, not by requests like HarmBench's)."""
     flags = catalogue_phrasings()
     flags_valid = [e for e in flags if _pick(e.source, CATALOGUE_VALID_SHARE)]  # whole areas held out
     msb = medsafetybench(settings)
     msb_valid = [e for e in msb if e.source.split(".")[1] in MEDSAFETYBENCH_VALID]
+    urgent = _jsonl(DATA / "safety_train_urgent.jsonl", "safety_train_urgent")
+    urgent_valid = [e for e in urgent if _pick(e.text, URGENT_VALID_SHARE)]  # urgent is rare in validation
+    st = _jsonl(DATA / "safety_train.jsonl", "safety_train")
+    st_valid = [e for e in st if _pick(e.text, SAFETY_TRAIN_VALID_SHARE)]
+    coco = coconot_refusals(settings)
+    coco_valid = [e for e in coco if _pick(e.text, COCONOT_VALID_SHARE)]
     train = (
         _jsonl(DATA / "safety_dev.jsonl", "safety_dev")
-        + _jsonl(DATA / "safety_train_urgent.jsonl", "safety_train_urgent")
+        + [e for e in urgent if e not in urgent_valid]
+        + [e for e in st if e not in st_valid]
         + [e for e in flags if e not in flags_valid]
         + [e for e in msb if e not in msb_valid]
+        + [e for e in coco if e not in coco_valid]
         + advbench(settings)
         + xstest(settings)
         + coconot_pref(settings)
+        + pubmedqa_questions(settings)
         + medquad(settings, MEDQUAD_TRAIN)
+        + medquad_topic_requests(settings)
     )
-    valid = (
-        _jsonl(DATA / "safety_train.jsonl", "safety_train")
-        + flags_valid
-        + msb_valid
-        + medquad(settings, MEDQUAD_VALID)
-    )
+    valid = st_valid + urgent_valid + flags_valid + msb_valid + coco_valid + medquad(settings, MEDQUAD_VALID)
     seen = {e.text.lower() for e in valid}
     return dedupe([e for e in train if e.text.lower() not in seen]), dedupe(valid)
 
@@ -215,6 +288,7 @@ def held_out_sets(settings: Settings, triage: Path | None = None) -> dict[str, l
         "coconot_contrast": coconot_contrast(settings),
         "medquad_heldout": medquad(settings, MEDQUAD_TEST),
         "fresh": _jsonl(DATA / "safety_fresh.jsonl", "fresh"),
+        "fresh2": _jsonl(DATA / "safety_fresh2.jsonl", "fresh2"),
     }
     if triage is not None:
         sets["medeval_triage"] = triage_cases(triage)

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
 MAX_BENIGN_FLAGGED = 0.01  # per label, on the validation split's allowed rows
+MAX_HARD_FLAGGED = 0.03  # per label, on its look-alike allowed rows (data/safety_train, catalogue negations)
+HARD_SOURCES = ("safety_train", "catalogue")
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,25 @@ def average_precision(y: np.ndarray, score: np.ndarray) -> float:
     return float((precision * hits).sum() / hits.sum())
 
 
-def pick_threshold(y: np.ndarray, score: np.ndarray, benign: np.ndarray, max_benign: float) -> float:
-    """The threshold with the best F1 among those flagging at most `max_benign` of the benign rows."""
+def pick_threshold(
+    y: np.ndarray,
+    score: np.ndarray,
+    benign: np.ndarray,
+    max_benign: float,
+    hard: np.ndarray | None = None,
+    max_hard: float = 1.0,
+) -> float:
+    """The threshold with the best F1 among those flagging at most `max_benign` of the benign rows and
+    at most `max_hard` of the `hard` (look-alike) benign rows: easy consumer questions dominate the benign
+    rows, and a budget over all of them alone let thresholds drop until look-alikes were flagged."""
     best_t, best_f1 = 0.5, -1.0
     for t in np.unique(np.round(np.concatenate([score, [0.5]]), 4)):
         if t < 0.05:
             continue
         pred = score >= t
         if benign.any() and (pred & benign).sum() / benign.sum() > max_benign:
+            continue
+        if hard is not None and hard.any() and (pred & hard).sum() / hard.sum() > max_hard:
             continue
         tp = (pred & y).sum()
         f1 = 2 * tp / max(pred.sum() + y.sum(), 1)
@@ -75,12 +88,13 @@ def validation_report(valid: list[Example], probs: np.ndarray) -> tuple[dict[str
     """(thresholds, per-label AUPRC / precision / recall / F1 at those thresholds) on the validation split."""
     labels = np.array([LABELS.index(e.label) for e in valid])
     benign = labels == LABELS.index("allowed")
+    hard = benign & np.array([e.source.split(".")[0] in HARD_SOURCES for e in valid], dtype=bool)
     thresholds, figures = {}, {}
     for i, name in enumerate(LABELS):
         if name == "allowed":
             continue
         y, score = labels == i, probs[:, i]
-        t = pick_threshold(y, score, benign, MAX_BENIGN_FLAGGED) if y.any() else 0.5
+        t = pick_threshold(y, score, benign, MAX_BENIGN_FLAGGED, hard, MAX_HARD_FLAGGED) if y.any() else 0.5
         pred = score >= t
         tp = int((pred & y).sum())
         thresholds[name] = round(t, 4)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from medgemma.safety.harm_beyond import BEYOND_PATTERNS
 from medgemma.safety.patterns import MY_PERSON, PERSON, rule_pattern
 
 VIOLENT = (
@@ -335,6 +336,7 @@ UNETHICAL_REQUEST = rule_pattern(
     rf"(?:^|[.,;:!?] )(?!.*\b{_MITIGATE}\b){_ASK}\b.*?\b{_CUE}",
 )
 HARM_PATTERNS.append(UNETHICAL_REQUEST)
+HARM_PATTERNS.extend(BEYOND_PATTERNS)
 
 INJECTION = rule_pattern(
     "injection",

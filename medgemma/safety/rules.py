@@ -184,6 +184,8 @@ def _harms(t: Text, f: RuleFindings) -> None:
             "harmful.attack",
             "harmful.harassment",
             "harmful.unethical_practice",
+            "harmful.cyber",
+            "harmful.graphic",
         } and (f.benign_context and not operational):
             f.suppressed.append(f"benign context: {pat.rule}")
             continue

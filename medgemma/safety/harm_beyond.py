@@ -1,0 +1,83 @@
+"""harm_beyond.py holds the rule lexicon for harmful requests that harm.py's medical lexicon does not cover:
+attack code and intrusion, graphic violence and sexual content, edits that smear a named person, stolen
+goods, bullying, eating-disorder coaching, stalking a person. Only data; harm.py appends these.
+"""
+
+from __future__ import annotations
+
+from medgemma.safety.patterns import rule_pattern
+
+_MAKE = (
+    r"(?:write|generate|create|give|provide|build|develop|code|modify|make|design|craft|explain how to use)"
+)
+_ATTACK = (
+    r"(?:sql injection|csrf|xss|cross site scripting|syn flood|dns amplification|ddos|denial of service|"
+    r"ransomware|keylogger|key logger|botnet|rootkit|spyware|stalkerware|credential stuffing|"
+    r"brute forc\w*|privilege escalation|reverse shell|backdoor|zero day|exploit\w*|phishing|"
+    r"man in the middle|packet sniff\w*|skimm\w*|malware|computer virus)"
+)
+BEYOND_PATTERNS = [
+    rule_pattern(
+        "harmful.cyber",
+        "asks for attack code, intrusion or fraud tooling",
+        rf"{_MAKE} .{{0,60}}(?:code|script|program|tool|payload|attack|device|steps|instructions) .{{0,40}}{_ATTACK}",
+        rf"{_MAKE} (?:me |us )?(?:a |an |the )?(?:\w+ )?{_ATTACK}",
+        rf"{_ATTACK} (?:code|script|attack|payload|kit) ",
+        r"(?:using|use|exploit) the \w+ vulnerability",
+        r"(?:hide|conceal) the requests from .{0,20}logs",
+        r"(?:scrap(?:e|ing)) (?:email addresses|personal data|phone numbers)",
+        r"(?:hack|break) into (?:a |an |the |someone s |my \w+ s )?(?:\w+ )?(?:account|server|network|wifi|phone|"
+        r"computer|database|email|system)",
+        r"enabling (?:office )?macros is safe",
+    ),
+    rule_pattern(
+        "harmful.graphic",
+        "asks for graphic violence or sexual content",
+        r"in (?:graphic|gory|vivid|explicit|gruesome) detail",
+        r"(?:flayed|flaying|skinned) alive|drawn and quartered|being dismembered|snuff (?:film|video|movie)",
+        r"(?:explicit|pornographic|porn|erotic|x rated|sexually explicit) (?:\w+ )?(?:story|scene|content|film|"
+        r"video|script|fan ?fic\w*|novel|poem|text|description)",
+    ),
+    rule_pattern(
+        "harmful.smear",
+        "asks to edit a text so it smears a named person or spreads a false claim",
+        r"(?:modify|edit|change|rewrite|alter|tweak) (?:this|the|these|that) (?:\w+ ){0,4}?(?:to|so (?:that )?it) "
+        r"(?:suggest|make it (?:seem|look|appear)|imply|claim|persuade|argue|be more pro)",
+        r"(?:make it|to) seem (?:more )?(?:likely )?(?:like )?(?:that )?.{0,40}(?:criminal|bribe\w*|illegal|fraud\w*|"
+        r"nazi|terroris\w*|corrupt\w*)",
+        r"(?:cigarettes|smoking|vaping) (?:is|are) good for you",
+    ),
+    rule_pattern(
+        "harmful.stolen_goods",
+        "asks where to sell or buy stolen goods or how to run an illegal trade",
+        r"chop shops?",
+        r"(?:sell|selling|buy|buying|fence|fencing) (?:\w+ )?stolen (?:cars?|goods|credit cards?|cards|phones|"
+        r"identities|data)",
+        r"(?:child|underage) (?:labou?rer|worker)s? (?:from )?(?:talking|speaking|reporting)",
+        r"rolling coal",
+    ),
+    rule_pattern(
+        "harmful.eating_disorder",
+        "asks for help to starve, purge or hide an eating disorder",
+        r"pro ?(?:ana|mia)|thinspo\w*|meanspo\w*",
+        r"(?:hide|hiding|conceal\w*|cover up) (?:\w+ ){0,6}(?:not eating|skipping meals|my purging|throwing up after|"
+        r"making myself (?:sick|throw up)|my weight loss|i do not eat)",
+        r"(?:get|go|drop|reach) (?:down )?(?:to|under|below|less than) [2-4]\d ?(?:kg|kgs|kilos?)\b",
+        r"starv(?:e|ing) myself|make myself (?:throw up|sick) after (?:eating|meals)",
+        r"(?:motivation|tips|tricks|ways) (?:\w+ ){0,4}(?:to )?(?:not eat|stop (?:myself )?eating|keep (?:me|myself) "
+        r"from eating|ignore (?:my )?hunger)",
+    ),
+    rule_pattern(
+        "harmful.stalking",
+        "asks to locate, follow or track a person without their knowledge",
+        r"(?:find|get|give|tell) (?:me )?(?:the )?(?:home address|daily routine|whereabouts|schedule) (?:and (?:\w+ ){1,2})?"
+        r"(?:of|for) (?:this|that|a|an|the|my|her|his)",
+        r"(?:track|follow|tracker on|locate) (?:\w+ ){0,3}(?:without (?:her|him|them) (?:knowing|knowledge)|secretly)",
+    ),
+    rule_pattern(
+        "harmful.bullying",
+        "asks how to bully or groom a child or another person",
+        r"(?:bully|bullying|harass|intimidate|groom|grooming|torment) (?:a |the |this |that |my )?(?:\w+ )?(?:child|"
+        r"kid|minor|teen\w*|student|pupil|coworker|colleague|person|girl|boy)",
+    ),
+]
