@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs.required = True
     t = verbs.add_parser("train", help="fine-tune the guard's classifier (CPU: a few minutes) and ship it")
     add_common(t)
-    t.add_argument("--epochs", type=int, default=None, help="passes over the training rows (default 4)")
+    t.add_argument("--epochs", type=int, default=None, help="passes over the training rows (default 5)")
     t.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3)")
     t.add_argument(
         "--artifact", default="", help="where to write the .safetensors (default: the shipped one)"

@@ -35,7 +35,7 @@ HARD_SOURCES = ("safety_train", "catalogue")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 4
+    epochs: int = 5
     batch_size: int = 32
     lr: float = 2e-3
     r: int = 8
