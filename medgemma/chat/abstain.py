@@ -71,13 +71,16 @@ def _phrase(terms: list[str], text: str) -> bool:
 
 
 def names_topic(query: str, terms: set[str], hit: Hit) -> bool:
-    """The passage is about the question's topic: its title or section names a specific topic term, or
-    (a file, whose title is often just its name) the text has the question's specific words side by side."""
-    specific = specific_terms(terms)
-    if not specific or specific & content_words(f"{hit.chunk.title} {hit.chunk.section}"):
+    """The passage is about the question's topic: its title (a file's title or section) names a specific
+    topic term, or (a file, whose title is often just its name) the text has them side by side."""
+    specific, medquad = specific_terms(terms), hit.chunk.source.startswith("MedQuAD")
+    # a MedQuAD page's title is its topic; its section is a templated question that shares the asker's
+    # template words ("what are public health agencies doing to prevent ...")
+    named = hit.chunk.title if medquad else f"{hit.chunk.title} {hit.chunk.section}"
+    if not specific or specific & content_words(named):
         return True
     ordered = [t for t in dict.fromkeys(_stem(w) for w in _WORD.findall(query.lower())) if t in specific]
-    return not hit.chunk.source.startswith("MedQuAD") and _phrase(ordered, hit.chunk.text)
+    return not medquad and _phrase(ordered, hit.chunk.text)
 
 
 def enough(terms: set[str], share: float) -> bool:

@@ -113,3 +113,18 @@ def test_a_page_without_the_kind_of_answer_asked_for_is_not_quoted():
     assert "Genetic Testing Registry" not in done.text
     quoted = run("What is (are) polycythemia vera ?", passages)[-1]
     assert quoted.mode == "extractive" and quoted.text.startswith("Polycythemia vera is a condition")
+
+
+def test_an_uploaded_file_names_its_topic_in_its_text():
+    from medgemma.types import Chunk, Hit
+
+    text = "Anal cancer is rare. Most people with anal cancer are treated with chemoradiation."
+    leaflet = Hit(Chunk("c", "leaflet", text, title="clinic leaflet", source="leaflet.txt"), 0.03, dense=0.4)
+    assert abstain.decide("What is the outlook for anal cancer?", [leaflet]).answers
+    elsewhere = Hit(Chunk("c", "y", "Cancer can spread to the lungs.", title="notes", source="y.txt"), 0.03)
+    assert not abstain.decide("What is the outlook for anal cancer?", [elsewhere]).answers
+    # a MedQuAD section is a templated question: its shared template words do not name the topic
+    yersinia = hits(("Yersinia", "CDC", "prevention"))[:1]
+    assert not abstain.decide(
+        "what are public health agencies doing to prevent or control botulism?", yersinia
+    ).answers
