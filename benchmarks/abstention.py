@@ -152,7 +152,8 @@ def main() -> None:
     ap.add_argument("--background", type=int, default=250)
     ap.add_argument("--seed", type=int, default=SEED, help="selection seed (15 = the development seed)")
     ap.add_argument("--show", type=int, default=5, help="answers printed in full (seeded random choice)")
-    ap.add_argument("--out", default=str(Path(__file__).with_name("abstention_results.json")))
+    # the records quote MedQuAD's answers: they stay outside the repository
+    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "abstention_results.json"))
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="medgemma-abstention-"))
     os.environ["MEDGEMMA_HOME"] = str(home)
