@@ -20,25 +20,28 @@ from medgemma.types import Chunk
 
 EF_SEARCH = 100  # HNSW candidates per search (the embedded HNSW uses efSearch 96)
 RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length), as BM25 damps long texts
+CANDIDATE_SHARES = (0.25,)  # keyword candidates: first the rows holding a stem this rare (_keyword_rows)
 
 
-def _terms(conn, query: str, index_id: int, total: int) -> list[tuple[str, float]]:
+def _terms(conn, query: str, index_id: int, total: int) -> list[tuple[str, float, float]]:
     """The query's distinct stems (english configuration: stopwords dropped, Snowball stems, each quoted
-    so no character of the query reads as an operator), each with its BM25 idf over this index's chunks
-    (the document frequency counted through the GIN index). Stems no chunk holds are dropped."""
+    so no character of the query reads as an operator) as (tsquery, BM25 idf, share of chunks holding it),
+    from kb_lexemes (kept by every commit). Stems no chunk holds are dropped."""
     rows = conn.execute(
-        "SELECT t::text, (SELECT count(*) FROM kb_chunks WHERE index_id = %s AND tsv @@ t) FROM "
-        "(SELECT quote_literal(w)::tsquery AS t FROM unnest(tsvector_to_array(to_tsvector('english', %s))) w) s",
-        (index_id, query),
+        "SELECT quote_literal(w)::tsquery::text, l.df FROM "
+        "unnest(tsvector_to_array(to_tsvector('english', %s))) AS w "
+        "JOIN kb_lexemes l ON l.index_id = %s AND l.lexeme = w WHERE l.df > 0",
+        (query, index_id),
     ).fetchall()
-    return [(t, math.log(1 + (total - df + 0.5) / (df + 0.5))) for t, df in rows if df]
+    total = max(total, 1)
+    return [(t, math.log(1 + (total - df + 0.5) / (df + 0.5)), df / total) for t, df in rows]
 
 
-def _score(terms: list[tuple[str, float]]) -> tuple[str, list]:
+def _score(terms: list[tuple[str, float, float]]) -> tuple[str, list]:
     """The keyword score of a row, as SQL and its parameters: the sum over the query's stems of idf times
     ts_rank for that stem alone (which saturates with the stem's count, as BM25's tf part does)."""
     expr = " + ".join(f"%s * ts_rank(tsv, %s::tsquery, {RANK_NORMALIZATION})" for _ in terms)
-    return f"({expr})", [x for t, w in terms for x in (w, t)]
+    return f"({expr})", [x for t, w, _ in terms for x in (w, t)]
 
 
 def _array(vec: Any) -> np.ndarray:
@@ -70,7 +73,7 @@ class PgRetriever(Retriever):
     def bm25(self):  # the keyword side is PostgreSQL's full-text search
         raise NotImplementedError("PgRetriever ranks keywords in SQL (ts_rank)")
 
-    def _read(self, conn, rows: Sequence[int], terms: list[tuple[str, float]]) -> dict[int, float]:
+    def _read(self, conn, rows: Sequence[int], terms: list[tuple[str, float, float]]) -> dict[int, float]:
         """Fetch the chunks and vectors of `rows` not read yet, and (with `terms`) every row's keyword score."""
         with self._rows_lock:
             missing = [r for r in rows if r not in self.snapshot.chunks]
@@ -90,6 +93,32 @@ class PgRetriever(Retriever):
                     if vec is not None:
                         self.snapshot.vectors[row] = _array(vec)
         return ranks
+
+    def _keyword_rows(self, conn, terms: list[tuple[str, float, float]], depth: int) -> list[int]:
+        """The `depth` best rows by keyword score (every stem of the query counts). Ranking every row
+        that holds a common word reads most of the table for each question, so the candidates are first
+        the rows holding a stem in at most 25% of the chunks; only when fewer than `depth` do, every
+        matching row is ranked. On data/retrieval_dev.jsonl this gave the very figures of ranking every
+        matching row; a 5% first pool lost keyword recall@5 (0.718 vs 0.758)."""
+        expr, params = _score(terms)
+        rows: list[int] = []
+        pools = [[t for t in terms if t[2] <= share] for share in CANDIDATE_SHARES] + [terms]
+        tried: set[int] = set()
+        for pool in pools:
+            if not pool or len(pool) in tried:
+                continue
+            tried.add(len(pool))
+            rows = [
+                r
+                for (r,) in conn.execute(
+                    f"SELECT id FROM kb_chunks WHERE index_id = %s AND tsv @@ %s::tsquery "
+                    f"ORDER BY {expr} DESC, id LIMIT %s",
+                    [self.view.index_id, " | ".join(t for t, _, _ in pool), *params, depth],
+                )
+            ]
+            if len(rows) >= depth:
+                break
+        return rows
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
         """Unit vectors of rows; a row without one yet (the build is filling them in) is embedded now."""
@@ -128,15 +157,7 @@ class PgRetriever(Retriever):
                 ]
             terms = _terms(conn, query, i, self.view.count) if mode != "dense" else []
             if terms:
-                expr, params = _score(terms)
-                lexical_rows = [
-                    r
-                    for (r,) in conn.execute(
-                        f"SELECT id FROM kb_chunks WHERE index_id = %s AND tsv @@ %s::tsquery "
-                        f"ORDER BY {expr} DESC, id LIMIT %s",
-                        [i, " | ".join(t for t, _ in terms), *params, depth],
-                    )
-                ]
+                lexical_rows = self._keyword_rows(conn, terms, depth)
             rows = list(dict.fromkeys(dense_rows + lexical_rows))
             ranks = self._read(conn, rows, terms)
         chunks, vecs = self.snapshot.chunks, self.snapshot.vectors

@@ -226,6 +226,7 @@ class PgStore:
                     f"({dimension}) vectors needs a rebuild first: python -m medgemma index build --rebuild"
                 )
             conn.execute("DELETE FROM kb_documents WHERE index_id = %s", (index_id,))
+            conn.execute("DELETE FROM kb_lexemes WHERE index_id = %s", (index_id,))
             conn.execute(f"DROP INDEX IF EXISTS kb_chunks_hnsw_{int(index_id)}_{int(old_dim)}")
             conn.execute(
                 "UPDATE kb_indexes SET embedding_model = %s, dimension = %s WHERE id = %s",
@@ -265,9 +266,11 @@ class PgStore:
             index_id, old_sources = self._index_row(conn, model, dimension, replace_all)
             if replace_all:
                 conn.execute("DELETE FROM kb_documents WHERE index_id = %s", (index_id,))
+                conn.execute("DELETE FROM kb_lexemes WHERE index_id = %s", (index_id,))
                 old_sources = {}
             drop = sorted(removes | {e.record["doc_id"] for e in adds})
             if drop:
+                self._count_lexemes(conn, index_id, drop, -1)
                 conn.execute(
                     "DELETE FROM kb_documents WHERE index_id = %s AND doc_id = ANY(%s)", (index_id, drop)
                 )
@@ -305,6 +308,7 @@ class PgStore:
                                     dimension,
                                 )
                                 cp.write_row((*row, vec))
+                self._count_lexemes(conn, index_id, [e.record["doc_id"] for e in adds], +1)
             merged = dict(old_sources)
             for key, value in sources.items():
                 if value is None:
@@ -313,6 +317,25 @@ class PgStore:
                     merged[key] = value
             self._finish(conn, index_id, merged, extra)
         return self.load()
+
+    @staticmethod
+    def _count_lexemes(conn, index_id: int, doc_ids: list[str], sign: int) -> None:
+        """Add (+1) or take away (-1) the stems of these documents' chunks in kb_lexemes."""
+        counts = (
+            "SELECT u.lexeme, count(*) AS n FROM kb_chunks c, unnest(c.tsv) AS u "
+            "WHERE c.index_id = %(i)s AND c.doc_id = ANY(%(docs)s) GROUP BY u.lexeme ORDER BY u.lexeme"
+        )
+        if sign > 0:
+            sql = (
+                f"INSERT INTO kb_lexemes (index_id, lexeme, df) SELECT %(i)s, lexeme, n FROM ({counts}) d "
+                "ON CONFLICT (index_id, lexeme) DO UPDATE SET df = kb_lexemes.df + excluded.df"
+            )
+        else:
+            sql = (
+                f"UPDATE kb_lexemes l SET df = l.df - d.n FROM ({counts}) d "
+                "WHERE l.index_id = %(i)s AND l.lexeme = d.lexeme"
+            )
+        conn.execute(sql, {"i": index_id, "docs": doc_ids})
 
     @staticmethod
     def _finish(conn, index_id: int, sources: dict | None = None, extra: dict | None = None) -> None:

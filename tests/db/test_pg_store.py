@@ -118,6 +118,10 @@ def test_index_search_delete_and_unchanged_readds(kb_on, pg_db, state, files, co
     with psycopg.connect(pg_db) as conn:  # the delete cascaded to the chunks; the counts match the rows
         assert conn.execute("SELECT count(*) FROM kb_chunks WHERE doc_id = 'gout.md'").fetchone()[0] == 0
         assert conn.execute("SELECT chunks, documents FROM kb_indexes").fetchone() == (2, 2)
+        counted = "SELECT u.lexeme, count(*) FROM kb_chunks, unnest(tsv) u GROUP BY 1"
+        kept = "SELECT lexeme, df FROM kb_lexemes WHERE df > 0"
+        for a, b in ((counted, kept), (kept, counted)):  # document frequencies follow adds and deletes
+            assert conn.execute(f"SELECT count(*) FROM ({a} EXCEPT {b}) x").fetchone()[0] == 0
 
 
 def test_a_second_reader_sees_new_rows_at_once(kb_on, pg_db, state, files):

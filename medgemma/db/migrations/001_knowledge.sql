@@ -58,3 +58,12 @@ CREATE TABLE kb_status (
     status jsonb NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- How many chunks of an index hold each stem (BM25's document frequency, kept by every commit), so a
+-- search weighs its words by idf without counting matches.
+CREATE TABLE kb_lexemes (
+    index_id integer NOT NULL REFERENCES kb_indexes (id) ON DELETE CASCADE,
+    lexeme text NOT NULL,
+    df integer NOT NULL CHECK (df >= 0),
+    PRIMARY KEY (index_id, lexeme)
+);
