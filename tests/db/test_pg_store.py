@@ -147,6 +147,10 @@ def test_a_mismatching_model_is_refused(kb_on, pg_db, state, files):
     assert {d.doc_id for d in kb.list_documents()} == {"flu.txt"}  # nothing of the refused commits landed
     with pytest.raises(IndexNotReady, match="cannot take other-model"):
         store.set_vectors([1], np.ones((1, 384), dtype=np.float32), "other-model")
+    generation = store.load().generation
+    result = kb.rebuild()  # re-chunks and re-embeds every stored document in one transaction
+    assert result["documents"] == 1 and result["chunks"] == 1 and store.load().generation == generation + 1
+    assert kb.search("flu vaccine", k=1, min_score=-1)[0].chunk.doc_id == "flu.txt"
 
 
 def test_starter_build_lexical_first_then_vectors_resumed(
