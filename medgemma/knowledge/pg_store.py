@@ -13,7 +13,7 @@ import socket
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -71,7 +71,6 @@ class PgView:
     manifest: dict[str, Any]
     chunks: tuple = ()
     vectors: Any = None
-    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def generation(self) -> int:
