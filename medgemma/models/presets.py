@@ -169,7 +169,7 @@ def _package_dir(module: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-_PREPARE_LOCK = threading.Lock()
+_PREPARE_LOCK = threading.RLock()  # re-entrant: hf_model_path holds it while gguf_file assembles the GGUF
 
 
 def gguf_file(spec: ModelSpec, settings: Settings) -> Path:
