@@ -186,7 +186,7 @@ def main() -> None:
     rows = [
         ("questions", len(questions)),
         (
-            "index B chunks / build s",
+            "index A chunks · build times",
             f"{stats.get('chunks', '?')} (A) · B built in {build_b:.0f} s, A in {build_a:.0f} s",
         ),
         (

@@ -340,6 +340,8 @@ def quote(turn: Turn, services: Services) -> Iterator[Event]:
     if gate.shown:
         turn.mode, turn.support = "extractive", gate.support
     elif turn.hits:  # nothing quotable held up: say so rather than show nothing
+        if turn.decision is not None and turn.decision.answers:
+            turn.decision = replace(turn.decision, answers=False, why="no sentence of those passages held up")
         yield from _abstain(turn, abstain.ABSTAIN)
 
 
