@@ -123,10 +123,11 @@ class PgServer:
 
 
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill PID` stops the server too (SIGINT may be
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))  # ignored in a background job)
     with PgServer() as pg:
         print(pg.url(), flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            sys.exit(0)
+        while True:
+            time.sleep(3600)
