@@ -136,7 +136,11 @@ def run(size: int, chunks, questions, url: str) -> dict:
     items = entries(chunks, size)
     raw_s, index, bm25 = build_raw(items)
     emb_s, retriever = build_embedded(items)
+    print(
+        f"{size:,} chunks: raw built in {raw_s:.1f} s, embedded in {emb_s:.1f} s", file=sys.stderr, flush=True
+    )
     pg_s, store = build_pg(url, items, f"bench{size}")
+    print(f"{size:,} chunks: postgres built in {pg_s:.1f} s; timing queries", file=sys.stderr, flush=True)
     qv = RandomQueries()
 
     def raw(mode):
