@@ -60,6 +60,11 @@ class Settings:
     repetition_penalty: float = _f(1.1, "Penalty on repeated tokens.")
     context_window: int = _f(4096, "Prompt + answer token budget.")
     threads: int = _f(0, "CPU threads for llama.cpp and torch (0 = all cores).")
+    llamacpp_extra_buffers: bool = _f(
+        False,
+        "Let llama.cpp repack weights into its CPU extra buffers (AMX / AVX-512 kernels); off by default: "
+        "llama-cpp-python 0.3.36 segfaulted in decode with them on an AMX Xeon (medgemma/models/llamacpp_load.py).",
+    )
     openai_base_url: str = _f(
         "", "OpenAI-compatible endpoint (vLLM, TGI, llama.cpp server) for backend=openai."
     )

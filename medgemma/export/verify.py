@@ -190,8 +190,9 @@ def check_transformers(ref: Reference, folder: Path, level: str, dtype: str = "f
 def check_llamacpp(
     ref: Reference, gguf: Path, level: str, lora: Path | None = None, threads: int = 0
 ) -> Check:
-    """Load a GGUF (optionally with a GGUF LoRA) in llama.cpp, compare logits and let it generate."""
-    from llama_cpp import Llama
+    """Load a GGUF (optionally with a GGUF LoRA) in llama.cpp, compare logits and let it generate. The
+    check loads without CPU weight repacking: it is about the file's numbers, not speed (load_llama)."""
+    from medgemma.models.llamacpp_load import load_llama
 
     n_ctx = len(ref.prompt_ids) + len(ref.tokens) + 16
     kwargs: dict[str, Any] = dict(
@@ -200,7 +201,7 @@ def check_llamacpp(
     if lora is not None:
         kwargs["lora_path"] = str(lora)
     try:
-        llm = Llama(**kwargs)
+        llm = load_llama(extra=False, **kwargs)
     except (ValueError, RuntimeError) as exc:
         raise UserFacingError(
             f"llama.cpp could not load {gguf.name}{' with ' + lora.name if lora else ''}: {exc}"

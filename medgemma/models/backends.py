@@ -20,6 +20,7 @@ from medgemma.config import Settings
 from medgemma.errors import ModelNotAvailable
 from medgemma.models.adapters import resolve as resolve_adapter
 from medgemma.models.devices import pick_device, pick_dtype, torch_dtype
+from medgemma.models.llamacpp_load import load_llama
 from medgemma.models.presets import ModelSpec, gguf_file, hf_model_path, resolve_model
 from medgemma.models.remote import OpenAIBackend
 from medgemma.models.streaming import timed, until_stop_strings
@@ -59,7 +60,7 @@ class LlamaCppBackend:
 
     def __init__(self, spec: ModelSpec, path: Path, settings: Settings, lora_path: str = "") -> None:
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401
         except ImportError:
             raise ModelNotAvailable(
                 "llama-cpp-python is not installed (pip install llama-cpp-python)."
@@ -77,7 +78,7 @@ class LlamaCppBackend:
         if lora_path:
             kwargs["lora_path"] = lora_path
         try:
-            self._llm = Llama(**kwargs)
+            self._llm = load_llama(extra=settings.llamacpp_extra_buffers, **kwargs)
         except (ValueError, RuntimeError) as exc:
             raise ModelNotAvailable(f"llama.cpp could not load {path.name}: {exc}") from None
         self._lock = threading.Lock()

@@ -1,5 +1,5 @@
 """backend=openai against a real OpenAI-compatible server: llama.cpp's own (`python -m llama_cpp.server`,
-from the llama-cpp-python[server] extra) serving the packaged SmolLM2 GGUF on loopback, started and stopped
+from the llama-cpp-python[server] extra, started through medgemma.models.llamacpp_load) serving the packaged SmolLM2 GGUF on loopback, started and stopped
 here. Streaming, stop strings, a wrong key, a server that dies mid-answer, one that goes silent."""
 
 from __future__ import annotations
@@ -51,10 +51,19 @@ def llama_server() -> Iterator[tuple[str, subprocess.Popen]]:
     """A real llama_cpp.server on a free port, ready when /v1/models answers; killed on exit."""
     pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
     port = _port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()), "--host", "127.0.0.1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "medgemma.models.llamacpp_load",
+        "--model",
+        str(_gguf()),
+        "--host",
+        "127.0.0.1",
+    ]
     cmd += ["--port", str(port), "--api_key", KEY, "--n_ctx", "1024", "--n_threads", "1"]
     log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: llama.cpp logs enough to fill one and block
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True)
+    root = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True, cwd=root)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
     try:
