@@ -200,6 +200,35 @@ def test_a_job_running_on_another_machine_keeps_its_state_and_is_cancelled_there
         jobs.start(two, "index", {"action": "rebuild"})
 
 
+def test_a_job_killed_on_this_machine_reads_as_failed_and_old_run_folders_are_still_listed(
+    replicas, tmp_path
+):
+    one, two = replicas
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer runs: the job's process was killed before it could record its end
+    status = {
+        "kind": "eval",
+        "run_id": "killed",
+        "state": "running",
+        "pid": dead.pid,
+        "created": "2026-12-02T17:00:00+00:00",
+    }
+    with psycopg.connect(one.database_url) as conn:
+        conn.execute(
+            "INSERT INTO jobs (id, kind, state, host, pid, folder, created, status)"
+            " VALUES ('killed', 'eval', 'running', %s, %s, '/gone', %s, %s)",
+            (HOST, dead.pid, status["created"], json.dumps(status)),
+        )
+    before = replace(two, database_url="")  # a run made in replica 2's home before the database was set up
+    jobs.create_run(before, "train", {"recipe": "old"}, run_id="from-files")
+    listed = {r.run_id: r for r in jobs.list_runs(two)}
+    assert listed["killed"].state == "failed" and "killed or crashed" in listed["killed"].error
+    assert listed["from-files"].state == "queued" and jobs.find_run(two, "from-files").config == {
+        "recipe": "old"
+    }
+    assert "from-files" not in {r.run_id for r in jobs.list_runs(one)}  # it lives in replica 2's home only
+
+
 # ---- the active adapter ------------------------------------------------------------------------------
 
 
