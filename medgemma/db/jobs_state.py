@@ -10,7 +10,7 @@ from typing import Any
 
 from medgemma.config import Settings
 from medgemma.db.connect import Database
-from medgemma.db.state import jsonb, retried
+from medgemma.db.state import fetch, jsonb, retried
 from medgemma.jobs import runs
 from medgemma.jobs.registry import HOST, FileRegistry
 from medgemma.storage import read_json
@@ -55,18 +55,15 @@ class PgJobRegistry:
 
     def runs(self, kind: str = "") -> list[runs.RunInfo]:
         where, args = ("WHERE kind = %s", (kind,)) if kind else ("", ())
-        with self.db.connection() as conn:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM jobs {where}", args).fetchall()
-        found = {row[0]: _run(row) for row in rows}
+        found = {row[0]: _run(row) for row in fetch(self.db, f"SELECT {COLUMNS} FROM jobs {where}", args)}
         for run in self.files.runs(kind):  # run folders here that were never recorded
             found.setdefault(run.run_id, run)
         return sorted(found.values(), key=lambda r: (r.created, r.run_id), reverse=True)
 
     def find(self, run_id: str, kind: str = "") -> runs.RunInfo | None:
         where, args = ("AND kind = %s", (run_id, kind)) if kind else ("", (run_id,))
-        with self.db.connection() as conn:
-            row = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = %s {where}", args).fetchone()
-        return _run(row) if row is not None else self.files.find(run_id, kind)
+        rows = fetch(self.db, f"SELECT {COLUMNS} FROM jobs WHERE id = %s {where}", args)
+        return _run(rows[0]) if rows else self.files.find(run_id, kind)
 
 
 def _run(row: tuple[Any, ...]) -> runs.RunInfo:

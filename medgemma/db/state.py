@@ -94,16 +94,26 @@ def adapter_choice(settings: Settings) -> AdapterChoice:
 # ---- the PostgreSQL implementations ----------------------------------------------------------------
 
 
-def retried(db: Database, write: Callable[[], T]) -> T:
-    """Run an idempotent write, once more on fresh connections if the first try lost its connection (pooled
-    connections the server closed, a restart): the rows are keyed by an id made before the first try, so a
-    retry cannot store one twice."""
+def retried(db: Database, work: Callable[[], T]) -> T:
+    """Run a read or an idempotent write, once more on fresh connections if the first try lost its connection
+    (pooled connections the server closed, a restart): written rows are keyed by an id made before the first
+    try, so a retry cannot store one twice."""
     try:
-        return write()
+        return work()
     except DatabaseError as exc:
-        logger.warning("database write failed (%s); retrying once on a new connection", exc)
+        logger.warning("database call failed (%s); retrying once on a new connection", exc)
         db.close()  # the other pooled connections are most likely dead too
-        return write()
+        return work()
+
+
+def fetch(db: Database, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one read (retried like a write: a read is always safe to repeat)."""
+
+    def read() -> list[tuple[Any, ...]]:
+        with db.connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    return retried(db, read)
 
 
 def jsonb(value: Any) -> Any:
@@ -129,9 +139,7 @@ class PgFeedback:
         retried(self.db, write)
 
     def records(self) -> Iterator[dict[str, Any]]:
-        with self.db.connection() as conn:
-            rows = conn.execute("SELECT record FROM feedback ORDER BY seq").fetchall()
-        return iter([r[0] for r in rows])
+        return iter([r[0] for r in fetch(self.db, "SELECT record FROM feedback ORDER BY seq")])
 
 
 class PgAudit:
@@ -154,10 +162,7 @@ class PgAudit:
         retried(self.db, write)
 
     def records(self, stream: str) -> Iterator[dict[str, Any]]:
-        with self.db.connection() as conn:
-            rows = conn.execute(
-                "SELECT record FROM audit_log WHERE stream = %s ORDER BY seq", (stream,)
-            ).fetchall()
+        rows = fetch(self.db, "SELECT record FROM audit_log WHERE stream = %s ORDER BY seq", (stream,))
         return iter([r[0] for r in rows])
 
 
@@ -175,14 +180,14 @@ class PgLockouts:
 
     def wait_s(self, key: str) -> float:
         """Seconds until `key` may try again: 0.0 while it has fewer than `limit` failures in the window."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "SELECT extract(epoch FROM clock_timestamp() - at) FROM login_failures"
-                " WHERE client = %s AND at > clock_timestamp() - make_interval(secs => %s)"
-                " ORDER BY at DESC OFFSET %s LIMIT 1",
-                (self._key(key), self.window_s, self.limit - 1),
-            ).fetchone()
-        return 0.0 if row is None else max(0.0, self.window_s - float(row[0]))
+        rows = fetch(
+            self.db,
+            "SELECT extract(epoch FROM clock_timestamp() - at) FROM login_failures"
+            " WHERE client = %s AND at > clock_timestamp() - make_interval(secs => %s)"
+            " ORDER BY at DESC OFFSET %s LIMIT 1",
+            (self._key(key), self.window_s, self.limit - 1),
+        )
+        return 0.0 if not rows else max(0.0, self.window_s - float(rows[0][0]))
 
     def record(self, key: str) -> None:
         with self.db.transaction() as conn:
@@ -193,17 +198,16 @@ class PgLockouts:
             )
 
     def reset(self, key: str) -> None:
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM login_failures WHERE client = %s", (self._key(key),))
+        def write() -> None:
+            with self.db.transaction() as conn:
+                conn.execute("DELETE FROM login_failures WHERE client = %s", (self._key(key),))
+
+        retried(self.db, write)
 
     def keys(self) -> int:
         """How many clients have failures within the window."""
-        with self.db.connection() as conn:
-            return conn.execute(
-                "SELECT count(DISTINCT client) FROM login_failures"
-                " WHERE at > clock_timestamp() - make_interval(secs => %s)",
-                (self.window_s,),
-            ).fetchone()[0]
+        sql = "SELECT count(DISTINCT client) FROM login_failures WHERE at > clock_timestamp() - make_interval(secs => %s)"
+        return fetch(self.db, sql, (self.window_s,))[0][0]
 
 
 class PgAdapterChoice:
@@ -215,9 +219,8 @@ class PgAdapterChoice:
         self.db = db
 
     def get(self) -> dict[str, Any] | None:
-        with self.db.connection() as conn:
-            row = conn.execute("SELECT value FROM app_state WHERE key = %s", (self.KEY,)).fetchone()
-        return None if row is None else row[0]
+        rows = fetch(self.db, "SELECT value FROM app_state WHERE key = %s", (self.KEY,))
+        return rows[0][0] if rows else None
 
     def set(self, choice: dict[str, Any]) -> None:
         def write() -> None:

@@ -64,16 +64,22 @@ def test_feedback_from_both_replicas_is_stored_once_each(replicas):
     _no_files(one), _no_files(two)
 
 
-def test_a_write_after_the_server_dropped_the_connections_is_retried_once_and_stored_once(replicas):
-    one, _ = replicas
-    record_feedback(one, "q1", "a1", "up")  # leaves a connection in the pool
+def _drop_connections(url: str) -> None:
     killed = _rows(
-        one.database_url,
+        url,
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
         " WHERE datname = current_database() AND pid <> pg_backend_pid()",
     )
     assert killed and all(ok for (ok,) in killed)
-    record_feedback(one, "q2", "a2", "down")
+
+
+def test_calls_after_the_server_dropped_the_connections_are_retried_once_and_store_once(replicas):
+    one, _ = replicas
+    record_feedback(one, "q1", "a1", "up")  # leaves a connection in the pool
+    _drop_connections(one.database_url)
+    assert [r["question"] for r in feedback_store(one).records()] == ["q1"]  # a read
+    _drop_connections(one.database_url)
+    record_feedback(one, "q2", "a2", "down")  # a write
     assert _rows(one.database_url, "SELECT record->>'question' FROM feedback ORDER BY seq") == [
         ("q1",),
         ("q2",),
