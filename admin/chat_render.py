@@ -28,6 +28,7 @@ from medgemma.chat.events import (
     Sources,
     Status,
 )
+from medgemma.chat.provenance import when_label
 from medgemma.types import Citation, Passage, Verdict
 
 SAFETY_TITLES = {
@@ -78,8 +79,7 @@ def origin_line(p: Passage) -> str:
     """Where a passage came from and as of when: 'NIH Genetics Home Reference (GHR) · as of 2017 ·
     MedQuAD/GHR'; a file's name and page."""
     where = p.source + (f", page {p.page}" if p.page else "")
-    when = f"as of {p.date}" if p.date and not p.date.startswith("upload") else p.date
-    return " · ".join(x for x in (p.publisher, when, where) if x)
+    return " · ".join(x for x in (p.publisher, when_label(p.date), where) if x)
 
 
 def render_sources(passages: Sequence[Passage]) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from medgemma.chat.citations import STOPWORDS, _stem, content_words
+from medgemma.chat.provenance import when_label
 from medgemma.types import Hit, Passage
 
 # What a question asks about rather than what it is about ("What are the symptoms of X?" -> X).
@@ -129,7 +130,7 @@ def source_line(p: Passage) -> str:
     """One nearest source as a Markdown link with its origin ("[Gout](url) — MedlinePlus · as of 2017")."""
     title = p.title or p.source or "Untitled"
     head = f"[{title}]({p.link()})" if p.url else f"{title} ({p.link()})"
-    origin = " · ".join(x for x in (p.publisher, f"as of {p.date}" if p.date else "") if x)
+    origin = " · ".join(x for x in (p.publisher, when_label(p.date)) if x)
     return f"- {head}" + (f" — {origin}" if origin else "")
 
 

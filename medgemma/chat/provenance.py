@@ -122,8 +122,14 @@ class Origin:
 
     def label(self) -> str:
         """'NIH Genetics Home Reference (GHR) · as of 2017'; '' when nothing is known."""
-        when = f"as of {self.date}" if self.date else ""
-        return " · ".join(p for p in (self.publisher, when) if p)
+        return " · ".join(p for p in (self.publisher, when_label(self.date)) if p)
+
+
+def when_label(date: str) -> str:
+    """'as of 2017' for a page's date, 'added 2026-12-02' for an upload's ('upload of 2026-12-02')."""
+    if not date:
+        return ""
+    return f"added {date[len('upload of ') :]}" if date.startswith("upload of ") else f"as of {date}"
 
 
 def origin(chunk: Chunk, record: dict[str, Any] | None = None) -> Origin:
