@@ -363,7 +363,7 @@ class KnowledgeBase:
             return []
         embedder = self._embedder()
         snap = self.store.load()
-        if snap is not None and snap.chunks and snap.model != embedder.name:
+        if snap is not None and self._stored_chunks(snap) and snap.model != embedder.name:
             message = (
                 f"The index was built with {snap.model} but the embedding model is now {embedder.name}: "
                 f"rebuilding all {snap.manifest.get('documents', 0)} documents first."
@@ -376,7 +376,14 @@ class KnowledgeBase:
         report = Reporter(self.store, progress, "indexing", publish)
         extra = self._extra(chunker)
         filler = (lambda: self.fill_embedder(embedder.name)) if lexical_first else None
-        builder = Builder(self.store, embedder, chunker, extra, report, self.warm, lexical_first, filler)
+        builder = self._builder(embedder, chunker, extra, report, lexical_first, filler)
         statuses = builder.run(sources)
         logger.info("index build timings: %s", builder.timings.to_dict())
         return statuses
+
+    def _stored_chunks(self, snap: Snapshot) -> int:
+        return len(snap.chunks)
+
+    def _builder(self, embedder, chunker, extra, report, lexical_first: bool, filler) -> Builder:
+        """The file store's Builder publishes each generation to this process's searches (`warm`)."""
+        return Builder(self.store, embedder, chunker, extra, report, self.warm, lexical_first, filler)

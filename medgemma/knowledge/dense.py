@@ -190,22 +190,7 @@ def rebuild_store(
         if snap is None:
             raise IndexNotReady("There is no index to rebuild yet.")
         records = list(snap.iter_documents())
-        per_doc = []
-        for rec in records:
-            parts = [
-                Document(
-                    doc_id=rec["doc_id"],
-                    text=p["text"],
-                    title=rec.get("title", ""),
-                    source=rec.get("source", ""),
-                    url=rec.get("url", ""),
-                    page=p.get("page"),
-                    section=p.get("section", ""),
-                    meta=p.get("meta") or {},
-                )
-                for p in rec["parts"]
-            ]
-            per_doc.append([c for part in parts for c in chunker.chunk(part)])
+        per_doc = [[c for part in record_parts(rec) for c in chunker.chunk(part)] for rec in records]
         all_chunks = [c for cs in per_doc for c in cs]
         vectors = embed_chunks(
             embedder,
@@ -236,3 +221,20 @@ def rebuild_store(
         "embedding_model": embedder.name,
         "seconds": seconds,
     }
+
+
+def record_parts(rec: dict[str, Any]) -> list[Document]:
+    """A stored document record back as the Documents it was chunked from (for a rebuild)."""
+    return [
+        Document(
+            doc_id=rec["doc_id"],
+            text=p["text"],
+            title=rec.get("title", ""),
+            source=rec.get("source", ""),
+            url=rec.get("url", ""),
+            page=p.get("page"),
+            section=p.get("section", ""),
+            meta=p.get("meta") or {},
+        )
+        for p in rec["parts"]
+    ]

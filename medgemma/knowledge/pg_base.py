@@ -26,7 +26,6 @@ from medgemma.knowledge.pg_search import PgRetriever
 from medgemma.knowledge.pg_store import PgStore, PgView
 from medgemma.knowledge.state import KnowledgeState
 from medgemma.knowledge.store import DocEntry
-from medgemma.types import Document
 
 logger = logging.getLogger(__name__)
 
@@ -115,42 +114,12 @@ class PgKnowledgeBase(KnowledgeBase):
         return Coverage(view.count, view.dense, building, eta)
 
     # ---- writing --------------------------------------------------------------------------
-    def _index(
-        self,
-        sources: list[Source],
-        progress: ProgressFn | None,
-        publish: bool = False,
-        lexical_first: bool = False,
-    ) -> list[FileStatus]:
-        if not sources:
-            return []
-        embedder = self._embedder()
-        view = self.store.load()
-        if view is not None and view.count and view.model != embedder.name:
-            message = (
-                f"The index was built with {view.model} but the embedding model is now {embedder.name}: "
-                f"rebuilding all {view.manifest.get('documents', 0)} documents first."
-            )
-            logger.warning(message)
-            if progress:
-                progress(0.0, message)
-            self.rebuild(progress)
-        chunker = self._chunker(embedder)
-        report = Reporter(self.store, progress, "indexing", publish)  # type: ignore[arg-type]
-        filler = (lambda: self.fill_embedder(embedder.name)) if lexical_first else None
-        builder = PgBuilder(
-            self.store,  # type: ignore[arg-type]
-            embedder,
-            chunker,
-            self._extra(chunker),
-            report,
-            None,
-            lexical_first,
-            filler,
-        )
-        statuses = builder.run(sources)
-        logger.info("index build timings: %s", builder.timings.to_dict())
-        return statuses
+    def _stored_chunks(self, snap: Any) -> int:
+        return snap.count
+
+    def _builder(self, embedder, chunker, extra, report, lexical_first: bool, filler) -> PgBuilder:
+        """No publishing step: searches read the committed rows."""
+        return PgBuilder(self.store, embedder, chunker, extra, report, None, lexical_first, filler)  # type: ignore[arg-type]
 
     def rebuild(self, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Re-chunk and re-embed every stored document with the configured model, in one transaction."""
@@ -163,7 +132,9 @@ class PgKnowledgeBase(KnowledgeBase):
             if view is None:
                 raise IndexNotReady("There is no index to rebuild yet.")
             records = list(view.iter_documents())
-            per_doc = [[c for part in _parts(rec) for c in chunker.chunk(part)] for rec in records]
+            per_doc = [
+                [c for part in dense.record_parts(rec) for c in chunker.chunk(part)] for rec in records
+            ]
             chunks = [c for cs in per_doc for c in cs]
             vectors = embed_chunks(
                 embedder,
@@ -237,19 +208,3 @@ class PgKnowledgeBase(KnowledgeBase):
             message = f"{src.key}: {status.label} in {time.time() - started:.0f} s"
         self.store.write_status(state="ready", message=message, fraction=1.0)
         return {"state": "ready", "message": message, "seconds": round(time.time() - started, 1)}
-
-
-def _parts(rec: dict[str, Any]) -> list[Document]:
-    return [
-        Document(
-            doc_id=rec["doc_id"],
-            text=p["text"],
-            title=rec.get("title", ""),
-            source=rec.get("source", ""),
-            url=rec.get("url", ""),
-            page=p.get("page"),
-            section=p.get("section", ""),
-            meta=p.get("meta") or {},
-        )
-        for p in rec["parts"]
-    ]

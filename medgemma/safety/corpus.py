@@ -84,19 +84,23 @@ def _jsonl(path: Path, source: str) -> list[Example]:
     ]
 
 
+def _medquad_field(settings: Settings, sources: tuple[str, ...], name: str) -> dict[str, list[str]]:
+    """Each named MedQuAD site's distinct values of one field (question, focus), in file order."""
+    by_source: dict[str, dict[str, None]] = {s: {} for s in sources}
+    with gzip.open(_root(settings) / "corpus" / "medquad_answered.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("source") in by_source and (value := _clean(row.get(name, ""))):
+                by_source[row["source"]][value] = None
+    return {source: list(values) for source, values in by_source.items()}
+
+
 def medquad(
     settings: Settings, sources: tuple[str, ...], per_source: int = MEDQUAD_PER_SOURCE
 ) -> list[Example]:
     """Up to `per_source` distinct consumer questions from each named MedQuAD site (benign, allowed)."""
-    path = _root(settings) / "corpus" / "medquad_answered.jsonl.gz"
-    by_source: dict[str, dict[str, None]] = {s: {} for s in sources}
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row.get("source") in by_source and (q := _clean(row.get("question", ""))):
-                by_source[row["source"]][q] = None
     out = []
-    for source, questions in by_source.items():
+    for source, questions in _medquad_field(settings, sources, "question").items():
         ranked = sorted(questions, key=lambda q: hashlib.sha256(f"{SALT}:{q}".encode()).hexdigest())
         out += [Example(q, "allowed", f"medquad.{source}") for q in ranked[:per_source]]
     return out
@@ -120,16 +124,9 @@ def medquad_topic_requests(
     """Requests for information about a health topic in everyday wordings, one per MedQuAD focus of the
     named sites (benign): MedQuAD's own questions are templates ("What is (are) X ?"), and without other
     wordings "do you have information about X" looked like CoCoNot's requests for a person's data."""
-    path = _root(settings) / "corpus" / "medquad_answered.jsonl.gz"
-    by_source: dict[str, dict[str, None]] = {s: {} for s in sources}
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row.get("source") in by_source and (focus := _clean(row.get("focus", ""))):
-                by_source[row["source"]][focus] = None
     ranked = [
         t
-        for topics in by_source.values()
+        for topics in _medquad_field(settings, sources, "focus").values()
         for t in sorted(topics, key=lambda q: hashlib.sha256(f"{SALT}:topic:{q}".encode()).hexdigest())[
             : n // len(sources)
         ]
