@@ -3,7 +3,9 @@
 For each question: pipeline.answer (safety, retrieval, prompt, streaming generation, verification)
 vs llama-cpp-python's raw create_completion on the exact prompt the pipeline built, both from an empty KV
 cache (no prompt prefix reused from the run before). Retrieval and verification time are broken out. Needs a built index (the app's first run or `index build`).
-Run: .venv/bin/python benchmarks/chat.py [--n 10] [--tokens 96]
+With the default adapter setting the reference adapter is on in both (its GGUF LoRA loaded into the same
+llama.cpp model); --adapter none measures the base model.
+Run: .venv/bin/python benchmarks/chat.py [--n 10] [--tokens 96] [--adapter reference|none|RUN]
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--tokens", type=int, default=96)
     ap.add_argument("--mode", choices=["generative", "auto", "extractive"], default="generative")
+    ap.add_argument("--adapter", help="LoRA adapter (default: the adapter setting, i.e. reference)")
     args = ap.parse_args()
     settings = load_settings(overrides={"temperature": 0.0})
     services = Services(settings)
-    chat = ChatSettings.from_settings(settings, max_new_tokens=args.tokens, mode=args.mode)
-    backend = services.backend()
+    chat = ChatSettings.from_settings(
+        settings, max_new_tokens=args.tokens, mode=args.mode, adapter=args.adapter
+    )
+    backend = services.backend(adapter=args.adapter)
     services.embedder()
     services.guard()
     list(answer("What is asthma?", [], chat, services))  # warm-up: loads everything once
@@ -114,7 +119,8 @@ def main() -> None:
         rows["raw_ttft"].append(t_first or 0.0)
         rows["raw_tok_s"].append((n - 1) / (total - t_first) if n > 1 else 0.0)
     print(
-        f"\n{args.n} questions, model {backend.spec.name} on {backend.name}, up to {args.tokens} new tokens\n"
+        f"\n{args.n} questions, model {backend.spec.name} on {backend.name}, adapter "
+        f"{Path(backend.adapter).parent.name if backend.adapter else 'none'}, up to {args.tokens} new tokens\n"
     )
     print("| measure | p50 | p95 |")
     print("|---|---|---|")

@@ -48,7 +48,11 @@ class Settings:
     device: str = _f("auto", "Torch device.", ("auto", "cuda", "mps", "cpu"))
     dtype: str = _f("auto", "Torch dtype.", ("auto", "bfloat16", "float16", "float32"))
     quantization: str = _f("none", "bitsandbytes loading for transformers.", ("none", "4bit", "8bit"))
-    adapter: str = _f("", "Active LoRA adapter (run name or folder); empty for the base model.")
+    adapter: str = _f(
+        "reference",
+        "Active LoRA adapter (run name or folder). reference = the project's cited-answer adapter for "
+        "gemma-3-270m, shipped in medgemma/models/reference (other models run without it); none = base model.",
+    )
     prompt_style: str = _f(
         "auto",
         "auto = one-shot completion prompt for base models without an adapter, chat template otherwise.",

@@ -40,10 +40,28 @@ HIGH_DENSE = 0.65  # a passage this close in meaning answers even without the qu
 NEAREST = 3
 _WORD = re.compile(r"[a-z0-9]+")
 ABSTAIN = "I don't know: the knowledge base has no page that answers this question; the nearest sources it found are:"
+# What the cited-answer adapter is trained to say when its passages do not answer (training/reference.py);
+# the pipeline replaces it with ABSTAIN_MODEL and the nearest sources.
+MODEL_ABSTAIN = "I don't know: these sources do not answer this question."
+ABSTAIN_MODEL = "I don't know: the passages found do not answer this question; the nearest sources are:"
 ALL_DROPPED = (
     "I don't know: none of the model's sentences is supported by the sources (they are listed under "
     "'Not supported by the sources'); the nearest sources are:"
 )
+
+
+_SAYS_ABSTAIN = re.compile(
+    r"^\W*I (?:do not|don'?t) know\b|^\W*(?:these|the) (?:sources|passages) do not answer", re.I
+)
+_SAYS_REFUSAL = re.compile(r"^\W*I can(?:'|no)?t help with (?:that|this) request", re.I)
+
+
+def declined(sentence: str) -> str:
+    """ "abstain" or "refuse" when a draft's first sentence is what the reference adapter was taught to say
+    when the passages do not answer or the request is harmful (training/reference.py); else ""."""
+    if _SAYS_ABSTAIN.search(sentence):
+        return "abstain"
+    return "refuse" if _SAYS_REFUSAL.search(sentence) else ""
 
 
 def topic_terms(question: str) -> set[str]:

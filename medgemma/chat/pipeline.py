@@ -11,7 +11,6 @@ tab, the CLI, the evaluation runner and the tests consume the same events.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +21,7 @@ from medgemma.chat import abstain, citations, prompts, provenance, quotes
 from medgemma.chat.citations import SentenceCheck, Verification, Verifier
 from medgemma.chat.events import Answer, Done, Emergency, Event, Refusal, Safety, Sources, Status, Timings
 from medgemma.chat.gate import Gate, complete_sentences
+from medgemma.chat.prompts import prompt_style, retrieval_query
 from medgemma.chat.services import Services
 from medgemma.errors import IndexNotReady
 from medgemma.types import Citation, GenerationParams, GenerationStats, Hit, Passage, Verdict
@@ -70,28 +70,6 @@ class ChatSettings:
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-_FOLLOW_UP = re.compile(
-    r"\b(it|its|they|them|their|this|that|these|those|he|she|the condition|"
-    r"the disease|the drug|ella|ello|eso|esto)\b",
-    re.I,
-)
-
-
-def retrieval_query(question: str, history: Sequence[dict]) -> str:
-    """Follow-ups ("what causes it?") borrow the previous user question to form the search query."""
-    previous = [str(m.get("content", "")) for m in history if m.get("role") == "user"]
-    if previous and (_FOLLOW_UP.search(question) or len(question.split()) <= 4):
-        return f"{previous[-1]} {question}"
-    return question
-
-
-def prompt_style(setting: str, instruct: bool, has_adapter: bool) -> str:
-    """Base models without an adapter continue a one-shot pattern better than they follow turns."""
-    if setting != "auto":
-        return setting
-    return "chat" if instruct or has_adapter else "completion"
-
-
 @dataclass
 class Turn:
     """One question on its way through the stages; each stage reads and fills its part.
@@ -119,6 +97,7 @@ class Turn:
     repeats: int = 0  # supported sentences left out because the answer already said them
     support: float = 0.0  # share of supported sentences in what the answer came from (draft or quotes)
     abandoned: bool = False  # auto gave up on a draft whose first sentences were unsupported
+    declined: str = ""  # the draft opened with the adapter's "I don't know" ("abstain") or refusal ("refuse")
     verifier: Verifier | None = None
     decision: abstain.Decision | None = None  # whether the passages answer at all (None until retrieval)
     mode: str = "none"
@@ -257,6 +236,20 @@ def _abstain(turn: Turn, lead: str) -> Iterator[Event]:
     yield Answer(turn.text, (), turn.cited(), 0.0, "abstain", tuple(turn.check.dropped_markers), turn.draft)
 
 
+def _declined(turn: Turn, services: Services) -> Iterator[Event]:
+    """The draft began with the adapter's "I don't know" or its refusal: say that in the app's words."""
+    turn.draft = turn.generated or ""
+    if turn.declined == "abstain":
+        turn.decision = replace(
+            turn.decision or abstain.Decision(False), answers=False, why="the model said so"
+        )
+        yield from _abstain(turn, abstain.ABSTAIN_MODEL)
+        return
+    turn.out_verdict = Verdict("harmful", ("the model declined the request",), ("model.declined",))
+    turn.finish(services.guard().refusal_response(turn.out_verdict), "none")
+    yield Refusal(turn.text, turn.out_verdict)
+
+
 def _gives_up(turn: Turn, gate: Gate) -> bool:
     """auto stops a draft whose first two sentences are unsupported and quotes the sources instead."""
     return turn.chat.mode == "auto" and gate.shown == 0 and gate.checked >= 2
@@ -295,6 +288,9 @@ def generate(turn: Turn, services: Services) -> Iterator[Event]:
                 turn.generated += piece
                 ready, pending = complete_sentences(pending + piece)
                 for raw in ready:
+                    if not gate.checked and (said := abstain.declined(raw)):
+                        turn.declined, cut = said, True
+                        break
                     yield from gate.offer(raw)
                     cut = gate.rejected or _gives_up(turn, gate)
                     if cut:
@@ -305,8 +301,13 @@ def generate(turn: Turn, services: Services) -> Iterator[Event]:
             stream.close()
         rest = pending.strip()
         if rest and not cut and not turn.stopped():  # the last sentence, unless it only announces a list
-            if not (citations.strip_markers(rest).endswith(":") and gate.checked):
+            if not gate.checked and (said := abstain.declined(rest)):
+                turn.declined = said
+            elif not (citations.strip_markers(rest).endswith(":") and gate.checked):
                 yield from gate.offer(rest)
+        if turn.declined:
+            yield from _declined(turn, services)
+            return
         turn.support, turn.abandoned = gate.support, _gives_up(turn, gate) and not gate.rejected
         if turn.abandoned:
             logger.info("auto: the draft's first %d sentences were unsupported; quoting", gate.checked)

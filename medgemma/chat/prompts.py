@@ -6,6 +6,7 @@ history trimming to the context budget. It knows nothing about retrieval or gene
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -159,3 +160,25 @@ def build(
         dropped += 1
     messages = [{"role": "system", "content": system_prompt}, *turns, {"role": "user", "content": user}]
     return Prompt(messages=messages, hits=list(hits), dropped_turns=dropped)
+
+
+_FOLLOW_UP = re.compile(
+    r"\b(it|its|they|them|their|this|that|these|those|he|she|the condition|"
+    r"the disease|the drug|ella|ello|eso|esto)\b",
+    re.I,
+)
+
+
+def retrieval_query(question: str, history: Sequence[dict]) -> str:
+    """Follow-ups ("what causes it?") borrow the previous user question to form the search query."""
+    previous = [str(m.get("content", "")) for m in history if m.get("role") == "user"]
+    if previous and (_FOLLOW_UP.search(question) or len(question.split()) <= 4):
+        return f"{previous[-1]} {question}"
+    return question
+
+
+def prompt_style(setting: str, instruct: bool, has_adapter: bool) -> str:
+    """Base models without an adapter continue a one-shot pattern better than they follow turns."""
+    if setting != "auto":
+        return setting
+    return "chat" if instruct or has_adapter else "completion"

@@ -21,6 +21,12 @@ logger = logging.getLogger(__name__)
 
 MANIFEST = "medgemma.json"
 ACTIVE_FILE = "active_adapter.json"
+# The cited-answer adapter the project trains and ships (configs/reference-adapter.yaml, `make
+# reference-adapter`); the chat's default. It fits its base model only; other models run without it.
+REFERENCE = "reference"
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
+REFERENCE_BASE = "gemma-3-270m"
+NO_ADAPTER = frozenset({"", "none", "base"})  # adapter setting values that mean the base model
 
 
 class AdapterChoice(Protocol):
@@ -90,8 +96,14 @@ def read_adapter(path: Path, name: str = "") -> AdapterInfo | None:
     )
 
 
+def reference() -> AdapterInfo | None:
+    """The shipped reference adapter (None when a checkout lacks its files)."""
+    return read_adapter(REFERENCE_DIR, name=REFERENCE)
+
+
 def list_adapters(settings: Settings) -> list[AdapterInfo]:
-    """Adapters of finished training runs (runs/train/<id>/adapter) and imported ones (adapters/<name>)."""
+    """Adapters of finished training runs (runs/train/<id>/adapter), imported ones (adapters/<name>) and,
+    last, the shipped reference adapter."""
     found: list[AdapterInfo] = []
     runs = settings.path("runs", "train")
     if runs.is_dir():
@@ -105,7 +117,8 @@ def list_adapters(settings: Settings) -> list[AdapterInfo]:
             info = read_adapter(folder, name=folder.name)
             if info:
                 found.append(info)
-    return sorted(found, key=lambda a: (a.created, a.name), reverse=True)
+    shipped = reference()
+    return sorted(found, key=lambda a: (a.created, a.name), reverse=True) + ([shipped] if shipped else [])
 
 
 def adapter_choices(
@@ -144,7 +157,10 @@ def resolve(settings: Settings, name: str | None) -> str:
     """What a backend loads for an adapter setting: "" (none), a GGUF LoRA file, a PEFT folder (by path,
     run id or adapter name), or a Hub id such as 'org/adapter' passed on to PEFT."""
     text = (name or "").strip()
-    if not text:
+    if text.lower() in NO_ADAPTER:
+        return ""
+    if text == REFERENCE and reference() is None:
+        logger.warning("the reference adapter is missing from %s; using the base model", REFERENCE_DIR)
         return ""
     path = Path(text).expanduser()
     if path.suffix == ".gguf":
@@ -201,13 +217,18 @@ def active(settings: Settings) -> AdapterInfo | None:
     """The adapter the chat should use: the admin's choice when one was made, else the `adapter` setting."""
     chosen = active_adapter_path(settings)
     choice = settings.adapter if chosen is None else chosen
-    if not choice:
+    if choice.strip().lower() in NO_ADAPTER:
         return None
     try:
         return get_adapter(settings, choice)
     except InputRejected:
         logger.warning("adapter %r is not a finished adapter; using the base model", choice)
         return None
+
+
+def fits(adapter_path: str, model_name: str) -> bool:
+    """False only for the reference adapter on a model other than its base (it is then left out)."""
+    return not adapter_path or Path(adapter_path) != REFERENCE_DIR or model_name == REFERENCE_BASE
 
 
 def _same_model(a: str, b: str) -> bool:

@@ -18,6 +18,8 @@ from typing import Protocol
 from medgemma.chat.prompts import RENDERERS
 from medgemma.config import Settings
 from medgemma.errors import ModelNotAvailable
+from medgemma.models.adapters import REFERENCE_BASE
+from medgemma.models.adapters import fits as adapter_fits
 from medgemma.models.adapters import resolve as resolve_adapter
 from medgemma.models.devices import pick_device, pick_dtype, torch_dtype
 from medgemma.models.llamacpp_load import load_llama
@@ -286,6 +288,9 @@ def load_backend(settings: Settings, model: str | None = None, adapter: str | No
 
     spec = resolve_model(model or settings.model)
     adapter = resolve_adapter(settings, settings.adapter if adapter is None else adapter)
+    if not adapter_fits(adapter, spec.name):
+        logger.info("the reference adapter is trained for %s; %s runs without it", REFERENCE_BASE, spec.name)
+        adapter = ""
     kind = choose_backend(spec, settings, adapter)
     logger.info("Loading %s on %s%s", spec.name, kind, f" with adapter {adapter}" if adapter else "")
     if kind == "llamacpp":

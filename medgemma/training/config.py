@@ -61,6 +61,10 @@ class TrainConfig:
     learning_rate: float = _f(2e-4, "Peak learning rate.")
     epochs: float = _f(1.0, "Passes over the data (ignored when max_steps > 0).")
     max_steps: int = _f(0, "Optimizer steps to run (0 = use epochs).")
+    stop_at_step: int = _f(
+        0,
+        "End the run after this optimizer step, keeping the learning-rate schedule of the whole run (0 = run it all).",
+    )
     batch_size: int = _f(2, "Examples per device per step.")
     grad_accum: int = _f(1, "Gradient accumulation steps.")
     max_length: int = _f(
@@ -168,6 +172,7 @@ def validate(c: TrainConfig) -> None:
     _check(bool(c.data), "data: name at least one source (e.g. medquad-rag) or a JSON/JSONL/CSV file.")
     for spec in c.data:
         name, _ = parse_spec(spec)
+        name = name.removesuffix("?")  # optional source
         _check(
             name in BUILTINS or Path(name).suffix.lower() in FILE_TYPES,
             f"data entry {spec!r}: not a built-in source ({', '.join(BUILTINS)}) nor a .json/.jsonl/.csv file.",
@@ -193,6 +198,7 @@ def validate(c: TrainConfig) -> None:
     )
     _check(0.0 < c.learning_rate < 1.0, f"learning_rate must be within (0, 1); got {c.learning_rate}.")
     _check(c.max_steps >= 0, f"max_steps must be 0 (use epochs) or positive; got {c.max_steps}.")
+    _check(c.stop_at_step >= 0, f"stop_at_step must be 0 (run it all) or positive; got {c.stop_at_step}.")
     _check(c.max_steps > 0 or c.epochs > 0, f"epochs must be positive when max_steps is 0; got {c.epochs}.")
     _check(c.batch_size >= 1, f"batch_size must be at least 1; got {c.batch_size}.")
     _check(c.grad_accum >= 1, f"grad_accum must be at least 1; got {c.grad_accum}.")

@@ -25,7 +25,18 @@ from medgemma.errors import DatasetError
 from medgemma.training.datasets import Example, load_file
 from medgemma.types import Chunk, Hit
 
-BUILTINS = ("medquad", "medquad-rag", "pubmedqa", "medsafetybench", "feedback")
+BUILTINS = (
+    "medquad",
+    "medquad-rag",
+    "pubmedqa",
+    "medsafetybench",
+    "feedback",
+    # training/reference.py: what the shipped cited-answer adapter learns beyond one gold passage
+    "medquad-rag-hard",
+    "medquad-unanswerable",
+    "personal-rag",
+    "guard-refusals",
+)
 HELDOUT_EVERY = 20  # one MedQuAD page in 20 is held out of training (see is_heldout_medquad)
 
 
@@ -42,7 +53,8 @@ def parse_spec(spec: str) -> tuple[str, int]:
 
 
 def is_builtin(name: str) -> bool:
-    return name in BUILTINS
+    """A built-in source name; a trailing '?' marks it optional ("feedback?": skipped when empty)."""
+    return name.removesuffix("?") in BUILTINS
 
 
 def is_heldout_medquad(url: str) -> bool:
@@ -59,11 +71,16 @@ def load_source(
 ) -> list[Example]:
     """Examples from a built-in source name (optionally ':N' limited) or a JSON/JSONL/CSV file."""
     name, limit = parse_spec(spec)
+    optional = name.endswith("?")  # "feedback?": use it when there is some, skip it quietly otherwise
+    name = name.removesuffix("?")
     rng = random.Random(seed)
     if not is_builtin(name):
         examples = load_file(name, mapping, skip_invalid)
     else:
+        from medgemma.training.reference import BUILDERS
+
         builders = {
+            **BUILDERS,
             "medquad": _medquad,
             "medquad-rag": _medquad_rag,
             "pubmedqa": _pubmedqa,
@@ -71,6 +88,8 @@ def load_source(
             "feedback": _feedback,
         }
         examples = builders[name](settings, rng, limit)
+        if not examples and optional:
+            return []
         if not examples:
             hint = " No chat answer has been rated thumbs-up yet." if name == "feedback" else ""
             raise DatasetError(f"Built-in source '{name}' produced no examples.{hint}")

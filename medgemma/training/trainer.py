@@ -8,6 +8,7 @@ The base model, tokenizer and precision come from model.py; the data files from 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -112,6 +113,33 @@ def _progress_callback(folder: Path) -> Any:
                 )
 
     return Progress()
+
+
+def _stop_callback(step: int) -> Any:
+    from transformers import TrainerCallback
+
+    class StopAt(TrainerCallback):
+        """Ends the run after optimizer step `step` (the schedule stays that of the whole run)."""
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step >= step:
+                control.should_training_stop = True
+
+    return StopAt()
+
+
+def _finish_from_checkpoint(trainer: Any, checkpoint: Path) -> Any:
+    """A resumed run whose checkpoint already reached stop_at_step: its weights are the result."""
+    from types import SimpleNamespace
+
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(trainer.model, load_file(str(checkpoint / "adapter_model.safetensors")))
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    losses = [h["loss"] for h in state.get("log_history", []) if "loss" in h]
+    loss = sum(losses) / len(losses) if losses else float("nan")
+    return SimpleNamespace(training_loss=loss, global_step=state.get("global_step", 0), metrics={})
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -239,7 +267,10 @@ def train(
         eval_dataset=eval_ds,
         processing_class=tokenizer,
         peft_config=lora_config(cfg),
-        callbacks=[_progress_callback(folder)],
+        callbacks=[
+            _progress_callback(folder),
+            *([_stop_callback(cfg.stop_at_step)] if cfg.stop_at_step else []),
+        ],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes to metrics.jsonl and the log, not stdout
     if on_trainer:
@@ -253,7 +284,11 @@ def train(
         *_param_counts(trainer.model),
     )
     _defer_cancel_while_saving(trainer)
-    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    reached = checkpoint is not None and 0 < cfg.stop_at_step <= int(checkpoint.name.split("-")[-1])
+    if reached:
+        output = _finish_from_checkpoint(trainer, checkpoint)
+    else:
+        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     metrics = {
         "train_loss": round(float(output.training_loss), 4),
         "steps": int(output.global_step),

@@ -219,3 +219,32 @@ def test_extractive_mode_quotes_without_generating():
     assert quotes and all(q.mode == "extractive" and q.check.cited for q in quotes)
     assert events[-1].mode == "extractive" and "[1]" in events[-1].text
     assert events[-1].text == " ".join(q.text for q in quotes)  # the answer is what was shown
+
+
+def test_adapter_saying_the_passages_do_not_answer_becomes_the_honest_i_dont_know():
+    from medgemma.chat.abstain import ABSTAIN_MODEL, MODEL_ABSTAIN
+
+    events, _ = run("What causes gout?", text=f"{MODEL_ABSTAIN} Gout is caused by uric acid [1].")
+    done = events[-1]
+    assert done.mode == "abstain" and done.text.startswith(ABSTAIN_MODEL)
+    assert "](https://medlineplus.gov/gout.html)" in done.text and [c.n for c in done.citations] == [1, 2]
+    # nothing of the draft was shown or verified, and the rest of the draft was never read
+    assert "sentence" not in kinds(events) and "dropped" not in kinds(events)
+    assert done.evidence["answerable"]["why"] == "the model said so"
+
+
+def test_adapter_refusal_ends_the_turn_with_the_guards_refusal():
+    events, _ = run(
+        "What causes gout?", text="I can't help with that request. Gout is caused by uric acid [1]."
+    )
+    done = events[-1]
+    assert "refusal" in kinds(events) and "sentence" not in kinds(events)
+    assert done.text == FakeGuard().refusal_response(None) and done.mode == "none"
+    assert done.evidence["safety_output"]["rules"] == ["model.declined"]
+
+
+def test_a_sentence_that_only_mentions_not_knowing_later_is_verified_as_usual():
+    events, _ = run(
+        "What causes gout?", text="Gout is caused by too much uric acid in the blood [1]. I don't know more."
+    )
+    assert events[-1].mode == "generative" and "uric acid" in events[-1].text

@@ -7,6 +7,7 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from medgemma import jobs
 from medgemma.cli import main
@@ -117,6 +118,35 @@ def test_resume_continues_the_step_count(tiny_gemma_dir, qa_csv, tmp_path):
     assert not (folder / "checkpoints" / "checkpoint-9").exists()
     state = json.loads((folder / "checkpoints" / "checkpoint-4" / "trainer_state.json").read_text())
     assert state["global_step"] == 4
+
+
+def test_stop_at_step_keeps_the_whole_schedule_and_a_resumed_run_finishes_from_its_checkpoint(
+    tiny_gemma_dir, qa_csv, tmp_path
+):
+    settings = load_settings()
+    full = _cfg(tiny_gemma_dir, qa_csv, max_steps=4, save_steps=2, scheduler="linear")
+    train(full, settings, tmp_path / "full")
+    stopped = full.replace(stop_at_step=2)
+    manifest = train(stopped, settings, tmp_path / "stopped")
+    assert manifest["metrics"]["steps"] == 2 and list(_losses(tmp_path / "stopped")) == [1, 2]
+    lr = {m["step"]: m["lr"] for m in jobs.read_metrics(tmp_path / "full") if "lr" in m}
+    assert {m["step"]: m["lr"] for m in jobs.read_metrics(tmp_path / "stopped") if "lr" in m} == {
+        k: lr[k] for k in (1, 2)
+    }  # the learning rate followed the 4-step schedule, not a 2-step one
+    # a run killed after checkpoint-2, resumed with stop_at_step=2: finished from that checkpoint, no step 3
+    folder = tmp_path / "killed"
+    train(full, settings, folder)
+    shutil.rmtree(folder / "checkpoints" / "checkpoint-4")
+    shutil.rmtree(folder / "adapter")
+    manifest = train(stopped, settings, folder, resume=True)
+    assert manifest["metrics"]["steps"] == 2 and max(_losses(folder)) == 2
+    from safetensors.torch import load_file
+
+    saved = load_file(folder / "adapter" / "adapter_model.safetensors")
+    at_two = load_file(folder / "checkpoints" / "checkpoint-2" / "adapter_model.safetensors")
+    same_run = load_file(tmp_path / "stopped" / "adapter" / "adapter_model.safetensors")
+    assert saved.keys() == at_two.keys() and all((saved[k] == at_two[k]).all() for k in saved)
+    assert all(torch.allclose(saved[k], same_run[k], atol=1e-5) for k in saved)  # = stopping at 2 directly
 
 
 def test_cli_train_eval_split_and_adapter_registry(tiny_gemma_dir, qa_csv, tmp_path, monkeypatch, capsys):
@@ -230,7 +260,7 @@ def test_active_adapter_choice_persists_and_survives_a_missing_folder(monkeypatc
     (folder / "adapter_config.json").write_text("{}")
     adapters.write_manifest(folder, name="imported", base_model=settings.model, data=["x.csv"], examples=3)
     assert adapters.active_adapter_path(settings) is None  # no choice yet: the `adapter` setting applies
-    assert [a.name for a in adapters.list_adapters(settings)] == ["imported"]
+    assert [a.name for a in adapters.list_adapters(settings) if a.name != adapters.REFERENCE] == ["imported"]
     adapters.activate(settings, "imported")
     assert adapters.active_adapter_path(settings) == str(folder)
     assert adapters.active(load_settings()).examples == 3  # read back from the file, as after a restart
