@@ -185,7 +185,8 @@ GENERIC = re.compile(
     r"a baby|you|one|people|your|an? \w+|they)\b|\b(?:signs?|symptoms?|warning signs|risk factors?|causes?) "
     r"(?:of|for)\b|\bhow (?:do|can|would|should) (?:you|one|i) (?:tell|know|recogni[sz]e|spot|help)\b|"
     r"\b(?:in|for) (?:my|a|the) (?:novel|story|screenplay|script|book|tv|drama|show|film|movie|play|class|report|"
-    r"exam|essay)\b|\bnursing (?:student|exam)|\bfirst aid\b|\bwhat (?:happens|would happen)\b"
+    r"exam|essay)\b|\bnursing (?:student|exam)|\bfirst aid\b|\bwhat (?:happens|would happen)\b|"
+    r"\b(?:teaching|practice|exam|quiz|training) (?:case|question|scenario)\b|\bcase (?:study|scenario)\b"
 )
 STRONG_ANCHOR = re.compile(
     rf"\b(?:myself|himself|herself|i (?:am|have|feel|think|took|just|can not|ate|swallowed|was|got|cut|fell|mixed|keep|overdosed|drank|"

@@ -161,8 +161,8 @@ def _negated(t: Text, m: re.Match, taken: set[int]) -> bool:
     i = t.token_index(m.start())
     lo, _ = t.clause_bounds(i)
     for k in range(i - 1, max(lo, i - 5) - 1, -1):
-        if t.tokens[k] == "and" and k + 1 < i and t.tokens[k + 1] in _SUBJECTS:
-            return False  # "is not feeding and her lips look blue"
+        if t.tokens[k] == "and" and k + 1 <= i and t.tokens[k + 1] in _SUBJECTS:
+            return False  # "is not feeding and her lips look blue", "has not peed and now she is confused"
         if t.tokens[k] in _NEGATORS and k not in taken and t.tokens[k + 1] not in _AFFIRMING:
             return True
     return False

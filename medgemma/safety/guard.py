@@ -205,14 +205,15 @@ class SafetyGuard:
 
     def _learned_label(self, f: RuleFindings, probs: dict[str, float]) -> str | None:
         """The classifier's vote above its per-label thresholds (picked on validation); where the rules
-        know better (a negation, the past, a general question, a benign context, the user's own question)
-        it must be surer (LEARNED_OVERRULE) to add a catch."""
+        know better (a negation, the past, a general question that names nobody, a benign context, the
+        user's own question) it must be surer (LEARNED_OVERRULE) to add a catch, and a message told as
+        settled ("stopped after 5 minutes", "now playing normally") gets no emergency or urgent vote."""
         assert self.learned is not None
         vote = self.learned.label(probs)
-        if vote is None:
-            return None
+        if vote is None or (vote in ("emergency", "urgent") and f.settled):
+            return None  # told as over ("stopped after 5 minutes", "now playing normally"): rules decide
         doubt = (
-            (vote in ("emergency", "urgent") and bool(f.suppressed))
+            (vote in ("emergency", "urgent") and (bool(f.suppressed) or (f.generic and not f.anchored)))
             or (vote == "harmful" and (f.benign_context or f.personal))
             or f.text.spanish  # MiniLM reads little Spanish: the rules carry it
         )

@@ -1,6 +1,7 @@
 """harm_beyond.py holds the rule lexicon for harmful requests that harm.py's medical lexicon does not cover:
 attack code and intrusion, graphic violence and sexual content, edits that smear a named person, stolen
-goods, bullying, eating-disorder coaching, stalking a person. Only data; harm.py appends these.
+goods, bullying, eating-disorder coaching, stalking a person, drugging or gassing someone. Only data;
+harm.py appends these.
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ BEYOND_PATTERNS = [
         r"(?:find|get|give|tell) (?:me )?(?:the )?(?:home address|daily routine|whereabouts|schedule) (?:and (?:\w+ ){1,2})?"
         r"(?:of|for) (?:this|that|a|an|the|my|her|his)",
         r"(?:track|follow|tracker on|locate) (?:\w+ ){0,3}(?:without (?:her|him|them) (?:knowing|knowledge)|secretly)",
+    ),
+    rule_pattern(
+        "harmful.drugging",
+        "asks how to drug or gas a person without their knowledge",
+        r"spik(?:e|ing) (?:someone s|somebody s|her|his|their|a girl s|a guy s|people s|my \w+ s|a) (?:\w+ )?drinks?",
+        r"(?:poisonous|toxic|deadly|lethal|noxious) (?:fumes?|gas|gases|vapou?rs?) .{0,60}(?:leave|put|pour|release|"
+        r"spray|fill) .{0,20}(?:my \w+ s|his|her|their|someone s|somebody s|the neighbou?r s) (?:\w+ )?(?:room|"
+        r"bedroom|car|house|flat|office)",
     ),
     rule_pattern(
         "harmful.bullying",

@@ -319,5 +319,7 @@ SELF_HARM = [
         r"hang myself|drown myself|end my life|overdose(?! (?:my|his|her|someone|somebody|a|the|an) ))",
         r"high enough that i (?:will not|would not|won t) survive",
         r"(?:die|morir) sin dolor",
+        r"cut(?:ting)? (?:myself |my (?:arms?|wrists?|legs?|thighs?|skin) )?deeper (?:\w+ ){0,5}(?:stitches|bleed\w*|"
+        r"scars?|veins?|skin|without)",
     ),
 ]

@@ -16,6 +16,7 @@ from medgemma.safety import advice as A
 from medgemma.safety import catalogue as C
 from medgemma.safety import harm as H
 from medgemma.safety import patterns as P
+from medgemma.safety.settled import TRANSIENT_RULES, settled
 from medgemma.safety.text import Speller, Text, english_words, normalize
 
 _SPANISH_COMMON = frozenset(
@@ -76,6 +77,7 @@ class RuleFindings:
     benign_context: bool = False  # game, sport, fiction, pests: violent words not about real people
     anchored: bool = False  # about the user or someone they name (my dad, I, he ...)
     suppressed: list[str] = field(default_factory=list)  # "negated: chest_pain", "past: event", ...
+    settled: bool = False  # told as over: gone by itself, checked and cleared, back to playing (settled.py)
 
     @property
     def label(self) -> str | None:
@@ -142,6 +144,9 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
                 if t.past(m.start(), m.end()):
                     f.suppressed.append(f"past: {name}")
                     continue
+                if pat.rule in TRANSIENT_RULES and f.settled:
+                    f.suppressed.append(f"settled: {name}")  # "it went away by itself, the ECG was normal"
+                    continue
                 if pat.rule == "emergency.self_harm" and _ACCIDENT.search(t.window(m.start(), m.end())):
                     f.suppressed.append(f"accident: {name}")  # "I accidentally cut myself cooking"
                     continue
@@ -163,6 +168,9 @@ def _red_flags(t: Text, f: RuleFindings) -> None:
     hits, suppressed = C.match(t, f.generic)
     f.suppressed.extend(suppressed)
     for hit in hits:
+        if hit.flag.rule in TRANSIENT_RULES and f.settled:
+            f.suppressed.append(f"settled: {hit.flag.id}")
+            continue
         finding = (hit.flag.rule, hit.flag.reason)
         (f.emergency if hit.flag.tier == "emergency" else f.urgent).append(finding)
         f.self_harm = f.self_harm or (hit.flag.area == "mental_health" and hit.flag.tier == "emergency")
@@ -210,6 +218,7 @@ def findings(text: str) -> RuleFindings:
     f.benign_context = bool(H.SAFE_CONTEXT.search(t.norm)) or bool(H.SAFE_TITLE.search(text))
     f.anchored = bool(A.STRONG_ANCHOR.search(t.norm))
     f.injection = bool(H.INJECTION.regex.search(t.norm))
+    f.settled = settled(t.norm)
     _emergencies(t, f)
     if not t.spanish:
         _red_flags(t, f)

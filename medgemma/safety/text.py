@@ -31,6 +31,19 @@ _CONTRACTIONS = [
 ]
 _CONTRACTION_RES = [(re.compile(p), r) for p, r in _CONTRACTIONS]
 
+# Triage-note abbreviations, read in capitals only ("sob" in lower case is crying; "has CP" is cerebral palsy).
+_CLINICAL = [
+    (r"\bSOB(?:OE)?\b", "short of breath"),
+    (r"\bDIB\b", "difficulty in breathing"),
+    (r"\bLOC\b", "loss of consciousness"),
+    (r"\bAMS\b", "altered mental status"),
+    (r"(?<!\bhas )(?<!\bhad )(?<!\bwith )(?<!\bhave )(?<!\bof )\bCP\b", "chest pain"),
+    (r"\b[Nn] ?[/&] ?[Vv]\b", "nausea and vomiting"),
+    (r"\b[Dd] ?& ?[Vv]\b", "diarrhoea and vomiting"),
+    (r"\b[Cc]/[Oo]\b", "complains of"),
+]
+_CLINICAL_RES = [(re.compile(p), r) for p, r in _CLINICAL]
+
 # Misspellings that are real words elsewhere (so edit distance alone would not fix them).
 _TYPO_MAP = {
     "hart": "heart",
@@ -142,12 +155,16 @@ def english_words(min_count: int = 50) -> frozenset[str]:
     return frozenset(w for w in words if w.isalpha() and w.isascii() and len(w) > 1)
 
 
+# Triage-note words no dictionary lists, never 'corrected' ("sats" is not "says").
+_CLINICAL_WORDS = frozenset("sats resps obs abdo palp febrile afebrile tachy brady".split())
+
+
 class Speller:
     """Maps unknown tokens to the closest rule term (distance 1, or 2 for long words), if unique."""
 
     def __init__(self, terms: Iterable[str], protected: Iterable[str] = ()) -> None:
         self.terms = sorted({t for t in terms if len(t) >= 4 and t.isalpha()})
-        self.protected = frozenset(protected) | frozenset(self.terms)
+        self.protected = frozenset(protected) | frozenset(self.terms) | _CLINICAL_WORDS
         self._cache: dict[str, str] = {}
 
     def correct(self, token: str) -> str:
@@ -238,8 +255,12 @@ class Text:
 
 
 def normalize(text: str, speller: Speller | None = None) -> Text:
-    """Fold, expand contractions, tokenise; English messages get their typos corrected."""
-    folded = fold(text)
+    """Fold, expand contractions and triage abbreviations, tokenise; English messages get their typos
+    corrected."""
+    expanded = text
+    for pattern, repl in _CLINICAL_RES:
+        expanded = pattern.sub(repl, expanded)
+    folded = fold(expanded)
     for pattern, repl in _CONTRACTION_RES:
         folded = pattern.sub(repl, folded)
     raw_tokens = re.findall(r"[a-z0-9]+(?:[.'][0-9]+)?|[.,;:!?]", folded)
