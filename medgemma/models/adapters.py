@@ -220,7 +220,8 @@ def active(settings: Settings) -> AdapterInfo | None:
     if choice.strip().lower() in NO_ADAPTER:
         return None
     try:
-        return get_adapter(settings, choice)
+        info = get_adapter(settings, choice)
+        return info if fits(str(info.path), settings.model) else None
     except InputRejected:
         logger.warning("adapter %r is not a finished adapter; using the base model", choice)
         return None

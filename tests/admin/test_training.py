@@ -133,7 +133,7 @@ def test_upload_train_watch_activate_and_back(app, qa_csv, tiny_gemma_dir):
     assert any(t.name == "learning rate" for t in chart.data)
     assert table.iloc[0]["state"] == "done" and table.iloc[0]["step"] == "3/3"
     adapters, adapter, active = out[tab.adapters_table], out[tab.adapter], out[tab.active_note]
-    assert list(adapters["name"]) == [run_id] and adapters.iloc[0]["examples"] == 5
+    assert [n for n in adapters["name"] if n != "reference"] == [run_id] and adapters.iloc[0]["examples"] == 5
     assert (run_id in {v for _, v in adapter.choices}) and "base model" in active
 
     before = ctx.services.backend()

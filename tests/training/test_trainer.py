@@ -165,7 +165,9 @@ def test_cli_train_eval_split_and_adapter_registry(tiny_gemma_dir, qa_csv, tmp_p
     assert json.loads((folder / "data" / "stats.json").read_text())["eval"] == 2
 
     settings = load_settings()
-    (info,) = adapters.list_adapters(settings) or [adapters.get_adapter(settings, str(folder / "adapter"))]
+    (info,) = [a for a in adapters.list_adapters(settings) if a.name != adapters.REFERENCE] or [
+        adapters.get_adapter(settings, str(folder / "adapter"))
+    ]
     with pytest.raises(ConfigError, match="trained on"):
         adapters.activate(settings, str(folder / "adapter"))  # chat model is still the default preset
     monkeypatch.setenv("MEDGEMMA_MODEL", str(tiny_gemma_dir))
