@@ -46,7 +46,7 @@ def test_a_present_reference_is_listed_last_and_chats_through_llama_cpp(tmp_path
     assert resolve(settings, "reference") == str(folder)
     listed = list_adapters(settings)
     assert listed[-1].name == "reference" and listed[-1].base_model == "gemma-3-270m"
-    assert adapters.active(settings).path == folder
+    assert adapters.active(load_settings(overrides={"adapter": "reference"})).path == folder
     assert gguf_lora_of(str(folder)) == str(folder / "adapter.gguf")
     assert choose_backend(PRESETS["gemma-3-270m"], settings, adapter=str(folder)) == "llamacpp"
 
