@@ -54,6 +54,23 @@ def long_enough(row: dict) -> bool:
     return len(row["answer"].split()) >= 20
 
 
+def round_robin(by_source: dict, cursors: dict, want: int, keep) -> list[list[dict]]:
+    """Pages taken one per source per round (in source order) until `want`, skipping pages `keep` rejects."""
+    out: list[list[dict]] = []
+    while len(out) < want:
+        progressed = False
+        for source in by_source:
+            page = next((p for p in cursors[source] if keep(p)), None)
+            if page is not None:
+                out.append(page)
+                progressed = True
+            if len(out) == want:
+                break
+        if not progressed:
+            break
+    return out
+
+
 def select(
     n_questions: int, n_background: int, seed: int = SEED
 ) -> tuple[list[dict], list[list[dict]], list]:
@@ -64,27 +81,15 @@ def select(
         rng.shuffle(pages)
     cursors = {s: iter(p) for s, p in by_source.items()}
 
-    def round_robin(want: int, keep) -> list[list[dict]]:
-        out: list[list[dict]] = []
-        while len(out) < want:
-            progressed = False
-            for source in by_source:
-                page = next((p for p in cursors[source] if keep(p)), None)
-                if page is not None:
-                    out.append(page)
-                    progressed = True
-                if len(out) == want:
-                    break
-            if not progressed:
-                break
-        return out
-
-    held = round_robin(n_questions, lambda p: any(long_enough(r) for r in p))
+    held = round_robin(by_source, cursors, n_questions, lambda p: any(long_enough(r) for r in p))
     questions = [rng.choice([r for r in p if long_enough(r)]) for p in held]
     urls = {p[0]["url"] for p in held}
     foci = {p[0]["focus"].strip().lower() for p in held}
     background = round_robin(
-        n_background, lambda p: p[0]["url"] not in urls and p[0]["focus"].strip().lower() not in foci
+        by_source,
+        cursors,
+        n_background,
+        lambda p: p[0]["url"] not in urls and p[0]["focus"].strip().lower() not in foci,
     )
     return questions, held, background
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from abstention import long_enough, pages_by_source, repeated, write_jsonl  # noqa: E402
+from abstention import long_enough, pages_by_source, repeated, round_robin, write_jsonl  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 SEED = 2027
@@ -46,22 +46,6 @@ SYSTEMS = {
     "adapter": {"mode": "auto", "adapter": "reference"},
     "extractive": {"mode": "extractive", "adapter": "none"},
 }
-
-
-def round_robin(by_source: dict, cursors: dict, want: int, keep) -> list[list[dict]]:
-    out: list[list[dict]] = []
-    while len(out) < want:
-        progressed = False
-        for source in by_source:
-            page = next((p for p in cursors[source] if keep(p)), None)
-            if page is not None:
-                out.append(page)
-                progressed = True
-            if len(out) == want:
-                break
-        if not progressed:
-            break
-    return out
 
 
 def select_medquad(n: int, n_background: int, seed: int = SEED):

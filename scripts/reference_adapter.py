@@ -11,7 +11,6 @@ Then:  .venv/bin/python benchmarks/answers.py       (the figures in the model ca
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -23,18 +22,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from medgemma.config import load_settings  # noqa: E402
+from medgemma.export.card import sha256_file as sha256  # noqa: E402
 from medgemma.models.adapters import MANIFEST, REFERENCE, REFERENCE_BASE, REFERENCE_DIR  # noqa: E402
 
 CONFIG = REPO / "configs" / "reference-adapter.yaml"
 SHIPPED = ("adapter_config.json", "adapter_model.safetensors", "adapter.gguf", MANIFEST, "MODEL_CARD.md")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def cli(*args: str) -> str:
