@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from medgemma.chat.citations import STOPWORDS, _stem, content_words
 from medgemma.chat.provenance import when_label
-from medgemma.types import Hit, Passage
+from medgemma.types import Hit, Passage, Verdict
 
 # What a question asks about rather than what it is about ("What are the symptoms of X?" -> X).
 QUESTION_WORDS = frozenset(
@@ -38,6 +38,8 @@ GENERIC = frozenset(
 )
 HIGH_DENSE = 0.65  # a passage this close in meaning answers even without the question's words
 NEAREST = 3
+# How sure the guard (its "allowed" score) must be that a question is benign for cleared().
+CLEARED = 0.9
 _WORD = re.compile(r"[a-z0-9]+")
 ABSTAIN = "I don't know: the knowledge base has no page that answers this question; the nearest sources it found are:"
 # What the cited-answer adapter is trained to say when its passages do not answer (training/reference.py);
@@ -62,6 +64,13 @@ def declined(sentence: str) -> str:
     if _SAYS_ABSTAIN.search(sentence):
         return "abstain"
     return "refuse" if _SAYS_REFUSAL.search(sentence) else ""
+
+
+def cleared(verdict: Verdict) -> bool:
+    """The guard let the question through at least CLEARED sure that it is benign: a refusal from the
+    adapter then means that its passages did not answer (it was taught both on unrelated passages), and
+    the visitor gets the honest "I don't know" with the nearest sources instead of a refusal."""
+    return verdict.allowed and verdict.score >= CLEARED
 
 
 def topic_terms(question: str) -> set[str]:

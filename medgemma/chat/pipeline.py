@@ -239,6 +239,8 @@ def _abstain(turn: Turn, lead: str) -> Iterator[Event]:
 def _declined(turn: Turn, services: Services) -> Iterator[Event]:
     """The draft began with the adapter's "I don't know" or its refusal: say that in the app's words."""
     turn.draft = turn.generated or ""
+    if turn.declined == "refuse" and abstain.cleared(turn.verdict):
+        turn.declined = "abstain"  # the guard is sure the question is benign: the passages did not answer it
     if turn.declined == "abstain":
         turn.decision = replace(
             turn.decision or abstain.Decision(False), answers=False, why="the model said so"

@@ -19,6 +19,7 @@ from medgemma.chat.pipeline import (
 )
 from medgemma.chat.services import Services
 from medgemma.config import load_settings
+from medgemma.types import Verdict
 
 
 def run(
@@ -241,6 +242,24 @@ def test_adapter_refusal_ends_the_turn_with_the_guards_refusal():
     assert "refusal" in kinds(events) and "sentence" not in kinds(events)
     assert done.text == FakeGuard().refusal_response(None) and done.mode == "none"
     assert done.evidence["safety_output"]["rules"] == ["model.declined"]
+
+
+def test_adapter_refusal_of_a_question_the_guard_is_sure_of_becomes_the_honest_i_dont_know():
+    from medgemma.chat.abstain import ABSTAIN_MODEL
+
+    class SureGuard(FakeGuard):
+        def check_input(self, text: str, history=None, session_id: str = "") -> Verdict:
+            return Verdict("allowed", score=0.99)
+
+    events, _ = run(
+        "What causes gout?",
+        text="I can't help with that request. Gout is caused by uric acid [1].",
+        guard=SureGuard(),
+    )
+    done = events[-1]
+    assert "refusal" not in kinds(events) and "sentence" not in kinds(events)
+    assert done.mode == "abstain" and done.text.startswith(ABSTAIN_MODEL)
+    assert "safety_output" not in done.evidence
 
 
 def test_a_sentence_that_only_mentions_not_knowing_later_is_verified_as_usual():
