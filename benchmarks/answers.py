@@ -200,6 +200,12 @@ HEAD = [
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--systems", default="base,adapter,extractive")
+    ap.add_argument(
+        "--adapter",
+        default="reference",
+        help="what the 'adapter' system loads: the shipped reference, or a rebuilt one's folder "
+        "(scripts/reference_adapter.py --into FOLDER) to check that it reaches the same figures",
+    )
     ap.add_argument("--medquad", type=int, default=100)
     ap.add_argument("--pubmedqa", type=int, default=60)
     ap.add_argument("--background", type=int, default=250, help="MedQuAD training pages in every index")
@@ -209,6 +215,7 @@ def main() -> None:
     # the records quote MedQuAD's and PubMedQA's text: they stay outside the repository
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "answers_results.json"))
     args = ap.parse_args()
+    SYSTEMS["adapter"]["adapter"] = args.adapter
     root = Path(args.cache)
     root.mkdir(parents=True, exist_ok=True)
     mq, held, background = select_medquad(args.medquad, args.background)

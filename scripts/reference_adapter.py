@@ -71,7 +71,7 @@ def commit() -> str:
     return out.stdout.strip()
 
 
-def ship(settings, run: Path) -> dict:
+def ship(settings, run: Path, dest: Path = REFERENCE_DIR) -> dict:
     adapter = run / "adapter"
     if not (adapter / "adapter_model.safetensors").is_file():
         sys.exit(f"{adapter} has no finished adapter (did the training run end?).")
@@ -80,10 +80,10 @@ def ship(settings, run: Path) -> dict:
         cli("export", "--adapter", str(adapter), "--format", "gguf-lora", "--overwrite", "--json")
     )
     gguf = next(Path(exported["folder"]).glob("*.gguf"))
-    REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(adapter / "adapter_config.json", REFERENCE_DIR / "adapter_config.json")
-    fp16_copy(adapter / "adapter_model.safetensors", REFERENCE_DIR / "adapter_model.safetensors")
-    shutil.copy2(gguf, REFERENCE_DIR / "adapter.gguf")
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(adapter / "adapter_config.json", dest / "adapter_config.json")
+    fp16_copy(adapter / "adapter_model.safetensors", dest / "adapter_model.safetensors")
+    shutil.copy2(gguf, dest / "adapter.gguf")
     stats = json.loads((run / "data" / "stats.json").read_text(encoding="utf-8"))
     config = json.loads((run / "config.json").read_text(encoding="utf-8"))
     manifest = {
@@ -101,9 +101,9 @@ def ship(settings, run: Path) -> dict:
         "commit": commit(),
         "run_id": run.name,
         "metrics": training_figures(run),
-        "files_sha256": {n: sha256(REFERENCE_DIR / n) for n in SHIPPED[:3]},
+        "files_sha256": {n: sha256(dest / n) for n in SHIPPED[:3]},
     }
-    (REFERENCE_DIR / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    (dest / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
 
@@ -111,16 +111,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", help="ship this finished training run (id or folder) instead of training")
     ap.add_argument("--config", default=str(CONFIG))
+    ap.add_argument(
+        "--into",
+        default=str(REFERENCE_DIR),
+        help="where to put the files (default: the shipped folder; another folder to check a rebuild against "
+        "the shipped one, e.g. with benchmarks/answers.py --adapter FOLDER)",
+    )
     args = ap.parse_args()
     settings = load_settings()
     if args.run:
         run = Path(args.run) if Path(args.run).is_dir() else settings.path("runs", "train", args.run)
     else:
         run = train(settings, Path(args.config))
-    manifest = ship(settings, run)
-    sizes = {n: (REFERENCE_DIR / n).stat().st_size for n in SHIPPED[:3]}
+    dest = Path(args.into).resolve()
+    manifest = ship(settings, run, dest)
+    sizes = {n: (dest / n).stat().st_size for n in SHIPPED[:3]}
     print(json.dumps({"manifest": manifest, "bytes": sizes}, indent=1))
-    print(f"shipped into {REFERENCE_DIR}; now run benchmarks/answers.py and update MODEL_CARD.md's figures.")
+    print(f"shipped into {dest}; now run benchmarks/answers.py and update MODEL_CARD.md's figures.")
 
 
 if __name__ == "__main__":

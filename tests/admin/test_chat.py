@@ -26,8 +26,10 @@ ANSWER = "Gout is caused by too much uric acid in the blood [1]."
 
 
 @pytest.fixture
-def tab() -> ChatTab:
-    settings = load_settings(env={"MEDGEMMA_CHAT_RATE_PER_MINUTE": "3", "MEDGEMMA_MAX_QUESTION_CHARS": "100"})
+def tab(isolated_home) -> ChatTab:
+    limits = {"MEDGEMMA_CHAT_RATE_PER_MINUTE": "3", "MEDGEMMA_MAX_QUESTION_CHARS": "100"}
+    # the test's own data home (an env= without it would rate answers into the real ~/.medgemma)
+    settings = load_settings(env={"MEDGEMMA_HOME": str(isolated_home), **limits})
     services = Services(
         settings, knowledge=FakeKnowledge(), guard=FakeGuard(), backend=ScriptedBackend(ANSWER)
     )
@@ -103,10 +105,11 @@ def test_stop_ends_only_that_visitors_answer_on_the_server(tab):
     assert not tab.stops.stop("alice") and not tab.stops.stop("bob")  # finished answers leave no signal
 
 
-def test_feedback_clear_and_retry(tab):
+def test_feedback_clear_and_retry(tab, isolated_home):
     st = ask(tab, "What causes gout?")[-1][tab.state]
     note, comment = tab.rate_up(st, "clear")
     assert note == "Thanks — your feedback was saved. (with comment)" and comment == ""
+    assert (isolated_home / "feedback" / "feedback.jsonl").is_file()  # saved in the test's home
     with pytest.raises(gr.Error, match="no answer to rate"):
         tab.rate_down({}, "")
     cleared = tab.clear({}, visitor("alice"))
