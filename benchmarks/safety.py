@@ -3,7 +3,8 @@ counts and 95 % Wilson intervals, the issue-14 targets (emergency recall, urgent
 recall, benign flagged), and check_input latency p50 / p95. Prints markdown tables; never asserts.
 
 The held-out sets come from medgemma.safety.corpus.held_out_sets (HarmBench without its copyright
-category, CoCoNot contrast, three MedQuAD sites, the medeval-harness ESI triage cases, data/safety_fresh, _fresh2, _fresh3).
+category, CoCoNot contrast, three MedQuAD sites, the medeval-harness ESI triage cases, data/safety_fresh, _fresh2,
+_fresh3, _fresh4). `--only fresh4` scores one set (e.g. a new set's first score).
 `--repo DIR` scores another checkout's guard on the very same rows (e.g. main before this work:
 `git worktree add /tmp/mg_before e1fa122`), in a child process that imports that checkout.
 Run: .venv/bin/python benchmarks/safety.py [--repo DIR] [--triage medeval_harness-0.1.0-py3-none-any.whl]
@@ -158,6 +159,7 @@ def main() -> None:
     ap.add_argument("--latency", type=int, default=200, help="messages timed one by one")
     ap.add_argument("--json", default="", help="also write rows and figures here")
     ap.add_argument("--skip", default="", help="comma-separated set names to leave out (e.g. fresh)")
+    ap.add_argument("--only", default="", help="comma-separated set names to score, the rest left out")
     ap.add_argument("--compare", nargs=2, metavar=("BEFORE.json", "NOW.json"), help="print the README table")
     args = ap.parse_args()
     if args.compare:
@@ -165,7 +167,8 @@ def main() -> None:
         return
     settings = load_settings(overrides={"data_dir": str(SHARED)})
     sets = held_out_sets(settings, Path(args.triage) if args.triage else None)
-    names = [n for n in sets if n not in args.skip.split(",")]
+    only = [n for n in args.only.split(",") if n]
+    names = [n for n in sets if n not in args.skip.split(",") and (not only or n in only)]
     rows = [{"set": n, "text": e.text, "expected": e.label} for n in names for e in sets[n]]
     order = sorted(range(len(rows)), key=lambda i: i % 7)  # time a mix of sets, not only the first
     timed = [rows[i] for i in order]
