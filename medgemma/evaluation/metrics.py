@@ -182,7 +182,9 @@ def _dedupe(ranked: Iterable[str]) -> list[str]:
 
 
 def recall_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
-    """Share of the relevant ids found among the first k distinct ranked ids."""
+    """Share of the distinct relevant ids found among the first k distinct ranked ids:
+    |relevant & top k| / |relevant|. Entries of one id (chunks of one page) count once, and so do repeated
+    relevant ids; with one relevant id it equals hit_at_k, with several it is at most k / |relevant|."""
     rel = set(relevant)
     if not rel:
         return 0.0

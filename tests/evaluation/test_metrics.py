@@ -172,6 +172,18 @@ def test_retrieval_counts_a_document_once():
     assert m.ndcg_at_k(["d2", "d2"], {"d2"}, 5) == pytest.approx(1.0)
 
 
+def test_recall_with_several_gold_pages_is_not_hit():
+    # one topic on three sites (pages a, b, c); two chunks of a; distinct top 5 = a x b y z, c is sixth
+    ranked, relevant = ["a", "a", "x", "b", "y", "z", "c"], ["a", "b", "c", "a"]
+    assert m.recall_at_k(ranked, relevant, 5) == pytest.approx(2 / 3)
+    assert m.recall_at_k(ranked, relevant, 6) == 1.0
+    assert m.hit_at_k(ranked, relevant, 5) == 1.0 and m.reciprocal_rank(ranked, relevant) == 1.0
+    # DCG@5 = 1 + 1/log2(4); IDCG@5 = 1 + 1/log2(3) + 1/log2(4)
+    assert m.ndcg_at_k(ranked, relevant, 5) == pytest.approx(1.5 / (1.5 + 1 / math.log2(3)))
+    # seven gold pages: at most 5/7 in a top 5
+    assert m.recall_at_k(list("abcde"), list("abcdefg"), 5) == pytest.approx(5 / 7)
+
+
 # ---------------------------------------------------------------- citations
 def test_citation_and_support_rates():
     assert m.citation_rate([0, 2, 1, 0]) == 0.5
