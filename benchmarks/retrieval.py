@@ -3,14 +3,15 @@
     python benchmarks/retrieval.py build   --pages 60        # build chunks/s vs raw encode; unchanged re-index
     python benchmarks/retrieval.py latency --sizes 10000 100000 --queries 50
     python benchmarks/retrieval.py starter --minutes 10      # first-start build of the starter corpus
-    python benchmarks/retrieval.py quality                   # per leg and fused vs the plain baselines
-    python benchmarks/retrieval.py tune                      # fusion weights on dev's even rows
+    python benchmarks/retrieval.py quality [--lexical]       # per leg and fused vs the plain baselines
+    python benchmarks/retrieval.py tune [--lexical]          # fusion weights on dev's even rows
     python benchmarks/retrieval.py check                     # the library's Retriever on the same vectors
     python benchmarks/retrieval.py backends                  # torch / onnx / onnx-int8: speed and quality
     python benchmarks/retrieval.py tables                    # backends, quality and latency tables
 
 `quality`, `tune` and `backends` (benchmarks/retrieval_quality.py) read vectors from a cache keyed by
-(model, backend, sha1(text)) under /tmp/mg_embcache (MG_EMBCACHE), so only the first run embeds the corpus.
+(model, backend, sha1(text)) under /tmp/mg_embcache (MG_EMBCACHE), so only the first run embeds the corpus
+(16,407 answers, about half an hour on 2 cores); `--lexical` skips the rows that need vectors.
 
 `latency` uses real MedQuAD chunk texts repeated to the wanted size with synthetic unit vectors (or the
 vectors of an existing index with --from-index), so dense timings reflect FAISS, not embedding quality.
@@ -261,13 +262,13 @@ def _encode():
 def bench_quality(args: argparse.Namespace) -> None:
     import retrieval_quality
 
-    retrieval_quality.quality(_encode())
+    retrieval_quality.quality(_encode(), lexical=getattr(args, "lexical", False))
 
 
 def bench_tune(args: argparse.Namespace) -> None:
     import retrieval_quality
 
-    retrieval_quality.tune(_encode())
+    retrieval_quality.tune(_encode(), lexical=args.lexical)
 
 
 def bench_check(args: argparse.Namespace) -> None:
@@ -311,8 +312,10 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=0, help="stop after this long (0 = until done)")
     p.add_argument("--home", default="", help="data home (default: a new temporary one)")
     p.set_defaults(fn=bench_starter)
-    sub.add_parser("quality").set_defaults(fn=bench_quality)
-    sub.add_parser("tune").set_defaults(fn=bench_tune)
+    for verb, fn in (("quality", bench_quality), ("tune", bench_tune)):
+        p = sub.add_parser(verb)
+        p.add_argument("--lexical", action="store_true", help="only what needs no vectors (the BM25 legs)")
+        p.set_defaults(fn=fn)
     sub.add_parser("check").set_defaults(fn=bench_check)
     for verb, fn in (("backends", bench_backends), ("tables", bench_tables)):
         p = sub.add_parser(verb)
