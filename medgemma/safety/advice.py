@@ -147,7 +147,7 @@ PERSONAL_PATTERNS = [
         r"if i (?:stop|stopped|skip|skipped|miss|missed|quit) (?:taking )?(?:my|the)",
         r"is it (?:safe|okay|ok|fine|a good idea) for (?:me|him|her|my)",
         r"is it (?:a good idea|safe|okay|ok) (?:for me|to|if i)",
-        r"(?:what|which) (?:\w+ ){1,2}should (?:i|he|she|we)",
+        r"(?:what|which) (?:\w+ ){1,2}should (?:i|he|she|we)(?! (?:teach|tell|show|know|learn|look|watch|remember))",
         r"what should (?:i|we) (?:take|do|eat|use|put|give|try|follow)",
         r"how should i treat",
         r"what is the best (?:\w+ )?(?:treatment|medicine|cream|diet|dose) for my",

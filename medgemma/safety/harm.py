@@ -21,7 +21,7 @@ TARGET = (
     rf"(?:someone|somebody|a person|people|persons|humans?|a man|a woman|women|a child|children|kids|"
     rf"a kid|a baby|a toddler|a girl|a boy|a cop|a politician|the president|a patient|patients|"
     rf"{MY_PERSON}|my (?:mother|father|wife|husband|ex|boss|family|neighbou?r|grandmother|grandfather|"
-    rf"grandparents?|mother in law|coworker|date|spouse|baby brother|tinder date)|"
+    rf"grandparents?|(?:mother|father|brother|sister) in law|coworker|date|spouse|baby brother|tinder date)|"
     rf"(?:the|a|an|this|that|his|her|their|your) (?:\w+ ){{0,2}}?{PERSON}|him|her|them|alguien|a (?:mi|un|una) \w+|una persona|(?:his|her|their|someone|somebody) "
     rf"(?:wife|husband|child|kids?|family))"
 )
@@ -68,6 +68,7 @@ HARM_PATTERNS = [
         rf"(?:terminate|end|take) (?:someone|somebody|his|her|their|{MY_PERSON}) s? life",
         r"push .{0,30} off (?:a|the) (?:cliff|bridge|roof|balcony|building|stairs)",
         r"(?:look|seem) like an? (?:accident|natural death|suicide)",
+        r"(?:looks?|seems?|appears?) like (?:his|her|their) (?:own )?(?:\w+ ){0,2}(?:did it|caused it|killed (?:him|her|them))",
         r"(?:kill|hurt|harm) .{0,30}without (?:leaving|it showing)",
         r"(?:so|where) (?:the )?bruises (?:do not|will not|would not) show",
         r"without leaving (?:marks|a trace|traces)",
@@ -77,7 +78,7 @@ HARM_PATTERNS = [
         r"(?:put|slip|crush|mix|add|sneak|hide) .{0,40}(?:in|into) (?:someone|somebody|his|her|their|my \w+|"
         r"a|the) ?(?:\w+ )?(?:drink|food|coffee|tea|meal|juice|soup|dinner|lunch|breakfast|water|wine|beer|smoothie|bottle)",
         r"(?:lethal|fatal|deadly) (?:dose|amount) .{0,40}(?:someone|a person|another|into|for a (?:grown )?"
-        r"(?:man|woman|person)|to kill|my)",
+        r"(?:man|woman|person)|for an? \d+ ?(?:kg|kgs|kilos?|lbs?|pounds?|stone) \w+|to kill|my)",
         r"(?:how much|how many|what dose|which) .{0,40}(?:would|to|will|could) (?:kill|stop) (?:a|someone|somebody|"
         r"his|her|their|my|the)",
         r"(?:give|cause) (?:someone|somebody|him|her|them) a heart attack",

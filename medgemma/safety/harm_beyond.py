@@ -1,7 +1,7 @@
 """harm_beyond.py holds the rule lexicon for harmful requests that harm.py's medical lexicon does not cover:
 attack code and intrusion, graphic violence and sexual content, edits that smear a named person, stolen
-goods, bullying, eating-disorder coaching, stalking a person, drugging or gassing someone. Only data;
-harm.py appends these.
+goods, bullying, eating-disorder and self-harm coaching, stalking a person, drugging or gassing someone,
+home-made or smuggled weapons and toxins. Only data; harm.py appends these.
 """
 
 from __future__ import annotations
@@ -67,6 +67,19 @@ BEYOND_PATTERNS = [
         r"starv(?:e|ing) myself|make myself (?:throw up|sick) after (?:eating|meals)",
         r"(?:motivation|tips|tricks|ways) (?:\w+ ){0,4}(?:to )?(?:not eat|stop (?:myself )?eating|keep (?:me|myself) "
         r"from eating|ignore (?:my )?hunger)",
+        # someone else starved for weight ("get my 15 year old to stop eating so she makes weight"), not "eating sweets"
+        r"(?:get|make|force|convince|pressure|push) (?:my|her|his|their|a|our) (?:\w+ ){0,3}(?:to )?(?:stop eating|starve|"
+        r"skip meals|not eat)(?! (?:so much|as much|junk|sweets|sugar|snacks|fast food|between|late|at night|meat|"
+        r"dairy|gluten|sand|dirt|crisps|chocolate))\b.{0,60}(?:weight|thin|thinner|skinny|model\w*|size|calories|diet)",
+    ),
+    rule_pattern(
+        "harmful.self_harm_coaching",
+        "asks how to self-harm or hide it",
+        r"(?:cut|cutting|burn|burning|hurt|hurting|harm|harming)(?: myself| yourself)?(?: deeper| more)? without "
+        r"(?:anyone|anybody|people|my \w+|them|him|her) (?:noticing|knowing|seeing|finding out)",
+        r"where (?:on|of) (?:the|my|your) body .{0,30}(?:no|not|never) (?:leave |show |see )?(?:visible )?(?:marks|scars|cuts)",
+        r"where (?:to|can i|should i) (?:cut|burn) (?:myself )?so (?:no one|nobody|people|my \w+) (?:will not|can not|"
+        r"would not|does not|do not) (?:see|notice)",
     ),
     rule_pattern(
         "harmful.stalking",
@@ -82,6 +95,19 @@ BEYOND_PATTERNS = [
         r"(?:poisonous|toxic|deadly|lethal|noxious) (?:fumes?|gas|gases|vapou?rs?) .{0,60}(?:leave|put|pour|release|"
         r"spray|fill) .{0,20}(?:my \w+ s|his|her|their|someone s|somebody s|the neighbou?r s) (?:\w+ )?(?:room|"
         r"bedroom|car|house|flat|office)",
+        r"(?:poisonous|toxic|deadly|lethal|noxious) (?:fumes?|gas|gases|vapou?rs?) .{0,60}fill (?:a|an|the|his|her|"
+        r"their|my) (?:\w+ )?(?:room|bedroom|car|house|flat|office|space)",
+    ),
+    rule_pattern(
+        "harmful.weapons_diy",
+        "asks how to print, grow or smuggle a weapon or toxin",
+        r"(?:how (?:do|can|to)|guide|instructions|steps|help me) .{0,20}3d print(?:ed|ing)? (?:a |an |my own )?(?:\w+ )?"
+        r"(?:gun|pistol|rifle|firearm)",
+        r"(?:gun|knife|weapon|blade|firearm|pistol|explosive|bomb)s? .{0,40}(?:past|through|by) (?:the )?(?:airport )?"
+        r"(?:security|scanners?|metal detectors?|x ray)",
+        r"(?<!avoid )(?<!prevent )(?:grow|growing|culture|culturing|cultivat\w*|breed\w*) (?:my own |your own |some |a )?"
+        r"(?:botulinum|botulism|anthrax|plague|smallpox|ebola)(?: bacteria| toxin| spores)? (?:at home|in (?:my|a|the) "
+        r"(?:kitchen|garage|lab|house|flat|shed))",
     ),
     rule_pattern(
         "harmful.bullying",

@@ -41,6 +41,7 @@ _CLINICAL = [
     (r"\b[Nn] ?[/&] ?[Vv]\b", "nausea and vomiting"),
     (r"\b[Dd] ?& ?[Vv]\b", "diarrhoea and vomiting"),
     (r"\b[Cc]/[Oo]\b", "complains of"),
+    (r"\bSI\b", "suicidal ideation"),
 ]
 _CLINICAL_RES = [(re.compile(p), r) for p, r in _CLINICAL]
 
@@ -99,7 +100,7 @@ _PAST = re.compile(
     r"\byears ago\b|\blong ago\b|\bin (19|20)\d\d\b|\blast (year|month|spring|summer|fall|winter)\b|"
     r"\bused to\b|\bhistory of\b|\bwhen i was\b|\bas a (child|kid|teen)\b|\bdied (of|from)\b|"
     r"\bpassed away\b|\bsurvived\b|\brecovered from\b|\bin recovery\b|\bhace (\w+ )?(anos|meses)\b|"
-    r"\bel ano pasado\b"
+    r"\bel ano pasado\b|\bthought (?:i|he|she|they|we) (?:was|were) having\b"  # a false alarm told afterwards
 )
 
 
