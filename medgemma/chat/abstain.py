@@ -153,6 +153,16 @@ def decide(query: str, hits: Sequence[Hit]) -> Decision:
     return Decision(bool(ok), ok, tuple(sorted(terms)), shares, why)
 
 
+def about_topic(query: str, decision: Decision | None, hits: Sequence[Hit]) -> bool:
+    """The best-ranked passage holds the question's topic (decide() let it be quoted) and its title names
+    every specific topic term: a page about exactly this topic, which an adapter's "I don't know" must
+    not hide (the quotes then get their own say: they still abstain when no sentence fits the question)."""
+    if decision is None or not decision.answers or 1 not in decision.passages or not hits:
+        return False
+    specific = specific_terms(topic_terms(query))
+    return bool(specific) and specific <= content_words(hits[0].chunk.title)
+
+
 def source_line(p: Passage) -> str:
     """One nearest source as a Markdown link with its origin ("[Gout](url) — MedlinePlus · as of 2017")."""
     title = p.title or p.source or "Untitled"

@@ -241,6 +241,12 @@ def _declined(turn: Turn, services: Services) -> Iterator[Event]:
     turn.draft = turn.generated or ""
     if turn.declined == "refuse" and abstain.cleared(turn.verdict):
         turn.declined = "abstain"  # the guard is sure the question is benign: the passages did not answer it
+    if turn.declined == "abstain" and turn.chat.mode == "auto":
+        if abstain.about_topic(turn.query or turn.question, turn.decision, turn.hits):
+            logger.info(
+                "the model said the passages do not answer, but passage 1 is about the topic: quoting"
+            )
+            return  # the quote stage answers from passage 1 and the others decide() allowed
     if turn.declined == "abstain":
         turn.decision = replace(
             turn.decision or abstain.Decision(False), answers=False, why="the model said so"

@@ -225,13 +225,25 @@ def test_extractive_mode_quotes_without_generating():
 def test_adapter_saying_the_passages_do_not_answer_becomes_the_honest_i_dont_know():
     from medgemma.chat.abstain import ABSTAIN_MODEL, MODEL_ABSTAIN
 
-    events, _ = run("What causes gout?", text=f"{MODEL_ABSTAIN} Gout is caused by uric acid [1].")
+    events, _ = run(
+        "What causes gout?", text=f"{MODEL_ABSTAIN} Gout is caused by uric acid [1].", mode="generative"
+    )
     done = events[-1]
     assert done.mode == "abstain" and done.text.startswith(ABSTAIN_MODEL)
     assert "](https://medlineplus.gov/gout.html)" in done.text and [c.n for c in done.citations] == [1, 2]
     # nothing of the draft was shown or verified, and the rest of the draft was never read
     assert "sentence" not in kinds(events) and "dropped" not in kinds(events)
     assert done.evidence["answerable"]["why"] == "the model said so"
+
+
+def test_in_auto_an_adapters_i_dont_know_does_not_hide_a_page_about_the_topic():
+    """Passage 1 is the Gout page: auto quotes it instead of passing on the model's "I don't know"."""
+    from medgemma.chat.abstain import MODEL_ABSTAIN
+
+    events, _ = run("What causes gout?", text=f"{MODEL_ABSTAIN} Gout is caused by uric acid [1].")
+    done = events[-1]
+    assert done.mode == "extractive" and "[1]" in done.text and "I don't know" not in done.text
+    assert all(s.mode == "extractive" for s in events if isinstance(s, Sentence))
 
 
 def test_adapter_refusal_ends_the_turn_with_the_guards_refusal():
@@ -255,6 +267,7 @@ def test_adapter_refusal_of_a_question_the_guard_is_sure_of_becomes_the_honest_i
         "What causes gout?",
         text="I can't help with that request. Gout is caused by uric acid [1].",
         guard=SureGuard(),
+        mode="generative",  # (auto would then quote passage 1, the Gout page: see the test above)
     )
     done = events[-1]
     assert "refusal" not in kinds(events) and "sentence" not in kinds(events)
