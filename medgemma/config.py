@@ -49,10 +49,10 @@ class Settings:
     dtype: str = _f("auto", "Torch dtype.", ("auto", "bfloat16", "float16", "float32"))
     quantization: str = _f("none", "bitsandbytes loading for transformers.", ("none", "4bit", "8bit"))
     adapter: str = _f(
-        "",
-        "Active LoRA adapter (run name or folder); empty or none = the base model. reference = the project's "
-        "cited-answer adapter for gemma-3-270m, shipped in medgemma/models/reference (not yet the default: "
-        "see its MODEL_CARD.md; other models run without it).",
+        "reference",
+        "Active LoRA adapter (run name or folder); none (or empty) = the base model. reference = the "
+        "project's cited-answer adapter for gemma-3-270m, shipped in medgemma/models/reference (see its "
+        "MODEL_CARD.md); other models run without it.",
     )
     prompt_style: str = _f(
         "auto",

@@ -23,9 +23,9 @@ def fake_reference(folder):
     return folder
 
 
-def test_the_base_model_stays_the_default_and_none_means_the_base_model():
+def test_the_reference_is_the_default_and_none_means_the_base_model():
     settings = load_settings()
-    assert settings.adapter == ""  # the reference is opt-in until its answers table is measured
+    assert settings.adapter == "reference"  # the default since its answers table (README, MODEL_CARD.md)
     for value in ("none", "None", "base", ""):
         assert resolve(settings, value) == ""
         assert adapters.active(load_settings(overrides={"adapter": value})) is None
