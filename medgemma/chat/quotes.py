@@ -100,12 +100,24 @@ class Unit:
         return self.text.startswith("- ") or "\n- " in self.text
 
 
+_PERCENT = re.compile(r"\b\d+(?:\.\d+)?%")
+
+
+def table_row(flat: str) -> bool:
+    """GARD's symptom-frequency table flattened into text ("50% Paresthesia 50% Pulmonary fibrosis 7.5%
+    ..."): four or more percentages, one for every 5 words or fewer."""
+    n = len(_PERCENT.findall(flat))
+    return n >= 4 and n * 5 >= len(flat.split())
+
+
 def quotable(text: str) -> bool:
-    """Not boilerplate ("... has more information about ..."), no crisis number, a readable length."""
+    """Not boilerplate ("... has more information about ..."), not a flattened table, no crisis number,
+    a readable length."""
     flat = " ".join(text.split())
     return (
         4 <= len(flat.split())
         and not BOILERPLATE.search(flat)
+        and not table_row(flat)
         and not has_crisis_number(flat)
         and not flat.endswith(":")
     )

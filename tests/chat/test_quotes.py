@@ -82,6 +82,20 @@ def test_boilerplate_and_contact_lines_are_never_quoted():
     assert quotes.quotable("Gout is a common, painful form of arthritis.")
 
 
+def test_a_flattened_symptom_frequency_table_is_not_quoted():
+    """Seen in benchmarks/answers.py: GARD's table quoted as the answer to 'symptoms of Sjogren syndrome'."""
+    row = (
+        "50% Paresthesia 50% Pulmonary fibrosis 50% Pulmonary infiltrates 50% Recurrent respiratory "
+        "infections 50% Sinusitis 7.5% Alopecia 7.5% Arrhythmia 7.5% Asthma"
+    )
+    assert not quotes.quotable(row)
+    for sentence in (
+        "About 20% of people with the condition have kidney stones, and 5% need surgery.",
+        "Survival at 5 years is 90%, 80%, 60% and 40% for stages 1, 2, 3 and 4 of the cancer in adults.",
+    ):
+        assert quotes.quotable(sentence)
+
+
 def test_the_quote_stops_at_a_readable_length():
     passages = hits(("Gout", None, None))  # every answer of every gout page: dozens of chunks
     for question in ("What is gout?", "How is gout treated?", "What are the symptoms of gout?"):
