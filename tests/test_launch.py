@@ -61,9 +61,11 @@ def test_gradio_still_has_the_switch_app_launch_relies_on():
 
 @pytest.mark.slow
 def test_app_starts_while_another_thread_starves_the_gil(tmp_path):
-    """Both halves run under the same starvation: Gradio's plain launch fails with its localhost error (the
-    cause, shown), app.launch serves the page."""
+    """Both halves run under the same starvation: app.launch serves the page. Gradio's plain launch loses
+    its probe's race most of the time (3 of 3 runs on an idle machine, but it won once in a CI run where the
+    suite's other work changed the timing), so it is not required to fail: when it does, it must be with
+    the localhost error that app.launch avoids."""
     plain = _start(tmp_path, GRADIO_LAUNCH)
-    assert plain.returncode != 0 and "When localhost is not accessible" in plain.stderr, plain.stderr[-2000:]
+    assert plain.returncode == 0 or "When localhost is not accessible" in plain.stderr, plain.stderr[-2000:]
     ours = _start(tmp_path, APP_LAUNCH)
     assert ours.returncode == 0 and "status 200" in ours.stdout, ours.stderr[-2000:]
