@@ -33,7 +33,11 @@ def test_every_package_says_what_it_owns_and_its_public_names_resolve(package):
 
 
 def _modules():
-    return sorted(p for d in (LIB, REPO / "admin", REPO / "tests") for p in d.rglob("*.py"))
+    return sorted(
+        p
+        for d in (LIB, REPO / "admin", REPO / "tests", REPO / "benchmarks", REPO / "scripts")
+        for p in d.rglob("*.py")
+    )
 
 
 def test_every_module_opens_with_a_docstring_and_stays_short():

@@ -7,12 +7,9 @@ gaps are tested through their own examples and negations (test_catalogue.py)."""
 from __future__ import annotations
 
 import pytest
+from rule_labels import rules_label
 
 from medgemma.safety.rules import findings
-
-
-def rules_label(text: str) -> str:
-    return findings(text).label or "allowed"
 
 
 @pytest.mark.parametrize(

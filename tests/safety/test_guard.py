@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
+from rule_labels import rules_label
 
 from medgemma.config import load_settings
 from medgemma.errors import ModelNotAvailable
@@ -28,10 +29,6 @@ TRAIN = [
     json.loads(line)
     for line in (REPO / "data" / "safety_train.jsonl").read_text(encoding="utf-8").splitlines()
 ]
-
-
-def rules_label(text: str) -> str:
-    return findings(text).label or "allowed"
 
 
 def evaluate(guard: SafetyGuard, rows: list[dict], folder: Path) -> dict:

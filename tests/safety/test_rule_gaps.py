@@ -5,12 +5,9 @@ conversions, symptoms after missed dialysis; and topic requests that must stay a
 from __future__ import annotations
 
 import pytest
+from rule_labels import rules_label
 
 from medgemma.safety.rules import findings
-
-
-def rules_label(text: str) -> str:
-    return findings(text).label or "allowed"
 
 
 @pytest.mark.parametrize(

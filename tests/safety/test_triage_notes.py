@@ -6,16 +6,13 @@ was written for the test, none is a held-out row."""
 from __future__ import annotations
 
 import pytest
+from rule_labels import rules_label
 
 from medgemma.config import load_settings
 from medgemma.safety.guard import SafetyGuard
 from medgemma.safety.rules import findings, prepare
 from medgemma.safety.settled import settled
 from medgemma.types import LABELS
-
-
-def rules_label(text: str) -> str:
-    return findings(text).label or "allowed"
 
 
 @pytest.mark.parametrize(
