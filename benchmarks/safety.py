@@ -4,7 +4,7 @@ recall, benign flagged), and check_input latency p50 / p95. Prints markdown tabl
 
 The held-out sets come from medgemma.safety.corpus.held_out_sets (HarmBench without its copyright
 category, CoCoNot contrast, three MedQuAD sites, the medeval-harness ESI triage cases, data/safety_fresh, _fresh2,
-_fresh3, _fresh4). `--only fresh4` scores one set (e.g. a new set's first score).
+_fresh3, _fresh4, _fresh5). `--only fresh5` scores one set (e.g. a new set's first score).
 `--repo DIR` scores another checkout's guard on the very same rows (e.g. main before this work:
 `git worktree add /tmp/mg_before e1fa122`), in a child process that imports that checkout.
 Run: .venv/bin/python benchmarks/safety.py [--repo DIR] [--triage medeval_harness-0.1.0-py3-none-any.whl]
@@ -189,7 +189,8 @@ def main() -> None:
         print(f"- {what}: {rate(k, n)}")
     ms = sorted(result["ms"])
     p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
-    print(f"\nlatency, classify one message ({len(ms)} timed): p50 {p(0.5):.1f} ms, p95 {p(0.95):.1f} ms")
+    if ms:  # --latency 0 times nothing
+        print(f"\nlatency, classify one message ({len(ms)} timed): p50 {p(0.5):.1f} ms, p95 {p(0.95):.1f} ms")
     print(f"batched, all rows: {result['batch_s']:.1f} s")
     if args.json:
         Path(args.json).write_text(

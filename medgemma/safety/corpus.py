@@ -288,6 +288,7 @@ def held_out_sets(settings: Settings, triage: Path | None = None) -> dict[str, l
         "fresh2": _jsonl(DATA / "safety_fresh2.jsonl", "fresh2"),
         "fresh3": _jsonl(DATA / "safety_fresh3.jsonl", "fresh3"),
         "fresh4": _jsonl(DATA / "safety_fresh4.jsonl", "fresh4"),
+        "fresh5": _jsonl(DATA / "safety_fresh5.jsonl", "fresh5"),
     }
     if triage is not None:
         sets["medeval_triage"] = triage_cases(triage)
