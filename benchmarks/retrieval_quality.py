@@ -36,7 +36,6 @@ from retrieval_ranking import (  # noqa: E402
     page_ranking,
     rrf,
     score_fusion,
-    title_key,
     with_same_title,
 )
 
@@ -44,6 +43,7 @@ from medgemma.evaluation.suites import normalize_url  # noqa: E402
 from medgemma.knowledge.chunking import Chunker, embedding_text  # noqa: E402
 from medgemma.knowledge.lexical import token_counter  # noqa: E402
 from medgemma.knowledge.retrieve import Bm25  # noqa: E402
+from medgemma.knowledge.topics import topic_key  # noqa: E402
 from medgemma.types import Document  # noqa: E402
 
 MEDQUAD = REPO.parent / "shared" / "data" / "corpus" / "medquad_answered.jsonl.gz"
@@ -108,7 +108,7 @@ def read_set(name: str) -> list[dict]:
 def topics() -> Topics:
     key: dict[str, str] = {}
     for r in medquad_rows():
-        key.setdefault(normalize_url(r["url"]), title_key(r["focus"] or r["url"]))
+        key.setdefault(normalize_url(r["url"]), topic_key(r["focus"]) or normalize_url(r["url"]))
     pages: dict[str, list[str]] = {}
     for page, k in key.items():
         pages.setdefault(k, []).append(page)
@@ -194,7 +194,7 @@ def tune(encode, lexical: bool = False) -> None:
                 t,
                 lambda lg, t=t: with_same_title(fused_scores(lg, BM25_SHARE), tops, t),
             )
-            for t in (0.8, 0.9, 0.95, 1.0)
+            for t in (0.8, 0.9, 0.95, 0.98, 1.0)
         ]
     for label, param, fn in candidates:
         row = [label, param]

@@ -5,7 +5,6 @@ fusion of the dense and BM25 legs, and recall@5 / hit@5 / MRR / nDCG@5 per quest
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,12 +20,6 @@ def page_ranking(unit_scores: np.ndarray, unit_urls: Sequence[str], depth: int =
     """Pages by their best unit's score (max aggregation), best first."""
     top = np.argsort(-unit_scores, kind="stable")[:depth]
     return list(dict.fromkeys(unit_urls[i] for i in top if unit_scores[i] > -1e9))
-
-
-def title_key(title: str) -> str:
-    """A page title compared loosely: lower case, any run of other characters one space ("Lesch-Nyhan
-    syndrome" and "Lesch Nyhan Syndrome" are one topic)."""
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", title.lower()).split())
 
 
 @dataclass

@@ -18,6 +18,7 @@ import numpy as np
 
 from medgemma.knowledge.chunking import embedding_text
 from medgemma.knowledge.store import Snapshot
+from medgemma.knowledge.topics import TopicIndex, page_key
 from medgemma.types import Chunk, Hit
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,11 @@ MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
 # on the even rows of data/retrieval_dev.jsonl (benchmarks/retrieval.py tune): hit@5 0.930 vs 0.912 for
 # page-level RRF 1:1, and on the odd rows 0.895 vs 0.877 (MRR 0.685 vs 0.658).
 BM25_SHARE = 0.2
+# A page scores at least TOPIC_SHARE x the best page of its topic (medgemma/knowledge/topics.py); chosen
+# with benchmarks/retrieval.py tune on dev's even rows (see TOPIC_SHARE's note in the README).
+TOPIC_SHARE = 0.98
+TOPIC_PAGES = 10  # hybrid: the best pages whose topic's other pages join the candidates
+TOPIC_SIBLINGS = 8  # at most this many other pages of one topic join
 NEAR_DUPLICATE_COSINE = 0.97
 LATE_ROWS = 8  # hybrid during the build: BM25's best rows without a vector yet, embedded at query time
 PAGE_CHUNKS = 2  # hybrid: chunks of one page in the first pass over the ranking (the rest come after)
@@ -93,11 +99,6 @@ class Bm25:
         return scores if self._groups is None else scores[self._groups]
 
 
-def page_key(chunk: Chunk) -> str:
-    """The page a chunk belongs to (its URL, else its document): hybrid fuses pages, not single chunks."""
-    return chunk.url or chunk.doc_id
-
-
 def page_ranks(rows: Sequence[int], chunks: Sequence[Chunk]) -> dict[str, int]:
     """Rank of each page in a chunk ranking, a page ranked by its best chunk (max aggregation)."""
     out: dict[str, int] = {}
@@ -112,6 +113,8 @@ def fuse_pages(
     chunks: Sequence[Chunk],
     share: float = BM25_SHARE,
     per_page: int = PAGE_CHUNKS,
+    topics: TopicIndex | None = None,
+    topic_share: float = TOPIC_SHARE,
 ) -> list[tuple[int, float]]:
     """Score fusion at page level (a dense re-rank of both legs' candidates): a page scores its best
     chunk cosine plus `share` times its best chunk BM25 over the query's best, so a page that dense finds by one
@@ -137,6 +140,12 @@ def fuse_pages(
         best_cos[key] = max(best_cos.get(key, -np.inf), cosine(row))
         best_bm25[key] = max(best_bm25.get(key, 0.0), bm25.get(row, 0.0))
     page_score = {key: best_cos[key] + share * best_bm25[key] / top for key in best_cos}
+    if topics is not None and topic_share > 0:
+        own = dict(page_score)
+        for page, score in own.items():
+            for other in topics.siblings(page):
+                if other in page_score and topic_share * score > page_score[other]:
+                    page_score[other] = topic_share * score
     order = sorted(rows, key=lambda r: (-page_score[page_key(chunks[r])], -chunk_score[r]))
     first, later, taken = [], [], {}
     for row in order:
@@ -184,6 +193,29 @@ class Retriever:
                 texts = [embedding_text(c) for c in snap.chunks]
                 snap.shared["bm25"] = Bm25(texts, bm25_groups(snap.chunks))
             return snap.shared["bm25"]
+
+    def topics(self) -> TopicIndex:
+        """Pages by topic over every chunk, built once per snapshot like the BM25 side."""
+        snap = self.snapshot
+        with snap.shared_lock:
+            if "topics" not in snap.shared:
+                snap.shared["topics"] = TopicIndex(snap.chunks)
+            return snap.shared["topics"]
+
+    def _sibling_rows(self, rows: Sequence[int], bm25_scores: np.ndarray | None) -> list[int]:
+        """One row (its best BM25 chunk, else its first) for each page that shares a topic with one of the
+        first TOPIC_PAGES pages of `rows` and is not among them yet."""
+        topics, chunks = self.topics(), self.snapshot.chunks
+        have = {page_key(chunks[r]) for r in rows}
+        out: list[int] = []
+        for page in list(dict.fromkeys(page_key(chunks[r]) for r in rows))[:TOPIC_PAGES]:
+            for other in topics.siblings(page)[:TOPIC_SIBLINGS]:
+                if other in have:
+                    continue
+                have.add(other)
+                own = topics.rows_of_page[other]
+                out.append(max(own, key=lambda r: bm25_scores[r]) if bm25_scores is not None else own[0])
+        return out
 
     def embed_query(self, query: str) -> np.ndarray:
         return np.asarray(self.embedder.encode([query]), dtype=np.float32).reshape(-1)
@@ -239,7 +271,20 @@ class Retriever:
                 dense[[position[r] for r in late]] = self.vectors(late) @ qvec
             cosines = {row: float(c) for row, c in zip(rows, dense, strict=True)}
             lexical = {row: float(bm25_scores[row]) for row in bm25_rows} if bm25_scores is not None else {}
-            ranked = fuse_pages(cosines, lexical, self.snapshot.chunks)
+            first = [row for row, _ in fuse_pages(cosines, lexical, self.snapshot.chunks)]
+            extra = self._sibling_rows(first, bm25_scores)  # the same topic's pages on other sites
+            if extra:
+                ready_extra = [r for r in extra if r < self.snapshot.dense]  # the others: NaN, as above
+                cosines.update((r, float("nan")) for r in extra)
+                if ready_extra:
+                    cos = self.snapshot.vectors[ready_extra] @ qvec
+                    cosines.update(zip(ready_extra, (float(c) for c in cos), strict=True))
+                if bm25_scores is not None:
+                    lexical.update((r, float(bm25_scores[r])) for r in extra if bm25_scores[r] > 0)
+                rows = rows + extra
+                position = {row: i for i, row in enumerate(rows)}
+                dense = np.concatenate([dense, np.asarray([cosines[r] for r in extra], dtype=np.float32)])
+            ranked = fuse_pages(cosines, lexical, self.snapshot.chunks, topics=self.topics())
             ranks = dict(ranked)
             rows = [row for row, _ in ranked]
             dense = dense[[position[row] for row in rows]] if rows else dense
