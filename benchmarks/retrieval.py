@@ -241,9 +241,31 @@ def bench_starter(args: argparse.Namespace) -> None:
         f"\nStarter build into {home}: {result['state']} after {time.perf_counter() - t0:.0f} s; "
         f"first answer from indexed sources after {first_answer[0] if first_answer else float('nan'):.0f} s\n"
     )
-    table(["elapsed s", "committed"], commits)
+    if commits:  # none when the home was built already
+        table(["elapsed s", "committed"], commits)
     print()
     table(["source", "chunks"], [[k, v] for k, v in sorted(sources.items(), key=lambda kv: -kv[1])])
+    if snap is not None and snap.complete and args.raw_every:
+        raw_rate(kb, snap.chunks, args.raw_every)
+
+
+def raw_rate(kb: KnowledgeBase, chunks: list, every: int) -> None:
+    """Raw SentenceTransformer.encode on every `every`-th chunk of the built index, in the build's own
+    order (longest first, batches of 32): chunks/s, and the raw time for all chunks at that rate."""
+    from medgemma.knowledge.chunking import embedding_text
+
+    texts = sorted((embedding_text(c) for c in chunks), key=len, reverse=True)[::every]
+    model = kb._embedder()._model  # the SentenceTransformer itself, no project code around it
+    t = time.perf_counter()
+    model.encode(
+        texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    wall = time.perf_counter() - t
+    rate = len(texts) / wall
+    print(
+        f"\nRaw encode: {len(texts)} chunks (every {every}th, longest first) in {wall:.1f} s = {rate:.1f} chunks/s;"
+        f" all {len(chunks)} chunks at that rate: {len(chunks) / rate:.0f} s"
+    )
 
 
 def _encode():
@@ -311,6 +333,7 @@ def main() -> None:
     p = sub.add_parser("starter")
     p.add_argument("--minutes", type=float, default=0, help="stop after this long (0 = until done)")
     p.add_argument("--home", default="", help="data home (default: a new temporary one)")
+    p.add_argument("--raw-every", type=int, default=10, help="raw encode every Nth chunk after (0: skip)")
     p.set_defaults(fn=bench_starter)
     for verb, fn in (("quality", bench_quality), ("tune", bench_tune)):
         p = sub.add_parser(verb)
