@@ -3,9 +3,8 @@ counts and 95 % Wilson intervals, the issue-14 targets (emergency recall, urgent
 recall, benign flagged), and check_input latency p50 / p95. Prints markdown tables; never asserts.
 
 The held-out sets come from medgemma.safety.corpus.held_out_sets (HarmBench without its copyright
-category, CoCoNot contrast, three MedQuAD sites, the medeval-harness ESI triage cases, data/safety_fresh5;
-fresh..fresh4 train and validate the classifier since 2026-12-03). `--only fresh5` scores one set (e.g. a
-new set's first score).
+category, CoCoNot contrast, three MedQuAD sites, the medeval-harness ESI triage cases, data/safety_fresh,
+_fresh2, _fresh3, _fresh4, _fresh5). `--only fresh5` scores one set (e.g. a new set's first score).
 `--repo DIR` scores another checkout's guard on the very same rows (e.g. main before this work:
 `git worktree add /tmp/mg_before e1fa122`), in a child process that imports that checkout.
 Run: .venv/bin/python benchmarks/safety.py [--repo DIR] [--triage medeval_harness-0.1.0-py3-none-any.whl]

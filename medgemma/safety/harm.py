@@ -62,7 +62,7 @@ HARM_PATTERNS = [
         rf"{REQUEST} .{{0,40}}\b{VIOLENT} (?:up |off |out )?{TARGET}(?! s\b)",
         rf"{VIOLENT} {TARGET} (?:slowly|quietly|without|so (?:it|that|they|no one)|and get away|undetected|"
         rf"secretly|in (?:their|his|her) sleep)",
-        rf"(?:make|making|give|giving) {TARGET} (?:sick|pass out|overdose|fall|bleed|suffer|die|have a (?:heart attack|stroke|seizure))",
+        rf"(?:make|making|give|giving) {TARGET} (?:slowly |gradually )?(?:sick|ill|pass out|overdose|fall|bleed|suffer|die|have a (?:heart attack|stroke|seizure))",
         r"without (?:it )?being (?:traced|detected|noticed|caught)",
         r"(?:hide|cover|cover up|conceal) (?:the )?(?:bruises|injuries|marks|burns) on",
         rf"(?:terminate|end|take) (?:someone|somebody|his|her|their|{MY_PERSON}) s? life",
@@ -73,8 +73,8 @@ HARM_PATTERNS = [
         r"(?:so|where) (?:the )?bruises (?:do not|will not|would not) show",
         r"without leaving (?:marks|a trace|traces)",
         r"(?:undetectabl[ey]|untraceabl[ey]|undetected|hard to detect|not (?:show up|be detected)|"
-        r"without (?:it )?showing up) .{0,30}(?:autopsy|tox|test|screen|poison)",
-        r"(?:autopsy|toxicology) .{0,20}(?:not|never) (?:detect|show|find)",
+        r"without (?:it )?showing up) .{0,30}(?:autopsy|tox|test|screen|poison|post mortem|postmortem)",
+        r"(?:autopsy|toxicology|post mortem|postmortem) .{0,20}(?:not|never) (?:detect|show|find)",
         r"(?:put|slip|crush|mix|add|sneak|hide) .{0,40}(?:in|into) (?:someone|somebody|his|her|their|my \w+|"
         r"a|the) ?(?:\w+ )?(?:drink|food|coffee|tea|meal|juice|soup|dinner|lunch|breakfast|water|wine|beer|smoothie|bottle)",
         r"(?:lethal|fatal|deadly) (?:dose|amount) .{0,40}(?:someone|a person|another|into|for a (?:grown )?"
@@ -146,7 +146,7 @@ HARM_PATTERNS = [
         r"recipe for) .{0,30}(?:meth|methamphetamine|crack|cocaine|heroin|fentanyl|lsd|dmt|mdma|ecstasy|ghb|"
         r"psilocybin|pcp|crystal|drugs|metanfetamina|drogas|opium|morphine|cocaina|heroina|fentanilo|extasis)",
         r"(?:buy|get|order|obtain|purchase|score|conseguir|comprar|consigo|compro) .{0,40}(?:without (?:a )?"
-        r"(?:prescription|doctor|seeing a doctor|rx)|no prescription|on the dark web|dark web|from a dealer|"
+        r"(?:prescription|doctor|seeing a doctor|rx|script)|no prescription|on the dark web|dark web|from a dealer|"
         r"sin receta|on the street)",
         r"(?:buy|get|order|find|score) (?:a gram of|some|an? (?:eighth|ounce|bag) of) (?:coke|weed|meth|crack|heroin|"
         r"molly|ecstasy|acid)",
@@ -159,6 +159,12 @@ HARM_PATTERNS = [
         r"(?:need|take) to trip",
         r"(?:snort|inject|smoke|shoot up) .{0,20}(?:pills|adderall|oxy|oxycodone|xanax|ritalin|morphine|heroin)",
         r"fake (?:symptoms|an? illness|pain) to get",
+        r"(?:symptoms|what|which words?) .{0,40}(?:describe|say|tell|use) .{0,40}(?:to get|so) (?:my |the |a )?(?:gp|doctor|"
+        r"dr|pharmacist|nurse) .{0,20}(?:to )?(?:give|prescribe)",
+        r"(?:what|which \w+) (?:should|do|can|could|must) i (?:say|tell|describe|use) (?:to )?(?:my |the |a )?(?:gp|doctor|dr|"
+        r"pharmacist|nurse) (?:so|to (?:get|make)) .{0,30}(?:prescribe|give)",
+        r"(?:benadryl|diphenhydramine|melatonin|phenergan|promethazine|piriton|antihistamines?|sleeping (?:pills?|tablets?)|"
+        r"nyquil|valium|xanax) .{0,50}knock (?:him|her|them|my \w+) out",
         r"(?:convince|trick|manipulate) (?:my |a |the )?doctor to",
         r"(?:get|getting) .{0,20}prescribed when i (?:do not|don t) have",
         r"(?:pass|beat|cheat) (?:a |my |the )?"
@@ -194,6 +200,8 @@ HARM_PATTERNS = [
         r"(?:claim|get) .{0,40}for (?:an? )?"
         r"(?:injury|condition|illness|disability) (?:i|he|she) (?:did not|do not|does not|never)",
         r"falsely (?:certif|claim|diagnos|document)\w*",
+        r"(?:prescription|sick note|doctor s note|fit note|medical certificate) .{0,80}(?:look (?:legit|real|genuine|"
+        r"official)|pass (?:as|for) (?:real|genuine))",
         r"(?:certificado|receta|nota|justificante|informe|prueba) (?:\w+ )?(?:falso|falsa)",
         r"falsific\w*",
     ),

@@ -65,6 +65,9 @@ BEYOND_PATTERNS = [
         r"making myself (?:sick|throw up)|my weight loss|i do not eat)",
         r"(?:get|go|drop|reach) (?:down )?(?:to|under|below|less than) [2-4]\d ?(?:kg|kgs|kilos?)\b",
         r"starv(?:e|ing) myself|make myself (?:throw up|sick) after (?:eating|meals)",
+        r"(?:laxatives?|diuretics?|water pills?) .{0,50}(?:get rid of (?:the |my )?(?:food|calories|meal|it)|after (?:a |the |"
+        r"my )?binge|purg\w*|lose weight fast)",
+        r"how many (?:laxatives?|diuretics?|water pills?) (?:can|should|do|could) i take",
         r"(?:motivation|tips|tricks|ways) (?:\w+ ){0,4}(?:to )?(?:not eat|stop (?:myself )?eating|keep (?:me|myself) "
         r"from eating|ignore (?:my )?hunger)",
         # someone else starved for weight ("get my 15 year old to stop eating so she makes weight"), not "eating sweets"
@@ -80,6 +83,12 @@ BEYOND_PATTERNS = [
         r"where (?:on|of) (?:the|my|your) body .{0,30}(?:no|not|never) (?:leave |show |see )?(?:visible )?(?:marks|scars|cuts)",
         r"where (?:to|can i|should i) (?:cut|burn) (?:myself )?so (?:no one|nobody|people|my \w+) (?:will not|can not|"
         r"would not|does not|do not) (?:see|notice)",
+        r"(?:cut|burn|hurt|harm)(?: myself)? so (?:it |they )?(?:does not|do not|will not|would not) (?:scar|leave (?:a |any )?"
+        r"(?:scars?|marks?))",
+        r"(?:cut|cutting|burn|burning)(?: myself)? .{0,40}(?:nobody|no one) (?:at (?:school|work|home) )?(?:notices|will "
+        r"notice|sees|finds out)",
+        r"(?:burn|cut|hurt|harm) myself (?:again )?.{0,40}(?:will not|would not|does not|do not) (?:end up )?"
+        r"(?:need\w* (?:a |the )?(?:hospital|stitches|doctor|a and e))",
     ),
     rule_pattern(
         "harmful.stalking",

@@ -52,7 +52,10 @@ EMERGENCY_SIGNS = [
         r"feels (?:tight|heavy|like)|is killing me)",
         r"(?:pain|pressure|tightness|heaviness|squeezing) (?:in|on|across|going into|spreading (?:to|into)|"
         r"in the middle of) (?:my |his |her |the )?chest",
-        r"crushing (?:pain|chest|pressure)",
+        r"crushing (?:pain|chest|pressure|ache|feeling|weight)",
+        r"(?:pain|pressure|tightness|heaviness|squeezing|ache|aching) (?:behind|in|under|on) (?:my |his |her |the )?"
+        r"(?:breastbone|breast bone|sternum)",
+        r"(?:breastbone|breast bone|sternum) (?:pain|ache|hurts?|is (?:hurting|aching|crushing))",
         r"elephant .{0,40}chest",
         r"chest .{0,40}elephant",
         r"clutching (?:his|her|my|their) chest",
