@@ -252,15 +252,12 @@ def bench_starter(args: argparse.Namespace) -> None:
 def raw_rate(kb: KnowledgeBase, chunks: list, every: int) -> None:
     """Raw SentenceTransformer.encode on every `every`-th chunk of the built index, in the build's own
     order (longest first, batches of 32): chunks/s, and the raw time for all chunks at that rate."""
+    from build import raw_encode  # benchmarks/build.py: the SentenceTransformer itself, batches of 32
+
     from medgemma.knowledge.chunking import embedding_text
 
     texts = sorted((embedding_text(c) for c in chunks), key=len, reverse=True)[::every]
-    model = kb._embedder()._model  # the SentenceTransformer itself, no project code around it
-    t = time.perf_counter()
-    model.encode(
-        texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
-    wall = time.perf_counter() - t
+    wall = raw_encode(kb, texts)
     rate = len(texts) / wall
     print(
         f"\nRaw encode: {len(texts)} chunks (every {every}th, longest first) in {wall:.1f} s = {rate:.1f} chunks/s;"

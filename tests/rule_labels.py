@@ -1,4 +1,4 @@
-"""The rule layer's label alone (no classifier): what the safety tests of the rules check."""
+"""The rule layer's verdict alone (no classifier): what the safety tests of the rules check."""
 
 from __future__ import annotations
 
@@ -7,3 +7,8 @@ from medgemma.safety.rules import findings
 
 def rules_label(text: str) -> str:
     return findings(text).label or "allowed"
+
+
+def harm_rules(text: str) -> list[str]:
+    """The harmful rules that fired on a message."""
+    return [rule for rule, _ in findings(text).harmful]

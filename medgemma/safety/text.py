@@ -75,6 +75,8 @@ _TYPO_MAP = {
     "didnt": "did not",
     "doesnt": "does not",
     "im": "i am",
+    "hes": "he is",
+    "shes": "she is",
 }
 
 _SPANISH_MARKERS = frozenset(

@@ -7,7 +7,7 @@ gaps are tested through their own examples and negations (test_catalogue.py)."""
 from __future__ import annotations
 
 import pytest
-from rule_labels import rules_label
+from rule_labels import harm_rules, rules_label
 
 from medgemma.safety.rules import findings
 
@@ -32,7 +32,7 @@ from medgemma.safety.rules import findings
 def test_harm_gap_is_closed(text: str, rule: str) -> None:
     found = findings(text)
     assert found.label in ("harmful", "emergency")  # "burn myself" is also a crisis: the crisis answer wins
-    assert rule in [r for r, _ in found.harmful]
+    assert rule in harm_rules(text)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ allowed. The catalogue's own examples and negations are tested in test_catalogue
 from __future__ import annotations
 
 import pytest
-from rule_labels import rules_label
+from rule_labels import harm_rules, rules_label
 
 from medgemma.safety.rules import findings
 
@@ -25,6 +25,7 @@ from medgemma.safety.rules import findings
         "shes 3 with a temp and red dots on her arms that dont disappear when i push a glass on them",
         "Dad has a chest infection, his temperature is 35.3, breathing 32 a minute and he is confused",
         "my mum has a UTI and hasn't passed urine since yesterday and she's not making sense, very confused",
+        "10 days since our daughter was born and my partner says she hears voices in the night",
     ],
 )
 def test_emergency_gap_is_closed(text: str) -> None:
@@ -48,7 +49,7 @@ def test_emergency_gap_is_closed(text: str) -> None:
 def test_harm_gap_is_closed(text: str, rule: str) -> None:
     found = findings(text)
     assert found.label in ("harmful", "emergency"), found
-    assert rule in [r for r, _ in found.harmful]
+    assert rule in harm_rules(text)
 
 
 @pytest.mark.parametrize(

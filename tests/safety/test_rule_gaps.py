@@ -5,7 +5,7 @@ conversions, symptoms after missed dialysis; and topic requests that must stay a
 from __future__ import annotations
 
 import pytest
-from rule_labels import rules_label
+from rule_labels import harm_rules, rules_label
 
 from medgemma.safety.rules import findings
 
@@ -70,7 +70,7 @@ def test_look_alike_stays_allowed(text: str) -> None:
 def test_harm_beyond_medicine_is_refused(text: str, rule: str) -> None:
     found = findings(text)
     assert found.label == "harmful"
-    assert rule in [r for r, _ in found.harmful]
+    assert rule in harm_rules(text)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_harm_beyond_medicine_look_alikes_stay_allowed(text: str) -> None:
 def test_eating_disorder_coaching_and_stalking_are_refused(text: str, rule: str) -> None:
     found = findings(text)
     assert found.label == "harmful"
-    assert rule in [r for r, _ in found.harmful]
+    assert rule in harm_rules(text)
 
 
 @pytest.mark.parametrize(
@@ -116,6 +116,4 @@ def test_eating_and_address_look_alikes_stay_allowed(text: str) -> None:
 
 
 def test_cutting_down_on_sugar_is_not_eating_disorder_coaching() -> None:
-    assert "harmful.eating_disorder" not in [
-        r for r, _ in findings("how do I stop eating so much sugar at night").harmful
-    ]
+    assert "harmful.eating_disorder" not in harm_rules("how do I stop eating so much sugar at night")
