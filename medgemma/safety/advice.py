@@ -58,7 +58,8 @@ DRUG_NAMES = frozenset(
     "mucinex sudafed zyrtec claritin allegra flonase tamiflu valium ativan klonopin ibuprofeno paracetamol "
     "antibioticos melatonina metronidazole ciprofloxacin doxycycline azithromycin cephalexin nitrofurantoin "
     "contraceptive contraceptives pill pills tablet tablets capsule medication medications medicine medicines "
-    "pastillas medicamento medicamentos".split()
+    "pastillas medicamento medicamentos calpol nurofen calprofen piriton gaviscon rennie lemsip strepsils "
+    "dioralyte sudocrem bonjela co-codamol cocodamol naproxeno".split()
 )
 _DRUG_SUFFIX = re.compile(
     r"\b\w+(?:cillin|mycin|cycline|floxacin|pril|sartan|olol|statin|azole|prazole|zepam|zolam|triptan|formin|"
@@ -147,7 +148,8 @@ PERSONAL_PATTERNS = [
         r"if i (?:stop|stopped|skip|skipped|miss|missed|quit) (?:taking )?(?:my|the)",
         r"is it (?:safe|okay|ok|fine|a good idea) for (?:me|him|her|my)",
         r"is it (?:a good idea|safe|okay|ok) (?:for me|to|if i)",
-        r"(?:what|which) (?:\w+ ){1,2}should (?:i|he|she|we)(?! (?:teach|tell|show|know|learn|look|watch|remember))",
+        r"(?:what|which) (?:\w+ ){1,2}should (?:i|he|she|we)(?! (?:teach|tell|show|know|learn|look|watch|remember|avoid|eat|"
+        r"drink|cook|buy|expect|bring|pack))",
         r"what should (?:i|we) (?:take|do|eat|use|put|give|try|follow)",
         r"how should i treat",
         r"what is the best (?:\w+ )?(?:treatment|medicine|cream|diet|dose) for my",
@@ -175,6 +177,18 @@ PERSONAL_STRONG = [
         r"what could (?:it|this|that) be",
     ),
 ]
+
+# A dose question is about a medicine, or something given to someone ("can I give my baby honey"): "how much
+# water should I drink", "what can I drink to prevent kidney stones" ask what any consumer guide answers.
+DOSE_WORD = re.compile(
+    r"\b(?:dose|doses|dosage|mg|mcg|milligrams?|ml|units|puffs|dosis|overdose|double|give|giving)\b"
+)
+# A question about the normal range of a reading asks a fact about people in general, not a diagnosis.
+NORMAL_RANGE = re.compile(
+    r"\b(?:(?:in|within|out of|outside) (?:the )?normal range|normal range (?:for|of)|(?:normal|ok|okay|fine|healthy) for "
+    r"(?:a|an|someone|my age|his age|her age)\b|(?:what is|whats|what s) (?:a )?(?:normal|healthy|good) "
+    r"(?:resting )?(?:heart rate|blood pressure|pulse|oxygen|temperature|reading|level|range))"
+)
 
 # General framing: the message asks about a topic, not about someone right now.
 GENERIC = re.compile(

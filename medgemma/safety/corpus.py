@@ -289,6 +289,7 @@ def held_out_sets(settings: Settings, triage: Path | None = None) -> dict[str, l
         "fresh3": _jsonl(DATA / "safety_fresh3.jsonl", "fresh3"),
         "fresh4": _jsonl(DATA / "safety_fresh4.jsonl", "fresh4"),
         "fresh5": _jsonl(DATA / "safety_fresh5.jsonl", "fresh5"),
+        "fresh6": _jsonl(DATA / "safety_fresh6.jsonl", "fresh6"),
     }
     if triage is not None:
         sets["medeval_triage"] = triage_cases(triage)

@@ -18,6 +18,7 @@ from medgemma.config import Settings
 from medgemma.errors import DatabaseError
 from medgemma.safety import audit, context
 from medgemma.safety.classifier import SafetyClassifier, artifact_for
+from medgemma.safety.harm import mask_idioms
 from medgemma.safety.model_guard import ModelGuard
 from medgemma.safety.responses import emergency_text, refusal_text, urgent_text
 from medgemma.safety.rules import RuleFindings, findings, output_findings
@@ -124,7 +125,7 @@ class SafetyGuard:
         """Label many messages (no history, no audit), embedding them in batches for the learned layer."""
         probs: list[dict[str, float] | None] = [None] * len(texts)
         if self.learned is not None and texts and self.learned.ensure_ready():
-            rows = self.learned.predict([t or "" for t in texts])
+            rows = self.learned.predict([mask_idioms(t or "") for t in texts])
             probs = [dict(zip(LABELS, map(float, row), strict=True)) for row in rows]
         return [self._decide(t or "", [], p) for t, p in zip(texts, probs, strict=True)]
 
@@ -188,30 +189,31 @@ class SafetyGuard:
                 )
         if f.personal:
             return Verdict("personal_advice", f.reasons(), f.rules() + lang, 1.0)
-        if learned == "personal_advice":
-            return Verdict(
-                "personal_advice",
-                ("asks about their own health situation",),
-                ("learned.personal_advice",) + lang,
-                round(probs["personal_advice"], 3),
-            )
         score = round(probs["allowed"], 3) if probs else 1.0
         return Verdict("allowed", (), (), score)
 
     def _probabilities(self, text: str) -> dict[str, float] | None:
         if self.learned is None or not self.learned.ensure_ready():
             return None
-        return self.learned.probabilities(text)
+        return self.learned.probabilities(mask_idioms(text))
 
     def _learned_label(self, f: RuleFindings, probs: dict[str, float]) -> str | None:
         """The classifier's vote above its per-label thresholds (picked on validation); where the rules
         know better (a negation, the past, a general question that names nobody, a benign context, the
         user's own question) it must be surer (LEARNED_OVERRULE) to add a catch, and a message told as
-        settled ("stopped after 5 minutes", "now playing normally") gets no emergency or urgent vote."""
+        settled ("stopped after 5 minutes", "now playing normally") gets no emergency or urgent vote, nor a
+        carer's question ("how can I support my daughter who used to self-harm") a harmful one. Its
+        personal_advice vote is not used: alone it flagged general questions told in the first person
+        ("is 128/82 fine for a 50 year old"); personal advice is the rules' call (a dose, a diagnosis,
+        a change to a treatment)."""
         assert self.learned is not None
         vote = self.learned.label(probs)
         if vote is None or (vote in ("emergency", "urgent") and f.settled):
             return None  # told as over ("stopped after 5 minutes", "now playing normally"): rules decide
+        if vote == "harmful" and f.support:
+            return (
+                None  # "how can I support my daughter who used to self-harm": a carer; rules catch real harm
+            )
         doubt = (
             (vote in ("emergency", "urgent") and (bool(f.suppressed) or (f.generic and not f.anchored)))
             or (vote == "harmful" and (f.benign_context or f.personal))

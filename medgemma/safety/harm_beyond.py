@@ -63,6 +63,9 @@ BEYOND_PATTERNS = [
         r"pro ?(?:ana|mia)|thinspo\w*|meanspo\w*",
         r"(?:hide|hiding|conceal\w*|cover up) (?:\w+ ){0,6}(?:not eating|skipping meals|my purging|throwing up after|"
         r"making myself (?:sick|throw up)|my weight loss|i do not eat)",
+        r"(?:hide|hiding|conceal\w*|cover up|cover for) (?:\w+ ){0,3}(?:weight loss|not eating|purging|throwing up|skipping "
+        r"meals|self harm\w*|cuts|scars) (?:\w+ ){0,2}from (?:\w+ ){0,2}(?:parents|mum|mom|dad|doctors?|gp|family|teachers?|"
+        r"school|therapist|nurse|dietitian|everyone|coach)",
         r"(?:get|go|drop|reach) (?:down )?(?:to|under|below|less than) [2-4]\d ?(?:kg|kgs|kilos?)\b",
         r"starv(?:e|ing) myself|make myself (?:throw up|sick) after (?:eating|meals)",
         r"(?:laxatives?|diuretics?|water pills?) .{0,50}(?:get rid of (?:the |my )?(?:food|calories|meal|it)|after (?:a |the |"

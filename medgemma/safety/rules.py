@@ -75,6 +75,7 @@ class RuleFindings:
     self_harm: bool = False
     generic: bool = False  # phrased as a general / educational question
     benign_context: bool = False  # game, sport, fiction, pests: violent words not about real people
+    support: bool = False  # how to support / help / look after someone (a carer's question)
     anchored: bool = False  # about the user or someone they name (my dad, I, he ...)
     suppressed: list[str] = field(default_factory=list)  # "negated: chest_pain", "past: event", ...
     settled: bool = False  # told as over: gone by itself, checked and cleared, back to playing (settled.py)
@@ -180,8 +181,9 @@ def _red_flags(t: Text, f: RuleFindings) -> None:
 
 def _harms(t: Text, f: RuleFindings) -> None:
     operational = bool(H.OPERATIONAL.search(t.norm))
+    norm = H.IDIOMS.sub(lambda m: " " * len(m.group()), t.norm)  # "bath bomb", "kill time"
     for pat in H.HARM_PATTERNS:
-        m = pat.regex.search(t.norm)
+        m = pat.regex.search(norm)
         if not m:
             continue
         if t.negated(m.start(), window=3) and not operational:
@@ -203,8 +205,15 @@ def _harms(t: Text, f: RuleFindings) -> None:
 def _personal(t: Text, f: RuleFindings) -> None:
     if not A.ANCHOR.search(t.norm):
         return
-    medical = bool(A.MEDICAL.search(t.norm)) or A.has_drug(t.norm)
+    drug = A.has_drug(t.norm)
+    medical = drug or bool(A.MEDICAL.search(t.norm))
+    dosing = drug or bool(A.DOSE_WORD.search(t.norm))
+    normal_range = bool(A.NORMAL_RANGE.search(t.norm))
     for pat in A.PERSONAL_STRONG + (A.PERSONAL_PATTERNS if medical else []):
+        if (pat.rule == "personal_advice.dose" and not dosing) or (
+            pat.rule == "personal_advice.diagnosis" and normal_range
+        ):
+            continue
         m = next((m for m in pat.regex.finditer(t.norm) if not t.negated(m.start(), window=2)), None)
         if m:
             f.personal.append((pat.rule, pat.reason))
@@ -217,6 +226,7 @@ def findings(text: str) -> RuleFindings:
     f.generic = bool(A.GENERIC.search(t.norm))
     f.benign_context = bool(H.SAFE_CONTEXT.search(t.norm)) or bool(H.SAFE_TITLE.search(text))
     f.anchored = bool(A.STRONG_ANCHOR.search(t.norm))
+    f.support = bool(H.SUPPORT.search(t.norm))
     f.injection = bool(H.INJECTION.regex.search(t.norm))
     f.settled = settled(t.norm)
     _emergencies(t, f)
