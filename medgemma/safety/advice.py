@@ -47,6 +47,7 @@ TYPO_TARGETS = (
     "much",
     "take",
     "blood",
+    "darknet",
 )
 DRUG_NAMES = frozenset(
     "ibuprofen acetaminophen paracetamol tylenol advil motrin aleve aspirin naproxen melatonin insulin metformin "

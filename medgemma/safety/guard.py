@@ -18,7 +18,7 @@ from medgemma.config import Settings
 from medgemma.errors import DatabaseError
 from medgemma.safety import audit, context
 from medgemma.safety.classifier import SafetyClassifier, artifact_for
-from medgemma.safety.harm import mask_idioms
+from medgemma.safety.frames import mask_idioms
 from medgemma.safety.model_guard import ModelGuard
 from medgemma.safety.responses import emergency_text, refusal_text, urgent_text
 from medgemma.safety.rules import RuleFindings, findings, output_findings
@@ -199,8 +199,8 @@ class SafetyGuard:
 
     def _learned_label(self, f: RuleFindings, probs: dict[str, float]) -> str | None:
         """The classifier's vote above its per-label thresholds (picked on validation); where the rules
-        know better (a negation, the past, a general question that names nobody, a benign context, the
-        user's own question) it must be surer (LEARNED_OVERRULE) to add a catch, and a message told as
+        know better (a negation, the past, a general question that names nobody, a myth to check or a plan
+        for later, a benign context, the user's own question) it must be surer (LEARNED_OVERRULE) to add a catch, and a message told as
         settled ("stopped after 5 minutes", "now playing normally") gets no emergency or urgent vote, nor a
         carer's question ("how can I support my daughter who used to self-harm") a harmful one. Its
         personal_advice vote is not used: alone it flagged general questions told in the first person
@@ -215,7 +215,10 @@ class SafetyGuard:
                 None  # "how can I support my daughter who used to self-harm": a carer; rules catch real harm
             )
         doubt = (
-            (vote in ("emergency", "urgent") and (bool(f.suppressed) or (f.generic and not f.anchored)))
+            (
+                vote in ("emergency", "urgent")
+                and (bool(f.suppressed) or f.not_now or (f.generic and not f.anchored))
+            )
             or (vote == "harmful" and (f.benign_context or f.personal))
             or f.text.spanish  # MiniLM reads little Spanish: the rules carry it
         )

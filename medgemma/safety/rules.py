@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from medgemma.safety import advice as A
 from medgemma.safety import catalogue as C
+from medgemma.safety import frames as F
 from medgemma.safety import harm as H
 from medgemma.safety import patterns as P
 from medgemma.safety.settled import TRANSIENT_RULES, settled
@@ -76,6 +77,7 @@ class RuleFindings:
     generic: bool = False  # phrased as a general / educational question
     benign_context: bool = False  # game, sport, fiction, pests: violent words not about real people
     support: bool = False  # how to support / help / look after someone (a carer's question)
+    not_now: bool = False  # a myth to check, a plan for later, an illness long past (frames.NOT_NOW)
     anchored: bool = False  # about the user or someone they name (my dad, I, he ...)
     suppressed: list[str] = field(default_factory=list)  # "negated: chest_pain", "past: event", ...
     settled: bool = False  # told as over: gone by itself, checked and cleared, back to playing (settled.py)
@@ -181,7 +183,7 @@ def _red_flags(t: Text, f: RuleFindings) -> None:
 
 def _harms(t: Text, f: RuleFindings) -> None:
     operational = bool(H.OPERATIONAL.search(t.norm))
-    norm = H.IDIOMS.sub(lambda m: " " * len(m.group()), t.norm)  # "bath bomb", "kill time"
+    norm = F.IDIOMS.sub(lambda m: " " * len(m.group()), t.norm)  # "bath bomb", "kill time"
     for pat in H.HARM_PATTERNS:
         m = pat.regex.search(norm)
         if not m:
@@ -224,9 +226,10 @@ def findings(text: str) -> RuleFindings:
     t = prepare(text)
     f = RuleFindings(text=t)
     f.generic = bool(A.GENERIC.search(t.norm))
-    f.benign_context = bool(H.SAFE_CONTEXT.search(t.norm)) or bool(H.SAFE_TITLE.search(text))
+    f.benign_context = bool(F.SAFE_CONTEXT.search(t.norm)) or bool(F.SAFE_TITLE.search(text))
     f.anchored = bool(A.STRONG_ANCHOR.search(t.norm))
-    f.support = bool(H.SUPPORT.search(t.norm))
+    f.support = bool(F.SUPPORT.search(t.norm))
+    f.not_now = bool(F.NOT_NOW.search(t.norm))
     f.injection = bool(H.INJECTION.regex.search(t.norm))
     f.settled = settled(t.norm)
     _emergencies(t, f)

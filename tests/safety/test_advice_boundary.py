@@ -11,8 +11,8 @@ import pytest
 from rule_labels import harm_rules, rules_label
 
 from medgemma.config import load_settings
+from medgemma.safety.frames import mask_idioms
 from medgemma.safety.guard import SafetyGuard
-from medgemma.safety.harm import mask_idioms
 from medgemma.safety.rules import findings
 
 

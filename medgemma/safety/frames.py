@@ -1,0 +1,61 @@
+"""frames.py holds what frames a message rather than what it asks for, as regular expressions over
+`text.normalize` output: a game, film or story (violent words not about real people), everyday phrases that
+borrow a harm word ("bath bomb", "kill time"), a carer asking how to support someone, and a question that
+is plainly not about something happening now (a myth to check, an operation next month, a stroke five years
+ago and well since). Only data and one masking helper: `rules.py` and `guard.py` decide what they mean.
+"""
+
+from __future__ import annotations
+
+import re
+
+SAFE_CONTEXT = re.compile(
+    r"\b(?:in|on|for|during) (?:a |the |my |this |an )?(?:video ?game|game|computer game|board game|chess|checkers|"
+    r"judo|karate|boxing|wrestling|mma|fencing|paintball|laser tag|play|movie|film|tv show|show|series|book|novel|"
+    r"story|short story|screenplay|script|crime novel|mystery novel|comic|anime|fiction|rpg|match|sparring)\b|"
+    r"\b(?:call of duty|counter strike|gta|minecraft|fortnite|witcher|battlefield|halo|skyrim|zelda|pokemon|"
+    r"the sims|lion king|terminator|die hard|dark knight|ocean s 11|mission impossible|mr and mrs smith)\b|"
+    r"\bfor (?:dinner|lunch|breakfast|brunch|drinks|a drink|coffee|a date|a meal|a walk|ice cream)\b|"
+    r"\bhow (?:does|did) \w+ .{0,40}\bin (?:the )?\w+|\b(?:fake|prop|toy|stage|pretend) (?:gun|guns|weapon|bomb|knife|hospital|blood|building|city|explosion|body|corpse|house)\b"
+)
+# Everyday phrases that borrow a harm word: masked (same length, so offsets hold) before the harm patterns.
+IDIOMS = re.compile(
+    r"\b(?:bath bombs?|flavou?r bombs?|bombs? of (?:flavou?rs?|taste|colou?rs?)|(?:cake|cocoa|chocolate|seed|glitter|"
+    r"photo|calorie) bombs?|a ['\"]? ?bomb ['\"]? ?of a (?:\w+ ){0,2}(?:cake|dessert|dish|drink|cocktail)|photobomb\w*|"
+    r"kill(?:ing)? (?:the )?time|killer (?:app|workout|deal|smile|look)|body of (?:text|work|water|evidence|research)|"
+    r"break(?:ing)? into (?:the )?(?:[\w-]+ ){0,3}(?:business|industry|market|field|career|scene|world)|"
+    r"fake (?:snow|tan|plants?|flowers?|eyelashes|lashes|nails|tree|fur|grass)|"
+    r"shoot(?:ing)? (?:a |the )?(?:photos?|pictures?|video|film|scene|hoops|basket|shot|message|email|text)|"
+    r"(?:light|set|start) (?:a |the )?(?:fireplace|fire pit|campfire|bonfire|barbecue|bbq|grill|wood stove)(?: on fire)?)\b"
+)
+_IDIOMS_ANY_CASE = re.compile(IDIOMS.pattern, re.IGNORECASE)
+# A carer asking how to help someone through something: never a harmful request by itself. The person is
+# followed by who / with / through / a clause end, not by an act ("help my sister hide her weight loss").
+SUPPORT = re.compile(
+    r"\b(?:how (?:can|do|should|could|would) (?:i|we) (?:best |better )?|ways to |tips (?:on|for) |"
+    r"what can (?:i|we) (?:say|do) to )(?:support|help|look after|care for|be there for|talk to|comfort|reassure|"
+    r"encourage)(?:ing)? (?:my|our|a|his|her|their|him|them) (?:[\w-]+ ){0,3}?(?:who|whos|that|with|through|after|"
+    r"since|while|when|because|now|cope|recover|heal|at home|[,.?!]|$)"
+)
+
+
+def mask_idioms(text: str) -> str:
+    """The text with everyday harm-word phrases ("bath bomb", "kill time") blanked, for the classifier."""
+    return _IDIOMS_ANY_CASE.sub(lambda m: " " * len(m.group()), text)
+
+
+SAFE_TITLE = re.compile(
+    r"\b(?:in|on) (?:the |a )?[A-Z][a-z][\w']*(?: (?:of|the|and|[A-Z0-9][\w']*))*(?: (?:game|film|movie|show))?[?.!]?$"
+)
+
+
+# Not about now: a myth or claim to check, a plan for later, an illness long past and recovered from, or
+# "nothing wrong with me". The classifier's emergency or urgent vote must be surer here (guard.py).
+NOT_NOW = re.compile(
+    r"\b(?:is (?:that|it|this) (?:true|a thing|a myth|real|just a myth)|old wives tale|myth|(?:he|she|my \w+) reckons|"
+    r"nothing wrong with (?:me|him|her|us)|(?:next|this coming|later this) (?:week|month|year)|"
+    r"(?:is|am|are) (?:having|booked in for|going in for|due to have) (?:his|her|my|their|a|an) (?:\w+ ){0,2}"
+    r"(?:op|operation|surgery|procedure|scan|appointment)|"
+    r"(?:\d+|two|three|four|five|six|ten|several|many) (?:years?|months?) ago\b.{0,80}\b(?:doing (?:well|fine|great|ok)|"
+    r"(?:has |have |had )?recovered|(?:fine|better|well) now))"
+)
