@@ -42,7 +42,7 @@ from retrieval_ranking import (  # noqa: E402
 from medgemma.evaluation.suites import normalize_url  # noqa: E402
 from medgemma.knowledge.chunking import Chunker, embedding_text  # noqa: E402
 from medgemma.knowledge.lexical import token_counter  # noqa: E402
-from medgemma.knowledge.retrieve import Bm25  # noqa: E402
+from medgemma.knowledge.retrieve import BM25_SHARE, TOPIC_SHARE, Bm25  # noqa: E402
 from medgemma.knowledge.topics import topic_key  # noqa: E402
 from medgemma.types import Document  # noqa: E402
 
@@ -51,6 +51,8 @@ SETS = {
     "dev": REPO / "data" / "retrieval_dev.jsonl",
     "fresh": REPO / "data" / "retrieval_fresh.jsonl",
     "fresh2": REPO / "data" / "retrieval_fresh2.jsonl",  # written blind on 2026-12-03, scored once
+    "fresh3": REPO / "data" / "retrieval_fresh3.jsonl",  # written blind on 2026-12-04, scored once
+    "fresh4": REPO / "data" / "retrieval_fresh4.jsonl",  # written blind on 2026-12-04, scored once
 }
 
 
@@ -215,12 +217,10 @@ def tune(encode, lexical: bool = False) -> None:
     )
 
 
-BM25_SHARE = 0.2  # medgemma.knowledge.retrieve.BM25_SHARE, chosen by `tune` on dev's even rows
 # The BM25 leg's same-title share, chosen by `tune --lexical` on dev's even rows: the best recall@5 that
 # costs at most 0.02 of hit@5 there (recall@5 0.563 -> 0.635, hit@5 0.807 -> 0.789; odd rows 0.548 -> 0.611,
 # hit@5 0.737 both). Not tuned for the fused ranking yet (that needs the vectors).
 TITLE_SHARE = 0.9
-TOPIC_SHARE = 0.98  # medgemma.knowledge.retrieve.TOPIC_SHARE, chosen by `tune` ("score 0.2 + same title")
 
 
 def quality(encode, lexical: bool = False) -> None:
