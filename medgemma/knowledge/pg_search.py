@@ -1,7 +1,9 @@
 """pg_search.py ranks the chunks of a PostgreSQL index: dense candidates from the HNSW index (cosine),
 keyword candidates from full-text search (tsvector, english; idf-weighted ts_rank), fused by fuse_pages and
-cut by Retriever.search exactly as the embedded store does. Rows are read fresh on every search; only
-the chunks a search has already read are kept (rows never change once written).
+cut by Retriever.search exactly as the embedded store does, a topic's pages on other sites joining the
+candidates and ranked together as there (knowledge/topics.py). Rows are read fresh on every search; only
+the chunks a search has already read are kept (rows never change once written), and the pages' titles
+for the topics, read once and then only for rows committed since.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ import numpy as np
 
 from medgemma.knowledge.chunking import embedding_text
 from medgemma.knowledge.pg_store import PgStore, PgView
-from medgemma.knowledge.retrieve import LATE_ROWS, Candidate, Mode, Retriever, fuse_pages
+from medgemma.knowledge.retrieve import (
+    LATE_ROWS,
+    TOPIC_PAGES,
+    TOPIC_SIBLINGS,
+    Candidate,
+    Mode,
+    Retriever,
+    fuse_pages,
+)
+from medgemma.knowledge.topics import TopicIndex, page_key
 from medgemma.types import Chunk
 
 EF_SEARCH = 100  # HNSW candidates per search (the embedded HNSW uses efSearch 96)
@@ -65,10 +76,54 @@ class PgRetriever(Retriever):
         super().__init__(_Rows(), embedder)  # type: ignore[arg-type]
         self.store, self.view = store, view
         self._rows_lock = threading.Lock()
+        self._topics_lock = threading.Lock()
+        self._topics_of, self._topics, self._topics_last = -1, TopicIndex(), 0
 
     @property
     def chunks(self) -> dict[int, Chunk]:  # type: ignore[override]
         return self.snapshot.chunks
+
+    def topics(self, conn=None) -> TopicIndex:
+        """Pages by topic over the index's rows: the first search reads every row's page and title, later
+        ones only the rows committed since (ids only grow). Rows deleted since stay listed; callers keep
+        only live rows (`_live`)."""
+        with self._topics_lock:
+            if self._topics_of != self.view.index_id:
+                self._topics_of, self._topics, self._topics_last = self.view.index_id, TopicIndex(), 0
+            if conn is not None:
+                for row, url, doc, title in conn.execute(
+                    "SELECT id, chunk->>'url', doc_id, chunk->>'title' FROM kb_chunks "
+                    "WHERE index_id = %s AND id > %s ORDER BY id",
+                    (self.view.index_id, self._topics_last),
+                ):
+                    self._topics.add(row, url or doc, title or "")
+                    self._topics_last = row
+            return self._topics
+
+    def _sibling_rows(
+        self, conn, pages: list[str], terms: list[tuple[str, float, float]]
+    ) -> tuple[list[int], dict[int, float]]:
+        """One live row (its best keyword row, else its first) for each page sharing a topic with one of
+        the first TOPIC_PAGES `pages` and not among them (the embedded store's `_sibling_rows`), read,
+        with the keyword scores of the rows looked at."""
+        topics, have = self.topics(conn), set(pages)
+        wanted: dict[str, list[int]] = {}
+        for page in pages[:TOPIC_PAGES]:
+            for other in topics.siblings(page)[:TOPIC_SIBLINGS]:
+                if other not in have:
+                    have.add(other)
+                    wanted[other] = topics.rows_of_page[other]
+        if not wanted:
+            return [], {}
+        rows = [r for own in wanted.values() for r in own]
+        live = {r for (r,) in conn.execute("SELECT id FROM kb_chunks WHERE id = ANY(%s)", (rows,))}
+        ranks = self._read(conn, [r for r in rows if r in live], terms)
+        out = []
+        for own in wanted.values():
+            alive = [r for r in own if r in live]
+            if alive:
+                out.append(max(alive, key=lambda r: ranks.get(r, 0.0)))
+        return out, ranks
 
     def bm25(self):  # the keyword side is PostgreSQL's full-text search
         raise NotImplementedError("PgRetriever ranks keywords in SQL (ts_rank)")
@@ -169,7 +224,20 @@ class PgRetriever(Retriever):
             if late:
                 dense[[position[r] for r in late]] = self.vectors(late) @ qvec
             cosines = {row: float(c) for row, c in zip(rows, dense, strict=True)}
-            ranked = fuse_pages(cosines, {r: float(ranks.get(r, 0.0)) for r in lexical_rows}, chunks)
+            lexical = {r: float(ranks.get(r, 0.0)) for r in lexical_rows}
+            first = fuse_pages(cosines, lexical, chunks)
+            pages = list(dict.fromkeys(page_key(chunks[r]) for r, _ in first))
+            with self.store.db.transaction() as conn:
+                extra, extra_ranks = self._sibling_rows(conn, pages, terms)
+                topics = self.topics()
+            ranks.update((r, extra_ranks[r]) for r in extra if r in extra_ranks)
+            if extra:  # the same topic's pages on other sites
+                cosines.update((r, float(vecs[r] @ qvec) if r in vecs else float("nan")) for r in extra)
+                lexical.update((r, float(ranks[r])) for r in extra if ranks.get(r, 0.0) > 0)
+                rows = rows + extra
+                position = {row: n for n, row in enumerate(rows)}
+                dense = np.concatenate([dense, np.asarray([cosines[r] for r in extra], dtype=np.float32)])
+            ranked = fuse_pages(cosines, lexical, chunks, topics=topics)
             fused = dict(ranked)
             rows = [row for row, _ in ranked]
             dense = dense[[position[row] for row in rows]] if rows else dense

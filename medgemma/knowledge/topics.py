@@ -60,18 +60,21 @@ def page_key(chunk: Chunk) -> str:
 
 
 class TopicIndex:
-    """For each topic key, the pages that carry it and each page's rows (built once per snapshot)."""
+    """For each topic key, the pages that carry it and each page's rows (built once per snapshot; the
+    PostgreSQL store adds the rows committed since its last search with `add`)."""
 
-    def __init__(self, chunks: Sequence[Chunk]) -> None:
+    def __init__(self, chunks: Sequence[Chunk] = ()) -> None:
         self.key_of_page: dict[str, str] = {}
         self.rows_of_page: dict[str, list[int]] = {}
-        for row, chunk in enumerate(chunks):
-            page = page_key(chunk)
-            self.rows_of_page.setdefault(page, []).append(row)
-            if page not in self.key_of_page:
-                self.key_of_page[page] = topic_key(chunk.title)
         self.pages_of_key: dict[str, list[str]] = {}
-        for page, key in self.key_of_page.items():
+        for row, chunk in enumerate(chunks):
+            self.add(row, page_key(chunk), chunk.title)
+
+    def add(self, row: int, page: str, title: str) -> None:
+        """One more row of a page (rows of one page in any order; the page's first title sets its topic)."""
+        self.rows_of_page.setdefault(page, []).append(row)
+        if page not in self.key_of_page:
+            key = self.key_of_page[page] = topic_key(title)
             if key:
                 self.pages_of_key.setdefault(key, []).append(page)
 
