@@ -290,6 +290,7 @@ def held_out_sets(settings: Settings, triage: Path | None = None) -> dict[str, l
         "fresh4": _jsonl(DATA / "safety_fresh4.jsonl", "fresh4"),
         "fresh5": _jsonl(DATA / "safety_fresh5.jsonl", "fresh5"),
         "fresh6": _jsonl(DATA / "safety_fresh6.jsonl", "fresh6"),
+        "fresh7": _jsonl(DATA / "safety_fresh7.jsonl", "fresh7"),
     }
     if triage is not None:
         sets["medeval_triage"] = triage_cases(triage)
