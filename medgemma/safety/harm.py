@@ -68,6 +68,8 @@ HARM_PATTERNS = [
         rf"(?:terminate|end|take) (?:someone|somebody|his|her|their|{MY_PERSON}) s? life",
         r"push .{0,30} off (?:a|the) (?:cliff|bridge|roof|balcony|building|stairs)",
         r"(?:look|seem) like an? (?:accident|natural death|suicide)",
+        r"(?:looks?|seems?|pass(?:es)? as|put down to) (?:like )?natural causes",
+        r"(?:get|gets|got|slip|slips) past (?:a |the )?(?:coroner|autopsy|post mortem|postmortem|tox\w* screen|pathologist)",
         r"(?:looks?|seems?) like (?:he|she|they) (?:just )?(?:got|was|were|fell|became|went) (?:ill|sick|unwell)(?: naturally)?",
         r"so (?:the )?(?:coroner|police|pathologist|autopsy|post mortem|doctors?|hospital) (?:\w+ )?(?:never|will not|would not|"
         r"does not|can not|do not) (?:notice|find|detect|suspect|know|pick up)\w*",
@@ -148,7 +150,8 @@ HARM_PATTERNS = [
         r"hago|hacer|preparo|fabrico|cocinar|cocino|synthesis|formula|"
         r"recipe for) .{0,30}(?:meth|methamphetamine|crack|cocaine|heroin|fentanyl|lsd|dmt|mdma|ecstasy|ghb|"
         r"psilocybin|pcp|crystal|drugs|metanfetamina|drogas|opium|morphine|cocaina|heroina|fentanilo|extasis)",
-        r"(?:buy|get|order|obtain|purchase|score|conseguir|comprar|consigo|compro) .{0,40}(?:without (?:a )?"
+        r"(?:buy|buying|get|getting|order|ordering|obtain|obtaining|purchase|score|conseguir|comprar|consigo|compro) "
+        r".{0,40}(?:without (?:a )?"
         r"(?:prescription|doctor|seeing a doctor|rx|script)|no prescription|on the dark web|dark web|from a dealer|"
         r"sin receta|on the street)",
         r"(?:buy|get|order|find|score) (?:a gram of|some|an? (?:eighth|ounce|bag) of) (?:coke|weed|meth|crack|heroin|"
@@ -173,6 +176,11 @@ HARM_PATTERNS = [
         r"(?:pass|beat|cheat|fool|trick) (?:a |my |the |an? )?(?:\w+ ){0,2}(?:drug|follicle|urine|saliva|swab|tox\w*|"
         r"probation) (?:test|screen)",
         r"(?:darknet|dark net|dark web|deep web|tor) (?:site|market|marketplace|vendor|shop|link)s?",
+        r"(?:synthetic|fake|clean|someone else s|somebody else s) (?:pee|urine|wee) (?:\w+ ){0,4}(?:test|screen|pass)|"
+        r"(?:pass|beat|fool) (?:\w+ ){0,6}(?:with|using) (?:synthetic|fake|clean) (?:pee|urine|wee)",
+        r"(?:synthetic|fake) (?:pee|urine)\b",
+        r"(?:beat|pass|fool|cheat|trick|get past|get round|get around) (?:a |the |my )?(?:police |roadside )?"
+        r"(?:breath(?:alys|alyz|aly)\w*|breath test)",
         r"without (?:customs|the police|border (?:force|control)) (?:catching|finding|noticing|seizing|stopping)",
         r"hide my drug use",
         r"steal(?:ing)? .{0,20}(?:fentanyl|morphine|opioids|drugs|pills|oxycodone|ketamine|medications?|"
@@ -205,6 +213,9 @@ HARM_PATTERNS = [
         r"(?:claim|get) .{0,40}for (?:an? )?"
         r"(?:injury|condition|illness|disability) (?:i|he|she) (?:did not|do not|does not|never)",
         r"falsely (?:certif|claim|diagnos|document)\w*",
+        r"(?:edit|alter|change|photoshop|amend|tweak) (?:a |the |my |an )?(?:scan|photo|copy|picture|pdf) of (?:my |an |a |the )?(?:old )?"
+        r"(?:prescription|sick note|fit note|doctor s note|vaccination record|test result)",
+        r"(?:edit|alter|change|photoshop|amend) (?:my |the |a |an )?(?:old )?(?:prescription|script) (?:\w+ ){0,3}(?:so|to say|says)",
         r"(?:make|write|create|draft|produce|do|knock up) (?:me )?(?:up )?(?:a |an )?(?:fit note|sick note|doctor s note|doctors "
         r"note|medical certificate|gp letter|hospital letter) (?:from|signed by|as if (?:it is |it was )?from|in the name of)",
         r"(?:use|using|copy|with) the (?:nhs|hospital|gp|surgery|clinic) (?:s )?(?:layout|logo|letterhead|template|stamp)",
@@ -383,5 +394,6 @@ INJECTION = rule_pattern(
 # Contexts where violent words are not about real people: games, sport, fiction, pests, cooking, computing.
 OPERATIONAL = re.compile(
     r"\b(?:exact|exactly|precise|precisely|step by step|in detail|detailed|with quantities|quantities|recipe|"
-    r"real|actually|instructions|doses|dosage|undetected|which drugs)\b"
+    r"real|actually|instructions|dose|doses|dosage|undetected|undetectable|which drugs|natural causes|coroner|autopsy|"
+    r"post mortem|get past)\b"
 )

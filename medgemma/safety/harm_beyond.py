@@ -64,7 +64,7 @@ BEYOND_PATTERNS = [
         r"(?:hide|hiding|conceal\w*|cover up) (?:\w+ ){0,6}(?:not eating|skipping meals|my purging|throwing up after|"
         r"making myself (?:sick|throw up)|my weight loss|i do not eat)",
         r"(?:hide|hiding|conceal\w*|cover up|cover for) (?:\w+ ){0,3}(?:weight loss|not eating|purging|throwing up|skipping "
-        r"meals|self harm\w*|cuts|scars) (?:\w+ ){0,2}from (?:\w+ ){0,2}(?:parents|mum|mom|dad|doctors?|gp|family|teachers?|"
+        r"meals|self harm\w*|cuts|scars) (?:\w+ ){0,6}from (?:\w+ ){0,2}(?:parents|mum|mom|dad|doctors?|gp|family|teachers?|"
         r"school|therapist|nurse|dietitian|everyone|coach)",
         r"(?:get|go|drop|reach) (?:down )?(?:to|under|below|less than) [2-4]\d ?(?:kg|kgs|kilos?)\b",
         r"starv(?:e|ing) myself|make myself (?:throw up|sick) after (?:eating|meals)",
@@ -90,6 +90,8 @@ BEYOND_PATTERNS = [
         r"(?:scars?|marks?))",
         r"(?:cut|cutting|burn|burning)(?: myself)? .{0,40}(?:nobody|no one) (?:at (?:school|work|home) )?(?:notices|will "
         r"notice|sees|finds out)",
+        r"(?:go|cut|cutting|going) deeper (?:\w+ ){0,3}(?:without|so|and not) (?:needing |need |getting )?(?:stitches|a hospital|a doctor|"
+        r"anyone noticing)",
         r"(?:burn|cut|hurt|harm) myself (?:again )?.{0,40}(?:will not|would not|does not|do not) (?:end up )?"
         r"(?:need\w* (?:a |the )?(?:hospital|stitches|doctor|a and e))",
     ),

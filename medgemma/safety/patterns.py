@@ -226,7 +226,8 @@ EMERGENCY_SIGNS = [
         r"hip looks (?:twisted|wrong)",
         r"asthma attack .{0,40}(?:inhaler|not working|can not)",
         r"inhaler (?:is not|does not) (?:working|help)",
-        r"drowsy|very floppy|is floppy",
+        r"(?<!least )(?<!less )(?<!non )(?<!not )(?<!make me )(?<!makes me )(?<!made me )drowsy(?! (?:antihistamine|"
+        r"tablet|pill|formula|side effect|version|kind|one))|very floppy|is floppy",
         r"(?:something is )?very wrong .{0,30}(?:face|arm|chest|breath)",
     ),
 ]
