@@ -291,6 +291,7 @@ def held_out_sets(settings: Settings, triage: Path | None = None) -> dict[str, l
         "fresh5": _jsonl(DATA / "safety_fresh5.jsonl", "fresh5"),
         "fresh6": _jsonl(DATA / "safety_fresh6.jsonl", "fresh6"),
         "fresh7": _jsonl(DATA / "safety_fresh7.jsonl", "fresh7"),
+        "fresh8": _jsonl(DATA / "safety_fresh8.jsonl", "fresh8"),
     }
     if triage is not None:
         sets["medeval_triage"] = triage_cases(triage)
