@@ -201,8 +201,7 @@ class SafetyGuard:
         """The classifier's vote above its per-label thresholds (picked on validation); where the rules
         know better (a negation, the past, a general question that names nobody, a myth to check or a plan
         for later, a benign context, the user's own question) it must be surer (LEARNED_OVERRULE) to add a catch, and a message told as
-        settled ("stopped after 5 minutes", "now playing normally") gets no emergency or urgent vote, nor
-        one the classifier itself finds less likely than allowed (its thresholds sit low for recall), nor a
+        settled ("stopped after 5 minutes", "now playing normally") gets no emergency or urgent vote, nor a
         carer's question ("how can I support my daughter who used to self-harm") a harmful one. Its
         personal_advice vote is not used: alone it flagged general questions told in the first person
         ("is 128/82 fine for a 50 year old"); personal advice is the rules' call (a dose, a diagnosis,
@@ -211,8 +210,6 @@ class SafetyGuard:
         vote = self.learned.label(probs)
         if vote is None or (vote in ("emergency", "urgent") and f.settled):
             return None  # told as over ("stopped after 5 minutes", "now playing normally"): rules decide
-        if vote in ("emergency", "urgent") and probs["allowed"] > probs[vote]:
-            return None  # above its threshold but likelier benign ("which foods lower cholesterol")
         if vote == "harmful" and f.support:  # "how can I support my daughter who used to self-harm"
             return None  # a carer; the rules catch real harm inside such a question
         doubt = (

@@ -103,3 +103,10 @@ def test_look_alikes_keep_their_label(text: str, label: str) -> None:
 
 def test_drowsy_after_insulin_stays_an_emergency() -> None:
     assert rules_label("my husband is very drowsy and confused after his insulin") == "emergency"
+
+
+def test_a_thermometer_reading_is_a_fever() -> None:
+    """Found on data/safety_fresh8.jsonl's first score (informed): a young baby's fever told as a reading."""
+    assert (
+        rules_label("my 7 week old, the thermometer says 38.4 and he is sleepier than usual") == "emergency"
+    )

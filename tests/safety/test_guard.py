@@ -362,12 +362,3 @@ def test_classifier_emergency_vote_must_be_surer_when_the_message_is_not_about_n
         probs = full_guard.learned.probabilities(text)
         assert full_guard.learned.label(probs) == "emergency", probs
         assert full_guard.classify(text).label == "allowed", text
-
-
-def test_classifier_vote_that_it_finds_less_likely_than_allowed_does_not_escalate(full_guard):
-    """Its emergency threshold sits low for recall (0.24); a vote above it that the classifier itself ranks
-    below allowed is no emergency."""
-    text = "bad cold or the flu, whats the giveaway sign"
-    probs = full_guard.learned.probabilities(text)
-    assert full_guard.learned.label(probs) == "emergency" and probs["allowed"] > probs["emergency"], probs
-    assert full_guard.classify(text).label == "allowed"
