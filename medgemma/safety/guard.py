@@ -198,14 +198,14 @@ class SafetyGuard:
         return self.learned.probabilities(mask_idioms(text))
 
     def _learned_label(self, f: RuleFindings, probs: dict[str, float]) -> str | None:
-        """The classifier's vote above its per-label thresholds (picked on validation); where the rules
-        know better (a negation, the past, a general question that names nobody, a myth to check or a plan
-        for later, a benign context, the user's own question) it must be surer (LEARNED_OVERRULE) to add a catch, and a message told as
-        settled ("stopped after 5 minutes", "now playing normally") gets no emergency or urgent vote, nor a
-        carer's question ("how can I support my daughter who used to self-harm") a harmful one. Its
-        personal_advice vote is not used: alone it flagged general questions told in the first person
-        ("is 128/82 fine for a 50 year old"); personal advice is the rules' call (a dose, a diagnosis,
-        a change to a treatment)."""
+        """The classifier's vote above its per-label thresholds (picked on validation). Where the rules
+        know better (a negation, the past, a general question that names nobody, a myth to check or a
+        plan for later, a benign context, the user's own question) it must be surer (LEARNED_OVERRULE)
+        to add a catch; a message told as settled ("stopped after 5 minutes", "now playing normally")
+        gets no emergency or urgent vote, nor a carer's question ("how can I support my daughter who
+        used to self-harm") a harmful one. Its personal_advice vote is not used: alone it flagged general
+        questions told in the first person ("is 128/82 fine for a 50 year old"); personal advice is the
+        rules' call (a dose, a diagnosis, a change to a treatment)."""
         assert self.learned is not None
         vote = self.learned.label(probs)
         if vote is None or (vote in ("emergency", "urgent") and f.settled):

@@ -183,7 +183,7 @@ def _red_flags(t: Text, f: RuleFindings) -> None:
 
 def _harms(t: Text, f: RuleFindings) -> None:
     operational = bool(H.OPERATIONAL.search(t.norm))
-    norm = F.IDIOMS.sub(lambda m: " " * len(m.group()), t.norm)  # "bath bomb", "kill time"
+    norm = F.mask_idioms(t.norm)  # "bath bomb", "kill time": blanked at the same length, offsets hold
     for pat in H.HARM_PATTERNS:
         m = pat.regex.search(norm)
         if not m:
