@@ -85,8 +85,8 @@ class PgRetriever(Retriever):
 
     def topics(self, conn=None) -> TopicIndex:
         """Pages by topic over the index's rows: the first search reads every row's page and title, later
-        ones only the rows committed since (ids only grow). Rows deleted since stay listed; callers keep
-        only live rows (`_live`)."""
+        ones only the rows committed since (ids only grow). Rows deleted since stay listed; `_sibling_rows`
+        keeps only the rows still in the table."""
         with self._topics_lock:
             if self._topics_of != self.view.index_id:
                 self._topics_of, self._topics, self._topics_last = self.view.index_id, TopicIndex(), 0

@@ -18,6 +18,10 @@ SAFE_CONTEXT = re.compile(
     r"\bfor (?:dinner|lunch|breakfast|brunch|drinks|a drink|coffee|a date|a meal|a walk|ice cream)\b|"
     r"\bhow (?:does|did) \w+ .{0,40}\bin (?:the )?\w+|\b(?:fake|prop|toy|stage|pretend) (?:gun|guns|weapon|bomb|knife|hospital|blood|building|city|explosion|body|corpse|house)\b"
 )
+# A message that ends by naming a title ("... in The Dark Knight?"): read on the raw text, capitals kept.
+SAFE_TITLE = re.compile(
+    r"\b(?:in|on) (?:the |a )?[A-Z][a-z][\w']*(?: (?:of|the|and|[A-Z0-9][\w']*))*(?: (?:game|film|movie|show))?[?.!]?$"
+)
 # Everyday phrases that borrow a harm word: masked (same length, so offsets hold) before the harm patterns.
 IDIOMS = re.compile(
     r"\b(?:bath bombs?|flavou?r bombs?|bombs? of (?:flavou?rs?|taste|colou?rs?)|(?:cake|cocoa|chocolate|seed|glitter|"
@@ -42,11 +46,6 @@ SUPPORT = re.compile(
 def mask_idioms(text: str) -> str:
     """The text with everyday harm-word phrases ("bath bomb", "kill time") blanked, for the classifier."""
     return _IDIOMS_ANY_CASE.sub(lambda m: " " * len(m.group()), text)
-
-
-SAFE_TITLE = re.compile(
-    r"\b(?:in|on) (?:the |a )?[A-Z][a-z][\w']*(?: (?:of|the|and|[A-Z0-9][\w']*))*(?: (?:game|film|movie|show))?[?.!]?$"
-)
 
 
 # Not about now: a myth or claim to check, a plan for later, an illness long past and recovered from, or
