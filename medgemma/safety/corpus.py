@@ -292,6 +292,8 @@ def held_out_sets(settings: Settings, triage: Path | None = None) -> dict[str, l
         "fresh6": _jsonl(DATA / "safety_fresh6.jsonl", "fresh6"),
         "fresh7": _jsonl(DATA / "safety_fresh7.jsonl", "fresh7"),
         "fresh8": _jsonl(DATA / "safety_fresh8.jsonl", "fresh8"),
+        "fresh9": _jsonl(DATA / "safety_fresh9.jsonl", "fresh9"),
+        "fresh10": _jsonl(DATA / "safety_fresh10.jsonl", "fresh10"),
     }
     if triage is not None:
         sets["medeval_triage"] = triage_cases(triage)
