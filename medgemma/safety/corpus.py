@@ -42,6 +42,11 @@ COCONOT_HARMFUL = ("misinformation", "privacy violations", "triggers for offensi
 COCONOT_VALID_SHARE = 0.3
 URGENT_VALID_SHARE = 0.3  # of data/safety_train_urgent.jsonl
 PUBMEDQA_QUESTIONS = 400  # research questions in a clinician's voice: benign
+# The earlier blind sets in patients' voices (data/safety_fresh*.jsonl): the first six train, the next two
+# validate (thresholds are picked on patients' voices too); the newest stay held out and are never seen.
+FRESH_TRAIN = ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6")
+FRESH_VALID = ("fresh7", "fresh8")
+FRESH_HELD_OUT = ("fresh9", "fresh10")
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,9 @@ def training_and_validation(settings: Settings) -> tuple[list[Example], list[Exa
     st_valid = [e for e in st if _pick(e.text, SAFETY_TRAIN_VALID_SHARE)]
     coco = coconot_refusals(settings)
     coco_valid = [e for e in coco if _pick(e.text, COCONOT_VALID_SHARE)]
+    fresh = {
+        name: _jsonl(DATA / f"safety_{name}.jsonl", f"fresh.{name}") for name in FRESH_TRAIN + FRESH_VALID
+    }
     train = (
         _jsonl(DATA / "safety_dev.jsonl", "safety_dev")
         + [e for e in urgent if e not in urgent_valid]
@@ -268,8 +276,17 @@ def training_and_validation(settings: Settings) -> tuple[list[Example], list[Exa
         + pubmedqa_questions(settings)
         + medquad(settings, MEDQUAD_TRAIN)
         + medquad_topic_requests(settings)
+        + [e for name in FRESH_TRAIN for e in fresh[name]]
     )
-    valid = st_valid + urgent_valid + flags_valid + msb_valid + coco_valid + medquad(settings, MEDQUAD_VALID)
+    valid = (
+        [e for name in FRESH_VALID for e in fresh[name]]
+        + st_valid
+        + urgent_valid
+        + flags_valid
+        + msb_valid
+        + coco_valid
+        + medquad(settings, MEDQUAD_VALID)
+    )
     seen = {e.text.lower() for e in valid}
     return dedupe([e for e in train if e.text.lower() not in seen]), dedupe(valid)
 
@@ -284,16 +301,7 @@ def held_out_sets(settings: Settings, triage: Path | None = None) -> dict[str, l
         ],
         "coconot_contrast": coconot_contrast(settings),
         "medquad_heldout": medquad(settings, MEDQUAD_TEST),
-        "fresh": _jsonl(DATA / "safety_fresh.jsonl", "fresh"),
-        "fresh2": _jsonl(DATA / "safety_fresh2.jsonl", "fresh2"),
-        "fresh3": _jsonl(DATA / "safety_fresh3.jsonl", "fresh3"),
-        "fresh4": _jsonl(DATA / "safety_fresh4.jsonl", "fresh4"),
-        "fresh5": _jsonl(DATA / "safety_fresh5.jsonl", "fresh5"),
-        "fresh6": _jsonl(DATA / "safety_fresh6.jsonl", "fresh6"),
-        "fresh7": _jsonl(DATA / "safety_fresh7.jsonl", "fresh7"),
-        "fresh8": _jsonl(DATA / "safety_fresh8.jsonl", "fresh8"),
-        "fresh9": _jsonl(DATA / "safety_fresh9.jsonl", "fresh9"),
-        "fresh10": _jsonl(DATA / "safety_fresh10.jsonl", "fresh10"),
+        **{name: _jsonl(DATA / f"safety_{name}.jsonl", name) for name in FRESH_HELD_OUT},
     }
     if triage is not None:
         sets["medeval_triage"] = triage_cases(triage)

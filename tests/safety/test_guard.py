@@ -15,7 +15,7 @@ from rule_labels import rules_label
 from medgemma.config import load_settings
 from medgemma.errors import ModelNotAvailable
 from medgemma.evaluation.reports import safety_report
-from medgemma.safety.guard import SafetyGuard, crisis_line, emergency_number, hash_session
+from medgemma.safety.guard import LEARNED_OVERRULE, SafetyGuard, crisis_line, emergency_number, hash_session
 from medgemma.safety.learned import fit_softmax, in_train_split, public_sets
 from medgemma.safety.rules import findings
 from medgemma.storage import read_jsonl, write_jsonl
@@ -353,12 +353,20 @@ def test_classifier_votes_yield_to_a_carers_question_and_to_idioms(full_guard):
 
 
 def test_classifier_emergency_vote_must_be_surer_when_the_message_is_not_about_now(full_guard):
-    """A stroke long recovered from, an operation next month: the classifier still votes emergency on the
-    words; below LEARNED_OVERRULE the guard does not escalate (frames.NOT_NOW)."""
+    """A stroke long recovered from, an operation next month (frames.NOT_NOW): an emergency vote above its
+    threshold but below LEARNED_OVERRULE does not escalate; at LEARNED_OVERRULE it does. The votes are
+    given, not taken from the shipped classifier: a retrained one no longer votes emergency on these words
+    (the first one did), and the rule must hold for whichever classifier is deployed."""
+    t = full_guard.learned.thresholds["emergency"]
+    assert t < LEARNED_OVERRULE
     for text in (
         "my gran had a stroke 6 years ago and has recovered, which foods keep blood pressure down",
         "my dad is having his bypass op next month, how long will he be in hospital",
     ):
-        probs = full_guard.learned.probabilities(text)
-        assert full_guard.learned.label(probs) == "emergency", probs
+        f = findings(text)
+        assert f.not_now, text
+        unsure = {"allowed": 1 - (t + 0.01), "emergency": t + 0.01}
+        sure = {"allowed": 1 - LEARNED_OVERRULE, "emergency": LEARNED_OVERRULE}
+        assert full_guard._learned_label(f, unsure) is None, text
+        assert full_guard._learned_label(f, sure) == "emergency", text
         assert full_guard.classify(text).label == "allowed", text
