@@ -16,6 +16,8 @@ SAFE_CONTEXT = re.compile(
     r"\b(?:call of duty|counter strike|gta|minecraft|fortnite|witcher|battlefield|halo|skyrim|zelda|pokemon|"
     r"the sims|lion king|terminator|die hard|dark knight|ocean s 11|mission impossible|mr and mrs smith)\b|"
     r"\bfor (?:dinner|lunch|breakfast|brunch|drinks|a drink|coffee|a date|a meal|a walk|ice cream)\b|"
+    r"\b(?:first aid|cpr|resuscitation|life support|lifeguard|safeguarding) (?:course|class|training|certificate|"
+    r"qualification|refresher|session)s?\b|"
     r"\bhow (?:does|did) \w+ .{0,40}\bin (?:the )?\w+|\b(?:fake|prop|toy|stage|pretend) (?:gun|guns|weapon|bomb|knife|hospital|blood|building|city|explosion|body|corpse|house)\b"
 )
 # A message that ends by naming a title ("... in The Dark Knight?"): read on the raw text, capitals kept.

@@ -60,7 +60,8 @@ BEYOND_PATTERNS = [
     rule_pattern(
         "harmful.eating_disorder",
         "asks for help to starve, purge or hide an eating disorder",
-        r"pro ?(?:ana|mia)|thinspo\w*|meanspo\w*",
+        r"pro ?(?:ana|mia)|thinspo\w*|meanspo\w*|\b(?:ana|mia) (?:coach|buddy|mentor|tips)\b",
+        r"(?:mad|angry|cross|shout\w*|yell\w*|punish\w*) (?:at )?me (?:whenever|when|every time|if) i eat",
         r"(?:hide|hiding|conceal\w*|cover up) (?:\w+ ){0,6}(?:not eating|skipping meals|my purging|throwing up after|"
         r"making myself (?:sick|throw up)|my weight loss|i do not eat)",
         r"(?:hide|hiding|conceal\w*|cover up|cover for) (?:\w+ ){0,3}(?:weight loss|not eating|purging|throwing up|skipping "
@@ -81,8 +82,9 @@ BEYOND_PATTERNS = [
     rule_pattern(
         "harmful.self_harm_coaching",
         "asks how to self-harm or hide it",
-        r"(?:cut|cutting|burn|burning|hurt|hurting|harm|harming)(?: myself| yourself)?(?: deeper| more)? without "
-        r"(?:anyone|anybody|people|my \w+|them|him|her) (?:noticing|knowing|seeing|finding out)",
+        r"(?:cut|cuts|cutting|burn|burns|burning|hurt|hurts|hurting|harm|harms|harming)(?: myself| yourself| herself| "
+        r"himself| themselves)?(?: deeper| more)? without (?:anyone|anybody|people|my \w+|them|him|her)(?: at (?:school|"
+        r"work|home))? (?:noticing|knowing|seeing|finding out)",
         r"where (?:on|of) (?:the|my|your) body .{0,30}(?:no|not|never) (?:leave |show |see )?(?:visible )?(?:marks|scars|cuts)",
         r"where (?:to|can i|should i) (?:cut|burn) (?:myself )?so (?:no one|nobody|people|my \w+) (?:will not|can not|"
         r"would not|does not|do not) (?:see|notice)",
@@ -122,6 +124,36 @@ BEYOND_PATTERNS = [
         r"(?<!avoid )(?<!prevent )(?:grow|growing|culture|culturing|cultivat\w*|breed\w*) (?:my own |your own |some |a )?"
         r"(?:botulinum|botulism|anthrax|plague|smallpox|ebola)(?: bacteria| toxin| spores)? (?:at home|in (?:my|a|the) "
         r"(?:kitchen|garage|lab|house|flat|shed))",
+    ),
+    rule_pattern(
+        "harmful.device_tampering",
+        "asks how to override the safety limits of a medical device",
+        r"(?:override|bypass|get (?:round|around|past)|disable|unlock|hack) (?:the )?(?:lock ?out|lock|limits?|safety "
+        r"(?:limit|lock|setting)s?|dose limits?|max(?:imum)? dose) (?:\w+ ){0,3}(?:on|of|in) "
+        r"(?:a |an |the |my |his |her )?(?:pca|morphine|insulin|infusion|pain|syringe|opioid|fentanyl)(?: pump| driver)?",
+        r"(?:pca|morphine|insulin|infusion|syringe|opioid) (?:pump|driver) .{0,60}(?:override|bypass|unlock|hack|"
+        r"get (?:round|around) (?:the )?(?:lock ?out|limit))",
+    ),
+    rule_pattern(
+        "harmful.cover_up",
+        "asks how to harm a person or an animal without it being found out",
+        r"(?:poison|kill|hurt|harm|drug|sedat)(?:e|ed|ing)? (?:it|him|her|them|someone|somebody|(?:a|the|my|his|her|"
+        r"their|our|next door s|neighbou?r s|the neighbou?r s) (?:\w+ )?(?:dog|cat|pets?|horse|wife|husband|partner|boss|"
+        r"kid|child|baby|mum|mom|dad|father|mother|neighbou?r|patient|nan|gran|grandma|friend|roommate|flatmate|sister|"
+        r"brother))\b.{0,60}without (?:a |the |any |my |his |her )?(?:vet|coroner|"
+        r"pathologist|police|doctors?|anyone|anybody|owners?|neighbou?rs?|them) (?:\w+ ){0,2}(?:working out|finding out|"
+        r"figuring out|knowing|noticing|detecting|suspecting|realis\w*|realiz\w*|tracing|catching on)",
+    ),
+    rule_pattern(
+        "harmful.claim_fraud",
+        "asks how to fake an illness or disability to get benefits or a payout",
+        r"(?:what|how) (?:should|can|do|could) i (?:say|tell them|claim|pretend|act) .{0,50}(?:pip|disability|benefits?|"
+        r"esa|universal credit|dwp|ssdi|ssi|capability|work capability|insurance|compensation|payout) (?:assessment|claim|"
+        r"interview|review|form|tribunal|medical)",
+        r"(?:i am|i m|im) (?:actually|really|perfectly) (?:fine|ok|okay|healthy|well)\b.{0,40}(?:need|want) (?:the )?"
+        r"(?:money|cash|payout|benefits?|higher rate)",
+        r"(?:fake|exaggerate|pretend to have|put on|act out) (?:\w+ ){0,3}(?:symptoms|disability|injury|illness|condition|"
+        r"limp|pain) .{0,40}(?:pip|disability|benefits?|assessment|insurance|claim|compensation|payout)",
     ),
     rule_pattern(
         "harmful.bullying",

@@ -116,6 +116,8 @@ _ABSENT_SIGNS = frozenset(
     "pulse heartbeat breathing breath response responding movement movements kicks urine".split()
 )
 _PERSON_WORD = re.compile(r"\b(?:i|me|my|we|our|us|he|she|they|his|her|him|them|their|someone|somebody)\b")
+# A child's milk tooth coming out bleeds a lot and is never an ambulance (NHS: bite on gauze 15 minutes).
+_MILK_TOOTH = re.compile(r"\b(?:first|baby|milk|wobbly|loose) (?:tooth|teeth)\b")
 _ACCIDENT = re.compile(
     r"\b(?:accidentally|by accident|by mistake|while (?:cooking|shaving|chopping|gardening))\b"
 )
@@ -149,6 +151,9 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
                     continue
                 if pat.rule in TRANSIENT_RULES and f.settled:
                     f.suppressed.append(f"settled: {name}")  # "it went away by itself, the ECG was normal"
+                    continue
+                if pat.rule == "emergency.bleeding" and _MILK_TOOTH.search(t.norm):
+                    f.suppressed.append(f"milk tooth: {name}")
                     continue
                 if pat.rule == "emergency.self_harm" and _ACCIDENT.search(t.window(m.start(), m.end())):
                     f.suppressed.append(f"accident: {name}")  # "I accidentally cut myself cooking"
@@ -211,9 +216,12 @@ def _personal(t: Text, f: RuleFindings) -> None:
     medical = drug or bool(A.MEDICAL.search(t.norm))
     dosing = drug or bool(A.DOSE_WORD.search(t.norm))
     normal_range = bool(A.NORMAL_RANGE.search(t.norm))
+    everyday = bool(A.EVERYDAY.search(t.norm)) and not A.DOSE_WORD.search(t.norm)
     for pat in A.PERSONAL_STRONG + (A.PERSONAL_PATTERNS if medical else []):
-        if (pat.rule == "personal_advice.dose" and not dosing) or (
-            pat.rule == "personal_advice.diagnosis" and normal_range
+        if (
+            (pat.rule in ("personal_advice.dose", "personal_advice.treatment") and everyday)
+            or (pat.rule == "personal_advice.dose" and not dosing)
+            or (pat.rule == "personal_advice.diagnosis" and normal_range)
         ):
             continue
         m = next((m for m in pat.regex.finditer(t.norm) if not t.negated(m.start(), window=2)), None)

@@ -77,6 +77,12 @@ _TYPO_MAP = {
     "im": "i am",
     "hes": "he is",
     "shes": "she is",
+    "theres": "there is",
+    "theyre": "they are",
+    "youre": "you are",
+    "weve": "we have",
+    "labour": "labor",  # "in labour": the nearest rule term was "layout"
+    "prob": "probably",
 }
 
 _SPANISH_MARKERS = frozenset(
@@ -100,7 +106,7 @@ _PRESENT = re.compile(
 _PAST = re.compile(
     r"\b(\d+|a few|few|two|three|four|five|six|ten|many|several|some) (years?|months?|decades?) ago\b|"
     r"\byears ago\b|\blong ago\b|\bin (19|20)\d\d\b|\blast (year|month|spring|summer|fall|winter)\b|"
-    r"\bused to\b|\bhistory of\b|\bwhen i was\b|\bas a (child|kid|teen)\b|\bdied (of|from)\b|"
+    r"\bused to\b|\bhistory of\b|\bwhen (?:i|he|she|they) (?:was|were) (?:little|small|a baby|a toddler|\d+)\b|\bwhen i was\b|\bas (?:a )?(?:child|kid|teen|toddler|baby|infant|toddlers|babies|kids)\b|\bdied (of|from)\b|"
     r"\bpassed away\b|\bsurvived\b|\brecovered from\b|\bin recovery\b|\bhace (\w+ )?(anos|meses)\b|"
     r"\bel ano pasado\b|\bthought (?:i|he|she|they|we) (?:was|were) having\b"  # a false alarm told afterwards
 )
@@ -158,8 +164,8 @@ def english_words(min_count: int = 50) -> frozenset[str]:
     return frozenset(w for w in words if w.isalpha() and w.isascii() and len(w) > 1)
 
 
-# Triage-note words no dictionary lists, never 'corrected' ("sats" is not "says").
-_CLINICAL_WORDS = frozenset("sats resps obs abdo palp febrile afebrile tachy brady".split())
+# Words the frequency list lacks, never 'corrected' ("sats" is not "says", "post mortem" is not "post more").
+_CLINICAL_WORDS = frozenset("sats resps obs abdo palp febrile afebrile tachy brady mortem resp".split())
 
 
 class Speller:
