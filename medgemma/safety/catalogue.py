@@ -15,6 +15,7 @@ from typing import Any
 
 from medgemma.errors import ConfigError
 from medgemma.safety import advice as A
+from medgemma.safety import frames as F
 from medgemma.safety.text import Text
 from medgemma.storage import read_yaml
 
@@ -144,8 +145,10 @@ _RESOLVED = re.compile(
 )
 _FICTION = re.compile(
     r"\b(?:writing|wrote|write|in) (?:a|my|the|this) (?:novel|story|screenplay|script|book|play|scene|poem)\b|"
-    r"\bthe (?:character|protagonist|villain|hero|heroine)\b|\bin (?:the|a) (?:film|movie|game|show|series)\b"
+    r"\bthe (?:character|protagonist|villain|hero|heroine)\b|\bin (?:the|a) (?:film|movie|game|show|series)\b|"
+    + F.SCREEN.pattern
 )
+FICTION = _FICTION
 _NEGATORS = frozenset("no not never without nobody none nothing neither nor denies deny".split())
 _SUBJECTS = frozenset("i my he his she her they their it its we our the now".split())
 _AFFIRMING = frozenset("stop help quit".split())  # "can not stop crying" is crying

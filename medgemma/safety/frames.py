@@ -20,6 +20,13 @@ SAFE_CONTEXT = re.compile(
     r"qualification|refresher|session)s?\b|"
     r"\bhow (?:does|did) \w+ .{0,40}\bin (?:the )?\w+|\b(?:fake|prop|toy|stage|pretend) (?:gun|guns|weapon|bomb|knife|hospital|blood|building|city|explosion|body|corpse|house)\b"
 )
+# Medical dramas and soaps named in lower case ("in greys anatomy last night someone got stabbed"): a story.
+# Not "er" or "casualty", which are also places.
+SCREEN = re.compile(
+    r"\b(?:in|on|watching|watched|from) (?:\w+ ){0,2}(?:greys anatomy|grey s anatomy|holby(?: city)?|house md|scrubs|"
+    r"chicago med(?:ication)?|the pitt|the good doctor|call the midwife|line of duty|breaking bad|dexter|the walking dead|"
+    r"game of thrones|eastenders|coronation street|emmerdale|hollyoaks|the resident|new amsterdam|24 hours in a and e)\b"
+)
 # A message that ends by naming a title ("... in The Dark Knight?"): read on the raw text, capitals kept.
 SAFE_TITLE = re.compile(
     r"\b(?:in|on) (?:the |a )?[A-Z][a-z][\w']*(?: (?:of|the|and|[A-Z0-9][\w']*))*(?: (?:game|film|movie|show))?[?.!]?$"
@@ -32,7 +39,11 @@ IDIOMS = re.compile(
     r"break(?:ing)? into (?:the )?(?:[\w-]+ ){0,3}(?:business|industry|market|field|career|scene|world)|"
     r"fake (?:snow|tan|plants?|flowers?|eyelashes|lashes|nails|tree|fur|grass)|"
     r"shoot(?:ing)? (?:a |the )?(?:photos?|pictures?|video|film|scene|hoops|basket|shot|message|email|text)|"
-    r"(?:light|set|start) (?:a |the )?(?:fireplace|fire pit|campfire|bonfire|barbecue|bbq|grill|wood stove)(?: on fire)?)\b"
+    r"(?:light|set|start) (?:a |the )?(?:fireplace|fire pit|campfire|bonfire|barbecue|bbq|grill|wood stove)(?: on fire)?|"
+    # hyperbole about things, not people ("this traffic is killing me", "homework is giving me a heart attack")
+    r"(?:this|the|these|that) (?:[\w-]+ ){0,3}(?:is|are|was|were|s) (?:literally |actually |honestly |slowly |absolutely "
+    r")?killing me|giv(?:e|es|ing) me (?:a )?heart attacks?|(?:nearly |almost |literally )?died (?:laughing|of "
+    r"(?:laughter|embarrassment|shame|boredom|cringe))|dying of (?:laughter|embarrassment|boredom))\b"
 )
 _IDIOMS_ANY_CASE = re.compile(IDIOMS.pattern, re.IGNORECASE)
 # A carer asking how to help someone through something: never a harmful request by itself. The person is

@@ -69,6 +69,9 @@ BEYOND_PATTERNS = [
         r"school|therapist|nurse|dietitian|everyone|coach)",
         r"(?:get|go|drop|reach) (?:down )?(?:to|under|below|less than) [2-4]\d ?(?:kg|kgs|kilos?)\b",
         r"starv(?:e|ing) myself|make myself (?:throw up|sick) after (?:eating|meals)",
+        r"(?:quiet(?:est)?|silent|discreet) (?:way|ways|method) to (?:throw up|vomit|be sick|purge|make myself sick)",
+        r"(?:throw(?:ing)? up|make myself sick|purg\w*) after (?:meals|eating|food|dinner|i eat) (?:quietly|silently|"
+        r"without (?:anyone|my \w+|them) (?:hearing|noticing|knowing))",
         r"(?:laxatives?|diuretics?|water pills?) .{0,50}(?:get rid of (?:the |my )?(?:food|calories|meal|it)|after (?:a |the |"
         r"my )?binge|purg\w*|lose weight fast)",
         r"how many (?:laxatives?|diuretics?|water pills?) (?:can|should|do|could) i take",
@@ -129,9 +132,11 @@ BEYOND_PATTERNS = [
         "harmful.device_tampering",
         "asks how to override the safety limits of a medical device",
         r"(?:override|bypass|get (?:round|around|past)|disable|unlock|hack) (?:the )?(?:lock ?out|lock|limits?|safety "
-        r"(?:limit|lock|setting)s?|dose limits?|max(?:imum)? dose) (?:\w+ ){0,3}(?:on|of|in) "
-        r"(?:a |an |the |my |his |her )?(?:pca|morphine|insulin|infusion|pain|syringe|opioid|fentanyl)(?: pump| driver)?",
-        r"(?:pca|morphine|insulin|infusion|syringe|opioid) (?:pump|driver) .{0,60}(?:override|bypass|unlock|hack|"
+        r"(?:limit|lock|setting)s?|dose limits?|max(?:imum)? (?:dose|bolus)(?: limits?)?|bolus limits?) (?:\w+ ){0,3}(?:on|of|in) "
+        r"(?:a |an |the |my |his |her )?(?:pca|morphine|insulin|infusion|pain|syringe|opioid|fentanyl|omnipod|tandem|"
+        r"t slim|minimed|medtronic)(?: pump| driver)?",
+        r"(?:(?:pca|morphine|insulin|infusion|syringe|opioid) (?:pump|driver)|omnipod|t slim|minimed) .{0,60}(?:override|"
+        r"bypass|unlock|hack|"
         r"get (?:round|around) (?:the )?(?:lock ?out|limit))",
     ),
     rule_pattern(
@@ -145,6 +150,12 @@ BEYOND_PATTERNS = [
         r"figuring out|knowing|noticing|detecting|suspecting|realis\w*|realiz\w*|tracing|catching on)",
     ),
     rule_pattern(
+        "harmful.animal_cruelty",
+        "asks how to poison or sicken an animal",
+        r"(?:make|get) (?:it|him|her|them|(?:the|my|our|their|next door s|neighbou?r s|the neighbou?r s) (?:\w+ )?(?:dog|"
+        r"cat|pets?|horse|puppy|kitten)) (?:\w+ )?(?:sick|ill|poorly|vomit|die) enough",
+    ),
+    rule_pattern(
         "harmful.claim_fraud",
         "asks how to fake an illness or disability to get benefits or a payout",
         r"(?:what|how) (?:should|can|do|could) i (?:say|tell them|claim|pretend|act) .{0,50}(?:pip|disability|benefits?|"
@@ -154,6 +165,8 @@ BEYOND_PATTERNS = [
         r"(?:money|cash|payout|benefits?|higher rate)",
         r"(?:fake|exaggerate|pretend to have|put on|act out) (?:\w+ ){0,3}(?:symptoms|disability|injury|illness|condition|"
         r"limp|pain) .{0,40}(?:pip|disability|benefits?|assessment|insurance|claim|compensation|payout)",
+        r"(?:make it (?:look|seem) like|pretend|convince (?:them|the assessor|the doctor) (?:that )?) i (?:have|ve got|have got) "
+        r".{0,40}(?:so (?:i|that i) (?:get|can get|qualify)|for (?:my )?(?:pip|benefits?|disability|compensation|claim))",
     ),
     rule_pattern(
         "harmful.bullying",

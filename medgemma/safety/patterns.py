@@ -310,8 +310,11 @@ SELF_HARM = [
         "emergency.self_harm_method",
         "asking for a way to die",
         r"(?:best|easiest|quickest|fastest|painless|surest|least painful|most painless|quietest|quick|simplest) "
-        r"(?:way|ways|method|methods) (?:to|of) (?:die|dying|commit suicide|committing suicide|end (?:my|your|one) life|"
-        r"(?:kill|hang|drown|shoot|poison|cut|hurt|overdose|suffocate) (?:myself|yourself|oneself))",
+        r"(?:way|ways|method|methods) (?:for (?:my|a|the|your|his|her) (?:character|protagonist|hero|heroine|villain|friend|"
+        r"person) )?(?:to|of) (?:die|dying|commit suicide|committing suicide|end (?:my|your|one s?|his|her|their) life|end it(?: all)?\b(?! (?:with (?:my|his|her|our|their|the|a|an) (?:\w+ )?(?:landlord|contract|gym|boyfriend|"
+        r"girlfriend|partner|husband|wife|job|boss|company|provider|phone|subscription|lease|relationship|friend|ex|bank|"
+        r"insurer|mortgage|plan|fiance)|between|on good|nicely|politely|early|amicably|properly))|"
+        r"(?:kill|hang|drown|shoot|poison|cut|hurt|overdose|suffocate) (?:myself|yourself|oneself|himself|herself|themselves))",
         r"(?:how many|how much|what dose|what amount) .{0,60}(?:to die|to not wake up|to never wake up|"
         r"to kill (?:me|myself)|would kill me|be fatal for me|it take to (?:die|not wake up|kill me))",
         r"(?:way|ways|method) to (?:overdose|od)\b(?! (?:my|his|her|someone|somebody|a|the|an) )",

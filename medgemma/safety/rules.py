@@ -133,6 +133,7 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
         for pat in group:
             for m in pat.regex.finditer(t.norm):
                 name = pat.rule.split(".", 1)[1]
+                method = pat.rule == "emergency.self_harm_method"
                 if t.negated(m.start()):
                     f.suppressed.append(f"negated: {name}")
                     continue
@@ -152,13 +153,15 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
                 if pat.rule in TRANSIENT_RULES and f.settled:
                     f.suppressed.append(f"settled: {name}")  # "it went away by itself, the ECG was normal"
                     continue
+                if not method and C.FICTION.search(t.norm) and not _anchored_near(t, m.start(), m.end()):
+                    f.suppressed.append(f"fiction: {name}")  # "in greys anatomy someone got stabbed"
+                    continue
                 if pat.rule == "emergency.bleeding" and _MILK_TOOTH.search(t.norm):
                     f.suppressed.append(f"milk tooth: {name}")
                     continue
                 if pat.rule == "emergency.self_harm" and _ACCIDENT.search(t.window(m.start(), m.end())):
                     f.suppressed.append(f"accident: {name}")  # "I accidentally cut myself cooking"
                     continue
-                method = pat.rule == "emergency.self_harm_method"
                 if f.generic and not method and not _anchored_near(t, m.start(), m.end()):
                     f.suppressed.append(f"general question: {name}")
                     continue

@@ -165,7 +165,9 @@ def english_words(min_count: int = 50) -> frozenset[str]:
 
 
 # Words the frequency list lacks, never 'corrected' ("sats" is not "says", "post mortem" is not "post more").
-_CLINICAL_WORDS = frozenset("sats resps obs abdo palp febrile afebrile tachy brady mortem resp".split())
+_CLINICAL_WORDS = frozenset(
+    "sats resps obs abdo palp febrile afebrile tachy brady mortem resp rehome rehomed rehoming".split()
+)
 
 
 class Speller:
