@@ -215,7 +215,9 @@ GENERIC = re.compile(
     r"exam|essay)\b|\bnursing (?:student|exam)|\bfirst aid\b|\bwhat (?:happens|would happen)\b|"
     r"\b(?:teaching|practice|exam|quiz|training) (?:case|question|scenario)\b|\bcase (?:study|scenario)\b|"
     r"\b(?:usual|standard|current|first line|recommended|initial|evidence based) (?:management|treatment|approach|"
-    r"work ?up|antidote) (?:of|for|to)\b"
+    r"work ?up|antidote) (?:of|for|to)\b|\bantidote (?:they |do they |you |doctors )?(?:give|use)\b|"
+    r"\bwriting (?:a|an|my) (?:\w+ )?(?:essay|assignment|report|dissertation|presentation|revision notes|leaflet)\b|"
+    r"\bsuicide prevention\b|\b(?:samaritans|crisis line|helpline|listening) volunteer\b|\bmental health first aid\b"
 )
 STRONG_ANCHOR = re.compile(
     rf"\b(?:myself|himself|herself|i (?:am|have|feel|think|took|just|can not|ate|swallowed|was|got|cut|fell|mixed|keep|overdosed|drank|"

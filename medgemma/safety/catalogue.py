@@ -147,6 +147,8 @@ _FICTION = re.compile(
     r"\b(?:writing|wrote|write|in) (?:a|my|the|this) (?:novel|story|screenplay|script|book|play|scene|poem)\b|"
     r"\bthe (?:character|protagonist|villain|hero|heroine)\b|\bin (?:the|a) (?:film|movie|game|show|series)\b|"
     + F.SCREEN.pattern
+    + "|"
+    + F.MEDIA.pattern
 )
 FICTION = _FICTION
 _NEGATORS = frozenset("no not never without nobody none nothing neither nor denies deny".split())

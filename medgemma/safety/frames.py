@@ -27,6 +27,20 @@ SCREEN = re.compile(
     r"chicago med(?:ication)?|the pitt|the good doctor|call the midwife|line of duty|breaking bad|dexter|the walking dead|"
     r"game of thrones|eastenders|coronation street|emmerdale|hollyoaks|the resident|new amsterdam|24 hours in a and e)\b"
 )
+# Something seen or read about, not happening to the writer: a documentary, an article, a programme.
+MEDIA = re.compile(
+    r"\b(?:watch(?:ed|ing)?|saw|seen|read(?:ing)?|heard|listening to|listened to) (?:a |an |the |this |that |on )?"
+    r"(?:\w+ )?(?:documentary|programme|program|article|news (?:story|report)|podcast|episode|ted talk)\b|"
+    r"\bsaw (?:it|this|that) on (?:a |the )?(?:tv|telly|news|programme|program|documentary|show|tiktok|youtube|poster|"
+    r"leaflet|website|advert)\b"
+)
+# Someone learning to help others through a crisis: a volunteer, a course, how to ask a friend.
+HELPER = re.compile(
+    r"\b(?:suicide prevention|(?:samaritans|crisis line|helpline|listening|charity) volunteer|mental health first aid\w*|"
+    r"how (?:do|can|should) (?:i|you|we) ask (?:someone|somebody|a friend|a person|them) (?:directly )?(?:if|whether|about)|"
+    r"how (?:do|can|should) (?:i|we) (?:bring up|talk about|raise|discuss|mention|explain) (?:suicide|self harm)|"
+    r"talk to (?:her|him|them|my \w+) about (?:suicide|self harm|what happened))\b"
+)
 # A message that ends by naming a title ("... in The Dark Knight?"): read on the raw text, capitals kept.
 SAFE_TITLE = re.compile(
     r"\b(?:in|on) (?:the |a )?[A-Z][a-z][\w']*(?: (?:of|the|and|[A-Z0-9][\w']*))*(?: (?:game|film|movie|show))?[?.!]?$"

@@ -75,6 +75,10 @@ BEYOND_PATTERNS = [
         r"(?:laxatives?|diuretics?|water pills?) .{0,50}(?:get rid of (?:the |my )?(?:food|calories|meal|it)|after (?:a |the |"
         r"my )?binge|purg\w*|lose weight fast)",
         r"how many (?:laxatives?|diuretics?|water pills?) (?:can|should|do|could) i take",
+        r"(?:laxatives?|diuretics?|water pills?) .{0,40}(?:drop|lose|shed|cut) (?:weight|\d+ ?(?:kg|kgs|kilos?|lbs?|pounds))",
+        r"ignor(?:e|ing) (?:the |my )?(?:hunger|hunger pangs)(?! (?:cues|signals) (?:is|are) (?:bad|unhealthy))",
+        r"(?:drop|lose) \d+ ?(?:kg|kgs|kilos?|lbs?|pounds|stone) in (?:\d+|a|one|two|three) (?:days?|weeks?).{0,60}(?:zero food|"
+        r"no food|without (?:food|eating)|not eating|stop eating)",
         r"(?:motivation|tips|tricks|ways) (?:\w+ ){0,4}(?:to )?(?:not eat|stop (?:myself )?eating|keep (?:me|myself) "
         r"from eating|ignore (?:my )?hunger)",
         # someone else starved for weight ("get my 15 year old to stop eating so she makes weight"), not "eating sweets"
@@ -110,7 +114,12 @@ BEYOND_PATTERNS = [
     rule_pattern(
         "harmful.drugging",
         "asks how to drug or gas a person without their knowledge",
-        r"spik(?:e|ing) (?:someone s|somebody s|her|his|their|a girl s|a guy s|people s|my \w+ s|a) (?:\w+ )?drinks?",
+        r"spik(?:e|es|ed|ing) (?:someone s|somebody s|her|his|their|a girl s|a guy s|people s|my \w+ s|a|a woman s|a man s) "
+        r"(?:\w+ )?drinks?",
+        r"(?:make|get|keep) (?:him|her|them|my \w+) (?:more )?(?:confused|drowsy|sleepy|sedated|out of it|compliant) so "
+        r"(?:he|she|they) (?:will |ll |would |can )?(?:sign|agree|give|leave|stop)",
+        r"(?:which|what) (?:of (?:his|her|their) )?(?:meds|medication|pills|tablets)? ?(?:\w+ ){0,3}(?:could|can|should|would) "
+        r"i (?:double|crush|add|increase|give) .{0,60}(?:make|so) (?:him|her|them)\b",
         r"(?:poisonous|toxic|deadly|lethal|noxious) (?:fumes?|gas|gases|vapou?rs?) .{0,60}(?:leave|put|pour|release|"
         r"spray|fill) .{0,20}(?:my \w+ s|his|her|their|someone s|somebody s|the neighbou?r s) (?:\w+ )?(?:room|"
         r"bedroom|car|house|flat|office)",
@@ -143,7 +152,7 @@ BEYOND_PATTERNS = [
         "harmful.cover_up",
         "asks how to harm a person or an animal without it being found out",
         r"(?:poison|kill|hurt|harm|drug|sedat)(?:e|ed|ing)? (?:it|him|her|them|someone|somebody|(?:a|the|my|his|her|"
-        r"their|our|next door s|neighbou?r s|the neighbou?r s) (?:\w+ )?(?:dog|cat|pets?|horse|wife|husband|partner|boss|"
+        r"their|our|next door s|neighbou?r(?: s)?|the neighbou?r(?: s)?) (?:\w+ )?(?:dog|cat|pets?|horse|wife|husband|partner|boss|"
         r"kid|child|baby|mum|mom|dad|father|mother|neighbou?r|patient|nan|gran|grandma|friend|roommate|flatmate|sister|"
         r"brother))\b.{0,60}without (?:a |the |any |my |his |her )?(?:vet|coroner|"
         r"pathologist|police|doctors?|anyone|anybody|owners?|neighbou?rs?|them) (?:\w+ ){0,2}(?:working out|finding out|"
@@ -152,8 +161,9 @@ BEYOND_PATTERNS = [
     rule_pattern(
         "harmful.animal_cruelty",
         "asks how to poison or sicken an animal",
-        r"(?:make|get) (?:it|him|her|them|(?:the|my|our|their|next door s|neighbou?r s|the neighbou?r s) (?:\w+ )?(?:dog|"
+        r"(?:make|get) (?:it|him|her|them|(?:the|my|our|their|next door s|neighbou?r(?: s)?|the neighbou?r(?: s)?) (?:\w+ )?(?:dog|"
         r"cat|pets?|horse|puppy|kitten)) (?:\w+ )?(?:sick|ill|poorly|vomit|die) enough",
+        r"make (?:my |the |our )?(?:neighbou?r(?: s)?|next door s) (?:\w+ )?(?:dog|cat|pets?|horse) (?:really |very |so )?(?:sick|ill)",
     ),
     rule_pattern(
         "harmful.claim_fraud",
@@ -167,6 +177,23 @@ BEYOND_PATTERNS = [
         r"limp|pain) .{0,40}(?:pip|disability|benefits?|assessment|insurance|claim|compensation|payout)",
         r"(?:make it (?:look|seem) like|pretend|convince (?:them|the assessor|the doctor) (?:that )?) i (?:have|ve got|have got) "
         r".{0,40}(?:so (?:i|that i) (?:get|can get|qualify)|for (?:my )?(?:pip|benefits?|disability|compensation|claim))",
+    ),
+    rule_pattern(
+        "harmful.lethal_amount",
+        "asks for an amount that is sure to kill",
+        r"(?:what|which|how much) (?:amount|dose|quantity|number) (?:of )?(?:\w+ ){0,3}(?:is|would be|will be) (?:reliably|"
+        r"definitely|certainly|guaranteed to be|always) (?:fatal|lethal|deadly)",
+        r"(?:fatal|lethal|deadly) for an? \d+ ?(?:kg|kgs|kilos?|lbs?|pounds|stone)\b",
+    ),
+    rule_pattern(
+        "harmful.diversion",
+        "asks how to take controlled drugs from a ward or pharmacy without it being recorded",
+        r"cold water extraction|\bcwe\b.{0,30}(?:codeine|co ?codamol|oxy|opioid|tramadol)|(?:get|extract|separate) the codeine "
+        r"(?:out|from)",
+        r"(?:get into|open|access|take from|get round|get around|bypass) (?:the )?(?:cd|controlled drugs?|drugs?) (?:cupboard|"
+        r"cabinet|safe|register|book|fridge) .{0,40}without",
+        r"without (?:the )?(?:second |2nd )?(?:signature|witness|countersign\w*|co ?signature) (?:showing|being|getting|"
+        r"appearing)",
     ),
     rule_pattern(
         "harmful.bullying",

@@ -150,8 +150,9 @@ EMERGENCY_SIGNS = [
     rule_pattern(
         "emergency.overdose",
         "an overdose or a swallowed poison",
-        r"overdosed?",
-        r"overdosing",
+        r"overdosed?(?! on (?:netflix|tv|telly|chocolate|sugar|sweets|candy|love|work|reality tv|social media|tiktok|youtube|"
+        r"gaming|box sets?|christmas|sun|sunshine)\b)",
+        r"overdosing(?! on (?:netflix|tv|telly|chocolate|sugar|sweets|candy|love|work|social media|tiktok|youtube|gaming)\b)",
         r"(?:took|take|swallowed|ate|taken|have taken|drank) (?:about |around |maybe |like )?(?:\d+|a (?:whole|full)|"
         r"all|too many|to many|lots of|a lot of|a bunch of|several|half a|an entire|some of|many) .{0,40}"
         r"(?:pills?|tablets?|capsules?|bottle|medication|medicine|meds|tylenol|pills|of them|packet|pods?|"
@@ -320,6 +321,8 @@ SELF_HARM = [
         r"(?:way|ways|method) to (?:overdose|od)\b(?! (?:my|his|her|someone|somebody|a|the|an) )",
         r"(?:going to|gonna|about to|will) (?:swallow|take|down) (?:them|it|all|every)(?: \w+)? all",
         r"no reason (?:for me )?to (?:stay alive|live|keep living|go on)",
+        r"(?:which|what) (?:veins?|arteries|artery) (?:do|should|would|to) (?:you |i |one )?(?:have to |need to )?cut",
+        r"(?:tie|make|knot) (?:a |the )?noose",
         r"end(?:ing)? things",
         r"(?:how much|how many) \w+ (?:would|will|could) kill me",
         r"(?:how|where) (?:do|can|could|should|would) (?:i|you|one) (?:best )?(?:commit suicide|kill myself|"

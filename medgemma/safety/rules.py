@@ -116,6 +116,11 @@ _ABSENT_SIGNS = frozenset(
     "pulse heartbeat breathing breath response responding movement movements kicks urine".split()
 )
 _PERSON_WORD = re.compile(r"\b(?:i|me|my|we|our|us|he|she|they|his|her|him|them|their|someone|somebody)\b")
+# The writer's own thoughts of suicide: a helper's question that also says this is never "helping others".
+_OWN_CRISIS = re.compile(
+    r"\b(?:i (?:am|keep|have been|have|was|feel|want|think) (?:\w+ ){0,3}(?:thinking|thoughts|thought|feeling|wanting|"
+    r"want|planning|plan|urges?)|myself|doing it|end (?:my life|it all)|kill me)\b"
+)
 # A child's milk tooth coming out bleeds a lot and is never an ambulance (NHS: bite on gauze 15 minutes).
 _MILK_TOOTH = re.compile(r"\b(?:first|baby|milk|wobbly|loose) (?:tooth|teeth)\b")
 _ACCIDENT = re.compile(
@@ -159,10 +164,20 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
                 if pat.rule == "emergency.bleeding" and _MILK_TOOTH.search(t.norm):
                     f.suppressed.append(f"milk tooth: {name}")
                     continue
+                if (
+                    pat.rule == "emergency.self_harm"
+                    and F.HELPER.search(t.norm)
+                    and not _OWN_CRISIS.search(t.norm)
+                ):
+                    f.suppressed.append(f"helper: {name}")  # "suicide prevention volunteer, how do I ask ..."
+                    continue
                 if pat.rule == "emergency.self_harm" and _ACCIDENT.search(t.window(m.start(), m.end())):
                     f.suppressed.append(f"accident: {name}")  # "I accidentally cut myself cooking"
                     continue
-                if f.generic and not method and not _anchored_near(t, m.start(), m.end()):
+                own = pat.rule == "emergency.self_harm" and _OWN_CRISIS.search(
+                    t.norm
+                )  # "..., i am thinking about it"
+                if f.generic and not method and not own and not _anchored_near(t, m.start(), m.end()):
                     f.suppressed.append(f"general question: {name}")
                     continue
                 if (

@@ -23,7 +23,7 @@ _SETTLED = re.compile(
     r"feeding|talking|walking))? (?:normally|fine|well|as usual|like (?:normal|usual)|happily)|"
     r"back to (?:normal|(?:his|her|their|my) (?:usual|normal) self)|"
     r"cried (?:straight away|immediately|right away|at once)|"
-    r"bleeding (?:has |is |was )?(?:stopped|controlled|under control)|"
+    r"bleeding (?:has |is |was )?(?:stopped|controlled|under control)|(?:has|s|it s|it has) stopped bleeding|"
     r"(?:i|he|she|they|we) (?:can|could) still (?:drink|swallow|eat)"
     r")(?![a-z0-9])"
 )
@@ -31,6 +31,7 @@ _SETTLED = re.compile(
 _NOT_OVER = re.compile(
     r"(?<![a-z0-9])(?:but now|now (?:he|she|they|it|i) (?:is|are|am|has|have|keeps?|will not|can not|seems?)|"
     r"again|came back|comes back|coming back|keeps? coming|returned|is back|"
+    r"(?:not|is not|has not|did not|does not) (?:\w+ )?(?:eas(?:ing|ed)|settl\w*|going away|gone away|stopp\w*|helping|working)|"
     r"still (?:there|going|bleeding|hurting|hurts|painful|getting)|worse|worsening|suddenly|"
     r"then (?:he|she|they|it|i) (?:started|began|collapsed|went|was|became))(?![a-z0-9])"
 )

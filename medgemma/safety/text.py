@@ -83,6 +83,7 @@ _TYPO_MAP = {
     "weve": "we have",
     "labour": "labor",  # "in labour": the nearest rule term was "layout"
     "prob": "probably",
+    "itll": "it will",
 }
 
 _SPANISH_MARKERS = frozenset(
@@ -107,7 +108,7 @@ _PAST = re.compile(
     r"\b(\d+|a few|few|two|three|four|five|six|ten|many|several|some) (years?|months?|decades?) ago\b|"
     r"\byears ago\b|\blong ago\b|\bin (19|20)\d\d\b|\blast (year|month|spring|summer|fall|winter)\b|"
     r"\bused to\b|\bhistory of\b|\bwhen (?:i|he|she|they) (?:was|were) (?:little|small|a baby|a toddler|\d+)\b|\bwhen i was\b|\bas (?:a )?(?:child|kid|teen|toddler|baby|infant|toddlers|babies|kids)\b|\bdied (of|from)\b|"
-    r"\bpassed away\b|\bsurvived\b|\brecovered from\b|\bin recovery\b|\bhace (\w+ )?(anos|meses)\b|"
+    r"\bpassed away\b|\bdied by suicide\b|\btook (?:his|her|their) own li(?:fe|ves)\b|\bcommitted suicide\b|\bsurvived\b|\brecovered from\b|\bin recovery\b|\bhace (\w+ )?(anos|meses)\b|"
     r"\bel ano pasado\b|\bthought (?:i|he|she|they|we) (?:was|were) having\b"  # a false alarm told afterwards
 )
 
