@@ -1,6 +1,8 @@
 """`python -m medgemma eval safety --data FILE.jsonl [--json]`: label rows with the safety guard and
 report per-label precision/recall and the confusion matrix. `python -m medgemma safety train`: retrain the
-guard's classifier (MiniLM + LoRA) and write data/safety_classifier.safetensors with its JSON sidecar."""
+guard's classifier (MiniLM + LoRA) and write data/safety_classifier.safetensors with its JSON sidecar, then
+calibrate it. `python -m medgemma safety calibrate`: pick its harmful threshold by the whole guard on the
+validation split and write it into the sidecar."""
 
 from __future__ import annotations
 
@@ -22,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--out", default="", help="run folder when started as a job (progress and result there)")
     t.set_defaults(handler=_train)
+    c = verbs.add_parser(
+        "calibrate",
+        help="pick the harmful threshold by the whole guard on the validation split (train does it)",
+    )
+    add_common(c)
+    c.add_argument("--artifact", default="", help="the .safetensors whose sidecar gets it (default: shipped)")
+    c.set_defaults(handler=_calibrate)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -29,6 +38,7 @@ def _train(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
 
+    from medgemma.safety.calibrate import calibrate
     from medgemma.safety.classifier import ARTIFACT
     from medgemma.safety.finetune import TrainConfig, train
 
@@ -51,6 +61,8 @@ def _train(args: argparse.Namespace) -> int:
                 log_metrics(folder, {"fraction": round(fraction, 4), "message": message})
 
         manifest = train(settings, config, artifact=artifact, progress=progress)
+        progress(1.0, "calibrating the harmful threshold inside the guard (validation split)")
+        manifest = calibrate(settings, artifact)
         if folder is not None:
             set_result(folder, artifact=str(artifact), thresholds=manifest["thresholds"])
     say(f"wrote {artifact} ({artifact.stat().st_size / 1e6:.1f} MB) in {manifest['total_seconds']:.0f} s")
@@ -61,6 +73,33 @@ def _train(args: argparse.Namespace) -> int:
             f"{label:<16} {m['n']:>5} {auprc:>6} {m['threshold']:>6.3f} {m['precision']:>6.3f} "
             f"{m['recall']:>6.3f} {m['f1']:>6.3f}"
         )
+    _say_calibration(manifest)
+    return 0
+
+
+def _say_calibration(manifest: dict) -> None:
+    table = manifest["guard_calibration"]["table"]
+    chosen = manifest["guard_thresholds"]["harmful"]
+    say(
+        f"harmful threshold inside the guard: {chosen:.2f} (classifier's own {manifest['thresholds']['harmful']:.3f})"
+    )
+    say(
+        f"{'threshold':>9} {'missed':>7} {'flagged':>8}  (validation: {table[0]['harmful']} harmful, "
+        f"{table[0]['benign']} benign)"
+    )
+    for row in table:
+        mark = " <" if row["threshold"] == chosen else ""
+        say(f"{row['threshold']:>9.3f} {row['missed']:>7} {row['flagged']:>8}{mark}")
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from medgemma.safety.calibrate import calibrate
+    from medgemma.safety.classifier import ARTIFACT
+
+    manifest = calibrate(settings_from(args), Path(args.artifact) if args.artifact else ARTIFACT)
+    _say_calibration(manifest)
     return 0
 
 

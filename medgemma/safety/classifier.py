@@ -150,7 +150,10 @@ class SafetyClassifier:
         merge_lora(encoder, load_file(str(self.artifact)), float(lora["alpha"]) / float(lora["r"]))
         encoder.eval()
         self._tokenizer = AutoTokenizer.from_pretrained(str(base))
-        self.manifest, self.thresholds = manifest, {k: float(v) for k, v in manifest["thresholds"].items()}
+        # `guard_thresholds` (safety calibrate: picked by the whole guard on validation) win over the
+        # classifier's own, picked on its scores alone
+        chosen = {**manifest["thresholds"], **manifest.get("guard_thresholds", {})}
+        self.manifest, self.thresholds = manifest, {k: float(v) for k, v in chosen.items()}
         self._model = encoder
         self._forward(["warm up"])
 
