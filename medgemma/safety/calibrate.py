@@ -9,6 +9,10 @@ requests let through plus benign rows flagged, the higher threshold on a tie. Th
 artifact's sidecar as `guard_thresholds`, which the classifier prefers over its own.
 
 It knows the data through `corpus` and decides nothing itself: the guard labels, this module counts.
+
+Measured once against held-out sets (benchmarks/results/safety_calibrate_not_adopted.txt): the calibrated
+0.80 caught 2 more harmful requests and flagged 8 more benign rows than 0.959, so the shipped sidecar does
+not carry `guard_thresholds`; the verb stays for retrained classifiers, whose trade-off may differ.
 """
 
 from __future__ import annotations
@@ -38,13 +42,16 @@ def _errors(valid: list[corpus.Example], labels: list[str]) -> dict[str, int]:
     return {"harmful": len(harmful), "missed": missed, "benign": len(benign), "flagged": flagged}
 
 
-def calibrate(settings: Settings, artifact: Path = ARTIFACT) -> dict[str, Any]:
-    """Label the validation split with the guard at each candidate harmful threshold; write the best one
-    (fewest missed + flagged, the higher on a tie) into the sidecar; return what was written."""
+def calibrate(
+    settings: Settings, artifact: Path = ARTIFACT, valid: list[corpus.Example] | None = None
+) -> dict[str, Any]:
+    """Label the validation split (or `valid`) with the guard at each candidate harmful threshold; write the
+    best one (fewest missed + flagged, the higher on a tie) into the sidecar; return what was written."""
     from medgemma.safety.frames import mask_idioms
     from medgemma.safety.guard import SafetyGuard
 
-    _, valid = corpus.training_and_validation(settings)
+    if valid is None:
+        _, valid = corpus.training_and_validation(settings)
     guard = SafetyGuard(dataclasses.replace(settings, safety_model="", safety_learned=True), warm=False)
     guard.learned = SafetyClassifier(artifact)
     if not guard.learned.ensure_ready():

@@ -57,6 +57,8 @@ FRESH_HELD_OUT = (
     "fresh16",
     "fresh17",
     "fresh18",
+    "fresh19",
+    "fresh20",
 )
 
 
