@@ -4,7 +4,7 @@ recall, benign flagged), and check_input latency p50 / p95. Prints markdown tabl
 
 The held-out sets come from medgemma.safety.corpus.held_out_sets (HarmBench without its copyright
 category, CoCoNot contrast, three MedQuAD sites, the medeval-harness ESI triage cases, data/safety_fresh,
-_fresh2 ... _fresh20). `--only fresh20` scores one set (e.g. a new set's first score).
+_fresh2 ... _fresh22). `--only fresh22` scores one set (e.g. a new set's first score).
 `--repo DIR` scores another checkout's guard on the very same rows (e.g. main before this work:
 `git worktree add /tmp/mg_before e1fa122`), in a child process that imports that checkout.
 Run: .venv/bin/python benchmarks/safety.py [--repo DIR] [--triage medeval_harness-0.1.0-py3-none-any.whl]

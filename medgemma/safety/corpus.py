@@ -59,6 +59,8 @@ FRESH_HELD_OUT = (
     "fresh18",
     "fresh19",
     "fresh20",
+    "fresh21",
+    "fresh22",
 )
 
 
