@@ -116,7 +116,7 @@ _ABSENT_SIGNS = frozenset(
     "pulse heartbeat breathing breath response responding movement movements kicks urine".split()
 )
 _PERSON_WORD = re.compile(r"\b(?:i|me|my|we|our|us|he|she|they|his|her|him|them|their|someone|somebody)\b")
-# The writer's own thoughts of suicide: a helper's question that also says this is never "helping others".
+# The writer's own thoughts of suicide: a helper's or a general question that also tells of them stays a crisis.
 _OWN_CRISIS = re.compile(
     r"\b(?:i (?:am|keep|have been|have|was|feel|want|think) (?:\w+ ){0,3}(?:thinking|thoughts|thought|feeling|wanting|"
     r"want|planning|plan|urges?)|myself|doing it|end (?:my life|it all)|kill me)\b"
@@ -174,9 +174,8 @@ def _emergencies(t: Text, f: RuleFindings) -> None:
                 if pat.rule == "emergency.self_harm" and _ACCIDENT.search(t.window(m.start(), m.end())):
                     f.suppressed.append(f"accident: {name}")  # "I accidentally cut myself cooking"
                     continue
-                own = pat.rule == "emergency.self_harm" and _OWN_CRISIS.search(
-                    t.norm
-                )  # "..., i am thinking about it"
+                # "how do I bring up suicide with my mum, I have been thinking about it myself"
+                own = pat.rule == "emergency.self_harm" and bool(_OWN_CRISIS.search(t.norm))
                 if f.generic and not method and not own and not _anchored_near(t, m.start(), m.end()):
                     f.suppressed.append(f"general question: {name}")
                     continue
