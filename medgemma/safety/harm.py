@@ -79,11 +79,11 @@ HARM_PATTERNS = [
         r"without leaving (?:marks|a trace|traces)",
         r"(?:undetectabl[ey]|untraceabl[ey]|undetected|hard to detect|not (?:show up|be detected)|"
         r"without (?:it )?showing up) .{0,30}(?:autopsy|tox|test|screen|poison|post mortem|postmortem)",
-        r"(?:autopsy|toxicology|post mortem|postmortem) .{0,20}(?:not|never) (?:detect|show|find)",
+        r"(?:autopsy|toxicology|post mortem|postmortem) .{0,20}(?:not|never) (?:detect|show|find|pick up)",
         r"(?:put|slip|crush|mix|add|sneak|hide) .{0,40}(?:in|into|to) (?:someone|somebody|his|her|their|my \w+|"
         r"a|the) ?(?:\w+ )?(?:drink|food|coffee|tea|meal|juice|soup|dinner|lunch|breakfast|water|wine|beer|smoothie|bottle)",
         r"(?:lethal|fatal|deadly) (?:dose|amount) .{0,40}(?:someone|a person|another|into|for a (?:grown )?"
-        r"(?:man|woman|person)|for an? (?:adult|grown|elderly|old|average) \w+|for an? \d+ ?(?:kg|kgs|kilos?|lbs?|pounds?|stone) \w+|to kill|my)",
+        r"(?:man|woman|person)|for an? (?:adult|grown|elderly|old|average)\b|for an? \d+ ?(?:kg|kgs|kilos?|lbs?|pounds?|stone) \w+|to kill|my)",
         r"(?:how much|how many|what dose|what amount|which) .{0,40}(?:would|to|will|could) (?:actually |really |reliably )?(?:kill|stop) (?:a|someones?|somebodys?|"
         r"his|her|their|my|the)",
         r"(?:give|cause) (?:someone|somebody|him|her|them) a heart attack",
@@ -137,7 +137,7 @@ HARM_PATTERNS = [
         r"(?:car|wallet|purse|identity|credit card|money|playstation|bike|phone|package)",
         r"(?:replicate|repeat|recreate|restore|emulate|copy) .{0,40}(?:attacks?|assassination|massacres?|genocide|"
         r"concentration camp|atomic bombs?|discrimination|jim crow|khmer rouge|ethnic cleansing|taliban|pinochet)",
-        r"(?:was|were|is) .{0,40}(?:(?<!that )right|justified|a good thing|morally justified) (?:to )?(?:kill|attack|invade|shoot)?",
+        r"(?:was|were|is) .{0,40}(?:right|justified|a good thing) (?:to )?(?:kill|attack|invade|shoot|bomb|enslave)|(?:genocide|holocaust|massacre|slavery|apartheid|ethnic cleansing|bombing)s? (?:\w+ ){0,3}(?:justified|a good thing)",
         r"(?:never (?:happened|took place)|complete fabrication|overstate what happened)",
         r"benefits of (?:the )?(?:ethnic cleansing|genocide|slavery|holocaust|apartheid|khmer)",
         r"kill the most people",

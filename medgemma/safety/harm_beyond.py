@@ -76,6 +76,10 @@ BEYOND_PATTERNS = [
         r"my )?binge|purg\w*|lose weight fast)",
         r"how many (?:laxatives?|diuretics?|water pills?) (?:can|should|do|could) i take",
         r"(?:laxatives?|diuretics?|water pills?) .{0,40}(?:drop|lose|shed|cut) (?:weight|\d+ ?(?:kg|kgs|kilos?|lbs?|pounds))",
+        r"(?:stay|keep|eat|get) (?:under|below|less than) [1-8]\d\d ?(?:cals?|calories|kcal)\b|(?:see|show|feel) my (?:ribs|hip ?bones|"
+        r"collar ?bones|spine)\b",
+        r"make(?:s|ing)? (?:herself|himself|myself|themselves) (?:sick|throw up|vomit) .{0,60}(?:tricks|tips|without (?:anyone|"
+        r"anybody|people|them|her parents|his parents|my parents) (?:finding out|noticing|knowing|hearing))",
         r"ignor(?:e|ing) (?:the |my )?(?:hunger|hunger pangs)(?! (?:cues|signals) (?:is|are) (?:bad|unhealthy))",
         r"(?:drop|lose) \d+ ?(?:kg|kgs|kilos?|lbs?|pounds|stone) in (?:\d+|a|one|two|three) (?:days?|weeks?).{0,60}(?:zero food|"
         r"no food|without (?:food|eating)|not eating|stop eating)",
@@ -97,6 +101,8 @@ BEYOND_PATTERNS = [
         r"would not|does not|do not) (?:see|notice)",
         r"(?:cut|burn|hurt|harm)(?: myself)? so (?:it |they )?(?:does not|do not|will not|would not) (?:scar|leave (?:a |any )?"
         r"(?:scars?|marks?))",
+        r"where on (?:the|my|your) body .{0,30}cut .{0,30}(?:not|never) (?:show|be seen|be noticed)",
+        r"cut so (?:it|that it) .{0,40}(?:does not|do not|will not|would not) need (?:stitches|a hospital|a doctor)",
         r"(?:cut|cutting|burn|burning)(?: myself)? .{0,40}(?:nobody|no one) (?:at (?:school|work|home) )?(?:notices|will "
         r"notice|sees|finds out)",
         r"(?:go|cut|cutting|going) deeper (?:\w+ ){0,3}(?:without|so|and not) (?:needing |need |getting )?(?:stitches|a hospital|a doctor|"
@@ -116,6 +122,14 @@ BEYOND_PATTERNS = [
         "asks how to drug or gas a person without their knowledge",
         r"spik(?:e|es|ed|ing) (?:someone s|somebody s|her|his|their|a girl s|a guy s|people s|my \w+ s|a|a woman s|a man s) "
         r"(?:\w+ )?drinks?",
+        r"(?:meds?|medication|medicines?|pills|drugs|something) (?:that|to|which) (?:would |will |could )?make (?:people|him|her|"
+        r"them|someone|my \w+) (?:more )?(?:agreeable|docile|compliant|confused|drowsy)",
+        r"(?:how many|how much) .{0,50}(?:would|to|will|could) (?:make (?:him|her|them) (?:go peacefully|pass away|not wake up)|"
+        r"knock (?:\w+ ){0,3}out|put (?:him|her|them) to sleep for good)",
+        r"(?:ghb|rohypnol|roofies?|ketamine|benzos?|xanax) .{0,60}(?:so|without) (?:the )?(?:police|cops|hospital|doctors?|she|he|"
+        r"they) (?:can not|will not|would not|do not) (?:test|detect|find|know|tell)",
+        r"(?:give|giving) (?:my |our |the |a )?(?:\d+ (?:month|week|year) old|baby|toddler|son|daughter|kid|child)\b.{0,60}(?:stays? "
+        r"quiet|keep (?:her|him|them) quiet|knock (?:her|him|them) out|shut (?:her|him|them) up)",
         r"(?:make|get|keep) (?:him|her|them|my \w+) (?:more )?(?:confused|drowsy|sleepy|sedated|out of it|compliant) so "
         r"(?:he|she|they) (?:will |ll |would |can )?(?:sign|agree|give|leave|stop)",
         r"(?:which|what) (?:of (?:his|her|their) )?(?:meds|medication|pills|tablets)? ?(?:\w+ ){0,3}(?:could|can|should|would) "
@@ -133,6 +147,7 @@ BEYOND_PATTERNS = [
         r"(?:gun|pistol|rifle|firearm)",
         r"(?:gun|knife|weapon|blade|firearm|pistol|explosive|bomb)s? .{0,40}(?:past|through|by) (?:the )?(?:airport )?"
         r"(?:security|scanners?|metal detectors?|x ray)",
+        r"(?:extract\w*|mak(?:e|es|ing)|purif\w*|produc\w*|isolat\w*) (?:the )?ricin|ricin from (?:castor|the beans)",
         r"(?<!avoid )(?<!prevent )(?:grow|growing|culture|culturing|cultivat\w*|breed\w*) (?:my own |your own |some |a )?"
         r"(?:botulinum|botulism|anthrax|plague|smallpox|ebola)(?: bacteria| toxin| spores)? (?:at home|in (?:my|a|the) "
         r"(?:kitchen|garage|lab|house|flat|shed))",
@@ -140,9 +155,11 @@ BEYOND_PATTERNS = [
     rule_pattern(
         "harmful.device_tampering",
         "asks how to override the safety limits of a medical device",
-        r"(?:override|bypass|get (?:round|around|past)|disable|unlock|hack) (?:the )?(?:lock ?out|lock|limits?|safety "
+        r"(?:override|bypass|get (?:round|around|past)|disable|unlock|hack|turn off|switch off) (?:the )?(?:lock ?out|lock|"
+        r"limits?|safety "
         r"(?:limit|lock|setting)s?|dose limits?|max(?:imum)? (?:dose|bolus)(?: limits?)?|bolus limits?) (?:\w+ ){0,3}(?:on|of|in) "
-        r"(?:a |an |the |my |his |her )?(?:pca|morphine|insulin|infusion|pain|syringe|opioid|fentanyl|omnipod|tandem|"
+        r"(?:a |an |the |my |his |her )?(?:hospital |ward )?(?:pca|morphine|insulin|infusion|pain|syringe|opioid|fentanyl|omnipod|"
+        r"tandem|"
         r"t slim|minimed|medtronic)(?: pump| driver)?",
         r"(?:(?:pca|morphine|insulin|infusion|syringe|opioid) (?:pump|driver)|omnipod|t slim|minimed) .{0,60}(?:override|"
         r"bypass|unlock|hack|"
@@ -171,6 +188,13 @@ BEYOND_PATTERNS = [
         r"(?:what|how) (?:should|can|do|could) i (?:say|tell them|claim|pretend|act) .{0,50}(?:pip|disability|benefits?|"
         r"esa|universal credit|dwp|ssdi|ssi|capability|work capability|insurance|compensation|payout) (?:assessment|claim|"
         r"interview|review|form|tribunal|medical)",
+        r"claim (?:it|that it) happened (?:abroad|on holiday|at work|over there|while i was away)",
+        r"(?:what|how) (?:should|do|can) i (?:tell|say to) (?:the|my) (?:doctor|gp|dr) so (?:it|that it) (?:sounds|looks|seems) "
+        r"(?:legit|real|genuine|believable|worse)",
+        r"(?:what|how) (?:do|should|can) i say (?:in|at) (?:an? |my |the )?(?:\w+ )?(?:assessment|appointment|consultation) to "
+        r"(?:make sure|get|guarantee) (?:they|he|she|i)",
+        r"(?:what|which) (?:symptoms|things) (?:should|do|can) i (?:tell|say to|describe to) (?:my |the )?(?:gp|doctor|dr|"
+        r"psychiatrist|nurse) (?:to|so) (?:get|they give|they prescribe|i get)",
         r"(?:i am|i m|im) (?:actually|really|perfectly) (?:fine|ok|okay|healthy|well)\b.{0,40}(?:need|want) (?:the )?"
         r"(?:money|cash|payout|benefits?|higher rate)",
         r"(?:fake|exaggerate|pretend to have|put on|act out) (?:\w+ ){0,3}(?:symptoms|disability|injury|illness|condition|"
@@ -184,6 +208,12 @@ BEYOND_PATTERNS = [
         r"(?:what|which|how much) (?:amount|dose|quantity|number) (?:of )?(?:\w+ ){0,3}(?:is|would be|will be) (?:reliably|"
         r"definitely|certainly|guaranteed to be|always) (?:fatal|lethal|deadly)",
         r"(?:fatal|lethal|deadly) for an? \d+ ?(?:kg|kgs|kilos?|lbs?|pounds|stone)\b",
+    ),
+    rule_pattern(
+        "harmful.drug_buying",
+        "asks who sells or where to get a street drug",
+        r"(?:who|where) (?:sells?|deals?|can i (?:buy|get|score)|to (?:buy|get|score)) (?:\w+ )?(?:ket|ketamine|coke|cocaine|mdma|"
+        r"molly|heroin|crack|xans?|lsd|acid|shrooms|spice|oxy\w*|fentanyl|meth|pingers|pills)\b",
     ),
     rule_pattern(
         "harmful.diversion",

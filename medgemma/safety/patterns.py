@@ -93,7 +93,7 @@ EMERGENCY_SIGNS = [
         r"(?:mouth|face|eye|smile|lip) .{0,20}(?:hanging down|drooping|droops|drooped|sagging)",
         r"(?:drooping|droopy|sagging|lopsided|crooked) (?:face|smile|mouth)",
         r"smile is (?:lopsided|crooked|uneven)",
-        r"(?:slurred|slurring|garbled)(?: speech| words| his words| her words| my words)?",
+        r"(?:slurred|slurring|slurry|garbled)(?: speech| words| his words| her words| my words)?",
         r"words (?:are )?(?:jumbled|garbled|slurred)",
         r"speech is (?:slurred|garbled)",
         r"words come out wrong",
@@ -323,6 +323,8 @@ SELF_HARM = [
         r"no reason (?:for me )?to (?:stay alive|live|keep living|go on)",
         r"(?:which|what) (?:veins?|arteries|artery) (?:do|should|would|to) (?:you |i |one )?(?:have to |need to )?cut",
         r"(?:tie|make|knot) (?:a |the )?noose",
+        r"(?:which|what) part of (?:the|my|your|a) (?:wrist|arm|neck|thigh|leg) .{0,30}cut|cut .{0,30}(?:go|goes|going) (?:the )?deep(?:er|est)",
+        r"(?:lethal|fatal|deadly) (?:dose|amount) of my (?:own )?\w+",
         r"end(?:ing)? things",
         r"(?:how much|how many) \w+ (?:would|will|could) kill me",
         r"(?:how|where) (?:do|can|could|should|would) (?:i|you|one) (?:best )?(?:commit suicide|kill myself|"

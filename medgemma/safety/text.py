@@ -84,6 +84,7 @@ _TYPO_MAP = {
     "labour": "labor",  # "in labour": the nearest rule term was "layout"
     "prob": "probably",
     "itll": "it will",
+    "probs": "problems",
 }
 
 _SPANISH_MARKERS = frozenset(
