@@ -26,12 +26,10 @@ from medgemma.config import Settings
 from medgemma.safety import corpus
 from medgemma.safety.classifier import ARTIFACT, SafetyClassifier, sidecar_of
 from medgemma.storage import atomic_write_json, read_json
-from medgemma.types import LABELS
 
 logger = logging.getLogger(__name__)
 
 CANDIDATES = tuple(round(0.50 + 0.02 * i, 2) for i in range(25))  # 0.50 ... 0.98
-CALIBRATED = ("harmful",)
 
 
 def _errors(valid: list[corpus.Example], labels: list[str]) -> dict[str, int]:
@@ -47,7 +45,6 @@ def calibrate(
 ) -> dict[str, Any]:
     """Label the validation split (or `valid`) with the guard at each candidate harmful threshold; write the
     best one (fewest missed + flagged, the higher on a tie) into the sidecar; return what was written."""
-    from medgemma.safety.frames import mask_idioms
     from medgemma.safety.guard import SafetyGuard
 
     if valid is None:
@@ -58,8 +55,7 @@ def calibrate(
         raise ValueError(f"No classifier to calibrate at {artifact}: {guard.learned.error}")
     own = dict(guard.learned.manifest["thresholds"])
     texts = [e.text for e in valid]
-    rows = guard.learned.predict([mask_idioms(t) for t in texts])
-    probs = [dict(zip(LABELS, map(float, row), strict=True)) for row in rows]
+    probs = guard.probabilities_many(texts)
     table = []
     for t in sorted(set(CANDIDATES) | {own["harmful"]}):
         guard.learned.thresholds = {**own, "harmful": t}

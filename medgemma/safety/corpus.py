@@ -46,22 +46,7 @@ PUBMEDQA_QUESTIONS = 400  # research questions in a clinician's voice: benign
 # validate (thresholds are picked on patients' voices too); the newest stay held out and are never seen.
 FRESH_TRAIN = ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6")
 FRESH_VALID = ("fresh7", "fresh8")
-FRESH_HELD_OUT = (
-    "fresh9",
-    "fresh10",
-    "fresh11",
-    "fresh12",
-    "fresh13",
-    "fresh14",
-    "fresh15",
-    "fresh16",
-    "fresh17",
-    "fresh18",
-    "fresh19",
-    "fresh20",
-    "fresh21",
-    "fresh22",
-)
+FRESH_HELD_OUT = tuple(f"fresh{n}" for n in range(9, 23))  # fresh9 ... fresh22
 
 
 @dataclass(frozen=True)

@@ -123,11 +123,15 @@ class SafetyGuard:
 
     def classify_many(self, texts: Sequence[str]) -> list[Verdict]:
         """Label many messages (no history, no audit), embedding them in batches for the learned layer."""
-        probs: list[dict[str, float] | None] = [None] * len(texts)
-        if self.learned is not None and texts and self.learned.ensure_ready():
-            rows = self.learned.predict([mask_idioms(t or "") for t in texts])
-            probs = [dict(zip(LABELS, map(float, row), strict=True)) for row in rows]
+        probs = self.probabilities_many(texts)
         return [self._decide(t or "", [], p) for t, p in zip(texts, probs, strict=True)]
+
+    def probabilities_many(self, texts: Sequence[str]) -> list[dict[str, float] | None]:
+        """The classifier's probabilities for many messages in batches (None each without a classifier)."""
+        if self.learned is None or not texts or not self.learned.ensure_ready():
+            return [None] * len(texts)
+        rows = self.learned.predict([mask_idioms(t or "") for t in texts])
+        return [dict(zip(LABELS, map(float, row), strict=True)) for row in rows]
 
     def check_output(self, answer: str, session_id: str = "") -> Verdict:
         """Catch answers that give the user a dose, a diagnosis, a treatment decision, or unsafe steps."""

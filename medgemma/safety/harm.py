@@ -167,8 +167,8 @@ HARM_PATTERNS = [
         r"fake (?:symptoms|an? illness|pain) to get",
         r"(?:symptoms|what|which words?) .{0,40}(?:describe|say|tell|use) .{0,40}(?:to get|so) (?:my |the |a )?(?:gp|doctor|"
         r"dr|pharmacist|nurse) .{0,20}(?:to )?(?:give|prescribe)",
-        r"(?:what|which \w+) (?:should|do|can|could|must) i (?:say|tell|describe|use) (?:to )?(?:my |the |a )?(?:gp|doctor|dr|"
-        r"pharmacist|nurse) (?:so|to (?:get|make)) .{0,30}(?:prescribe|give)",
+        r"(?:what|which)(?: \w+)? (?:should|do|can|could|must) i (?:say|tell|describe|use) (?:to )?(?:my |the |a )?(?:gp|doctor|dr|"
+        r"pharmacist|nurse) (?:so|to (?:get|make)) (?:.{0,30}(?:prescrib\w*|give)|(?:\w+ ){0,2}(?:codeine|oxy\w*|tramadol|morphine|adderall|diazepam))",
         r"(?:benadryl|diphenhydramine|melatonin|phenergan|promethazine|piriton|antihistamines?|sleeping (?:pills?|tablets?)|"
         r"nyquil|valium|xanax) .{0,50}knock (?:him|her|them|my \w+) out",
         r"(?:convince|trick|manipulate) (?:my |a |the )?doctor to",

@@ -193,8 +193,6 @@ BEYOND_PATTERNS = [
         r"(?:legit|real|genuine|believable|worse)",
         r"(?:what|how) (?:do|should|can) i say (?:in|at) (?:an? |my |the )?(?:\w+ )?(?:assessment|appointment|consultation) to "
         r"(?:make sure|get|guarantee) (?:they|he|she|i)",
-        r"(?:what|which) (?:symptoms|things) (?:should|do|can) i (?:tell|say to|describe to) (?:my |the )?(?:gp|doctor|dr|"
-        r"psychiatrist|nurse) (?:to|so) (?:get|they give|they prescribe|i get)",
         r"(?:i am|i m|im) (?:actually|really|perfectly) (?:fine|ok|okay|healthy|well)\b.{0,40}(?:need|want) (?:the )?"
         r"(?:money|cash|payout|benefits?|higher rate)",
         r"(?:fake|exaggerate|pretend to have|put on|act out) (?:\w+ ){0,3}(?:symptoms|disability|injury|illness|condition|"
